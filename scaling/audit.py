@@ -1,0 +1,218 @@
+"""Is a run compute-optimal? Compare (N, D) with a scaling law's optimum at the run's C.
+
+A law is either a published parametric fit (:data:`PRESETS`) or one read from
+the JSON that ``scaling fit --json`` writes, with its bootstrap replicates
+giving intervals on the optimum.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scaling.fit.bootstrap import percentile_interval
+from scaling.fit.parametric import ParametricFit
+
+#: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
+PRESETS: dict[str, dict[str, float]] = {
+    # Hoffmann et al. (2022), Eq. 10.
+    "chinchilla": {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
+    # Besiroglu et al. (2024), Table 1 (Huber likelihood with a fitted scale).
+    "epoch": {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658},
+}
+
+
+class LawError(ValueError):
+    """A law file cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True, eq=False)
+class Law:
+    """A compute-optimal law: N_opt(C), D_opt(C) and, when parametric, L(N, D).
+
+    Attributes:
+        name: where it came from ("preset chinchilla", "fit.json approach2", ...).
+        kind: "parametric" or "powerlaw".
+        parametric: the L(N, D) fit when kind is parametric.
+        exponent, coefficient: N_opt = coefficient · C^exponent for a power law.
+        tokens_exponent, tokens_coefficient: D_opt = coefficient · C^exponent.
+        samples: bootstrap replicates (as in :attr:`scaling.analysis.Analysis.samples`), or None.
+        level: interval coverage for the replicates.
+    """
+
+    name: str
+    kind: str
+    parametric: ParametricFit | None = None
+    exponent: float = np.nan
+    coefficient: float = np.nan
+    tokens_exponent: float = np.nan
+    tokens_coefficient: float = np.nan
+    samples: dict | None = None
+    level: float = 0.95
+
+    def optimum(self, flops: float) -> dict:
+        """N_opt and D_opt at C FLOPs, with intervals when replicates exist."""
+        if self.kind == "parametric":
+            n, d = float(self.parametric.optimal_params(flops)), float(self.parametric.optimal_tokens(flops))
+        else:
+            n = self.coefficient * flops**self.exponent
+            d = self.tokens_coefficient * flops**self.tokens_exponent
+        out = {"optimal_params": n, "optimal_tokens": d, "params_ci": None, "tokens_ci": None}
+        s = self.samples
+        if s:
+            if self.kind == "parametric":
+                al, be = np.asarray(s["alpha"]), np.asarray(s["beta"])
+                A, B = np.exp(np.asarray(s["a"])), np.exp(np.asarray(s["b"]))
+                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                    G = (al * A / (be * B)) ** (1.0 / (al + be))
+                    ns = G * (flops / 6.0) ** (be / (al + be))
+                ds = flops / (6.0 * ns)
+            else:
+                lc = np.log10(flops)
+                ns = 10 ** (np.asarray(s["params_log10_coefficient"], dtype=float) + np.asarray(s["params_exponent"], dtype=float) * lc)
+                ds = 10 ** (np.asarray(s["tokens_log10_coefficient"], dtype=float) + np.asarray(s["tokens_exponent"], dtype=float) * lc)
+            out["params_ci"] = percentile_interval(ns, self.level)
+            out["tokens_ci"] = percentile_interval(ds, self.level)
+        return out
+
+
+def preset_law(name: str) -> Law:
+    """One of :data:`PRESETS` as a :class:`Law`."""
+    if name not in PRESETS:
+        raise LawError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
+    p = PRESETS[name]
+    fit = ParametricFit(E=p["E"], A=p["A"], B=p["B"], alpha=p["alpha"], beta=p["beta"], objective=np.nan,
+                        n_points=0, success=True, message="published")
+    return Law(f"preset {name}", "parametric", parametric=fit)
+
+
+def _float(doc: dict, key: str, path: str, where: str) -> float:
+    v = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise LawError(f"{path}: key '{where}{key}' is missing or not a number")
+    return float(v)
+
+
+def load_law(path: str | Path, method: str | None = None) -> Law:
+    """Read a law from ``scaling fit --json`` output.
+
+    Args:
+        path: the JSON file.
+        method: "approach1", "approach2" or "approach3"; by default the first
+            of approach3, approach2, approach1 present and fitted.
+
+    Raises:
+        LawError: unreadable file, or the chosen approach is missing or incomplete.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise LawError(f"{p}: file not found")
+    try:
+        doc = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LawError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise LawError(f"{p}: expected the JSON object written by 'scaling fit --json'")
+    order = [method] if method else ["approach3", "approach2", "approach1"]
+    chosen = next((m for m in order if isinstance(doc.get(m), dict)), None)
+    if chosen is None:
+        raise LawError(f"{p}: no fitted {' or '.join(order)} in the file (keys: {', '.join(doc)})")
+    sec = doc[chosen]
+    samples = (doc.get("bootstrap_samples") or {}).get(chosen)
+    level = float((doc.get("bootstrap") or {}).get("level", 0.95))
+    if chosen == "approach3":
+        vals = {k: _float(sec, k, str(p), "approach3.") for k in ("E", "A", "B", "alpha", "beta")}
+        fit = ParametricFit(**vals, objective=float(sec.get("objective") or np.nan), n_points=int(sec.get("n_points") or 0),
+                            success=True, message="from file")
+        return Law(f"{p.name} approach3", "parametric", parametric=fit, samples=samples, level=level)
+    pl, tl = sec.get("params_law"), sec.get("tokens_law")
+    return Law(
+        f"{p.name} {chosen}", "powerlaw",
+        exponent=_float(pl, "exponent", str(p), f"{chosen}.params_law."),
+        coefficient=_float(pl, "coefficient", str(p), f"{chosen}.params_law."),
+        tokens_exponent=_float(tl, "exponent", str(p), f"{chosen}.tokens_law."),
+        tokens_coefficient=_float(tl, "coefficient", str(p), f"{chosen}.tokens_law."),
+        samples=samples, level=level,
+    )
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Verdict on one run.
+
+    Attributes:
+        n_params, n_tokens, flops: the run (C = 6ND unless given).
+        tokens_per_param: D/N.
+        optimal_params, optimal_tokens: the law's optimum at C.
+        params_ci, tokens_ci: intervals on the optimum, or None.
+        ratio: N / N_opt (> 1: more parameters than optimal).
+        verdict: "compute-optimal", "over-parameterised" or "under-parameterised".
+        sentence: the verdict in plain words.
+        loss, optimal_loss: predicted losses of the run and of the optimum
+            (parametric laws only; else None).
+        law: the law's name.
+    """
+
+    n_params: float
+    n_tokens: float
+    flops: float
+    tokens_per_param: float
+    optimal_params: float
+    optimal_tokens: float
+    params_ci: tuple | None
+    tokens_ci: tuple | None
+    ratio: float
+    verdict: str
+    sentence: str
+    loss: float | None
+    optimal_loss: float | None
+    law: str
+
+
+def audit_run(n_params: float, n_tokens: float, law: Law, flops: float | None = None, tolerance: float = 1.1) -> Audit:
+    """Judge whether a run of N parameters on D tokens is compute-optimal under a law.
+
+    The run is compute-optimal when N lies inside the law's interval on N_opt
+    or, without an interval, within a factor ``tolerance`` of N_opt.
+
+    Args:
+        n_params: N, in parameters.
+        n_tokens: D, in tokens.
+        law: from :func:`preset_law` or :func:`load_law`.
+        flops: C in FLOPs; 6ND when None.
+        tolerance: factor within which a run counts as optimal when the law has no interval.
+
+    Raises:
+        ValueError: non-positive inputs.
+    """
+    for name, v in (("params", n_params), ("tokens", n_tokens), ("flops", flops)):
+        if v is not None and not (np.isfinite(v) and v > 0):
+            raise ValueError(f"--{name} ({v}) must be a positive number")
+    if tolerance < 1:
+        raise ValueError(f"tolerance ({tolerance}) must be at least 1")
+    c = 6.0 * n_params * n_tokens if flops is None else float(flops)
+    o = law.optimum(c)
+    n_opt, d_opt = o["optimal_params"], o["optimal_tokens"]
+    ratio = n_params / n_opt
+    ci = o["params_ci"]
+    inside = (ci[0] <= n_params <= ci[1]) if ci else (1 / tolerance <= ratio <= tolerance)
+    tail = f"a {n_opt:.2g}-parameter model trained on {d_opt:.2g} tokens would be compute-optimal"
+    if inside:
+        verdict = "compute-optimal"
+        how = "inside the interval on the optimum" if ci else f"within {tolerance:g}x of the optimum"
+        sentence = f"compute-optimal: {ratio:.2g}x the optimal size for {c:.2g} FLOPs, {how} ({tail})"
+    elif ratio > 1:
+        verdict = "over-parameterised"
+        sentence = f"over-parameterised: {ratio:.2g}x more parameters than optimal for {c:.2g} FLOPs; {tail}"
+    else:
+        verdict = "under-parameterised"
+        sentence = f"under-parameterised: {1 / ratio:.2g}x fewer parameters than optimal for {c:.2g} FLOPs; {tail}"
+    loss = opt_loss = None
+    if law.kind == "parametric":
+        loss = float(law.parametric.loss(n_params, n_tokens))
+        opt_loss = float(law.parametric.loss(n_opt, d_opt))
+    return Audit(float(n_params), float(n_tokens), c, n_tokens / n_params, n_opt, d_opt, ci, o["tokens_ci"],
+                 ratio, verdict, sentence, loss, opt_loss, law.name)

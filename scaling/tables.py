@@ -1,0 +1,383 @@
+"""Loss tables: read other people's runs (or ours) into one validated table.
+
+A table holds one row per training run with model size N (parameters),
+training tokens D, training compute C (FLOPs) and final loss L (nats per
+token). Any one of N, D and C may be missing: it follows from the other two
+through C = 6ND (Kaplan et al. 2020, Hoffmann et al. 2022), and the table
+records which one was derived.
+
+Rows whose loss is NaN or infinite, or whose status is not ok, are kept but
+excluded, each with a reason; malformed values (a non-numeric N, a negative C)
+raise :class:`TableError` with the file, row and column.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Column names recognised for each quantity, case-insensitively and with
+#: spaces, hyphens and underscores treated alike. Earlier names win.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "n_params", "parameters", "model_size", "Model Size", "N"),
+    "tokens": ("tokens", "n_tokens", "training_tokens", "Training Tokens", "D"),
+    "flops": ("flops", "compute", "compute_budget", "Training FLOP", "C"),
+    "loss": ("loss", "final_loss", "val_loss", "validation_loss", "L"),
+    "budget": ("budget", "budget_flops"),
+    "status": ("status",),
+}
+
+#: Status values that count as a finished, usable run.
+OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", "done", "finished"})
+
+#: Built-in example tables shipped with the package (see scaling/examples/README.md).
+EXAMPLES = {
+    "chinchilla": "chinchilla_epoch_svg_extracted.csv",
+    "cs336": "cs336_isoflops_curves.json",
+}
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet", ".pq": "parquet"}
+
+
+class TableError(ValueError):
+    """A loss table cannot be read; the message names the file, row or column."""
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A run left out of the fits. ``index`` is the 0-based row in the input."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, eq=False)
+class RunTable:
+    """A validated loss table.
+
+    Arrays have one entry per input row (``n_runs``). ``used`` marks rows that
+    enter fits; the others are listed in ``excluded`` with reasons.
+
+    Attributes:
+        source: where the table came from (a path, an example name, or "<dataframe>").
+        n_params: N per run, in parameters.
+        n_tokens: D per run, in tokens.
+        flops: C per run, in FLOPs.
+        loss: final loss per run, in nats per token (NaN where missing).
+        used: which rows enter the fits.
+        group: budget group per row (-1 for excluded rows); groups are numbered
+            by increasing budget.
+        budgets: nominal FLOPs of each group, increasing.
+        excluded: rows left out, with reasons, in row order.
+        derived: which of "params", "tokens", "flops" was computed from C = 6ND, or None.
+        columns: the input column used for each quantity.
+        grouping: how runs were grouped into budgets, in words.
+        curves: optional per-step training curves (columns ``run``, ``flops``,
+            ``loss`` and optionally ``tokens``; ``run`` is a row index) used by
+            Approach 1's envelope.
+    """
+
+    source: str
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    flops: np.ndarray
+    loss: np.ndarray
+    used: np.ndarray
+    group: np.ndarray
+    budgets: np.ndarray
+    excluded: tuple[Exclusion, ...]
+    derived: str | None
+    columns: dict = field(default_factory=dict)
+    grouping: str = ""
+    curves: pd.DataFrame | None = None
+
+    @property
+    def n_runs(self) -> int:
+        """Number of rows in the input."""
+        return int(self.loss.size)
+
+    @property
+    def n_used(self) -> int:
+        """Number of rows that enter the fits."""
+        return int(self.used.sum())
+
+    def used_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(N, D, C, L, group) of the used rows."""
+        u = self.used
+        return self.n_params[u], self.n_tokens[u], self.flops[u], self.loss[u], self.group[u]
+
+    def subset_budgets(self, keep_groups) -> "RunTable":
+        """A copy in which only runs of the given budget groups are used (for backtests)."""
+        keep = np.isin(self.group, np.asarray(list(keep_groups), dtype=int)) & self.used
+        return RunTable(self.source, self.n_params, self.n_tokens, self.flops, self.loss, keep,
+                        np.where(keep, self.group, -1), self.budgets, self.excluded, self.derived,
+                        self.columns, self.grouping, self.curves)
+
+
+def _norm(name: str) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def example_path(name: str) -> Path:
+    """Path of a built-in example table ("chinchilla" or "cs336")."""
+    if name not in EXAMPLES:
+        raise TableError(f"unknown example '{name}' (choose from {', '.join(EXAMPLES)})")
+    return Path(str(resources.files("scaling") / "examples" / EXAMPLES[name]))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON (array of objects), JSON Lines or Parquet file.
+
+    Raises:
+        TableError: the file is missing, of unknown format, or malformed.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise TableError(f"{p}: file not found")
+    if p.is_dir():
+        raise TableError(f"{p}: is a directory, not a loss table")
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise TableError(f"{p}: unknown format '{p.suffix}' (expected one of {', '.join(sorted(FORMATS))})")
+    try:
+        if fmt in ("csv", "tsv"):
+            return pd.read_csv(p, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False)
+        if fmt == "jsonl":
+            rows = []
+            for i, line in enumerate(p.read_text().splitlines()):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise TableError(f"{p}: line {i + 1}: invalid JSON ({e.msg})") from None
+            return _records_frame(p, rows)
+        if fmt == "json":
+            try:
+                data = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise TableError(f"{p}: invalid JSON at line {e.lineno} ({e.msg})") from None
+            if isinstance(data, dict) and isinstance(data.get("runs"), list):
+                data = data["runs"]
+            if not isinstance(data, list):
+                raise TableError(f"{p}: expected a JSON array of objects (one per run), got {type(data).__name__}")
+            return _records_frame(p, data)
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise TableError(f"{p}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+        return pd.read_parquet(p)
+    except TableError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TableError(f"{p}: cannot read as {fmt}: {msg}") from None
+
+
+def _records_frame(p: Path, rows: list) -> pd.DataFrame:
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TableError(f"{p}: row {i}: expected an object with named fields, got {type(r).__name__}")
+    return pd.DataFrame.from_records(rows)
+
+
+def _find_column(df: pd.DataFrame, role: str, override: str | None, src: str) -> str | None:
+    by_norm: dict[str, str] = {}
+    for c in df.columns:
+        by_norm.setdefault(_norm(c), c)
+    if override is not None:
+        if override in df.columns:
+            return override
+        if _norm(override) in by_norm:
+            return by_norm[_norm(override)]
+        raise TableError(f"{src}: column '{override}' (given for {role}) not found; columns are {list(map(str, df.columns))}")
+    for alias in COLUMN_ALIASES[role]:
+        if _norm(alias) in by_norm:
+            return by_norm[_norm(alias)]
+    return None
+
+
+def _row_label(i: int, fmt_is_csv: bool) -> str:
+    # CSV users look up line numbers; line 1 is the header.
+    return f"row {i} (line {i + 2})" if fmt_is_csv else f"row {i}"
+
+
+def _numeric(df, col, role, src, csv_lines, *, allow_missing=False) -> np.ndarray:
+    raw = df[col]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    for i in np.flatnonzero(np.isnan(vals)):
+        if blank[i]:
+            if allow_missing:
+                continue
+            raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) is empty")
+        text = str(raw.iloc[i]).strip()
+        if text.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") and allow_missing:
+            vals[i] = float(text.lower().replace("infinity", "inf"))
+            continue
+        if text.lower() == "nan" and not allow_missing:
+            raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) is NaN")
+        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) value '{text}' is not a number")
+    return vals
+
+
+def _check_positive(vals, col, role, src, csv_lines):
+    bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
+    if bad.size:
+        i = bad[0]
+        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) must be positive and finite, got {vals[i]:g}")
+
+
+def group_by_flops(flops: np.ndarray, rel_tol: float) -> np.ndarray:
+    """Group FLOP values that lie within ``rel_tol`` of each other.
+
+    Sorted values join the current group while they are within a factor
+    (1 + rel_tol) of the group's smallest member. Returns a 0-based group id
+    per value, numbered by increasing FLOPs.
+    """
+    if rel_tol < 0:
+        raise ValueError(f"group tolerance ({rel_tol}) must be non-negative")
+    order = np.argsort(flops, kind="stable")
+    out = np.empty(flops.size, dtype=int)
+    g, start = -1, None
+    for i in order:
+        if start is None or flops[i] > start * (1.0 + rel_tol):
+            g += 1
+            start = flops[i]
+        out[i] = g
+    return out
+
+
+def load_runs(
+    source: str | Path | pd.DataFrame,
+    *,
+    params_col: str | None = None,
+    tokens_col: str | None = None,
+    flops_col: str | None = None,
+    loss_col: str | None = None,
+    budget_col: str | None = None,
+    group_tol: float = 0.05,
+    drop_highest: int = 0,
+) -> RunTable:
+    """Read a loss table into a validated :class:`RunTable`.
+
+    Args:
+        source: a file path (CSV, TSV, JSON array, JSON Lines, Parquet), the
+            name of a built-in example prefixed with ``example:`` (for instance
+            ``"example:chinchilla"``), or a DataFrame.
+        params_col, tokens_col, flops_col, loss_col, budget_col: column names
+            that override the recognised aliases (:data:`COLUMN_ALIASES`).
+        group_tol: without a budget column, runs whose FLOPs lie within this
+            relative tolerance form one budget.
+        drop_highest: exclude this many of the highest-loss runs (as Besiroglu
+            et al. 2024 did for the Chinchilla data).
+
+    Returns:
+        A :class:`RunTable`.
+
+    Raises:
+        TableError: missing file, unknown format, no loss column, fewer than
+            two of N, D and C, or a non-numeric or non-positive N, D or C.
+    """
+    if isinstance(source, pd.DataFrame):
+        df, src, csv_lines = source.reset_index(drop=True), "<dataframe>", False
+    else:
+        s = str(source)
+        path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
+        df = read_table(path)
+        src, csv_lines = (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv")
+    if drop_highest < 0:
+        raise TableError(f"{src}: drop_highest ({drop_highest}) must be non-negative")
+    if len(df) == 0:
+        raise TableError(f"{src}: the table has no rows")
+
+    cols = {
+        "params": _find_column(df, "params", params_col, src),
+        "tokens": _find_column(df, "tokens", tokens_col, src),
+        "flops": _find_column(df, "flops", flops_col, src),
+        "loss": _find_column(df, "loss", loss_col, src),
+        "budget": _find_column(df, "budget", budget_col, src),
+        "status": _find_column(df, "status", None, src),
+    }
+    if cols["loss"] is None:
+        raise TableError(f"{src}: no loss column (looked for {', '.join(COLUMN_ALIASES['loss'])}; use --loss-col); "
+                         f"columns are {list(map(str, df.columns))}")
+    present = [r for r in ("params", "tokens", "flops") if cols[r] is not None]
+    if len(present) < 2:
+        missing = [r for r in ("params", "tokens", "flops") if cols[r] is None]
+        raise TableError(f"{src}: needs two of params, tokens and flops (C = 6ND) but found no column for "
+                         f"{' or '.join(missing)}; columns are {list(map(str, df.columns))}")
+
+    vals: dict[str, np.ndarray] = {}
+    for role in present:
+        vals[role] = _numeric(df, cols[role], role, src, csv_lines)
+        _check_positive(vals[role], cols[role], role, src, csv_lines)
+    derived = None
+    if len(present) == 2:
+        (derived,) = {"params", "tokens", "flops"} - set(present)
+        if derived == "params":
+            vals["params"] = vals["flops"] / (6.0 * vals["tokens"])
+        elif derived == "tokens":
+            vals["tokens"] = vals["flops"] / (6.0 * vals["params"])
+        else:
+            vals["flops"] = 6.0 * vals["params"] * vals["tokens"]
+    loss = _numeric(df, cols["loss"], "loss", src, csv_lines, allow_missing=True)
+    bad_loss = np.flatnonzero(np.isfinite(loss) & (loss <= 0))
+    if bad_loss.size:
+        i = bad_loss[0]
+        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{cols['loss']}' (loss) must be positive, got {loss[i]:g}")
+
+    reasons: dict[int, str] = {}
+    if cols["status"] is not None:
+        status = df[cols["status"]].astype(str).str.strip()
+        for i, st in enumerate(status):
+            if st.lower() not in OK_STATUSES:
+                reasons[i] = f"status '{st}'"
+    for i in np.flatnonzero(~np.isfinite(loss)):
+        if int(i) not in reasons:
+            reasons[int(i)] = "loss is missing or NaN" if np.isnan(loss[i]) else "loss is infinite"
+    if drop_highest:
+        cand = np.array([i for i in range(len(df)) if i not in reasons], dtype=int)
+        if drop_highest >= cand.size:
+            raise TableError(f"{src}: --drop-highest {drop_highest} would leave no runs (only {cand.size} usable)")
+        worst = cand[np.argsort(-loss[cand], kind="stable")[:drop_highest]]
+        for i in worst:
+            reasons[int(i)] = f"one of the {drop_highest} highest-loss runs (drop_highest={drop_highest})"
+    used = np.ones(len(df), dtype=bool)
+    used[list(reasons)] = False
+
+    group = np.full(len(df), -1, dtype=int)
+    if cols["budget"] is not None:
+        braw = _numeric(df, cols["budget"], "budget", src, csv_lines, allow_missing=True)
+        for i in np.flatnonzero(used & ~(np.isfinite(braw) & (braw > 0))):
+            raise TableError(f"{src}: {_row_label(int(i), csv_lines)}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}")
+        budgets, inv = np.unique(braw[used], return_inverse=True)
+        group[used] = inv
+        grouping = f"by column '{cols['budget']}'"
+    else:
+        g = group_by_flops(vals["flops"][used], group_tol)
+        group[used] = g
+        c_used = vals["flops"][used]
+        budgets = np.array([np.exp(np.mean(np.log(c_used[g == k]))) for k in range(g.max() + 1)]) if g.size else np.array([])
+        grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
+
+    excluded = tuple(Exclusion(i, reasons[i]) for i in sorted(reasons))
+    return RunTable(
+        source=src,
+        n_params=vals["params"],
+        n_tokens=vals["tokens"],
+        flops=vals["flops"],
+        loss=loss,
+        used=used,
+        group=group,
+        budgets=np.asarray(budgets, dtype=float),
+        excluded=excluded,
+        derived=derived,
+        columns={k: v for k, v in cols.items() if v is not None},
+        grouping=grouping,
+    )
