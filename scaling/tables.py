@@ -236,19 +236,20 @@ def _check_positive(vals, col, role, src, csv_lines):
 def group_by_flops(flops: np.ndarray, rel_tol: float) -> np.ndarray:
     """Group FLOP values that lie within ``rel_tol`` of each other.
 
-    Sorted values join the current group while they are within a factor
-    (1 + rel_tol) of the group's smallest member. Returns a 0-based group id
-    per value, numbered by increasing FLOPs.
+    Sorted values join the current group while each lies within a factor
+    (1 + rel_tol) of the previous one (single linkage), so the small scatter of
+    achieved FLOPs around one nominal budget stays together. Returns a 0-based
+    group id per value, numbered by increasing FLOPs.
     """
     if rel_tol < 0:
         raise ValueError(f"group tolerance ({rel_tol}) must be non-negative")
     order = np.argsort(flops, kind="stable")
     out = np.empty(flops.size, dtype=int)
-    g, start = -1, None
+    g, prev = -1, None
     for i in order:
-        if start is None or flops[i] > start * (1.0 + rel_tol):
+        if prev is None or flops[i] > prev * (1.0 + rel_tol):
             g += 1
-            start = flops[i]
+        prev = flops[i]
         out[i] = g
     return out
 

@@ -3,7 +3,9 @@
 Without training curves, each budget contributes its lowest-loss run (N, D).
 With per-step curves, loss is interpolated for every run at log-spaced FLOP
 values; at each value the run with the lowest loss gives (N, D) there, as
-Chinchilla did with its 1,500 log-spaced FLOP values. Power laws through
+Chinchilla did with its 1,500 log-spaced FLOP values. Values where the best
+run is the smallest or largest model are dropped: there the envelope is an
+artefact of the grid's ends. Power laws through
 these points give N_opt ∝ C^a and D_opt ∝ C^b.
 """
 
@@ -71,6 +73,16 @@ def _curve_grid(curves, n_runs: int, n_points: int):
     return grid, L, T
 
 
+def _interior(L: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """FLOP values where the envelope's best run is neither the smallest nor the
+    largest model. At the ends of the range the envelope is set by which curves
+    happen to exist there, not by the optimum (the analogue of an ``edge``
+    IsoFLOP budget), so those points are left out of the laws."""
+    reach = np.isfinite(L).any(axis=0)
+    best = np.argmin(np.where(np.isfinite(L), L, np.inf), axis=0)
+    return reach & (n[best] > n.min()) & (n[best] < n.max())
+
+
 def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int = 200) -> EnvelopeFit:
     """Approach 1: optimal (N, D) from the lowest loss reached at each compute.
 
@@ -92,7 +104,7 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
         fc, fn, fd, fl, source = values, n[best], d[best], l[best], "lowest-loss run per budget"
     else:
         grid, L, T = _curve_grid(curves, n.size, n_points)
-        reach = np.isfinite(L).any(axis=0)
+        reach = _interior(L, n)
         j = np.argmin(L[:, reach], axis=0)
         fc = grid[reach]
         fn = n[j]
@@ -123,7 +135,7 @@ def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: 
             vn[:, k], vd[:, k], vl[:, k] = n[best], d[best], l[best]
     else:
         grid, L, T = _curve_grid(curves, n.size, n_points)
-        reach = np.isfinite(L).any(axis=0)
+        reach = _interior(L, n)
         x = np.log10(grid[reach])
         Lr, Tr = L[:, reach], T[:, reach]
         vn = np.empty((idx.shape[0], x.size))

@@ -282,8 +282,11 @@ def fit_parametric(
     x = best.x
     gmax = float(np.max(np.abs(best.jac)))
     # L-BFGS-B at ftol=1e-15 often ends with "ABNORMAL" when the line search
-    # hits float precision; the gradient says whether that is an optimum.
-    ok = bool(np.isfinite(best.fun)) and (best.success or gmax < 1e-8)
+    # hits float precision or a Huber kink; the gradient says whether that is
+    # an optimum. Its scale: every run contributes at most δ·|log N| (or
+    # |log D|) to a component, so compare with a millionth of that bound.
+    g_scale = delta * (np.abs(log_n).sum() + np.abs(log_d).sum())
+    ok = bool(np.isfinite(best.fun)) and (best.success or gmax < 1e-6 * g_scale)
     if not ok:
         msg = f"optimiser did not converge: {best.message} (max |gradient| {gmax:.2e})"
     elif x[3] <= 0 or x[4] <= 0:

@@ -1,0 +1,38 @@
+"""Shared synthetic data: runs drawn from a known L(N, D) = E + A/N^α + B/D^β."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}
+
+
+def true_loss(n, d, t=TRUTH):
+    return t["E"] + t["A"] / n ** t["alpha"] + t["B"] / d ** t["beta"]
+
+
+def true_nopt(c, t=TRUTH):
+    al, be = t["alpha"], t["beta"]
+    g = (al * t["A"] / (be * t["B"])) ** (1 / (al + be))
+    return g * (c / 6) ** (be / (al + be))
+
+
+def synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n_sizes=7, span=4.0, noise=0.0, rng=None, t=TRUTH):
+    """An IsoFLOP grid centred (in log N) on the true optimum of each budget.
+
+    noise: standard deviation of multiplicative (log-normal) noise on the loss.
+    """
+    rows = []
+    for c in budgets:
+        for n in true_nopt(c, t) * np.logspace(-np.log10(span), np.log10(span), n_sizes):
+            d = c / (6 * n)
+            loss = true_loss(n, d, t)
+            if noise:
+                loss *= np.exp(rng.normal(0, noise))
+            rows.append({"params": n, "tokens": d, "flops": c, "loss": loss, "budget": c})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def truth():
+    return dict(TRUTH)
