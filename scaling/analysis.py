@@ -98,8 +98,9 @@ class Analysis:
                 loss = E + A / n**al + B / d**be
             return {"optimal_params": n, "optimal_tokens": d, "loss": loss}
         out = {}
-        for key, name in (("params", "optimal_params"), ("tokens", "optimal_tokens"), ("loss", "loss")):
+        for key, name in (("params", "optimal_params"), ("tokens", "optimal_tokens")):
             out[name] = 10.0 ** (s[f"{key}_log10_coefficient"] + s[f"{key}_exponent"] * lc)
+        out["loss"] = s["loss_E"] + 10.0 ** (s["loss_log10_coefficient"] + s["loss_exponent"] * lc)
         return out
 
     def prediction(self, method: str, flops: float) -> dict:
@@ -186,9 +187,16 @@ class Analysis:
 
     def _laws(self, method: str, fit) -> dict:
         out = {}
-        for key in ("params", "tokens", "loss"):
+        boot = bool(self.samples.get(method))
+        ll = fit.loss_law
+        out["loss_law"] = {
+            "E": _num(ll.E), "exponent": _num(ll.exponent), "coefficient": _num(ll.coefficient), "r2": _num(ll.r2),
+            "n_points": ll.n_points, "success": ll.success, "message": ll.message,
+            "ci": list(self.interval(method, "loss_exponent") or (None, None)) if boot else None,
+            "E_ci": list(self.interval(method, "loss_E") or (None, None)) if boot else None,
+        }
+        for key in ("params", "tokens"):
             law: PowerLaw = getattr(fit, f"{key}_law")
-            boot = bool(self.samples.get(method))
             out[f"{key}_law"] = {
                 "exponent": _num(law.exponent), "coefficient": _num(law.coefficient), "r2": _num(law.r2),
                 "n_points": law.n_points, "success": law.success, "message": law.message,

@@ -100,3 +100,20 @@ def test_approaches_on_cs336_reproduce_reference_figures():
     assert f2.params_law.exponent == pytest.approx(0.515, abs=5e-4)
     assert f2.params_law.predict(1e23) == pytest.approx(91.1e9, rel=2e-3)
     assert f2.params_law.predict(1e24) == pytest.approx(298e9, rel=2e-3)
+
+
+def test_loss_law_recovers_its_asymptote_and_slope():
+    from scaling.fit.powerlaw import batched_loss_law, fit_loss_law
+
+    c = np.logspace(17, 22, 7)
+    loss = 1.7 + 300 * c**-0.15
+    f = fit_loss_law(c, loss)
+    assert f.E == pytest.approx(1.7, rel=1e-6) and f.exponent == pytest.approx(-0.15, rel=1e-6)
+    assert f.predict(1e25) == pytest.approx(1.7 + 300 * 1e25**-0.15, rel=1e-6)
+    rows = np.tile(loss, (3, 1))
+    rows[1, 2] = np.nan  # a budget missing from one resample
+    rows[2, 3:] = np.nan  # too few budgets left
+    E, lk, ex = batched_loss_law(c, rows)
+    assert E[:2] == pytest.approx([1.7, 1.7], rel=2e-3) and ex[:2] == pytest.approx([-0.15, -0.15], rel=1e-2)
+    assert np.isnan(E[2])
+    assert not fit_loss_law(c[:2], loss[:2]).success

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaling.fit.bootstrap import batched_line
-from scaling.fit.powerlaw import PowerLaw, fit_power_law
+from scaling.fit.powerlaw import LossLaw, PowerLaw, batched_loss_law, fit_loss_law, fit_power_law
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class EnvelopeFit:
         optimal_params: N of the best run at each point, in parameters.
         optimal_tokens: D of the best run at each point, in tokens.
         min_loss: the envelope's loss at each point, in nats per token.
-        params_law, tokens_law, loss_law: power laws through the points.
+        params_law, tokens_law: power laws through the points.
+        loss_law: L* = E + k·C^γ through the envelope's losses.
         source: "lowest-loss run per budget" or "envelope of training curves".
     """
 
@@ -38,7 +39,7 @@ class EnvelopeFit:
     min_loss: np.ndarray
     params_law: PowerLaw
     tokens_law: PowerLaw
-    loss_law: PowerLaw
+    loss_law: LossLaw
     source: str
 
     def predict(self, flops) -> dict[str, np.ndarray]:
@@ -112,7 +113,7 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
         fd = np.where(np.isfinite(tok), tok, fc / (6.0 * fn))
         fl = L[j, np.flatnonzero(reach)]
         source = "envelope of training curves"
-    return EnvelopeFit(fc, fn, fd, fl, fit_power_law(fc, fn), fit_power_law(fc, fd), fit_power_law(fc, fl), source)
+    return EnvelopeFit(fc, fn, fd, fl, fit_power_law(fc, fn), fit_power_law(fc, fd), fit_loss_law(fc, fl), source)
 
 
 def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: np.ndarray,
@@ -148,8 +149,9 @@ def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: 
             tok = Tr[j, cols]
             vd[r] = np.where(np.isfinite(tok), tok, 10**x / (6.0 * n[j]))
     out = {}
-    for key, Y in (("params", vn), ("tokens", vd), ("loss", vl)):
+    for key, Y in (("params", vn), ("tokens", vd)):
         with np.errstate(divide="ignore", invalid="ignore"):
             s, i = batched_line(x, np.where(np.isfinite(Y) & (Y > 0), np.log10(np.where(Y > 0, Y, 1.0)), np.nan))
         out[f"{key}_exponent"], out[f"{key}_log10_coefficient"] = s, i
+    out["loss_E"], out["loss_log10_coefficient"], out["loss_exponent"] = batched_loss_law(10**x, vl)
     return out

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaling.fit.bootstrap import batched_line, batched_quadratic
-from scaling.fit.powerlaw import PowerLaw, find_optimal_params, fit_power_law
+from scaling.fit.powerlaw import LossLaw, PowerLaw, batched_loss_law, find_optimal_params, fit_loss_law, fit_power_law
 
 STATUSES = ("ok", "edge", "concave", "too_few")
 
@@ -114,15 +114,15 @@ class IsoFLOPFit:
         budgets: one :class:`BudgetFit` per budget, by increasing FLOPs.
         params_law: N_opt = k·C^a over the used budgets.
         tokens_law: D_opt = k·C^b.
-        loss_law: L at the vertex = k·C^γ (Kaplan et al. 2020's L(C) form),
-            used to predict the minimum loss at other budgets.
+        loss_law: L at the vertex = E + k·C^γ, used to predict the minimum
+            loss at other budgets.
         allow_edge: whether ``edge`` budgets were used.
     """
 
     budgets: tuple[BudgetFit, ...]
     params_law: PowerLaw
     tokens_law: PowerLaw
-    loss_law: PowerLaw
+    loss_law: LossLaw
     allow_edge: bool = False
 
     @property
@@ -163,15 +163,14 @@ def fit_isoflops(n_params, n_tokens, loss, budget, *, allow_edge: bool = False) 
     n, d, l = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss))
     values, inv = _budget_values(budget)
     budgets = tuple(fit_budget(c, n[inv == k], d[inv == k], l[inv == k]) for k, c in enumerate(values))
-    fit = IsoFLOPFit(budgets, PowerLaw(np.nan, np.nan, np.nan, 0, False, ""), PowerLaw(np.nan, np.nan, np.nan, 0, False, ""),
-                     PowerLaw(np.nan, np.nan, np.nan, 0, False, ""), allow_edge)
-    used = fit.used
+    ok = ("ok", "edge") if allow_edge else ("ok",)
+    used = [b for b in budgets if b.status in ok]
     c = np.array([b.flops for b in used])
     return IsoFLOPFit(
         budgets,
         fit_power_law(c, [b.optimal_params for b in used]),
         fit_power_law(c, [b.optimal_tokens for b in used]),
-        fit_power_law(c, [b.min_loss for b in used]),
+        fit_loss_law(c, [b.min_loss for b in used]),
         allow_edge,
     )
 
@@ -192,8 +191,8 @@ def bootstrap_isoflops(fit: IsoFLOPFit, n_params, n_tokens, loss, budget, idx: n
 
     Returns:
         Arrays of shape (R,) for "params_exponent", "params_log10_coefficient",
-        "tokens_exponent", "tokens_log10_coefficient", "loss_exponent",
-        "loss_log10_coefficient".
+        "tokens_exponent", "tokens_log10_coefficient", and the loss law's
+        "loss_E", "loss_log10_coefficient", "loss_exponent".
     """
     n, d, l = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss))
     values, inv = _budget_values(budget)
@@ -213,12 +212,11 @@ def bootstrap_isoflops(fit: IsoFLOPFit, n_params, n_tokens, loss, budget, idx: n
                 u_opt = np.where(q[:, 0] > 0, -q[:, 1] / (2 * q[:, 0]), np.nan)
             store[:, j] = u_opt
             if name == "n":
-                l_opt = q[:, 0] * u_opt**2 + q[:, 1] * u_opt + q[:, 2]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    vl[:, j] = np.where(np.isfinite(l_opt) & (l_opt > 0), np.log10(np.abs(l_opt)), np.nan)
+                vl[:, j] = q[:, 0] * u_opt**2 + q[:, 1] * u_opt + q[:, 2]
     x = np.log10(np.asarray(used_c))
     out = {}
-    for key, Y in (("params", vn), ("tokens", vd), ("loss", vl)):
+    for key, Y in (("params", vn), ("tokens", vd)):
         s, i = batched_line(x, Y)
         out[f"{key}_exponent"], out[f"{key}_log10_coefficient"] = s, i
+    out["loss_E"], out["loss_log10_coefficient"], out["loss_exponent"] = batched_loss_law(np.asarray(used_c), vl)
     return out

@@ -172,3 +172,131 @@ def fit_power_law(flops, values) -> PowerLaw:
                         f"needs at least 2 budgets, got {np.unique(c).size}")
     ll = fit_linear_log(c, v)
     return PowerLaw(ll.slope, float(10.0**ll.intercept), ll.r2, ll.n_points)
+
+
+@dataclass(frozen=True)
+class LossLaw:
+    """Minimum loss against compute, L*(C) = E + k · C^exponent (exponent < 0).
+
+    The irreducible term E keeps extrapolations above the entropy floor, which
+    a pure power law in C (Kaplan et al. 2020's L(C) form) runs through
+    (Hoffmann et al. 2022, Eq. 2 restricted to the compute-optimal frontier
+    has this shape to first order).
+
+    Attributes:
+        E: the asymptote, in nats per token.
+        coefficient: k.
+        exponent: the (negative) slope of log(L* − E) in log C.
+        r2: R² of log L* in log space.
+        n_points: budgets used.
+        success, message: whether it was fitted, and why not.
+    """
+
+    E: float
+    coefficient: float
+    exponent: float
+    r2: float
+    n_points: int
+    success: bool = True
+    message: str = "ok"
+
+    def predict(self, flops) -> np.ndarray:
+        """L* at compute C (FLOPs), in nats per token."""
+        return self.E + self.coefficient * np.asarray(flops, dtype=float) ** self.exponent
+
+
+_E_GRID = np.linspace(0.0, 0.995, 200)  # E as a fraction of the lowest observed L*
+
+
+def _profile(x: np.ndarray, logl: np.ndarray, E: np.ndarray):
+    """For each E (shape (..., K)), the best line log(L − E) = b0 + b1·x and the
+    sum of squared residuals of log L. x: (G,); logl: (..., 1, G) with NaN masked."""
+    w = np.isfinite(logl).astype(float)
+    L = np.where(w > 0, np.exp(np.where(w > 0, logl, 0.0)), 1.0)
+    y = np.log(np.maximum(L - E[..., None], 1e-300))  # (..., K, G)
+    n = w.sum(axis=-1)
+    sx, sy = (w * x).sum(axis=-1), (w * y).sum(axis=-1)
+    sxx, sxy = (w * x * x).sum(axis=-1), (w * x * y).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b1 = (n * sxy - sx * sy) / (n * sxx - sx**2)
+        b0 = (sy - b1 * sx) / n
+        pred = np.log(E[..., None] + np.exp(b0[..., None] + b1[..., None] * x))
+    sse = (w * (pred - np.where(w > 0, logl, 0.0)) ** 2).sum(axis=-1)
+    return b0, b1, sse
+
+
+def fit_loss_law(flops, loss) -> LossLaw:
+    """Fit L*(C) = E + k·C^exponent to the minimum losses of several budgets.
+
+    E is profiled out: for each candidate E in [0, min L*) the line through
+    (log C, log(L* − E)) is exact least squares, and E minimises the squared
+    error of log L*; a bounded scalar search refines the best grid value.
+
+    Args:
+        flops: budgets C in FLOPs (at least 3 distinct).
+        loss: minimum loss at each budget, in nats per token.
+
+    Returns:
+        A :class:`LossLaw` (``success=False`` with a reason when it cannot be fitted).
+    """
+    from scipy.optimize import minimize_scalar
+
+    c = np.asarray(flops, dtype=float)
+    l = np.asarray(loss, dtype=float)
+    ok = np.isfinite(l) & (l > 0) & np.isfinite(c) & (c > 0)
+    c, l = c[ok], l[ok]
+    if np.unique(c).size < 3:
+        return LossLaw(np.nan, np.nan, np.nan, np.nan, int(c.size), False,
+                       f"needs at least 3 budgets, got {np.unique(c).size}")
+    x = np.log(c)
+    logl = np.log(l)[None, :]
+    lmin = float(l.min())
+    _, _, sse = _profile(x, logl, _E_GRID * lmin)
+    k = int(np.nanargmin(sse))
+    lo, hi = _E_GRID[max(k - 1, 0)] * lmin, _E_GRID[min(k + 1, _E_GRID.size - 1)] * lmin
+    res = minimize_scalar(lambda e: float(_profile(x, logl, np.array([e]))[2][0]), bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-10 * lmin})
+    E = float(res.x)
+    b0, b1, sse = _profile(x, logl, np.array([E]))
+    ss_tot = float(np.sum((logl - logl.mean()) ** 2))
+    return LossLaw(E, float(np.exp(b0[0])), float(b1[0]), 1.0 - float(sse[0]) / ss_tot if ss_tot > 0 else 1.0, int(c.size))
+
+
+def batched_loss_law(flops: np.ndarray, L: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fit_loss_law` for many rows of losses at once (grid over E only).
+
+    Args:
+        flops: budgets C, shape (G,).
+        L: minimum losses, shape (R, G); NaN entries are left out.
+        block: rows per vectorised block (bounds memory at block × 200 × G).
+
+    Returns:
+        E, log10 coefficient and exponent, each of shape (R,); NaN where a row
+        has fewer than 3 finite losses.
+    """
+    x = np.log(np.asarray(flops, dtype=float))
+    R = L.shape[0]
+    E, lk, ex = (np.full(R, np.nan) for _ in range(3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logl_all = np.log(np.where(L > 0, L, np.nan))
+    for i in range(0, R, block):
+        logl = logl_all[i : i + block, None, :]
+        lmin = np.nanmin(np.where(np.isfinite(logl), np.exp(logl), np.inf), axis=-1)  # (b, 1)
+        grid = lmin * _E_GRID  # (b, K)
+        b0, b1, sse = _profile(x, logl, grid)
+        sse = np.where(np.isfinite(sse), sse, np.inf)
+        k = np.clip(np.argmin(sse, axis=1), 1, _E_GRID.size - 2)
+        r = np.arange(k.size)
+        # Refine E by the vertex of the parabola through the three grid points
+        # around the minimum, then refit the line at that E.
+        s0, s1, s2 = sse[r, k - 1], sse[r, k], sse[r, k + 1]
+        h = grid[r, k + 1] - grid[r, k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = 0.5 * h * (s0 - s2) / (s0 - 2 * s1 + s2)
+        e_best = grid[r, k] + np.where(np.isfinite(step) & (np.abs(step) <= h), step, 0.0)
+        e_best = np.where(np.argmin(sse, axis=1) == 0, grid[r, 0], e_best)
+        b0, b1, _ = _profile(x, logl[:, :, :], e_best[:, None])
+        E[i : i + block], lk[i : i + block], ex[i : i + block] = e_best, b0[:, 0] / np.log(10), b1[:, 0]
+    few = np.isfinite(L).sum(axis=1) < 3
+    E[few] = lk[few] = ex[few] = np.nan
+    return E, lk, ex
