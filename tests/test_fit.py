@@ -112,7 +112,7 @@ def test_loss_law_recovers_its_asymptote_and_slope():
     assert f.predict(1e25) == pytest.approx(1.7 + 300 * 1e25**-0.15, rel=1e-6)
     rows = np.tile(loss, (3, 1))
     rows[1, 2] = np.nan  # a budget missing from one resample
-    rows[2, 3:] = np.nan  # too few budgets left
+    rows[2, 2:] = np.nan  # too few budgets left
     E, lk, ex = batched_loss_law(c, rows)
     assert E[:2] == pytest.approx([1.7, 1.7], rel=2e-3) and ex[:2] == pytest.approx([-0.15, -0.15], rel=1e-2)
     assert np.isnan(E[2])
