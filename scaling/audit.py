@@ -202,14 +202,14 @@ def audit_run(n_params: float, n_tokens: float, law: Law, flops: float | None = 
     tail = f"a {n_opt:.2g}-parameter model trained on {d_opt:.2g} tokens would be compute-optimal"
     if inside:
         verdict = "compute-optimal"
-        how = "inside the interval on the optimum" if ci else f"within {tolerance:g}x of the optimum"
-        sentence = f"compute-optimal: {ratio:.2g}x the optimal size for {c:.2g} FLOPs, {how} ({tail})"
+        how = "inside the interval on the optimum" if ci else f"within {tolerance:g}× of the optimum"
+        sentence = f"compute-optimal: {ratio:.2g}× the optimal size for {c:.2g} FLOPs, {how} ({tail})"
     elif ratio > 1:
         verdict = "over-parameterised"
-        sentence = f"over-parameterised: {ratio:.2g}x more parameters than optimal for {c:.2g} FLOPs; {tail}"
+        sentence = f"over-parameterised: {ratio:.2g}× more parameters than optimal for {c:.2g} FLOPs; {tail}"
     else:
         verdict = "under-parameterised"
-        sentence = f"under-parameterised: {1 / ratio:.2g}x fewer parameters than optimal for {c:.2g} FLOPs; {tail}"
+        sentence = f"under-parameterised: {1 / ratio:.2g}× fewer parameters than optimal for {c:.2g} FLOPs; {tail}"
     loss = opt_loss = None
     if law.kind == "parametric":
         loss = float(law.parametric.loss(n_params, n_tokens))

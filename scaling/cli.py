@@ -7,19 +7,31 @@ tracebacks.
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 import click
 
 from scaling.analysis import analyze, backtest
 from scaling.audit import LawError, audit_run, load_law, preset_law
-from scaling.tables import EXAMPLES, TableError, load_runs
+from scaling.tables import EXAMPLES, TableError, load_runs, read_grid
 
 
 class InputError(click.ClickException):
     """Bad input: printed as one line, exit code 2."""
 
     exit_code = 2
+
+
+def _finite(obj):
+    """JSON has no NaN: non-finite floats become null, tuples become lists."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _flops(ctx, param, values):
@@ -66,10 +78,12 @@ def main():
 @click.option("--flops-col", help="Column holding C (FLOPs).")
 @click.option("--loss-col", help="Column holding the final loss.")
 @click.option("--budget-col", help="Column holding the nominal budget used for grouping.")
+@click.option("--init-grid", type=click.Path(dir_okay=False),
+              help="Approach 3 starting points: a CSV with columns a, b, e, alpha, beta (default: Chinchilla's 4,500).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables.")
 @click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here.")
 def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, allow_edge, drop_highest, group_tol,
-        huber_delta, params_col, tokens_col, flops_col, loss_col, budget_col, as_json, plot_dir):
+        huber_delta, params_col, tokens_col, flops_col, loss_col, budget_col, init_grid, as_json, plot_dir):
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet)."""
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")
@@ -77,7 +91,9 @@ def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, all
     try:
         runs = load_runs(src, params_col=params_col, tokens_col=tokens_col, flops_col=flops_col, loss_col=loss_col,
                          budget_col=budget_col, group_tol=group_tol, drop_highest=drop_highest)
-        kw = dict(methods=methods, n_bootstrap=n_bootstrap, level=level, seed=seed, allow_edge=allow_edge, delta=huber_delta)
+        grid = read_grid(init_grid) if init_grid else None
+        kw = dict(methods=methods, n_bootstrap=n_bootstrap, level=level, seed=seed, allow_edge=allow_edge,
+                  delta=huber_delta, init_grid=grid)
         result = analyze(runs, targets=targets, **kw)
         bt = backtest(runs, holdout, **kw) if holdout else None
     except (TableError, ValueError) as e:
@@ -86,7 +102,7 @@ def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, all
         doc = result.to_dict()
         if bt is not None:
             doc["backtest"] = bt.to_dict()
-        click.echo(json.dumps(doc, indent=1, allow_nan=False))
+        click.echo(json.dumps(_finite(doc), indent=1, allow_nan=False))
     else:
         from scaling.report import format_analysis, format_backtest
 
@@ -121,7 +137,7 @@ def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_jso
     except (LawError, ValueError) as e:
         raise InputError(str(e)) from None
     if as_json:
-        click.echo(json.dumps(res.__dict__, indent=1))
+        click.echo(json.dumps(_finite(res.__dict__), indent=1, allow_nan=False))
     else:
         from scaling.report import format_audit
 

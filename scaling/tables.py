@@ -382,3 +382,24 @@ def load_runs(
         columns={k: v for k, v in cols.items() if v is not None},
         grouping=grouping,
     )
+
+
+def read_grid(path: str | Path) -> np.ndarray:
+    """Read Approach 3 starting points from a table with columns a, b, e, alpha, beta.
+
+    (a = log A, b = log B, e = log E.) Any format :func:`read_table` reads.
+
+    Raises:
+        TableError: a missing column or a non-numeric value, naming file, row and column.
+    """
+    df = read_table(path)
+    cols = ("a", "b", "e", "alpha", "beta")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise TableError(f"{path}: starting grid needs columns {', '.join(cols)}; missing {', '.join(missing)}")
+    csv_lines = Path(path).suffix.lower() in (".csv", ".tsv")
+    out = np.column_stack([_numeric(df, c, c, str(path), csv_lines) for c in cols])
+    if not np.all(np.isfinite(out)):
+        i = int(np.flatnonzero(~np.all(np.isfinite(out), axis=1))[0])
+        raise TableError(f"{path}: {_row_label(i, csv_lines)}: starting point is not finite")
+    return out

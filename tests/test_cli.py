@@ -120,3 +120,13 @@ def test_audit_with_preset_and_fit_json(runs_csv, tmp_path):
     assert r.exit_code == 0 and "approach2" in r.output
     r = run("audit", "--params", 1e9, "--tokens", 1e9, "--law", tmp_path / "missing.json")
     assert r.exit_code == 2 and "missing.json: file not found" in r.output
+
+
+def test_user_starting_grid(runs_csv, tmp_path):
+    grid = tmp_path / "grid.csv"
+    grid.write_text("a,b,e,alpha,beta\n5,7,0.5,0.3,0.3\n6,8,0.6,0.4,0.4\n")
+    doc = json.loads(run("fit", runs_csv, "--method", "approach3", "--init-grid", grid, "--bootstrap", 0, "--json").output)
+    assert doc["approach3"]["n_starts"] == 2 and doc["approach3"]["alpha"] == pytest.approx(0.34, rel=0.05)
+    grid.write_text("a,b,e,alpha\n5,7,0.5,0.3\n")
+    r = run("fit", runs_csv, "--init-grid", grid)
+    assert r.exit_code == 2 and "missing beta" in r.output

@@ -179,9 +179,10 @@ class LossLaw:
     """Minimum loss against compute, L*(C) = E + k · C^exponent (exponent < 0).
 
     The irreducible term E keeps extrapolations above the entropy floor, which
-    a pure power law in C (Kaplan et al. 2020's L(C) form) runs through
-    (Hoffmann et al. 2022, Eq. 2 restricted to the compute-optimal frontier
-    has this shape to first order).
+    a pure power law in C (Kaplan et al. 2020's L(C) form) runs through. It is
+    exactly the shape of Hoffmann et al. (2022)'s L(N, D) along its
+    compute-optimal frontier: with N_opt ∝ C^a and D_opt ∝ C^b both finite-size
+    terms fall as C^(−αβ/(α+β)).
 
     Attributes:
         E: the asymptote, in nats per token.
