@@ -15,7 +15,13 @@ import numpy as np
 from scaling.fit.bootstrap import counts_from_indices, percentile_interval, resample_indices
 from scaling.fit.envelope import EnvelopeFit, bootstrap_envelope, fit_envelope
 from scaling.fit.isoflop import BudgetFit, IsoFLOPFit, bootstrap_isoflops, fit_budget, fit_isoflops
-from scaling.fit.parametric import ParametricFit, bootstrap_parametric, fit_parametric
+from scaling.fit.parametric import (
+    ParametricFit,
+    bootstrap_parametric,
+    derived_quantities,
+    fit_parametric,
+    optimum_from_samples,
+)
 from scaling.fit.powerlaw import PowerLaw
 from scaling.tables import RunTable
 
@@ -85,23 +91,7 @@ class Analysis:
 
     def _sample_predictions(self, method: str, flops: float) -> dict[str, np.ndarray] | None:
         s = self.samples.get(method)
-        if not s:
-            return None
-        lc = np.log10(flops)
-        if method == "approach3":
-            a, b, e, al, be = (s[k] for k in ("a", "b", "e", "alpha", "beta"))
-            A, B, E = np.exp(a), np.exp(b), np.exp(e)
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                G = (al * A / (be * B)) ** (1.0 / (al + be))
-                n = G * (flops / 6.0) ** (be / (al + be))
-                d = flops / (6.0 * n)
-                loss = E + A / n**al + B / d**be
-            return {"optimal_params": n, "optimal_tokens": d, "loss": loss}
-        out = {}
-        for key, name in (("params", "optimal_params"), ("tokens", "optimal_tokens")):
-            out[name] = 10.0 ** (s[f"{key}_log10_coefficient"] + s[f"{key}_exponent"] * lc)
-        out["loss"] = s["loss_E"] + 10.0 ** (s["loss_log10_coefficient"] + s["loss_exponent"] * lc)
-        return out
+        return sample_predictions(method, s, flops) if s else None
 
     def prediction(self, method: str, flops: float) -> dict:
         """Point predictions and intervals of one approach at budget C (FLOPs)."""
@@ -131,8 +121,7 @@ class Analysis:
         if not s:
             return None
         if method == "approach3":
-            derived = _approach3_derived(s)
-            return percentile_interval(derived[key], self.level)
+            return percentile_interval(derived_quantities(s)[key], self.level)
         return percentile_interval(s[key], self.level)
 
     def to_dict(self, include_samples: bool = True) -> dict:
@@ -207,12 +196,24 @@ class Analysis:
         return out
 
 
-def _approach3_derived(s: dict) -> dict[str, np.ndarray]:
-    al, be = s["alpha"], s["beta"]
-    A, B, E = np.exp(s["a"]), np.exp(s["b"]), np.exp(s["e"])
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        G = (al * A / (be * B)) ** (1.0 / (al + be))
-        return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": be / (al + be), "b": al / (al + be), "G": G}
+def sample_predictions(method: str, samples: dict, flops: float) -> dict[str, np.ndarray]:
+    """N_opt, D_opt and the minimum loss at C FLOPs for every bootstrap replicate.
+
+    Args:
+        method: the approach the replicates belong to.
+        samples: replicates as in :attr:`Analysis.samples` (lists or arrays; None is NaN).
+        flops: the budget C.
+    """
+    if method == "approach3":
+        return optimum_from_samples(samples, flops)
+    s = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+    lc = np.log10(flops)
+    out = {}
+    for key, name in (("params", "optimal_params"), ("tokens", "optimal_tokens")):
+        out[name] = 10.0 ** (s[f"{key}_log10_coefficient"] + s[f"{key}_exponent"] * lc)
+    if "loss_E" in s:
+        out["loss"] = s["loss_E"] + 10.0 ** (s["loss_log10_coefficient"] + s["loss_exponent"] * lc)
+    return out
 
 
 def _num(x):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from scaling.fit.bootstrap import percentile_interval
+from scaling.analysis import sample_predictions
 from scaling.fit.parametric import ParametricFit
 
 #: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
@@ -63,17 +64,8 @@ class Law:
         out = {"optimal_params": n, "optimal_tokens": d, "params_ci": None, "tokens_ci": None}
         s = self.samples
         if s:
-            if self.kind == "parametric":
-                al, be = np.asarray(s["alpha"]), np.asarray(s["beta"])
-                A, B = np.exp(np.asarray(s["a"])), np.exp(np.asarray(s["b"]))
-                with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                    G = (al * A / (be * B)) ** (1.0 / (al + be))
-                    ns = G * (flops / 6.0) ** (be / (al + be))
-                ds = flops / (6.0 * ns)
-            else:
-                lc = np.log10(flops)
-                ns = 10 ** (np.asarray(s["params_log10_coefficient"], dtype=float) + np.asarray(s["params_exponent"], dtype=float) * lc)
-                ds = 10 ** (np.asarray(s["tokens_log10_coefficient"], dtype=float) + np.asarray(s["tokens_exponent"], dtype=float) * lc)
+            o = sample_predictions("approach3" if self.kind == "parametric" else "powerlaw", s, flops)
+            ns, ds = o["optimal_params"], o["optimal_tokens"]
             out["params_ci"] = percentile_interval(ns, self.level)
             out["tokens_ci"] = percentile_interval(ds, self.level)
         return out

@@ -207,6 +207,32 @@ class ParametricFit:
         return cls(E=float(np.exp(e)), A=float(np.exp(a)), B=float(np.exp(b)), alpha=al, beta=be, **kw)
 
 
+def derived_quantities(samples: dict) -> dict[str, np.ndarray]:
+    """E, A, B, α, β, a, b and G from replicates of (a, b, e, α, β).
+
+    Args:
+        samples: arrays keyed "a", "b", "e", "alpha", "beta" (log A, log B, log E, α, β).
+
+    Returns:
+        Arrays keyed "E", "A", "B", "alpha", "beta", "a", "b", "G" (NaN where undefined).
+    """
+    al, be = np.asarray(samples["alpha"], dtype=float), np.asarray(samples["beta"], dtype=float)
+    A, B, E = (np.exp(np.asarray(samples[k], dtype=float)) for k in ("a", "b", "e"))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        G = (al * A / (be * B)) ** (1.0 / (al + be))
+        return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": be / (al + be), "b": al / (al + be), "G": G}
+
+
+def optimum_from_samples(samples: dict, flops: float) -> dict[str, np.ndarray]:
+    """N_opt, D_opt and the loss at the optimum at C FLOPs, per replicate (Hoffmann et al. Eq. 4)."""
+    q = derived_quantities(samples)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        n = q["G"] * (flops / 6.0) ** q["a"]
+        d = flops / (6.0 * n)
+        loss = q["E"] + q["A"] / n ** q["alpha"] + q["B"] / d ** q["beta"]
+    return {"optimal_params": n, "optimal_tokens": d, "loss": loss}
+
+
 def _check_inputs(n_params, n_tokens, loss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = np.asarray(n_params, dtype=float)
     d = np.asarray(n_tokens, dtype=float)
