@@ -4,7 +4,8 @@ Importing the package has no side effects: it reads no file, touches no
 device and sets no global state.
 """
 
-from scaling.analysis import Analysis, Backtest, analyze, backtest
+from scaling.analysis import Analysis, analyze
+from scaling.backtest import Backtest, backtest
 from scaling.audit import PRESETS, Audit, Law, audit_run, load_law, preset_law
 from scaling.fit import (
     BudgetFit,

@@ -1,4 +1,4 @@
-"""Run all three approaches on a loss table, with bootstrap intervals and backtests.
+"""Run all three approaches on a loss table, with bootstrap intervals.
 
 This is the layer the CLI calls: ``analyze(table, ...)`` returns an
 :class:`Analysis` holding each approach's fit, the bootstrap replicates, the
@@ -14,7 +14,7 @@ import numpy as np
 
 from scaling.fit.bootstrap import counts_from_indices, percentile_interval, resample_indices
 from scaling.fit.envelope import EnvelopeFit, bootstrap_envelope, fit_envelope
-from scaling.fit.isoflop import BudgetFit, IsoFLOPFit, bootstrap_isoflops, fit_budget, fit_isoflops
+from scaling.fit.isoflop import BudgetFit, IsoFLOPFit, bootstrap_isoflops, fit_isoflops
 from scaling.fit.parametric import (
     ParametricFit,
     bootstrap_parametric,
@@ -100,7 +100,7 @@ class Analysis:
         samp = self._sample_predictions(method, flops)
         rec = {"method": method, "flops": float(flops)}
         for key in ("optimal_params", "optimal_tokens", "loss"):
-            rec[key] = _num(point[key])
+            rec[key] = json_float(point[key])
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
             rec[ci] = list(percentile_interval(samp[key], self.level) or (None, None)) if samp else None
         return rec
@@ -147,7 +147,7 @@ class Analysis:
         if "approach1" in self.methods:
             doc["approach1"] = None if self.approach1 is None else {
                 "source": self.approach1.source,
-                "points": [{"flops": _num(c), "optimal_params": _num(n), "optimal_tokens": _num(d), "min_loss": _num(l)}
+                "points": [{"flops": json_float(c), "optimal_params": json_float(n), "optimal_tokens": json_float(d), "min_loss": json_float(l)}
                            for c, n, d, l in zip(self.approach1.flops, self.approach1.optimal_params,
                                                  self.approach1.optimal_tokens, self.approach1.min_loss)],
                 **self._laws("approach1", self.approach1),
@@ -170,7 +170,7 @@ class Analysis:
             }
         doc["predictions"] = self.predictions()
         if include_samples and self.samples:
-            doc["bootstrap_samples"] = {m: {k: [_num(float(f"{x:.7g}")) for x in v] for k, v in s.items()}
+            doc["bootstrap_samples"] = {m: {k: [json_float(float(f"{x:.7g}")) for x in v] for k, v in s.items()}
                                         for m, s in self.samples.items()}
         return doc
 
@@ -179,7 +179,7 @@ class Analysis:
         boot = bool(self.samples.get(method))
         ll = fit.loss_law
         out["loss_law"] = {
-            "E": _num(ll.E), "exponent": _num(ll.exponent), "coefficient": _num(ll.coefficient), "r2": _num(ll.r2),
+            "E": json_float(ll.E), "exponent": json_float(ll.exponent), "coefficient": json_float(ll.coefficient), "r2": json_float(ll.r2),
             "n_points": ll.n_points, "success": ll.success, "message": ll.message,
             "ci": list(self.interval(method, "loss_exponent") or (None, None)) if boot else None,
             "E_ci": list(self.interval(method, "loss_E") or (None, None)) if boot else None,
@@ -187,7 +187,7 @@ class Analysis:
         for key in ("params", "tokens"):
             law: PowerLaw = getattr(fit, f"{key}_law")
             out[f"{key}_law"] = {
-                "exponent": _num(law.exponent), "coefficient": _num(law.coefficient), "r2": _num(law.r2),
+                "exponent": json_float(law.exponent), "coefficient": json_float(law.coefficient), "r2": json_float(law.r2),
                 "n_points": law.n_points, "success": law.success, "message": law.message,
                 "ci": list(self.interval(method, f"{key}_exponent") or (None, None)) if boot else None,
                 "coefficient_ci": ([10**v for v in self.interval(method, f"{key}_log10_coefficient")]
@@ -216,7 +216,7 @@ def sample_predictions(method: str, samples: dict, flops: float) -> dict[str, np
     return out
 
 
-def _num(x):
+def json_float(x) -> float | None:
     """A float for JSON: NaN and infinities become None."""
     x = float(x)
     return x if np.isfinite(x) else None
@@ -224,10 +224,10 @@ def _num(x):
 
 def _budget_dict(b: BudgetFit) -> dict:
     return {
-        "flops": b.flops, "n_points": b.n_points, "optimal_params": _num(b.optimal_params),
-        "optimal_tokens": _num(b.optimal_tokens), "min_loss": _num(b.min_loss), "status": b.status,
-        "reason": b.reason, "curvature": _num(b.curvature), "tokens_curvature": _num(b.tokens_curvature),
-        "residual_rms": _num(b.residual_rms), "inside_range": b.inside_range,
+        "flops": b.flops, "n_points": b.n_points, "optimal_params": json_float(b.optimal_params),
+        "optimal_tokens": json_float(b.optimal_tokens), "min_loss": json_float(b.min_loss), "status": b.status,
+        "reason": b.reason, "curvature": json_float(b.curvature), "tokens_curvature": json_float(b.tokens_curvature),
+        "residual_rms": json_float(b.residual_rms), "inside_range": b.inside_range,
         "params_range": [b.params_range[0], b.params_range[1]],
     }
 
@@ -333,104 +333,3 @@ def _used_curves(table: RunTable):
     cur = table.curves[table.curves["run"].isin(np.flatnonzero(table.used))].copy()
     cur["run"] = pos[cur["run"].to_numpy()]
     return cur
-
-
-@dataclass(frozen=True)
-class BacktestRow:
-    """One held-out budget predicted by one approach.
-
-    Attributes:
-        method: the approach.
-        flops: the held-out budget C, in FLOPs.
-        reference: how the observed optimum was read off the held-out runs
-            ("vertex" of their IsoFLOP parabola, or "lowest run" when the
-            parabola is not trustworthy).
-        predicted_params, observed_params: N_opt, in parameters.
-        params_error: relative error (predicted − observed) / observed.
-        params_ci, params_inside: the predicted interval and whether it holds the observed value.
-        predicted_loss, observed_loss, loss_error, loss_ci, loss_inside: the same for the minimum loss.
-    """
-
-    method: str
-    flops: float
-    reference: str
-    predicted_params: float
-    observed_params: float
-    params_error: float
-    params_ci: tuple | None
-    params_inside: bool | None
-    predicted_loss: float
-    observed_loss: float
-    loss_error: float
-    loss_ci: tuple | None
-    loss_inside: bool | None
-
-
-@dataclass(frozen=True, eq=False)
-class Backtest:
-    """Fit on all but the largest budgets, predict the held-out ones."""
-
-    holdout: int
-    train_budgets: tuple[float, ...]
-    rows: tuple[BacktestRow, ...]
-    analysis: Analysis
-
-    def to_dict(self) -> dict:
-        return {
-            "holdout": self.holdout,
-            "train_budgets": list(self.train_budgets),
-            "rows": [{k: (_num(v) if isinstance(v, float) else (list(v) if isinstance(v, tuple) else v))
-                      for k, v in r.__dict__.items()} for r in self.rows],
-        }
-
-
-def backtest(table: RunTable, holdout: int, **kwargs) -> Backtest:
-    """Fit on all but the ``holdout`` largest budgets and predict those budgets.
-
-    Args:
-        table: runs from :func:`scaling.load_runs`.
-        holdout: number of largest budgets held out (K ≥ 1).
-        **kwargs: passed to :func:`analyze` (methods, n_bootstrap, level, seed, ...).
-
-    Returns:
-        A :class:`Backtest` with relative errors of N_opt and the minimum loss,
-        and whether each observed value fell inside its predicted interval.
-
-    Raises:
-        ValueError: fewer than 2 budgets would remain to fit.
-    """
-    nb = table.budgets.size
-    if holdout < 1:
-        raise ValueError(f"holdout ({holdout}) must be at least 1")
-    if nb - holdout < 2:
-        raise ValueError(f"holdout {holdout} leaves {nb - holdout} budget(s) to fit; the power laws need at least 2 "
-                         f"(the table has {nb} budgets)")
-    train = table.subset_budgets(range(nb - holdout))
-    kwargs = dict(kwargs)
-    kwargs["targets"] = ()
-    ana = analyze(train, **kwargs)
-    n, d, _, l, g = table.used_arrays()
-    rows = []
-    for k in range(nb - holdout, nb):
-        c = float(table.budgets[k])
-        sel = g == k
-        bf = fit_budget(c, n[sel], d[sel], l[sel])
-        if bf.status == "ok":
-            ref, obs_n, obs_l = "vertex", bf.optimal_params, bf.min_loss
-        else:
-            j = np.argmin(l[sel])
-            ref, obs_n, obs_l = f"lowest run ({bf.status} profile)", float(n[sel][j]), float(l[sel][j])
-        for m in ana.fitted:
-            p = ana.prediction(m, c)
-            pci, lci = p["params_ci"], p["loss_ci"]
-            pci = tuple(pci) if pci and None not in pci else None
-            lci = tuple(lci) if lci and None not in lci else None
-            pn = p["optimal_params"] if p["optimal_params"] is not None else np.nan
-            pl = p["loss"] if p["loss"] is not None else np.nan
-            rows.append(BacktestRow(
-                m, c, ref, float(pn), float(obs_n), float((pn - obs_n) / obs_n), pci,
-                None if pci is None else bool(pci[0] <= obs_n <= pci[1]),
-                float(pl), float(obs_l), float((pl - obs_l) / obs_l), lci,
-                None if lci is None else bool(lci[0] <= obs_l <= lci[1]),
-            ))
-    return Backtest(holdout, tuple(float(b) for b in table.budgets[: nb - holdout]), tuple(rows), ana)

@@ -12,7 +12,8 @@ import sys
 
 import click
 
-from scaling.analysis import analyze, backtest
+from scaling.analysis import analyze
+from scaling.backtest import backtest
 from scaling.audit import LawError, audit_run, load_law, preset_law
 from scaling.tables import EXAMPLES, TableError, load_runs, read_grid
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.analysis import Analysis, Backtest
+from scaling.analysis import Analysis
+from scaling.backtest import Backtest
 from scaling.audit import Audit
 
 
