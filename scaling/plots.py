@@ -75,7 +75,7 @@ def plot_optimal(analysis: Analysis, quantity: str = "params", ax=None):
     key = "optimal_params" if quantity == "params" else "optimal_tokens"
     cs = analysis.table.budgets
     lo = cs.min() / 3
-    hi = max([cs.max() * 3, *analysis.targets])
+    hi = 3 * max([cs.max(), *analysis.targets])
     grid = np.logspace(np.log10(lo), np.log10(hi), 80)
     for m in analysis.fitted:
         color, label = _STYLE[m]
@@ -110,7 +110,7 @@ def plot_parametric(analysis: Analysis, ax=None):
     ax = _axes(ax)
     f = analysis.approach3
     n, d, c, l, _ = analysis.table.used_arrays()
-    cgrid = np.logspace(np.log10(c.min() / 3), np.log10(max([c.max() * 3, *analysis.targets])), 120)
+    cgrid = np.logspace(np.log10(c.min() / 3), np.log10(3 * max([c.max(), *analysis.targets])), 120)
     ngrid = np.logspace(np.log10(n.min() / 3), np.log10(n.max() * 3), 120)
     C, N = np.meshgrid(cgrid, ngrid)
     L = f.loss(N, C / (6 * N))
