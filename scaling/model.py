@@ -140,8 +140,8 @@ class Transformer(nn.Module):
         logits = self.head(self.ln_f(x))  # (B, T, V)
         if targets is None:
             return logits, None
-        losses = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.view(-1), reduction="none")
+        losses = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none")
         if loss_mask is None:
             return logits, losses.mean()
-        m = loss_mask.view(-1).to(losses.dtype)
+        m = loss_mask.reshape(-1).to(losses.dtype)
         return logits, (losses * m).sum() / m.sum().clamp_min(1.0)
