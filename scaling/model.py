@@ -26,17 +26,24 @@ def sinusoidal_table(seq_len: int, d_model: int) -> torch.Tensor:
 
 
 def rotary_tables(seq_len: int, head_dim: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of RoPE (Su et al. 2021), each of shape (T, Dh/2)."""
+    """cos and sin of RoPE (Su et al. 2021), each of shape (T, Dh), the Dh/2
+    frequencies repeated for the two halves of a head (GPT-NeoX's layout)."""
     inv = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.arange(seq_len, dtype=torch.float32)[:, None] * inv[None, :]
+    angles = torch.cat((angles, angles), dim=-1)
     return angles.cos(), angles.sin()
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs of channels of x (B, H, T, Dh) by position-dependent angles."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-    return out.flatten(-2).type_as(x)
+    """Rotate channel i with channel i + Dh/2 of x (B, H, T, Dh) by position-dependent angles.
+
+    Pairing the two halves (rather than adjacent channels) is the same rotation
+    up to a fixed permutation of channels, and about twice as fast on CPU: one
+    concatenation instead of strided slices, a stack and a flatten.
+    """
+    h = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+    return x * cos + rotated * sin
 
 
 class CausalSelfAttention(nn.Module):

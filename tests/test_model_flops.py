@@ -113,3 +113,18 @@ def test_config_validation(kw, msg):
     base = dict(n_layers=2, d_model=64, n_heads=2, vocab_size=256, seq_len=64)
     with pytest.raises(ValueError, match=msg):
         ModelConfig(**{**base, **kw})
+
+
+def test_rotary_scores_depend_only_on_relative_position():
+    from scaling.model import apply_rotary, rotary_tables
+
+    cos, sin = rotary_tables(32, 8)
+    q, k = torch.randn(8), torch.randn(8)
+
+    def score(i, j):
+        qi = apply_rotary(q.expand(1, 1, 32, 8), cos, sin)[0, 0, i]
+        kj = apply_rotary(k.expand(1, 1, 32, 8), cos, sin)[0, 0, j]
+        return float(qi @ kj)
+
+    assert score(5, 2) == pytest.approx(score(20, 17), rel=1e-4)
+    assert score(5, 2) != pytest.approx(score(5, 4), rel=1e-3)
