@@ -260,6 +260,9 @@ def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untie
                    f"{res.wall_time_s:.1f} s; {res.tokens_per_second or 0:,.0f} tokens/s; MFU {mfu}")
         if res.error:
             click.echo(f"error: {res.error.splitlines()[0]}")
+        for w in res.warnings:
+            if not w.startswith("Traceback"):
+                click.echo(f"warning: {w}")
     if res.status == "failed":
         sys.exit(1)
 

@@ -273,6 +273,7 @@ class Corpus:
         train_mask, val_mask: for piglatin, which tokens the loss counts; else None.
         val_bytes_per_token: UTF-8 bytes of validation text per validation token
             (bits/byte = nats/token / (ln 2 · bytes/token)).
+        train_bytes_per_token: the same for the training split.
         entropy_rate: the source's entropy in nats per token, when known (synthetic).
         path: the cache folder holding the memmaps.
     """
@@ -285,12 +286,14 @@ class Corpus:
     train_mask: np.ndarray | None
     val_mask: np.ndarray | None
     val_bytes_per_token: float
+    train_bytes_per_token: float
     entropy_rate: float | None
     path: Path
 
-    def bits_per_byte(self, nats_per_token: float) -> float:
-        """Convert a loss in nats per token to bits per UTF-8 byte of text."""
-        return float(nats_per_token / (np.log(2) * self.val_bytes_per_token))
+    def bits_per_byte(self, nats_per_token: float, split: str = "val") -> float:
+        """Convert a loss in nats per token on a split ("val" or "train") to bits per UTF-8 byte of text."""
+        bpt = self.val_bytes_per_token if split == "val" else self.train_bytes_per_token
+        return float(nats_per_token / (np.log(2) * bpt))
 
 
 def _key(*parts) -> str:
@@ -319,7 +322,7 @@ def _open(folder: Path, name: str) -> Corpus:
     mm = lambda f, dt: np.memmap(folder / f, dtype=dt, mode="r") if (folder / f).exists() else None  # noqa: E731
     return Corpus(name, meta["tokenizer"], meta["vocab_size"], mm("train.bin", np.uint16), mm("val.bin", np.uint16),
                   mm("train_mask.bin", np.bool_), mm("val_mask.bin", np.bool_), meta["val_bytes_per_token"],
-                  meta.get("entropy_rate"), folder)
+                  meta.get("train_bytes_per_token", meta["val_bytes_per_token"]), meta.get("entropy_rate"), folder)
 
 
 def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: str | Path | None = None, *,
@@ -384,6 +387,7 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
             raise DataError(f"{spec}: too little text ({len(train_text)} training characters)")
         _write(folder, tr, va, {"tokenizer": tok.name, "vocab_size": tok.vocab_size,
                                 "val_bytes_per_token": len(val_text.encode("utf-8")) / va.size,
+                                "train_bytes_per_token": len(train_text.encode("utf-8")) / tr.size,
                                 "n_documents": len(docs), "train_chars": len(train_text), "val_chars": len(val_text)})
     return _open(folder, spec)
 

@@ -180,6 +180,7 @@ class RunResult:
     n_params_embedding: int
     flops_per_token: dict
     train_loss: float | None
+    train_bpb: float | None
     val_loss: float | None
     val_bpb: float | None
     val_curve: list
@@ -442,6 +443,7 @@ def train(
         n_params_embedding=counts.embedding,
         flops_per_token=all_flops_per_token(model_cfg),
         train_loss=train_loss if train_loss is not None and math.isfinite(train_loss) else None,
+        train_bpb=data.bits_per_byte(train_loss, "train") if train_loss is not None and math.isfinite(train_loss) else None,
         val_loss=val_loss if status == "ok" else None,
         val_bpb=data.bits_per_byte(val_loss) if status == "ok" and val_loss is not None else None,
         val_curve=val_curve,

@@ -87,7 +87,7 @@ def test_cli_train_writes_result(tmp_path, cache_dir):
                                   "--peak-tflops", "0.1", "--threads", "1"])
     assert r.exit_code == 0, r.output
     doc = json.loads((out / "result.json").read_text())
-    for key in ("status", "budget_flops", "flops", "tokens", "steps", "flops_convention", "n_params",
+    for key in ("status", "budget_flops", "flops", "tokens", "steps", "flops_convention", "n_params", "train_bpb",
                 "n_params_non_embedding", "val_loss", "val_bpb", "train_loss", "tokens_per_second",
                 "flops_per_second", "mfu"):
         assert key in doc, key
