@@ -3,8 +3,10 @@
 One size dial: a model family is fixed by its aspect ratio (width per layer)
 and head size, and a shape follows from the depth alone
 (:meth:`ModelConfig.from_depth`), as in nanochat's ``--depth``. Asking for a
-parameter count picks the depth whose shape comes nearest
-(:meth:`ModelConfig.from_params`).
+parameter count picks the nearest clean shape of the family
+(:meth:`ModelConfig.from_params`): the depth-dial shapes plus those whose
+aspect ratio is within a factor 2 of the family's, which fill the 2-3x gaps
+between consecutive depths of tiny models.
 """
 
 from __future__ import annotations
@@ -87,9 +89,27 @@ class ModelConfig:
         return cls(n_layers=n_layers, d_model=d, n_heads=d // head_dim, vocab_size=vocab_size, seq_len=seq_len, **kw)
 
     @classmethod
-    def from_params(cls, n_params: float, *, vocab_size: int, seq_len: int, max_layers: int = 64,
-                    **kw) -> "ModelConfig":
-        """The family's shape whose total parameter count is nearest ``n_params`` (in log space).
+    def clean_shapes(cls, *, vocab_size: int, seq_len: int, max_layers: int = 48, aspect_ratio: int = ASPECT_RATIO,
+                     head_dim: int = HEAD_DIM, **kw) -> list["ModelConfig"]:
+        """Every clean shape of the family: n_layers ≤ max_layers, d_model a multiple of
+        head_dim, and an aspect ratio d_model/n_layers within a factor 2 of the family's.
+
+        The depth-dial shapes (:meth:`from_depth`) are among them; the others fill
+        the gaps between depths, which matter for tiny models, where one more
+        layer multiplies the size by 2-3x.
+        """
+        out = []
+        for L in range(1, max_layers + 1):
+            lo = max(head_dim, math.ceil(aspect_ratio * L / 2 / head_dim) * head_dim)
+            for d in range(lo, 2 * aspect_ratio * L + 1, head_dim):
+                out.append(cls(n_layers=L, d_model=d, n_heads=d // head_dim, vocab_size=vocab_size, seq_len=seq_len, **kw))
+        return out
+
+    @classmethod
+    def from_params(cls, n_params: float, *, vocab_size: int, seq_len: int, max_layers: int = 48,
+                    aspect_ratio: int = ASPECT_RATIO, head_dim: int = HEAD_DIM, **kw) -> "ModelConfig":
+        """The clean shape (:meth:`clean_shapes`) whose total parameter count is nearest
+        ``n_params`` in log space; ties go to the aspect ratio nearest the family's.
 
         Raises:
             ValueError: a non-positive target.
@@ -98,10 +118,7 @@ class ModelConfig:
 
         if not (n_params > 0 and math.isfinite(n_params)):
             raise ValueError(f"n_params ({n_params}) must be a positive number")
-        best = None
-        for L in range(1, max_layers + 1):
-            cfg = cls.from_depth(L, vocab_size=vocab_size, seq_len=seq_len, **kw)
-            dist = abs(math.log(param_counts(cfg).total / n_params))
-            if best is None or dist < best[0]:
-                best = (dist, cfg)
-        return best[1]
+        shapes = cls.clean_shapes(vocab_size=vocab_size, seq_len=seq_len, max_layers=max_layers,
+                                  aspect_ratio=aspect_ratio, head_dim=head_dim, **kw)
+        return min(shapes, key=lambda c: (round(abs(math.log(param_counts(c).total / n_params)), 9),
+                                          abs(math.log(c.d_model / (aspect_ratio * c.n_layers)))))

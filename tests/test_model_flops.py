@@ -94,14 +94,20 @@ def test_hand_computed_example():
 
 
 def test_one_size_dial():
+    import math
+
     cfg = ModelConfig.from_depth(4, vocab_size=256, seq_len=128)
     assert (cfg.d_model, cfg.n_heads) == (128, 4)
-    target = 2e6
-    chosen = ModelConfig.from_params(target, vocab_size=256, seq_len=128)
-    neighbours = [ModelConfig.from_depth(chosen.n_layers + k, vocab_size=256, seq_len=128) for k in (-1, 1)]
-    import math
-    d = lambda c: abs(math.log(param_counts(c).total / target))  # noqa: E731
-    assert all(d(chosen) <= d(n) for n in neighbours)
+    shapes = ModelConfig.clean_shapes(vocab_size=256, seq_len=128)
+    assert cfg in shapes and all(16 <= s.d_model / s.n_layers <= 64 and s.d_model % 32 == 0 for s in shapes)
+    for target in (3e4, 2e5, 2e6):
+        chosen = ModelConfig.from_params(target, vocab_size=256, seq_len=128)
+        best = min(abs(math.log(param_counts(s).total / target)) for s in shapes)
+        assert abs(math.log(param_counts(chosen).total / target)) == pytest.approx(best)
+    # Tiny sizes are finely resolved: consecutive clean sizes from 1e5 to 1e6 differ by less than 1.6x
+    # (one more layer alone would be 1.9-3.4x there).
+    sizes = sorted({param_counts(s).total for s in shapes if 1e5 <= param_counts(s).total < 1e6})
+    assert max(b / a for a, b in zip(sizes, sizes[1:])) < 1.6
 
 
 @pytest.mark.parametrize("kw,msg", [
