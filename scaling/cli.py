@@ -286,5 +286,106 @@ def _progress_printer(err: bool):
     return show
 
 
+@main.group()
+def sweep():
+    """Run and inspect model-size x FLOP-budget sweeps."""
+
+
+_sweep_common = [
+    click.argument("sweep_file", type=click.Path(dir_okay=False)),
+    click.option("--set", "overrides", multiple=True, help="Override a key: --set seq_len=64, --set train.lr=1e-3."),
+    click.option("--results", "results_root", default="results", show_default=True, help="Folder of sweep results."),
+]
+
+
+def _with(options):
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+def _load_sweep(sweep_file, overrides):
+    from scaling.sweep import SweepError, load_sweep
+
+    try:
+        return load_sweep(sweep_file, tuple(overrides))
+    except SweepError as e:
+        raise InputError(str(e)) from None
+
+
+@sweep.command("run")
+@_with(_sweep_common)
+@click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), default="local", show_default=True)
+@click.option("--address", help="Ray: address of an existing cluster (e.g. auto).")
+@click.option("--partition", help="SLURM partition.")
+@click.option("--gpus-per-run", type=float, default=0, show_default=True, help="GPUs per run (Ray allows fractions).")
+@click.option("--timeout-min", type=int, default=60, show_default=True, help="SLURM time limit per run.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local: runs in flight (default cores / threads).")
+@click.option("--retry-failed", is_flag=True, help="Rerun runs recorded as failed.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
+def sweep_run(sweep_file, overrides, results_root, executor, address, partition, gpus_per_run, timeout_min, workers,
+              retry_failed, cache_dir):
+    """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
+    from scaling.data import DataError
+    from scaling.executors import make_executor
+    from scaling.progress import Monitor
+    from scaling.sweep import run_sweep, sweep_dir_for
+
+    sw = _load_sweep(sweep_file, overrides)
+    try:
+        ex = make_executor(executor, threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
+                           partition=partition, timeout_min=timeout_min, max_workers=workers,
+                           folder=Path(results_root) / sw.name / ".submitit")
+    except (RuntimeError, ValueError) as e:
+        raise InputError(str(e)) from None
+    n_sizes = sw.sizes.k if hasattr(sw.sizes, "k") else len(sw.sizes)
+    total_runs = n_sizes * len(sw.budgets) * sw.seeds
+    total_flops = n_sizes * sw.seeds * sum(sw.budgets)
+    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {n_sizes} sizes x {sw.seeds} seed(s) on {executor}; "
+               f"results in {sweep_dir_for(sw, results_root)}", err=True)
+
+    def on_event(e):
+        if e["event"] == "budget":
+            sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
+            click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}", err=True)
+
+    try:
+        with Monitor(sweep_dir_for(sw, results_root), total_runs, total_flops):
+            st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
+                           progress=on_event)
+    except (DataError, ValueError) as e:
+        raise InputError(str(e)) from None
+    click.echo(_status_line(st))
+
+
+def _status_line(st) -> str:
+    return (f"{st.name}: {st.done} runs finished ({st.ok} ok, {st.diverged} diverged, {st.failed} failed), "
+            f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs")
+
+
+@sweep.command("status")
+@_with(_sweep_common)
+def sweep_status_cmd(sweep_file, overrides, results_root):
+    """Summarise a sweep on disk: runs per budget and status."""
+    from scaling.results import iter_results
+    from scaling.sweep import sweep_dir_for, sweep_status
+
+    sw = _load_sweep(sweep_file, overrides)
+    st = sweep_status(sw, results_root)
+    click.echo(_status_line(st))
+    rows = {}
+    for _, r in iter_results(sweep_dir_for(sw, results_root)):
+        b = rows.setdefault(r.get("budget_flops"), {"ok": 0, "diverged": 0, "failed": 0, "best": None})
+        b[r.get("status", "failed")] = b.get(r.get("status", "failed"), 0) + 1
+        if r.get("status") == "ok" and (b["best"] is None or r["val_loss"] < b["best"][0]):
+            b["best"] = (r["val_loss"], r["n_params"])
+    for budget in sorted(rows):
+        b = rows[budget]
+        best = f"best loss {b['best'][0]:.4f} at N={b['best'][1]:.3g}" if b["best"] else ""
+        click.echo(f"  {budget:.3g} FLOPs: {b['ok']} ok, {b['diverged']} diverged, {b['failed']} failed  {best}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

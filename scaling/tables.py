@@ -30,6 +30,7 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "loss": ("loss", "final_loss", "val_loss", "validation_loss", "L"),
     "budget": ("budget", "budget_flops"),
     "status": ("status",),
+    "error": ("error",),
 }
 
 #: Status values that count as a finished, usable run.
@@ -268,9 +269,10 @@ def load_runs(
     """Read a loss table into a validated :class:`RunTable`.
 
     Args:
-        source: a file path (CSV, TSV, JSON array, JSON Lines, Parquet), the
-            name of a built-in example prefixed with ``example:`` (for instance
-            ``"example:chinchilla"``), or a DataFrame.
+        source: a file path (CSV, TSV, JSON array, JSON Lines, Parquet), a
+            sweep's results folder (``results/<sweep>``: its run records and
+            training curves), the name of a built-in example prefixed with
+            ``example:`` (for instance ``"example:chinchilla"``), or a DataFrame.
         params_col, tokens_col, flops_col, loss_col, budget_col: column names
             that override the recognised aliases (:data:`COLUMN_ALIASES`).
         group_tol: without a budget column, runs whose FLOPs lie within this
@@ -285,8 +287,17 @@ def load_runs(
         TableError: missing file, unknown format, no loss column, fewer than
             two of N, D and C, or a non-numeric or non-positive N, D or C.
     """
+    curve_ids = None
     if isinstance(source, pd.DataFrame):
         df, src, csv_lines = source.reset_index(drop=True), "<dataframe>", False
+    elif Path(str(source)).is_dir() and (Path(str(source)) / "runs").is_dir():
+        # A sweep's results folder: collect its run records (and their training curves).
+        from scaling.results import collect
+
+        df, src, csv_lines = collect(source).astype({"error": str}), str(source), False
+        if len(df) == 0:
+            raise TableError(f"{src}: no finished runs yet (no runs/*/result.json)")
+        curve_ids = list(df["run_id"])
     else:
         s = str(source)
         path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
@@ -336,9 +347,12 @@ def load_runs(
     reasons: dict[int, str] = {}
     if cols["status"] is not None:
         status = df[cols["status"]].astype(str).str.strip()
+        err_col = _find_column(df, "error", None, src)
+        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
         for i, st in enumerate(status):
             if st.lower() not in OK_STATUSES:
-                reasons[i] = f"status '{st}'"
+                why = errors.iloc[i].strip() if errors is not None else ""
+                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
     for i in np.flatnonzero(~np.isfinite(loss)):
         if int(i) not in reasons:
             reasons[int(i)] = "loss is missing or NaN" if np.isnan(loss[i]) else "loss is infinite"
@@ -368,6 +382,11 @@ def load_runs(
         grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
 
     excluded = tuple(Exclusion(i, reasons[i]) for i in sorted(reasons))
+    curves = None
+    if curve_ids is not None:
+        from scaling.results import curves as read_curves
+
+        curves = read_curves(source, curve_ids)
     return RunTable(
         source=src,
         n_params=vals["params"],
@@ -381,6 +400,7 @@ def load_runs(
         derived=derived,
         columns={k: v for k, v in cols.items() if v is not None},
         grouping=grouping,
+        curves=curves if curves is not None and len(curves) else None,
     )
 
 

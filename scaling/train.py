@@ -299,6 +299,9 @@ def train(
     peak_flops: float | None = None,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
+    on_metrics: Callable[[list[dict]], None] | None = None,
+    checkpoint_path: str | Path | None = None,
+    checkpoint_every_s: float = 300.0,
 ) -> RunResult:
     """Train ``model_cfg`` on ``data`` for exactly the steps ``budget_flops`` buys.
 
@@ -314,6 +317,11 @@ def train(
             or on CPU the measured fp32 matmul peak (cached in ``cache_dir``).
         cache_dir: where the CPU peak is cached.
         progress: called with a dict (step, steps, loss, lr, tokens_per_second, eta_s) now and then.
+        on_metrics: called with new curve rows as they are made (``kind`` "train"
+            or "val"), so a caller can append them to disk while the run goes.
+        checkpoint_path: where to save model, optimiser, RNG and curve state
+            every ``checkpoint_every_s`` seconds; if the file exists and matches
+            this run, training resumes from it (same losses as an uninterrupted run).
 
     Returns:
         A :class:`RunResult`; status "diverged" when the loss becomes NaN or
@@ -379,7 +387,23 @@ def train(
             step_model = torch.compile(model) if train_cfg.compile else model
             limit = train_cfg.diverge_factor * math.log(model_cfg.vocab_size)
             warm = int(round(train_cfg.warmup_frac * plan.steps))
-            for step in range(plan.steps):
+            ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
+            identity = {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "steps": plan.steps, "seed": seed,
+                        "corpus": data.name}
+            start = 0
+            if ckpt is not None and ckpt.exists():
+                state = torch.load(ckpt, map_location=device, weights_only=False)
+                if state.get("identity") == identity:
+                    model.load_state_dict(state["model"])
+                    opt.load_state_dict(state["optimizer"])
+                    rng.bit_generator.state = state["np_rng"]
+                    torch.set_rng_state(state["torch_rng"])
+                    start, curve, val_curve = state["step"], state["curve"], state["val_curve"]
+                    t_train, train_loss, val_loss = state["t_train"], state["train_loss"], state["val_loss"]
+                    warnings.append(f"resumed from a checkpoint at step {start}")
+            last_ckpt = time.monotonic()
+            step = start - 1
+            for step in range(start, plan.steps):
                 t0 = time.perf_counter()
                 lr = lr_at(step, plan.steps, lr_peak, train_cfg.warmup_frac, train_cfg.final_lr_frac)
                 for g in opt.param_groups:
@@ -401,14 +425,28 @@ def train(
                     status = "diverged"
                     error = f"training loss {lv:.4g} at step {step + 1} ({'not finite' if not math.isfinite(lv) else f'above {limit:.3g} = {train_cfg.diverge_factor} ln V'})"
                     curve.append(_curve_row(step + 1, plan, lv, lr, time.perf_counter() - t_start))
+                    if on_metrics is not None:
+                        on_metrics([{"kind": "train", **curve[-1]}])
                     break
+                new_rows = []
                 if (step + 1) % curve_every == 0 or step + 1 == plan.steps:
                     curve.append(_curve_row(step + 1, plan, lv, lr, time.perf_counter() - t_start))
+                    new_rows.append({"kind": "train", **curve[-1]})
                 if step + 1 in eval_steps:
                     vl = _evaluate(model, data, val_windows, T, device, autocast)
                     val_curve.append({"step": step + 1, "tokens": (step + 1) * plan.tokens_per_step,
                                       "flops": (step + 1) * plan.tokens_per_step * plan.flops_per_token, "val_loss": vl})
+                    new_rows.append({"kind": "val", **val_curve[-1]})
                     val_loss = vl
+                if new_rows and on_metrics is not None:
+                    on_metrics(new_rows)
+                if ckpt is not None and step + 1 < plan.steps and time.monotonic() - last_ckpt >= checkpoint_every_s:
+                    _save_checkpoint(ckpt, {
+                        "identity": identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step + 1,
+                        "curve": curve, "val_curve": val_curve, "t_train": t_train, "train_loss": train_loss,
+                        "val_loss": val_loss})
+                    last_ckpt = time.monotonic()
                 if progress is not None and ((step + 1) % max(1, plan.steps // 100) == 0 or step + 1 == plan.steps):
                     tps = (step + 1) * plan.tokens_per_step / max(t_train, 1e-9)
                     progress({"step": step + 1, "steps": plan.steps, "loss": lv, "lr": lr, "tokens_per_second": tps,
@@ -462,6 +500,13 @@ def train(
         error=error,
         warnings=warnings,
     )
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Save atomically: a kill while saving leaves the previous checkpoint intact."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def _curve_row(step: int, plan: Plan, loss: float, lr: float, wall: float) -> dict:

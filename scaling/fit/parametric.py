@@ -217,8 +217,8 @@ def derived_quantities(samples: dict) -> dict[str, np.ndarray]:
         Arrays keyed "E", "A", "B", "alpha", "beta", "a", "b", "G" (NaN where undefined).
     """
     al, be = np.asarray(samples["alpha"], dtype=float), np.asarray(samples["beta"], dtype=float)
-    A, B, E = (np.exp(np.asarray(samples[k], dtype=float)) for k in ("a", "b", "e"))
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        A, B, E = (np.exp(np.asarray(samples[k], dtype=float)) for k in ("a", "b", "e"))
         G = (al * A / (be * B)) ** (1.0 / (al + be))
         return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": be / (al + be), "b": al / (al + be), "G": G}
 
