@@ -132,3 +132,24 @@ def curves(sweep_dir: str | Path, run_ids: list[str]) -> pd.DataFrame:
             f["run"] = i
             frames.append(f)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "flops", "tokens", "loss"])
+
+
+def recount(df: pd.DataFrame, convention: str) -> pd.DataFrame:
+    """The runs as if counted under another convention: "6N" (Kaplan et al. 2020) uses
+    N = non-embedding parameters and C = 6·N·D; each budget's nominal C becomes the
+    geometric mean of its runs' recounted C (the runs of one budget no longer share
+    one C under 6N, since the conventions differ by up to 2x across sizes).
+
+    Args:
+        df: a runs table from :func:`collect`.
+        convention: "6N", or "as-run" to return the table unchanged.
+    """
+    if convention == "as-run":
+        return df
+    if convention != "6N":
+        raise ValueError(f"unknown recount convention {convention!r} (use as-run or 6N)")
+    out = df.copy()
+    out["params"] = out["n_params_non_embedding"]
+    out["flops"] = 6.0 * out["params"] * out["tokens"]
+    out["budget"] = out.groupby("budget")["flops"].transform(lambda c: float(np.exp(np.log(c).mean())))
+    return out

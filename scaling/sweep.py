@@ -12,6 +12,8 @@ A sweep file (see ``sweeps/*.toml``)::
     seeds = 1                   # repeats per (size, budget)
     device = "cpu"
     threads = 1                 # per run
+    aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
+    head_dim = 32               #   and heads of this size
 
     [sizes]                     # exactly one of:
     auto = { k = 5, span = 4.0, exponent = 0.5, anchor_flops = 1e12, anchor_params = 1.2e5 }
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.config import ModelConfig
+from scaling.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
 from scaling.flops import CONVENTIONS, param_counts
 from scaling.results import append_metrics, collect, read_metrics, read_result, run_dir, write_json_atomic
 from scaling.train import TrainConfig
@@ -57,7 +59,7 @@ class SweepError(ValueError):
 
 
 SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
-              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s"}
+              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim"}
 AUTO_KEYS = {"k", "span", "exponent", "anchor_flops", "anchor_params", "refine"}
 SHAPE_KEYS = {"n_layers", "d_model", "n_heads"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"flops_convention", "threads", "compile"} | {"compile"}
@@ -107,6 +109,8 @@ class SweepConfig:
     pos_encoding: str = "rotary"
     train: dict = field(default_factory=dict)
     checkpoint_every_s: float = 300.0
+    aspect_ratio: int = ASPECT_RATIO
+    head_dim: int = HEAD_DIM
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -115,7 +119,7 @@ class SweepConfig:
             raise SweepError(f"budgets ({list(self.budgets)}) must be a non-empty list of positive FLOP counts")
         if self.flops_convention not in CONVENTIONS:
             raise SweepError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
-        for key in ("seq_len", "batch_size", "seeds", "threads"):
+        for key in ("seq_len", "batch_size", "seeds", "threads", "aspect_ratio", "head_dim"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")
@@ -182,7 +186,10 @@ def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
         if not isinstance(val, dict):
             raise SweepError(f"{where}sizes.auto must be a table (or true for the defaults)")
         _check_keys(f"{where}sizes.auto: ", val, AUTO_KEYS)
-        parsed = AutoSizes(**val)
+        try:
+            parsed = AutoSizes(**val)
+        except (SweepError, TypeError) as e:
+            raise SweepError(f"{where}{e}" if isinstance(e, SweepError) else f"{where}sizes.auto: {e}") from None
     elif kind == "params":
         if not isinstance(val, list) or not val or not all(isinstance(v, (int, float)) and v > 0 for v in val):
             raise SweepError(f"{where}sizes.params ({val!r}) must be a non-empty list of positive parameter counts")
@@ -288,8 +295,25 @@ def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[dict]) ->
     return auto.prior(flops), "prior"
 
 
-def model_for_params(sweep: SweepConfig, vocab_size: int, n_params: float) -> ModelConfig:
-    return ModelConfig.from_params(n_params, vocab_size=vocab_size, seq_len=sweep.seq_len, pos_encoding=sweep.pos_encoding)
+def models_for_params(sweep: SweepConfig, vocab_size: int, targets) -> list[ModelConfig]:
+    """Distinct clean shapes of the sweep's family matching parameter-count targets.
+
+    Tiny shapes are coarsely spaced, so rounding each target to its nearest
+    shape can give the same shape twice and fewer sizes than asked for.
+    Instead the targets are matched to distinct shapes minimising the total
+    |log(N / target)| (an assignment problem, solved exactly).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    shapes = ModelConfig.clean_shapes(vocab_size=vocab_size, seq_len=sweep.seq_len, pos_encoding=sweep.pos_encoding,
+                                      aspect_ratio=sweep.aspect_ratio, head_dim=sweep.head_dim)
+    sizes = np.array([param_counts(m).total for m in shapes], dtype=float)
+    t = np.asarray(targets, dtype=float)
+    # Prefer the family's own aspect ratio among shapes of (nearly) equal size.
+    aspect = np.array([abs(math.log(m.d_model / (sweep.aspect_ratio * m.n_layers))) for m in shapes])
+    cost = np.abs(np.log(sizes[None, :] / t[:, None])) + 1e-6 * aspect[None, :]
+    rows, cols = linear_sum_assignment(cost)
+    return [shapes[c] for _, c in sorted(zip(rows, cols))]
 
 
 def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: list[dict]) -> list[ModelConfig]:
@@ -298,12 +322,12 @@ def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: l
         a = sweep.sizes
         center, _ = predicted_optimum(sweep, flops, finished)
         targets = center * np.logspace(-math.log10(a.span), math.log10(a.span), a.k)
-        models = [model_for_params(sweep, vocab_size, t) for t in targets]
+        models = models_for_params(sweep, vocab_size, targets)
     elif sweep.sizes and isinstance(sweep.sizes[0], dict):
         models = [ModelConfig(vocab_size=vocab_size, seq_len=sweep.seq_len, pos_encoding=sweep.pos_encoding, **s)
                   for s in sweep.sizes]
     else:
-        models = [model_for_params(sweep, vocab_size, t) for t in sweep.sizes]
+        models = models_for_params(sweep, vocab_size, sweep.sizes)
     unique = {m: None for m in models}  # dedupe, keep order
     return sorted(unique, key=lambda m: param_counts(m).total)
 

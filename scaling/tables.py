@@ -265,6 +265,7 @@ def load_runs(
     budget_col: str | None = None,
     group_tol: float = 0.05,
     drop_highest: int = 0,
+    recount: str = "as-run",
 ) -> RunTable:
     """Read a loss table into a validated :class:`RunTable`.
 
@@ -279,6 +280,8 @@ def load_runs(
             relative tolerance form one budget.
         drop_highest: exclude this many of the highest-loss runs (as Besiroglu
             et al. 2024 did for the Chinchilla data).
+        recount: for a sweep folder, "6N" recounts N and C as Kaplan et al.
+            (non-embedding N, C = 6ND; see :func:`scaling.results.recount`).
 
     Returns:
         A :class:`RunTable`.
@@ -292,9 +295,9 @@ def load_runs(
         df, src, csv_lines = source.reset_index(drop=True), "<dataframe>", False
     elif Path(str(source)).is_dir() and (Path(str(source)) / "runs").is_dir():
         # A sweep's results folder: collect its run records (and their training curves).
-        from scaling.results import collect
+        from scaling.results import collect, recount as recount_runs
 
-        df, src, csv_lines = collect(source).astype({"error": str}), str(source), False
+        df, src, csv_lines = recount_runs(collect(source), recount).astype({"error": str}), str(source), False
         if len(df) == 0:
             raise TableError(f"{src}: no finished runs yet (no runs/*/result.json)")
         curve_ids = list(df["run_id"])
@@ -305,6 +308,8 @@ def load_runs(
         src, csv_lines = (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv")
     if drop_highest < 0:
         raise TableError(f"{src}: drop_highest ({drop_highest}) must be non-negative")
+    if recount != "as-run" and curve_ids is None:
+        raise TableError(f"{src}: recounting FLOPs needs a sweep folder (with non-embedding parameter counts)")
     if len(df) == 0:
         raise TableError(f"{src}: the table has no rows")
 
@@ -387,6 +392,8 @@ def load_runs(
         from scaling.results import curves as read_curves
 
         curves = read_curves(source, curve_ids)
+        if recount == "6N" and len(curves):
+            curves["flops"] = 6.0 * vals["params"][curves["run"].to_numpy()] * curves["tokens"].to_numpy()
     return RunTable(
         source=src,
         n_params=vals["params"],
