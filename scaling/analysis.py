@@ -271,7 +271,12 @@ def analyze(
             raise ValueError(f"target ({c}) must be a positive number of FLOPs")
     n, d, _, l, g = table.used_arrays()
     if n.size == 0:
-        raise ValueError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded)")
+        from collections import Counter
+
+        why = Counter(e.reason.split(":")[0] for e in table.excluded).most_common(3)
+        first = table.excluded[0]
+        raise ValueError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
+                         f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
     c = table.budgets[g]
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}

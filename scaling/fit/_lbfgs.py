@@ -164,7 +164,7 @@ def minimize_batch(
         yy = np.einsum("bp,bp->b", yv, yv)
         slot = it % m
         ido = idx[okm]
-        good = sy > 1e-16 * np.maximum(yy, 1e-300)
+        good = (sy > 1e-16 * np.maximum(yy, 1e-300)) & (yy > 0)
         rho[ido, slot] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
         S[ido, slot] = s
         Y[ido, slot] = yv
