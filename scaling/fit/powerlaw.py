@@ -281,32 +281,39 @@ def batched_loss_law(flops: np.ndarray, L: np.ndarray, block: int = 64) -> tuple
     with np.errstate(invalid="ignore", divide="ignore"):
         logl_all = np.log(np.where(L > 0, L, np.nan))
     for i in range(0, R, block):
-        logl = logl_all[i : i + block, None, :]
-        lmin = np.nanmin(np.where(np.isfinite(logl), np.exp(logl), np.inf), axis=-1)  # (b, 1)
-        grid = lmin * _E_GRID  # (b, K)
-        b0, b1, sse = _profile(x, logl, grid)
-        sse = np.where(np.isfinite(sse), sse, np.inf)
-        k = np.clip(np.argmin(sse, axis=1), 1, _E_GRID.size - 2)
-        r = np.arange(k.size)
-        # Refine E by the vertex of the parabola through the three grid points
-        # around the minimum, then refit the line at that E.
-        s0, s1, s2 = sse[r, k - 1], sse[r, k], sse[r, k + 1]
-        h = grid[r, k + 1] - grid[r, k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            step = 0.5 * h * (s0 - s2) / (s0 - 2 * s1 + s2)
-        e_best = grid[r, k] + np.where(np.isfinite(step) & (np.abs(step) <= h), step, 0.0)
-        e_best = np.where(np.argmin(sse, axis=1) == 0, grid[r, 0], e_best)
-        # Two more parabolic steps on ever finer brackets reach the bounded
-        # scalar search of fit_loss_law to ~1e-7 relative.
-        for shrink in (8.0, 64.0):
-            hh = h / shrink
-            trio = np.maximum(e_best[:, None] + hh[:, None] * np.array([-1.0, 0.0, 1.0]), 0.0)
-            _, _, st = _profile(x, logl, trio)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                step = 0.5 * hh * (st[:, 0] - st[:, 2]) / (st[:, 0] - 2 * st[:, 1] + st[:, 2])
-            e_best = np.maximum(e_best + np.where(np.isfinite(step) & (np.abs(step) <= hh), step, 0.0), 0.0)
-        b0, b1, _ = _profile(x, logl, e_best[:, None])
-        E[i : i + block], lk[i : i + block], ex[i : i + block] = e_best, b0[:, 0] / np.log(10), b1[:, 0]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            _loss_law_block(x, logl_all[i : i + block, None, :], E, lk, ex, i)
     few = np.isfinite(L).sum(axis=1) < 3
     E[few] = lk[few] = ex[few] = np.nan
     return E, lk, ex
+
+
+def _loss_law_block(x, logl, E, lk, ex, i):
+    """One block of :func:`batched_loss_law` (rows i…), writing into E, lk, ex.
+    Rows with too few losses give NaN here and are blanked by the caller."""
+    n = logl.shape[0]
+    lmin = np.nanmin(np.where(np.isfinite(logl), np.exp(logl), np.inf), axis=-1)  # (b, 1)
+    grid = lmin * _E_GRID  # (b, K)
+    b0, b1, sse = _profile(x, logl, grid)
+    sse = np.where(np.isfinite(sse), sse, np.inf)
+    k = np.clip(np.argmin(sse, axis=1), 1, _E_GRID.size - 2)
+    r = np.arange(k.size)
+    # Refine E by the vertex of the parabola through the three grid points
+    # around the minimum, then refit the line at that E.
+    s0, s1, s2 = sse[r, k - 1], sse[r, k], sse[r, k + 1]
+    h = grid[r, k + 1] - grid[r, k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = 0.5 * h * (s0 - s2) / (s0 - 2 * s1 + s2)
+    e_best = grid[r, k] + np.where(np.isfinite(step) & (np.abs(step) <= h), step, 0.0)
+    e_best = np.where(np.argmin(sse, axis=1) == 0, grid[r, 0], e_best)
+    # Two more parabolic steps on ever finer brackets reach the bounded
+    # scalar search of fit_loss_law to ~1e-7 relative.
+    for shrink in (8.0, 64.0):
+        hh = h / shrink
+        trio = np.maximum(e_best[:, None] + hh[:, None] * np.array([-1.0, 0.0, 1.0]), 0.0)
+        _, _, st = _profile(x, logl, trio)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = 0.5 * hh * (st[:, 0] - st[:, 2]) / (st[:, 0] - 2 * st[:, 1] + st[:, 2])
+        e_best = np.maximum(e_best + np.where(np.isfinite(step) & (np.abs(step) <= hh), step, 0.0), 0.0)
+    b0, b1, _ = _profile(x, logl, e_best[:, None])
+    E[i : i + n], lk[i : i + n], ex[i : i + n] = e_best, b0[:, 0] / np.log(10), b1[:, 0]
