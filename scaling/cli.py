@@ -6,6 +6,7 @@ tracebacks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -80,6 +81,8 @@ def main():
 @click.option("--flops-col", help="Column holding C (FLOPs).")
 @click.option("--loss-col", help="Column holding the final loss.")
 @click.option("--budget-col", help="Column holding the nominal budget used for grouping.")
+@click.option("--envelope", type=click.Choice(["curves", "runs"]), default="curves", show_default=True,
+              help="Approach 1 from training curves when the table has them, or from each budget's lowest run.")
 @click.option("--recount", type=click.Choice(["as-run", "6N"]), default="as-run", show_default=True,
               help="Sweep folders: recount N and C as Kaplan's 6N (non-embedding N, C = 6ND).")
 @click.option("--init-grid", type=click.Path(dir_okay=False),
@@ -87,7 +90,8 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables.")
 @click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here.")
 def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, allow_edge, drop_highest, group_tol,
-        huber_delta, params_col, tokens_col, flops_col, loss_col, budget_col, recount, init_grid, as_json, plot_dir):
+        huber_delta, params_col, tokens_col, flops_col, loss_col, budget_col, envelope, recount, init_grid, as_json,
+        plot_dir):
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")
@@ -95,6 +99,8 @@ def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, all
     try:
         runs = load_runs(src, params_col=params_col, tokens_col=tokens_col, flops_col=flops_col, loss_col=loss_col,
                          budget_col=budget_col, group_tol=group_tol, drop_highest=drop_highest, recount=recount)
+        if envelope == "runs":
+            runs = dataclasses.replace(runs, curves=None)
         grid = read_grid(init_grid) if init_grid else None
         kw = dict(methods=methods, n_bootstrap=n_bootstrap, level=level, seed=seed, allow_edge=allow_edge,
                   delta=huber_delta, init_grid=grid)

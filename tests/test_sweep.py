@@ -86,7 +86,8 @@ def _run_cli(args, **kw):
 
 
 def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_dir):
-    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"'))
+    # Checkpoints every half second, so killed runs also resume from checkpoints.
+    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"))
     res = tmp_path / "res"
     args = ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir), "--workers", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "scaling.cli", *args], stdout=subprocess.DEVNULL,
@@ -158,6 +159,8 @@ def test_end_to_end_tiny_sweep_produces_a_fit(tmp_path, cache_dir):
     assert doc["n_runs"] >= 12 and doc["grouping"] == "by column 'budget'"
     assert len(doc["approach2"]["budgets"]) == 3 and doc["approach3"] is not None
     assert doc["approach1"] is None or doc["approach1"]["source"] == "envelope of training curves"
+    r = CliRunner().invoke(main, ["fit", str(res / "e2e"), "--bootstrap", "0", "--json", "--envelope", "runs"])
+    assert json.loads(r.stdout)["approach1"]["source"] == "lowest-loss run per budget"
     assert any(p["method"] == "approach3" for p in doc["predictions"])
 
 
