@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import click
 from scaling.analysis import analyze
 from scaling.backtest import backtest
 from scaling.audit import LawError, audit_run, load_law, preset_law
+from scaling.results import finite_json
 from scaling.tables import EXAMPLES, TableError, load_runs, read_grid
 
 
@@ -24,17 +24,6 @@ class InputError(click.ClickException):
     """Bad input: printed as one line, exit code 2."""
 
     exit_code = 2
-
-
-def _finite(obj):
-    """JSON has no NaN: non-finite floats become null, tuples become lists."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _flops(ctx, param, values):
@@ -112,7 +101,7 @@ def fit(table, example, targets, methods, n_bootstrap, level, seed, holdout, all
         doc = result.to_dict()
         if bt is not None:
             doc["backtest"] = bt.to_dict()
-        click.echo(json.dumps(_finite(doc), indent=1, allow_nan=False))
+        click.echo(json.dumps(finite_json(doc), indent=1, allow_nan=False))
     else:
         from scaling.report import format_analysis, format_backtest
 
@@ -147,7 +136,7 @@ def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_jso
     except (LawError, ValueError) as e:
         raise InputError(str(e)) from None
     if as_json:
-        click.echo(json.dumps(_finite(res.__dict__), indent=1, allow_nan=False))
+        click.echo(json.dumps(finite_json(res.__dict__), indent=1, allow_nan=False))
     else:
         from scaling.report import format_audit
 
@@ -260,7 +249,7 @@ def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untie
         path = res.write(Path(out) / "result.json")
         click.echo(f"wrote {path}", err=as_json)
     if as_json:
-        click.echo(json.dumps(_finite(res.to_dict()), indent=1))
+        click.echo(json.dumps(finite_json(res.to_dict()), indent=1))
     else:
         vl = f"{res.val_loss:.4f} nats/token, {res.val_bpb:.4f} bits/byte" if res.val_loss is not None else "-"
         mfu = f"{res.mfu:.1%}" if res.mfu is not None else "unknown peak"

@@ -48,6 +48,17 @@ def _default(x):
     return str(x)
 
 
+def finite_json(obj):
+    """A copy of ``obj`` for JSON, which has no NaN: non-finite floats become null, tuples lists."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
 def append_metrics(path: Path, rows: list[dict]) -> None:
     """Append rows to metrics.jsonl (one JSON object per line)."""
     with open(path, "a") as f:

@@ -45,7 +45,15 @@ import numpy as np
 
 from scaling.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
 from scaling.flops import CONVENTIONS, param_counts
-from scaling.results import append_metrics, collect, read_metrics, read_result, run_dir, write_json_atomic
+from scaling.results import (
+    append_metrics,
+    collect,
+    finite_json,
+    read_metrics,
+    read_result,
+    run_dir,
+    write_json_atomic,
+)
 from scaling.train import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -377,7 +385,7 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
         record = {"status": "failed", "error": f"{type(e).__name__}: {e}", "model": spec.model.to_dict(),
                   "budget_flops": spec.budget, "seed": spec.seed, "flops_convention": spec.train.flops_convention}
     record["run_id"] = spec.run_id
-    write_json_atomic(d / "result.json", _finite(record))
+    write_json_atomic(d / "result.json", finite_json(record))
     if ckpt.exists():
         ckpt.unlink()
     return {"run_id": spec.run_id, "status": record["status"], "skipped": False}
@@ -393,16 +401,6 @@ def _checkpoint_step(path: Path) -> int:
     except Exception:  # a torn checkpoint is as good as none
         path.unlink(missing_ok=True)
         return 0
-
-
-def _finite(obj):
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 # ---------------------------------------------------------------------------
