@@ -70,7 +70,8 @@ SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_con
               "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim"}
 AUTO_KEYS = {"k", "span", "exponent", "anchor_flops", "anchor_params", "refine"}
 SHAPE_KEYS = {"n_layers", "d_model", "n_heads"}
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"flops_convention", "threads", "compile"} | {"compile"}
+# [train] takes TrainConfig's fields except those the sweep sets at the top level.
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads"}
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class SweepConfig:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")
         try:
             self.train_config()
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise SweepError(f"train: {e}") from None
 
     def train_config(self) -> TrainConfig:

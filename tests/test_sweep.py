@@ -223,3 +223,13 @@ def test_checkpoint_resume_gives_the_same_losses(tmp_path, cache_dir):
     assert any("resumed from a checkpoint" in w for w in resumed.warnings)
     assert resumed.val_loss == pytest.approx(full.val_loss, rel=1e-6)
     assert [r["train_loss"] for r in resumed.curve] == pytest.approx([r["train_loss"] for r in full.curve], rel=1e-6)
+
+
+@pytest.mark.parametrize("extra,msg", [
+    ("[train]\nbatch_size = 8\n", "train: unknown key 'batch_size'"),
+    ('[train]\nlr = "fast"\n', "train: "),
+])
+def test_train_table_errors(tmp_path, extra, msg):
+    with pytest.raises(SweepError) as e:
+        load_sweep(write(tmp_path, BASE + extra))
+    assert msg in str(e.value)
