@@ -337,10 +337,7 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
                            folder=Path(results_root) / sw.name / ".submitit")
     except (RuntimeError, ValueError) as e:
         raise InputError(str(e)) from None
-    n_sizes = sw.sizes.k if hasattr(sw.sizes, "k") else len(sw.sizes)
-    total_runs = n_sizes * len(sw.budgets) * sw.seeds
-    total_flops = n_sizes * sw.seeds * sum(sw.budgets)
-    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {n_sizes} sizes x {sw.seeds} seed(s) on {executor}; "
+    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) on {executor}; "
                f"results in {sweep_dir_for(sw, results_root)}", err=True)
 
     def on_event(e):
@@ -349,7 +346,7 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
             click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}", err=True)
 
     try:
-        with Monitor(sweep_dir_for(sw, results_root), total_runs, total_flops):
+        with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, sw.planned_flops):
             st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
                            progress=on_event)
     except (DataError, ValueError) as e:

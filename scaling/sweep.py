@@ -137,6 +137,19 @@ class SweepConfig:
         except (ValueError, TypeError) as e:
             raise SweepError(f"train: {e}") from None
 
+    @property
+    def sizes_per_budget(self) -> int:
+        """Sizes asked for at each budget (auto: k)."""
+        return self.sizes.k if isinstance(self.sizes, AutoSizes) else len(self.sizes)
+
+    @property
+    def planned_runs(self) -> int:
+        return self.sizes_per_budget * len(self.budgets) * self.seeds
+
+    @property
+    def planned_flops(self) -> float:
+        return float(self.sizes_per_budget * self.seeds * sum(self.budgets))
+
     def train_config(self) -> TrainConfig:
         return TrainConfig(batch_size=self.batch_size, flops_convention=self.flops_convention, threads=self.threads,
                            **self.train)
@@ -487,11 +500,10 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
     """Summarise a sweep folder on disk (planned counts assume the configured sizes per budget)."""
     root = sweep_dir_for(sweep, results_root)
     recs = finished_records(root)
-    n_sizes = sweep.sizes.k if isinstance(sweep.sizes, AutoSizes) else len(sweep.sizes)
     runs_root = root / "runs"
     started = sum(1 for p in runs_root.iterdir() if p.is_dir()) if runs_root.exists() else 0
     by = lambda s: sum(1 for r in recs if r.get("status") == s)  # noqa: E731
-    return SweepStatus(sweep.name, n_sizes * len(sweep.budgets) * sweep.seeds, len(recs), by("ok"), by("diverged"),
+    return SweepStatus(sweep.name, sweep.planned_runs, len(recs), by("ok"), by("diverged"),
                        by("failed"), started - len(recs), float(sum(r.get("flops") or 0 for r in recs)),
                        tuple(sorted(sweep.budgets)))
 

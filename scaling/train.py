@@ -202,19 +202,12 @@ class RunResult:
         return asdict(self)
 
     def write(self, path: str | Path) -> Path:
-        """Write atomically as JSON (temp file, then rename)."""
+        """Write atomically as JSON (temp file, then rename); NaN becomes null."""
+        from scaling.results import finite_json, write_json_atomic
+
         p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False, default=_jsonable))
-        tmp.replace(p)
+        write_json_atomic(p, finite_json(self.to_dict()))
         return p
-
-
-def _jsonable(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    return str(x)
 
 
 def _git_commit() -> str | None:
