@@ -143,21 +143,26 @@ def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_jso
         click.echo(format_audit(res))
 
 
-def _shape_options(f):
-    """--params or --n-layers/--d-model/--n-heads, plus sequence and vocabulary options."""
-    opts = [
-        click.option("--params", "n_params", type=float, help="Target parameter count: the nearest clean shape of the family."),
-        click.option("--n-layers", type=click.IntRange(min=1), help="Depth; alone, width and heads follow the family's rule."),
-        click.option("--d-model", type=click.IntRange(min=1), help="Width (with --n-layers)."),
-        click.option("--n-heads", type=click.IntRange(min=1), help="Attention heads (with --d-model)."),
-        click.option("--seq-len", type=click.IntRange(min=1), default=256, show_default=True, help="Context length T."),
-        click.option("--pos", "pos_encoding", type=click.Choice(["rotary", "learned", "sinusoidal"]), default="rotary",
-                     show_default=True, help="Position encoding."),
-        click.option("--untied", is_flag=True, help="Do not tie the output head to the token embedding."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+def _with(options):
+    """Apply a list of click options/arguments in the order listed."""
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+#: --params or --n-layers/--d-model/--n-heads, plus sequence and position options.
+_shape_options = _with([
+    click.option("--params", "n_params", type=float, help="Target parameter count: the nearest clean shape of the family."),
+    click.option("--n-layers", type=click.IntRange(min=1), help="Depth; alone, width and heads follow the family's rule."),
+    click.option("--d-model", type=click.IntRange(min=1), help="Width (with --n-layers)."),
+    click.option("--n-heads", type=click.IntRange(min=1), help="Attention heads (with --d-model)."),
+    click.option("--seq-len", type=click.IntRange(min=1), default=256, show_default=True, help="Context length T."),
+    click.option("--pos", "pos_encoding", type=click.Choice(["rotary", "learned", "sinusoidal"]), default="rotary",
+                 show_default=True, help="Position encoding."),
+    click.option("--untied", is_flag=True, help="Do not tie the output head to the token embedding."),
+])
 
 
 def _model_config(n_params, n_layers, d_model, n_heads, seq_len, vocab_size, pos_encoding, untied):
@@ -293,14 +298,6 @@ _sweep_common = [
     click.option("--set", "overrides", multiple=True, help="Override a key: --set seq_len=64, --set train.lr=1e-3."),
     click.option("--results", "results_root", default="results", show_default=True, help="Folder of sweep results."),
 ]
-
-
-def _with(options):
-    def deco(f):
-        for o in reversed(options):
-            f = o(f)
-        return f
-    return deco
 
 
 def _load_sweep(sweep_file, overrides):

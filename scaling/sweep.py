@@ -49,6 +49,7 @@ from scaling.results import (
     append_metrics,
     collect,
     finite_json,
+    iter_results,
     read_metrics,
     read_result,
     run_dir,
@@ -396,13 +397,18 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
                     checkpoint_every_s=spec.checkpoint_every_s)
         record = res.to_dict()
     except Exception as e:  # a bad corpus or config is this run's failure, not the sweep's
-        record = {"status": "failed", "error": f"{type(e).__name__}: {e}", "model": spec.model.to_dict(),
-                  "budget_flops": spec.budget, "seed": spec.seed, "flops_convention": spec.train.flops_convention}
+        record = failed_record(spec, f"{type(e).__name__}: {e}")
     record["run_id"] = spec.run_id
     write_json_atomic(d / "result.json", finite_json(record))
     if ckpt.exists():
         ckpt.unlink()
     return {"run_id": spec.run_id, "status": record["status"], "skipped": False}
+
+
+def failed_record(spec: RunSpec, error: str) -> dict:
+    """The result record of a run that produced no RunResult (it raised, or its worker died)."""
+    return {"run_id": spec.run_id, "status": "failed", "error": error, "model": spec.model.to_dict(),
+            "budget_flops": spec.budget, "seed": spec.seed, "flops_convention": spec.train.flops_convention}
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -441,8 +447,6 @@ def sweep_dir_for(sweep: SweepConfig, results_root: str | Path = "results") -> P
 
 
 def finished_records(sweep_dir: Path) -> list[dict]:
-    from scaling.results import iter_results
-
     return [r for _, r in iter_results(sweep_dir)]
 
 
@@ -488,10 +492,8 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 # A worker that died (killed, out of memory, a crash in native code) left no record:
                 # record the run as failed so the sweep goes on and --retry-failed can rerun it.
                 if isinstance(out, BaseException) and read_result(run_dir(root, s.run_id)) is None:
-                    write_json_atomic(run_dir(root, s.run_id) / "result.json", {
-                        "run_id": s.run_id, "status": "failed", "error": f"worker died: {type(out).__name__}: {out}",
-                        "model": s.model.to_dict(), "budget_flops": s.budget, "seed": s.seed,
-                        "flops_convention": s.train.flops_convention})
+                    write_json_atomic(run_dir(root, s.run_id) / "result.json",
+                                      failed_record(s, f"worker died: {type(out).__name__}: {out}"))
     collect(root)
     return sweep_status(sweep, results_root)
 
