@@ -22,8 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from scaling import fit_parametric, load_runs
-from scaling.fit.bootstrap import counts_from_indices, resample_indices
-from scaling.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
+from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
+from scaling.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
 
 
 def main() -> None:

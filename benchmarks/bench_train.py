@@ -20,10 +20,12 @@ import platform
 
 import torch
 
-from scaling.config import ModelConfig
-from scaling.data import load_corpus
-from scaling.flops import flops_per_token, param_counts
-from scaling.train import TrainConfig, gpu_peak, measure_cpu_peak, train
+from scaling.model.config import ModelConfig
+from scaling.data.corpus import load_corpus
+from scaling.model.flops import flops_per_token, param_counts
+from scaling.train.config import TrainConfig
+from scaling.train.hardware import gpu_peak, measure_cpu_peak
+from scaling.train.loop import train
 
 
 def main() -> None:

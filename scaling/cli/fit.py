@@ -1,0 +1,155 @@
+"""``scaling fit`` and ``scaling audit``: the analysis side."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import click
+
+from scaling.cli.options import SectionedCommand, flops_values, option_group
+from scaling.laws.table_io import EXAMPLES
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How the loss table is read (see :func:`scaling.load_runs`)."""
+
+    params_col: str | None
+    tokens_col: str | None
+    flops_col: str | None
+    loss_col: str | None
+    budget_col: str | None
+    group_tol: float
+    drop_highest: int
+    recount: str
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Which estimators run, and how (see :func:`scaling.analyze`)."""
+
+    methods: tuple[str, ...]
+    allow_edge: bool
+    huber_delta: float
+    init_grid: str | None
+    envelope: str
+
+
+@dataclass(frozen=True)
+class UncertaintyOptions:
+    """Bootstrap intervals and backtests."""
+
+    n_bootstrap: int
+    level: float
+    seed: int
+    holdout: int
+
+
+_table = [
+    click.option("--params-col", help="Column holding N (parameters)."),
+    click.option("--tokens-col", help="Column holding D (tokens)."),
+    click.option("--flops-col", help="Column holding C (FLOPs)."),
+    click.option("--loss-col", help="Column holding the final loss."),
+    click.option("--budget-col", help="Column holding the nominal budget used for grouping."),
+    click.option("--group-tol", type=click.FloatRange(min=0), default=0.05, show_default=True,
+                 help="Relative FLOP tolerance for grouping runs into budgets (without a budget column)."),
+    click.option("--drop-highest", type=click.IntRange(min=0), default=0, help="Exclude the K highest-loss runs."),
+    click.option("--recount", type=click.Choice(["as-run", "6N"]), default="as-run", show_default=True,
+                 help="Sweep folders: recount N and C as Kaplan's 6N (non-embedding N, C = 6ND)."),
+]
+_fit = [
+    click.option("--method", "methods", multiple=True, default=("all",), show_default=True,
+                 help="approach1, approach2, approach3 or all; repeatable or comma-separated."),
+    click.option("--allow-edge", is_flag=True, help="Let Approach 2 use budgets whose vertex is outside the sampled sizes."),
+    click.option("--huber-delta", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+                 help="Approach 3 Huber threshold on log loss."),
+    click.option("--init-grid", type=click.Path(dir_okay=False),
+                 help="Approach 3 starting points: a CSV with columns a, b, e, alpha, beta (default: Chinchilla's 4,500)."),
+    click.option("--envelope", type=click.Choice(["curves", "runs"]), default="curves", show_default=True,
+                 help="Approach 1 from training curves when the table has them, or from each budget's lowest run."),
+]
+_uncertainty = [
+    click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
+                 help="Bootstrap resamples (0: no intervals)."),
+    click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+                 show_default=True, help="Interval coverage."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed."),
+    click.option("--holdout", type=click.IntRange(min=0), default=0, help="Backtest: hold out the K largest budgets."),
+]
+
+
+@click.command(cls=SectionedCommand)
+@option_group("Input", [
+    click.argument("table", required=False),
+    click.option("--example", type=click.Choice(sorted(EXAMPLES)), help="Use a built-in table instead of a file."),
+])
+@option_group("Reading the table", _table, into=TableOptions, name="table_opts")
+@option_group("Estimators", _fit, into=FitOptions, name="fit_opts")
+@option_group("Uncertainty", _uncertainty, into=UncertaintyOptions, name="unc")
+@option_group("Output", [
+    click.option("--target", "targets", multiple=True, callback=flops_values,
+                 help="Budget C (FLOPs) to predict at; repeatable."),
+    click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables."),
+    click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here."),
+])
+def fit(table, example, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json,
+        plot_dir):
+    """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
+    from scaling.jsonio import dumps
+    from scaling.laws import analyze, backtest, load_runs, read_grid
+
+    if (table is None) == (example is None):
+        raise click.UsageError("give a TABLE file or --example NAME (not both)")
+    runs = load_runs(table if table is not None else f"example:{example}", **dataclasses.asdict(table_opts))
+    if fit_opts.envelope == "runs":
+        runs = dataclasses.replace(runs, curves=None)
+    kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
+              allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta,
+              init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
+    result = analyze(runs, targets=targets, **kw)
+    bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
+    if as_json:
+        doc = result.to_dict()
+        if bt is not None:
+            doc["backtest"] = bt.to_dict()
+        click.echo(dumps(doc))
+    else:
+        from scaling.laws.report import format_analysis, format_backtest
+
+        click.echo(format_analysis(result))
+        if bt is not None:
+            click.echo(format_backtest(bt))
+    if plot_dir:
+        from scaling.laws.plots import save_figures
+
+        for p in save_figures(result, plot_dir):
+            click.echo(f"wrote {p}", err=as_json)
+
+
+@click.command()
+@click.option("--params", "n_params", type=float, required=True, help="N, the run's parameters.")
+@click.option("--tokens", "n_tokens", type=float, required=True, help="D, the run's training tokens.")
+@click.option("--flops", type=float, default=None, help="C in FLOPs (default 6ND).")
+@click.option("--law", "law_path", type=click.Path(dir_okay=False), help="JSON written by 'scaling fit --json'.")
+@click.option("--preset", type=click.Choice(["chinchilla", "epoch"]), help="A published parametric fit.")
+@click.option("--method", type=click.Choice(["approach1", "approach2", "approach3"]),
+              help="Which approach of --law to use (default: approach3, else 2, else 1).")
+@click.option("--tolerance", type=click.FloatRange(min=1), default=1.1, show_default=True,
+              help="Factor within which a run counts as optimal when the law has no interval.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_json):
+    """Is a run of N parameters on D tokens compute-optimal?"""
+    from scaling.jsonio import dumps
+    from scaling.laws import audit_run, load_law, preset_law
+
+    if (law_path is None) == (preset is None):
+        raise click.UsageError("give exactly one of --law FIT.json or --preset NAME")
+    law = preset_law(preset) if preset else load_law(law_path, method)
+    res = audit_run(n_params, n_tokens, law, flops=flops, tolerance=tolerance)
+    if as_json:
+        click.echo(dumps(res.__dict__))
+    else:
+        from scaling.laws.report import format_audit
+
+        click.echo(format_audit(res))

@@ -1,0 +1,86 @@
+"""``scaling sweep run`` and ``scaling sweep status``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from scaling.cli.options import with_options
+
+sweep_common = with_options([
+    click.argument("sweep_file", type=click.Path(dir_okay=False)),
+    click.option("--set", "overrides", multiple=True, help="Override a key: --set seq_len=64, --set train.lr=1e-3."),
+    click.option("--results", "results_root", default="results", show_default=True, help="Folder of sweep results."),
+])
+
+
+@click.group()
+def sweep():
+    """Run and inspect model-size x FLOP-budget sweeps."""
+
+
+@sweep.command("run")
+@sweep_common
+@click.option("--executor", type=click.Choice(["local", "ray", "slurm"]), default="local", show_default=True)
+@click.option("--address", help="Ray: address of an existing cluster (e.g. auto).")
+@click.option("--partition", help="SLURM partition.")
+@click.option("--gpus-per-run", type=float, default=0, show_default=True, help="GPUs per run (Ray allows fractions).")
+@click.option("--timeout-min", type=int, default=60, show_default=True, help="SLURM time limit per run.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local: runs in flight (default cores / threads).")
+@click.option("--retry-failed", is_flag=True, help="Rerun runs recorded as failed.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
+def sweep_run(sweep_file, overrides, results_root, executor, address, partition, gpus_per_run, timeout_min, workers,
+              retry_failed, cache_dir):
+    """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
+    from scaling.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
+    from scaling.sweep.progress import Monitor
+
+    sw = load_sweep(sweep_file, tuple(overrides))
+    ex = make_executor(executor, threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
+                       partition=partition, timeout_min=timeout_min, max_workers=workers,
+                       folder=Path(results_root) / sw.name / ".submitit")
+    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) on "
+               f"{executor}; results in {sweep_dir_for(sw, results_root)}", err=True)
+
+    def on_event(e):
+        if e["event"] == "budget":
+            sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
+            click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}", err=True)
+
+    with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, sw.planned_flops):
+        st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
+                       progress=on_event)
+    click.echo(_status_line(st))
+
+
+def _status_line(st) -> str:
+    line = (f"{st.name}: {st.done} runs finished ({st.ok} ok, {st.diverged} diverged, {st.failed} failed), "
+            f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs")
+    if st.damaged:
+        line += f"; {st.damaged} damaged run folder(s), redone by the next 'sweep run'"
+    return line
+
+
+@sweep.command("status")
+@sweep_common
+def sweep_status_cmd(sweep_file, overrides, results_root):
+    """Summarise a sweep on disk: runs per budget and status."""
+    from scaling.runs import finished_records
+    from scaling.sweep import load_sweep, sweep_dir_for, sweep_status
+
+    sw = load_sweep(sweep_file, tuple(overrides))
+    st = sweep_status(sw, results_root)
+    click.echo(_status_line(st))
+    if st.config_changed:
+        click.echo(f"note: the folder's sweep.json differs from {sweep_file} in: {', '.join(st.config_changed)}")
+    rows = {}
+    for r in finished_records(sweep_dir_for(sw, results_root)):
+        b = rows.setdefault(r.budget_flops, {"ok": 0, "diverged": 0, "failed": 0, "best": None})
+        b[r.status] += 1
+        if r.status == "ok" and (b["best"] is None or r.val_loss < b["best"][0]):
+            b["best"] = (r.val_loss, r.n_params)
+    for budget in sorted(rows, key=lambda x: x or 0):
+        b = rows[budget]
+        best = f"best loss {b['best'][0]:.4f} at N={b['best'][1]:.3g}" if b["best"] else ""
+        click.echo(f"  {budget:.3g} FLOPs: {b['ok']} ok, {b['diverged']} diverged, {b['failed']} failed  {best}")

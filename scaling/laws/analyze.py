@@ -1,0 +1,147 @@
+"""Run all three approaches on a loss table, with bootstrap intervals.
+
+This is the layer the CLI calls: ``analyze(table, ...)`` returns an
+:class:`~scaling.laws.result.AnalysisResult` holding each approach's fit, the
+bootstrap replicates and the predictions at target budgets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scaling.errors import FitError
+from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
+from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
+from scaling.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
+from scaling.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
+from scaling.laws.result import METHODS, AnalysisResult
+from scaling.laws.table import RunTable
+
+
+def _parse_methods(methods) -> tuple[str, ...]:
+    if isinstance(methods, str):
+        methods = (methods,)
+    out: list[str] = []
+    for m in methods:
+        for part in str(m).split(","):
+            part = part.strip()
+            if part == "all":
+                out.extend(METHODS)
+            elif part in METHODS:
+                out.append(part)
+            elif part in ("1", "2", "3"):
+                out.append(f"approach{part}")
+            else:
+                raise FitError(f"unknown method '{part}' (choose from all, {', '.join(METHODS)})")
+    return tuple(m for m in METHODS if m in out)
+
+
+def analyze(
+    table: RunTable,
+    *,
+    methods=("all",),
+    targets=(),
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int | None = 0,
+    allow_edge: bool = False,
+    delta: float = 1e-3,
+    init_grid: np.ndarray | None = None,
+) -> AnalysisResult:
+    """Fit the requested approaches and bootstrap them.
+
+    Args:
+        table: runs from :func:`scaling.load_runs`.
+        methods: any of "approach1", "approach2", "approach3", or "all".
+        targets: budgets C (FLOPs) at which to predict N_opt, D_opt and the loss.
+        n_bootstrap: resamples (0 for no intervals).
+        level: interval coverage, in (0, 1).
+        seed: seed of the bootstrap's random generator.
+        allow_edge: let Approach 2 use budgets whose vertex lies outside the sampled sizes.
+        delta: Huber threshold of Approach 3.
+        init_grid: Approach 3 starting points (default: the 4,500-point grid).
+
+    Returns:
+        An :class:`AnalysisResult`. An approach that cannot be fitted (too few runs or
+        budgets) is None, with the reason in ``errors``.
+
+    Raises:
+        FitError: an unknown method, a bad bootstrap setting or target, or no usable runs.
+    """
+    methods = _parse_methods(methods)
+    if n_bootstrap < 0:
+        raise FitError(f"n_bootstrap ({n_bootstrap}) must be non-negative")
+    if not 0 < level < 1:
+        raise FitError(f"level ({level}) must be in (0, 1)")
+    for c in targets:
+        if not (np.isfinite(c) and c > 0):
+            raise FitError(f"target ({c}) must be a positive number of FLOPs")
+    n, d, _, l, g = table.used_arrays()
+    if n.size == 0:
+        from collections import Counter
+
+        why = Counter(e.reason.split(":")[0] for e in table.excluded).most_common(3)
+        first = table.excluded[0]
+        raise FitError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
+                         f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
+    c = table.budgets[g]
+    fits: dict = {m: None for m in METHODS}
+    errors: dict[str, str] = {}
+    notes: list[str] = []
+
+    if "approach1" in methods:
+        f1 = fit_envelope(n, d, l, c, curves=_used_curves(table))
+        if f1.params_law.success:
+            fits["approach1"] = f1
+        else:
+            errors["approach1"] = f"cannot fit power laws: {f1.params_law.message}"
+    if "approach2" in methods:
+        f2 = fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+        fits["approach2"] = f2
+        if not f2.params_law.success:
+            bad = {s: sum(b.status == s for b in f2.budgets) for s in ("edge", "concave", "too_few")}
+            detail = ", ".join(f"{v} {k}" for k, v in bad.items() if v)
+            errors["approach2"] = f"cannot fit power laws: {f2.params_law.message} with status ok ({detail})"
+    if "approach3" in methods:
+        if n.size < 5:
+            errors["approach3"] = f"needs at least 5 runs, got {n.size}"
+        else:
+            f3 = fit_parametric(n, d, l, delta=delta, init_grid=init_grid)
+            fits["approach3"] = f3
+            if not f3.success:
+                errors["approach3"] = f3.message
+
+    samples: dict = {}
+    if n_bootstrap:
+        sizes = np.bincount(g)
+        if np.any(sizes == 1):
+            notes.append(f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
+                         "resample repeats: intervals understate the spread from those runs")
+        rng = np.random.default_rng(seed)
+        idx = resample_indices(g, n_bootstrap, rng)
+        if fits["approach1"] is not None:
+            samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table))
+        f2 = fits["approach2"]
+        if f2 is not None and f2.params_law.success:
+            samples["approach2"] = bootstrap_isoflops(f2, n, d, l, c, idx)
+        f3 = fits["approach3"]
+        if f3 is not None and f3.success:
+            x = bootstrap_parametric(f3, n, d, l, counts_from_indices(idx, n.size))
+            samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
+    return AnalysisResult(
+        table=table, methods=methods, approach1=fits["approach1"],
+        approach2=fits["approach2"], approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
+        errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
+        n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
+    )
+
+
+def _used_curves(table: RunTable):
+    """Training curves re-indexed to the used runs (None when there are none)."""
+    if table.curves is None or len(table.curves) == 0:
+        return None
+    pos = np.full(table.n_runs, -1)
+    pos[table.used] = np.arange(table.n_used)
+    cur = table.curves[table.curves["run"].isin(np.flatnonzero(table.used))].copy()
+    cur["run"] = pos[cur["run"].to_numpy()]
+    return cur

@@ -1,0 +1,151 @@
+"""Figures of an analysis. The only module that imports matplotlib.
+
+Every function takes ``ax=None`` and returns the axes it drew on. Figures are
+built with :class:`matplotlib.figure.Figure` directly (no pyplot), so nothing
+here touches a display or global backend state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from scaling.laws.result import AnalysisResult
+
+_STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
+          "approach2": ("tab:blue", "Approach 2 (IsoFLOP)"),
+          "approach3": ("tab:red", "Approach 3 (parametric)")}
+
+
+def _axes(ax):
+    if ax is None:
+        fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+        ax = fig.subplots()
+    return ax
+
+
+def plot_isoflops(analysis: AnalysisResult, ax=None):
+    """Loss against N per budget, with fitted parabolas and their vertices.
+
+    Budgets left out of the power laws are drawn hollow with dashed parabolas.
+    """
+    ax = _axes(ax)
+    f2 = analysis.approach2
+    n, _, _, l, g = analysis.table.used_arrays()
+    budgets = analysis.table.budgets
+    norm = LogNorm(vmin=budgets.min(), vmax=max(budgets.max(), budgets.min() * 1.0001))
+    cmap = colormaps["viridis"]
+    fits = {b.flops: b for b in f2.budgets} if f2 is not None else {}
+    used = {b.flops for b in f2.used} if f2 is not None else set()
+    for k, c in enumerate(budgets):
+        sel = g == k
+        col = cmap(norm(c))
+        bf = fits.get(float(c))
+        ok = float(c) in used
+        ax.scatter(n[sel], l[sel], s=18, color=col if ok else "none", edgecolors=col, zorder=3)
+        if bf is not None and bf.coeffs is not None:
+            lo, hi = bf.params_range
+            xs = np.logspace(np.log10(lo) - 0.1, np.log10(hi) + 0.1, 100)
+            ax.plot(xs, np.polyval(bf.coeffs, np.log10(xs)), color=col, lw=1.2, ls="-" if ok else "--")
+            if np.isfinite(bf.optimal_params):
+                ax.plot([bf.optimal_params], [bf.min_loss], marker="*", ms=11, color=col,
+                        markeredgecolor="black" if ok else col, zorder=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("model size N (parameters)")
+    ax.set_ylabel("final loss L (nats/token)")
+    ax.set_title("IsoFLOP profiles (hollow, dashed: excluded budgets)")
+    sm = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax)
+    sm.set_label("compute budget C (FLOPs)")
+    ax.plot([], [], marker="*", ls="none", color="gray", markeredgecolor="black", label="vertex (optimal N)")
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
+
+
+def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
+    """Optimal N (``quantity="params"``) or D (``"tokens"``) against C, per approach,
+    with power-law lines, interval bands and target budgets marked."""
+    if quantity not in ("params", "tokens"):
+        raise ValueError(f"quantity must be 'params' or 'tokens', got '{quantity}'")
+    ax = _axes(ax)
+    key = "optimal_params" if quantity == "params" else "optimal_tokens"
+    cs = analysis.table.budgets
+    lo = cs.min() / 3
+    hi = 3 * max([cs.max(), *analysis.targets])
+    grid = np.logspace(np.log10(lo), np.log10(hi), 80)
+    for m in analysis.fitted:
+        color, label = _STYLE[m]
+        f = analysis.fit(m)
+        if m == "approach2":
+            pts = [(b.flops, getattr(b, key)) for b in f.used]
+            ax.scatter(*zip(*pts), color=color, s=25, zorder=3) if pts else None
+        elif m == "approach1":
+            ax.scatter(f.flops, getattr(f, key), color=color, s=12, marker="s", alpha=0.6, zorder=3)
+        law = f.params_law if (m != "approach3" and quantity == "params") else (f.tokens_law if m != "approach3" else None)
+        exp = law.exponent if law is not None else (f.a if quantity == "params" else f.b)
+        ax.plot(grid, f.predict(grid)[key], color=color, lw=1.5, label=f"{label}: ∝ C^{exp:.3f}")
+        if analysis.samples.get(m):
+            band = np.array([analysis.sample_predictions(m, c)[key] for c in grid])
+            lo_b, hi_b = np.nanpercentile(band, [50 * (1 - analysis.level), 50 * (1 + analysis.level)], axis=1)
+            ax.fill_between(grid, lo_b, hi_b, color=color, alpha=0.15, lw=0)
+    for c in analysis.targets:
+        ax.axvline(c, color="gray", ls=":", lw=1)
+        for m in analysis.fitted:
+            ax.plot([c], [analysis.fit(m).predict(c)[key]], marker="x", color=_STYLE[m][0], ms=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("compute C (FLOPs)")
+    ax.set_ylabel("optimal model size N (parameters)" if quantity == "params" else "optimal training tokens D")
+    ax.set_title(f"Compute-optimal {'N' if quantity == 'params' else 'D'} ({analysis.level:.0%} bootstrap bands; x: targets)")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_parametric(analysis: AnalysisResult, ax=None):
+    """Approach 3's predicted loss over (C, N), with the compute-optimal frontier."""
+    ax = _axes(ax)
+    f = analysis.approach3
+    n, d, c, l, _ = analysis.table.used_arrays()
+    cgrid = np.logspace(np.log10(c.min() / 3), np.log10(3 * max([c.max(), *analysis.targets])), 120)
+    ngrid = np.logspace(np.log10(n.min() / 3), np.log10(n.max() * 3), 120)
+    C, N = np.meshgrid(cgrid, ngrid)
+    L = f.loss(N, C / (6 * N))
+    cs = ax.contourf(C, N, L, levels=np.quantile(L, np.linspace(0, 0.9, 16)), cmap="magma_r", extend="max")
+    ax.figure.colorbar(cs, ax=ax, label="predicted loss L (nats/token)")
+    ax.plot(cgrid, f.optimal_params(cgrid), color="white", lw=2, label=f"N_opt ∝ C^{f.a:.3f}")
+    ax.scatter(c, n, c="cyan", s=8, edgecolors="black", linewidths=0.3, label="runs")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(cgrid[0], cgrid[-1])
+    ax.set_ylim(ngrid[0], ngrid[-1])
+    ax.set_xlabel("compute C (FLOPs)")
+    ax.set_ylabel("model size N (parameters)")
+    ax.set_title(f"Approach 3: E={f.E:.3g}, α={f.alpha:.3g}, β={f.beta:.3g}")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def save_figures(analysis: AnalysisResult, out_dir: str | Path, dpi: int = 150) -> list[Path]:
+    """Write the figures that apply to ``analysis`` as PNG files; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    if analysis.approach2 is not None:
+        jobs.append(("isoflops.png", lambda ax: plot_isoflops(analysis, ax=ax)))
+    if analysis.fitted:
+        jobs.append(("optimal_params.png", lambda ax: plot_optimal(analysis, "params", ax=ax)))
+        jobs.append(("optimal_tokens.png", lambda ax: plot_optimal(analysis, "tokens", ax=ax)))
+    if analysis.approach3 is not None:
+        jobs.append(("parametric.png", lambda ax: plot_parametric(analysis, ax=ax)))
+    paths = []
+    for name, draw in jobs:
+        fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+        draw(fig.subplots())
+        p = out / name
+        fig.savefig(p, dpi=dpi)
+        paths.append(p)
+    return paths

@@ -1,0 +1,124 @@
+"""Plain-text tables of an analysis, a backtest or an audit, for the terminal."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scaling.laws.audit import Audit
+from scaling.laws.backtest import Backtest
+from scaling.laws.result import AnalysisResult
+
+
+def _g(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def _ci(ci, digits: int = 3) -> str:
+    if not ci or ci[0] is None:
+        return "-"
+    return f"[{_g(ci[0], digits)}, {_g(ci[1], digits)}]"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns separated by two spaces, with a rule under the header."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def format_analysis(a: AnalysisResult) -> str:
+    """The terminal report of ``scaling fit``."""
+    t = a.table
+    out = [f"{t.source}: {t.n_runs} runs, {t.n_used} used, {t.budgets.size} budgets (grouped {t.grouping})"]
+    if t.derived:
+        out.append(f"derived {t.derived} from C = 6ND")
+    if t.excluded:
+        out.append(f"excluded {len(t.excluded)} run(s):")
+        out += [f"  row {e.index}: {e.reason}" for e in t.excluded]
+    out += [f"note: {n}" for n in a.notes]
+    pct = f"{a.level:.0%}"
+    if a.approach2 is not None:
+        out.append("\nApproach 2 (IsoFLOP parabolas)")
+        rows = [[_g(b.flops), str(b.n_points), _g(b.optimal_params), _g(b.optimal_tokens), _g(b.min_loss, 4),
+                 _g(b.curvature), _g(b.residual_rms, 2), b.status + (f": {b.reason}" if b.reason else "")]
+                for b in a.approach2.budgets]
+        out.append(table(["C (FLOPs)", "runs", "N*", "D*", "L*", "curv", "rms", "status"], rows))
+    if a.approach1 is not None:
+        f1 = a.approach1
+        out.append(f"\nApproach 1 ({f1.source}): {f1.flops.size} points")
+    if a.approach3 is not None:
+        f = a.approach3
+        out.append("\nApproach 3 (L = E + A/N^alpha + B/D^beta, Huber on log loss, "
+                   f"delta={f.delta:g}, {f.n_starts} starts, {f.n_points} runs)")
+        rows = [[k, _g(getattr(f, k), 5), _ci(a.interval("approach3", k), 4)]
+                for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
+        out.append(table(["param", "estimate", f"{pct} CI"], rows))
+        out.append(f"objective {f.objective:.6g}; {f.message}")
+    law_rows = []
+    for m in ("approach1", "approach2"):
+        f = a.fit(m)
+        if f is None or m in a.errors:
+            continue
+        for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
+            law = getattr(f, f"{key}_law")
+            law_rows.append([m, f"{sym} = k*C^e", _g(law.exponent, 4), _ci(a.interval(m, f"{key}_exponent"), 4),
+                             _g(law.coefficient, 4), _g(law.r2, 4), str(law.n_points)])
+    if a.approach3 is not None:
+        law_rows.append(["approach3", "N_opt = G*(C/6)^a", _g(a.approach3.a, 4), _ci(a.interval("approach3", "a"), 4),
+                         _g(a.approach3.G, 4), "-", str(a.approach3.n_points)])
+        law_rows.append(["approach3", "D_opt = C/(6 N_opt)", _g(a.approach3.b, 4), _ci(a.interval("approach3", "b"), 4),
+                         "-", "-", str(a.approach3.n_points)])
+    if law_rows:
+        out.append("\nCompute-optimal laws")
+        out.append(table(["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows))
+    for m, err in a.errors.items():
+        out.append(f"{m}: not fitted: {err}")
+    preds = a.predictions()
+    if preds:
+        out.append("\nPredictions")
+        rows = [[_g(p["flops"]), p["method"], _g(p["optimal_params"]), _ci(p["params_ci"]), _g(p["optimal_tokens"]),
+                 _ci(p["tokens_ci"]), _g(p["loss"], 4), _ci(p["loss_ci"], 4)] for p in preds]
+        out.append(table(["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows))
+    if a.n_bootstrap:
+        out.append(f"\n{a.n_bootstrap} bootstrap resamples (within budgets, seed {a.seed}); percentile intervals")
+    else:
+        out.append("\nno bootstrap (--bootstrap 0): no intervals")
+    return "\n".join(out)
+
+
+def format_backtest(b: Backtest) -> str:
+    """The terminal report of ``scaling fit --holdout K``."""
+    out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {_g(max(b.train_budgets))} FLOPs, "
+           f"held out the {b.holdout} largest"]
+    rows = []
+    for r in b.rows:
+        inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
+        rows.append([_g(r.flops), r.method, _g(r.predicted_params), _g(r.observed_params), f"{r.params_error:+.1%}",
+                     inside(r.params_inside), _g(r.predicted_loss, 4), _g(r.observed_loss, 4), f"{r.loss_error:+.2%}",
+                     inside(r.loss_inside), r.reference])
+    out.append(table(["C (FLOPs)", "method", "N pred", "N obs", "N err", "in CI", "L pred", "L obs", "L err", "in CI",
+                      "observed from"], rows))
+    return "\n".join(out)
+
+
+def _opt_ci(ci) -> str:
+    return f" {_ci(ci)}" if ci else ""
+
+
+def format_audit(a: Audit) -> str:
+    """The terminal report of ``scaling audit``."""
+    lines = [
+        f"law: {a.law}",
+        f"run: N = {a.n_params:.3g} parameters, D = {a.n_tokens:.3g} tokens, C = {a.flops:.3g} FLOPs, "
+        f"{a.tokens_per_param:.3g} tokens per parameter",
+        f"compute-optimal at {a.flops:.3g} FLOPs: N_opt = {a.optimal_params:.3g}{_opt_ci(a.params_ci)}, "
+        f"D_opt = {a.optimal_tokens:.3g}{_opt_ci(a.tokens_ci)} "
+        f"({a.optimal_tokens / a.optimal_params:.3g} tokens per parameter)",
+    ]
+    if a.loss is not None:
+        lines.append(f"predicted loss: this run {a.loss:.4f}, the optimum {a.optimal_loss:.4f} nats/token "
+                     f"({a.loss - a.optimal_loss:+.4f})")
+    lines.append(a.sentence)
+    return "\n".join(lines)

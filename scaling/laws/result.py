@@ -1,0 +1,200 @@
+"""The result of an analysis, :class:`AnalysisResult`, and its JSON document both ways.
+
+``AnalysisResult.from_dict(result.to_dict())`` gives back the same fits,
+replicates, table and predictions; ``scaling audit --law`` reads a fit through
+it. The document is described in README.md ("JSON schema"). Schema 2 (this
+one) stores the table's runs and the bootstrap replicates at full precision,
+and names Approach 3's log-space parameters ``log_A``, ``log_B``, ``log_E``
+so that ``a`` and ``b`` only ever mean the exponents of N_opt and D_opt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scaling.errors import RecordError
+from scaling.jsonio import json_float
+from scaling.laws import schema
+from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.envelope import EnvelopeFit
+from scaling.laws.fit.isoflop import IsoFLOPFit
+from scaling.laws.fit.parametric import ParametricFit, derived_quantities, optimum_from_samples
+from scaling.laws.table import RunTable
+
+METHODS = ("approach1", "approach2", "approach3")
+SCHEMA_VERSION = 2
+RESAMPLING = "runs resampled with replacement within each budget"
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """Fits of one table by the requested approaches, with bootstrap replicates.
+
+    Attributes:
+        table: the input.
+        methods: approaches run.
+        approach1, approach2, approach3: the fits (None when not run or failed).
+        errors: approach -> why it could not be fitted.
+        samples: approach -> bootstrap replicates (arrays of shape (R,)):
+            for Approaches 1 and 2 the ``{params,tokens,loss}_exponent`` and
+            ``..._log10_coefficient`` of each law (and ``loss_E``); for Approach 3
+            the parameters ``log_A, log_B, log_E, alpha, beta``.
+        targets: budgets C (FLOPs) to predict at.
+        level: interval coverage.
+        n_bootstrap: resamples drawn (0: no intervals).
+        seed: the bootstrap seed.
+        notes: remarks on the data worth showing the user.
+    """
+
+    table: RunTable
+    methods: tuple[str, ...]
+    approach1: EnvelopeFit | None
+    approach2: IsoFLOPFit | None
+    approach3: ParametricFit | None
+    errors: dict = field(default_factory=dict)
+    samples: dict = field(default_factory=dict)
+    targets: tuple[float, ...] = ()
+    level: float = 0.95
+    n_bootstrap: int = 0
+    seed: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def fit(self, method: str):
+        """The fit object of an approach (or None)."""
+        return getattr(self, method)
+
+    def sample_predictions(self, method: str, flops: float) -> dict[str, np.ndarray] | None:
+        """N_opt, D_opt and the loss at C for every replicate of an approach (None without replicates)."""
+        s = self.samples.get(method)
+        return sample_predictions(method, s, flops) if s else None
+
+    def prediction(self, method: str, flops: float) -> dict:
+        """Point predictions and intervals of one approach at budget C (FLOPs)."""
+        point = self.fit(method).predict(flops)
+        samp = self.sample_predictions(method, flops)
+        rec = {"method": method, "flops": float(flops)}
+        for key in ("optimal_params", "optimal_tokens", "loss"):
+            rec[key] = json_float(point[key])
+        for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
+            rec[ci] = list(percentile_interval(samp[key], self.level) or (None, None)) if samp else None
+        return rec
+
+    def predictions(self) -> list[dict]:
+        """Predictions of every fitted approach at every target."""
+        return [self.prediction(m, c) for c in self.targets for m in self.fitted]
+
+    @property
+    def fitted(self) -> tuple[str, ...]:
+        """Approaches that produced a usable law."""
+        return tuple(m for m in self.methods if self.fit(m) is not None and m not in self.errors)
+
+    def interval(self, method: str, key: str) -> tuple[float, float] | None:
+        """Percentile interval of a bootstrap quantity, e.g. ("approach2", "params_exponent")
+        or ("approach3", "alpha")."""
+        s = self.samples.get(method)
+        if not s:
+            return None
+        if method == "approach3":
+            return percentile_interval(derived_quantities(s)[key], self.level)
+        return percentile_interval(s[key], self.level)
+
+    # -- the JSON document ---------------------------------------------------------------------
+
+    def to_dict(self, include_samples: bool = True) -> dict:
+        """The JSON document described in README.md ("JSON schema"); :meth:`from_dict` reads it back."""
+        t = self.table
+        doc: dict = {
+            "schema_version": SCHEMA_VERSION,
+            "source": t.source, "n_runs": t.n_runs, "n_used": t.n_used, "derived": t.derived,
+            "columns": dict(t.columns), "grouping": t.grouping, "n_budgets": int(t.budgets.size),
+            "excluded": [{"index": e.index, "reason": e.reason} for e in t.excluded],
+            "methods": list(self.methods), "errors": dict(self.errors), "notes": list(self.notes),
+            "targets": list(self.targets),
+            "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
+                          "resampling": RESAMPLING,
+                          "failed": {m: int(np.sum(~np.isfinite(next(iter(s.values())))))
+                                     for m, s in self.samples.items()}},
+        }
+        if "approach1" in self.methods:
+            doc["approach1"] = None if self.approach1 is None else self._with_law_cis(
+                "approach1", schema.envelope_to_dict(self.approach1))
+        if "approach2" in self.methods:
+            doc["approach2"] = None if self.approach2 is None else self._with_law_cis(
+                "approach2", schema.isoflop_to_dict(self.approach2))
+        if "approach3" in self.methods:
+            f = self.approach3
+            doc["approach3"] = None if f is None else {
+                **schema.parametric_to_dict(f),
+                "ci": None if not self.samples.get("approach3") else {
+                    k: list(self.interval("approach3", k) or (None, None))
+                    for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G")},
+            }
+        doc["predictions"] = self.predictions()
+        if include_samples and self.samples:
+            doc["bootstrap_samples"] = {m: {k: [json_float(x) for x in v] for k, v in s.items()}
+                                        for m, s in self.samples.items()}
+        doc["table"] = t.to_dict()
+        return doc
+
+    def _with_law_cis(self, method: str, d: dict) -> dict:
+        """Add the bootstrap intervals of the laws of Approach 1 or 2 to their JSON."""
+        boot = bool(self.samples.get(method))
+        iv = lambda key: list(self.interval(method, key) or (None, None)) if boot else None  # noqa: E731
+        d["loss_law"].update({"ci": iv("loss_exponent"), "E_ci": iv("loss_E")})
+        for key in ("params", "tokens"):
+            lc = self.interval(method, f"{key}_log10_coefficient") if boot else None
+            d[f"{key}_law"].update({"ci": iv(f"{key}_exponent"), "coefficient_ci": [10**v for v in lc] if lc else None})
+        return d
+
+    @classmethod
+    def from_dict(cls, doc: dict, where: str = "fit result") -> "AnalysisResult":
+        """Inverse of :meth:`to_dict` (the table's training curves are not stored, so ``table.curves`` is None).
+
+        Raises:
+            RecordError: not a fit-result document, one from an older schema, or a missing key (named).
+        """
+        if not isinstance(doc, dict):
+            raise RecordError(f"{where}: expected the JSON object written by 'scaling fit --json'")
+        version = doc.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise RecordError(f"{where}: schema_version {version!r}, but this version reads {SCHEMA_VERSION} "
+                              "(re-run 'scaling fit --json' to write it again)")
+        table = RunTable.from_dict(schema.need(doc, "table", where))
+        methods = tuple(schema.need(doc, "methods", where))
+        boot = schema.need(doc, "bootstrap", where)
+        fits = {m: None for m in METHODS}
+        readers = {"approach1": schema.envelope_from_dict, "approach2": schema.isoflop_from_dict,
+                   "approach3": schema.parametric_from_dict}
+        for m in METHODS:
+            if doc.get(m) is not None:
+                fits[m] = readers[m](doc[m], f"{where}: {m}")
+        samples = {m: {k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in s.items()}
+                   for m, s in (doc.get("bootstrap_samples") or {}).items()}
+        return cls(table=table, methods=methods, approach1=fits["approach1"], approach2=fits["approach2"],
+                   approach3=fits["approach3"], errors=dict(doc.get("errors") or {}), samples=samples,
+                   targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
+                   n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
+                   notes=tuple(doc.get("notes") or ()))
+
+
+def sample_predictions(method: str, samples: dict, flops: float) -> dict[str, np.ndarray]:
+    """N_opt, D_opt and the minimum loss at C FLOPs for every bootstrap replicate.
+
+    Args:
+        method: the approach the replicates belong to.
+        samples: replicates as in :attr:`AnalysisResult.samples` (lists or arrays; None is NaN).
+        flops: the budget C.
+    """
+    if method == "approach3":
+        return optimum_from_samples(samples, flops)
+    s = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
+    lc = np.log10(flops)
+    out = {}
+    with np.errstate(over="ignore"):
+        for key, name in (("params", "optimal_params"), ("tokens", "optimal_tokens")):
+            out[name] = 10.0 ** (s[f"{key}_log10_coefficient"] + s[f"{key}_exponent"] * lc)
+        if "loss_E" in s:
+            out["loss"] = s["loss_E"] + 10.0 ** (s["loss_log10_coefficient"] + s["loss_exponent"] * lc)
+    return out

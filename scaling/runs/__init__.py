@@ -1,0 +1,25 @@
+"""Run records and the folders that hold them.
+
+* :mod:`~scaling.runs.record`: :class:`RunRecord`, one schema both ways.
+* :mod:`~scaling.runs.store`: the one reader and writer of run and sweep folders.
+"""
+
+from scaling.runs.record import SCHEMA_VERSION, RunRecord
+from scaling.runs.store import (
+    RUNS_COLUMNS,
+    RunFolder,
+    finished_records,
+    is_sweep_dir,
+    iter_records,
+    read_curves,
+    read_manifest,
+    run_folder,
+    run_folders,
+    runs_frame,
+    write_manifest,
+    write_runs_csv,
+)
+
+__all__ = ["RUNS_COLUMNS", "RunFolder", "RunRecord", "SCHEMA_VERSION", "finished_records", "is_sweep_dir",
+           "iter_records", "read_curves", "read_manifest", "run_folder", "run_folders", "runs_frame",
+           "write_manifest", "write_runs_csv"]

@@ -1,0 +1,359 @@
+"""Sweep files: a TOML file -> a validated :class:`SweepConfig`.
+
+A sweep file (see ``sweeps/*.toml``)::
+
+    name = "quick"
+    corpus = "shakespeare"      # shakespeare | text:PATH | piglatin | synthetic
+    tokenizer = "byte"          # byte | bpe:V
+    seq_len = 128
+    batch_size = 8
+    flops_convention = "chinchilla"
+    budgets = [1e11, 3e11, 1e12, 3e12]
+    seeds = 1                   # repeats per (size, budget)
+    device = "cpu"              # cpu | cuda | cuda:N | mps
+    threads = 1                 # per run
+    aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
+    head_dim = 32               #   and heads of this size
+
+    [sizes]                     # exactly one of:
+    auto = { k = 5, span = 4.0, exponent = 0.5, anchor_flops = 1e12, anchor_params = 1.2e5 }
+    # params = [3e4, 1e5, 3e5]
+    # shapes = [{ n_layers = 2, d_model = 64, n_heads = 2 }]
+
+    [train]                     # TrainConfig fields
+    lr = 3e-3                   # omit for the width rule
+    warmup_frac = 0.05
+
+``auto`` sizes are k sizes log-spaced over [N*/span, N*·span] around each
+budget's predicted optimum N*. The prediction starts from the prior
+N* = anchor_params · (C / anchor_flops)^exponent and, once two or more budgets
+have finished with trustworthy IsoFLOP parabolas, comes from the power law
+fitted to them: a grid centred on the optimum keeps Approach 2 unbiased.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+
+from scaling.errors import ConfigError, SweepError
+from scaling.model.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
+from scaling.model.flops import CONVENTIONS
+from scaling.model.shapes import distinct_shapes_for_params
+from scaling.train.config import TrainConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
+              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim"}
+AUTO_KEYS = {"k", "span", "exponent", "anchor_flops", "anchor_params", "refine"}
+SHAPE_KEYS = {"n_layers", "d_model", "n_heads"}
+# [train] takes TrainConfig's fields except those the sweep sets at the top level.
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads"}
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+#: N* at a budget C, as the sweep's plan predicts it (used by ``auto`` sizes).
+Optimum = Callable[[float], float]
+
+
+# ---------------------------------------------------------------------------
+# How a sweep chooses its model sizes: three kinds, one interface.
+
+
+@dataclass(frozen=True)
+class AutoSizes:
+    """``auto`` model sizes: k log-spaced sizes over ×span either way of the predicted optimum."""
+
+    k: int = 5
+    span: float = 4.0
+    exponent: float = 0.5
+    anchor_flops: float = 1e12
+    anchor_params: float = 1e5
+    refine: bool = True
+
+    kind = "auto"
+
+    def __post_init__(self):
+        if not isinstance(self.k, int) or self.k < 3:
+            raise SweepError(f"sizes.auto.k ({self.k}) must be an integer of at least 3 (a parabola needs 3 sizes)")
+        if not self.span > 1:
+            raise SweepError(f"sizes.auto.span ({self.span}) must be greater than 1")
+        if not 0 < self.exponent < 1:
+            raise SweepError(f"sizes.auto.exponent ({self.exponent}) must be in (0, 1)")
+        if not (self.anchor_flops > 0 and self.anchor_params > 0):
+            raise SweepError("sizes.auto.anchor_flops and anchor_params must be positive")
+
+    @property
+    def per_budget(self) -> int:
+        return self.k
+
+    def prior(self, flops: float) -> float:
+        """N* predicted by the prior law at C FLOPs."""
+        return self.anchor_params * (flops / self.anchor_flops) ** self.exponent
+
+    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
+        """k distinct clean shapes log-spaced around N* = ``optimum(flops)``."""
+        targets = optimum(flops) * np.logspace(-math.log10(self.span), math.log10(self.span), self.k)
+        return distinct_shapes_for_params(targets, **family)
+
+    def to_dict(self) -> dict:
+        return {"auto": asdict(self)}
+
+
+@dataclass(frozen=True)
+class ParamSizes:
+    """``params`` model sizes: the same parameter-count targets at every budget."""
+
+    params: tuple[float, ...]
+
+    kind = "params"
+
+    def __post_init__(self):
+        if not self.params or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                                      for v in self.params):
+            raise SweepError(f"sizes.params ({list(self.params)!r}) must be a non-empty list of positive parameter counts")
+
+    @property
+    def per_budget(self) -> int:
+        return len(self.params)
+
+    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
+        return distinct_shapes_for_params(self.params, **family)
+
+    def to_dict(self) -> dict:
+        return {"params": list(self.params)}
+
+
+@dataclass(frozen=True)
+class ShapeSizes:
+    """``shapes`` model sizes: explicit (n_layers, d_model, n_heads) at every budget."""
+
+    shapes: tuple[tuple[int, int, int], ...]
+
+    kind = "shapes"
+
+    def __post_init__(self):
+        if not self.shapes:
+            raise SweepError("sizes.shapes must be a non-empty list of tables")
+
+    @property
+    def per_budget(self) -> int:
+        return len(self.shapes)
+
+    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
+        kw = {k: family[k] for k in ("vocab_size", "seq_len", "pos_encoding")}
+        return [ModelConfig(n_layers=L, d_model=d, n_heads=h, **kw) for L, d, h in self.shapes]
+
+    def to_dict(self) -> dict:
+        return {"shapes": [{"n_layers": L, "d_model": d, "n_heads": h} for L, d, h in self.shapes]}
+
+
+Sizes = Union[AutoSizes, ParamSizes, ShapeSizes]
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep. See the module docstring for the TOML keys."""
+
+    name: str
+    budgets: tuple[float, ...]
+    sizes: Sizes
+    corpus: str = "shakespeare"
+    tokenizer: str = "byte"
+    seq_len: int = 128
+    batch_size: int = 16
+    flops_convention: str = "chinchilla"
+    seeds: int = 1
+    device: str = "cpu"
+    threads: int = 1
+    pos_encoding: str = "rotary"
+    train: dict = field(default_factory=dict)
+    checkpoint_every_s: float = 300.0
+    aspect_ratio: int = ASPECT_RATIO
+    head_dim: int = HEAD_DIM
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            raise SweepError(f"name ({self.name!r}) must be a non-empty string of letters, digits, '-', '_' or '.'")
+        if not self.budgets or not all(isinstance(b, (int, float)) and b > 0 for b in self.budgets):
+            raise SweepError(f"budgets ({list(self.budgets)}) must be a non-empty list of positive FLOP counts")
+        if self.flops_convention not in CONVENTIONS:
+            raise SweepError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
+        for key in ("seq_len", "batch_size", "seeds", "threads", "aspect_ratio", "head_dim"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise SweepError(f"{key} ({v!r}) must be a positive integer")
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
+            raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
+        try:
+            self.train_config()
+        except (ConfigError, TypeError) as e:
+            raise SweepError(f"train: {e}") from None
+        if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
+            raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
+
+    @property
+    def sizes_per_budget(self) -> int:
+        """Sizes asked for at each budget (auto: k)."""
+        return self.sizes.per_budget
+
+    @property
+    def planned_runs(self) -> int:
+        return self.sizes_per_budget * len(self.budgets) * self.seeds
+
+    @property
+    def planned_flops(self) -> float:
+        return float(self.sizes_per_budget * self.seeds * sum(self.budgets))
+
+    def family(self, vocab_size: int) -> dict:
+        """The model family's keyword arguments for :mod:`scaling.model.shapes`."""
+        return {"vocab_size": vocab_size, "seq_len": self.seq_len, "pos_encoding": self.pos_encoding,
+                "aspect_ratio": self.aspect_ratio, "head_dim": self.head_dim}
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(batch_size=self.batch_size, flops_convention=self.flops_convention, threads=self.threads,
+                           **self.train)
+
+    def to_dict(self) -> dict:
+        """The sweep as a TOML-shaped document (:meth:`from_dict` reads it back)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["sizes"] = self.sizes.to_dict()
+        d["budgets"] = list(self.budgets)
+        d["train"] = dict(self.train)
+        return d
+
+    @classmethod
+    def from_dict(cls, doc: dict, where: str = "") -> "SweepConfig":
+        """Inverse of :meth:`to_dict`; also reads the ``sweep.json`` of older versions, whose
+        sizes were the bare auto table or list."""
+        doc = dict(doc)
+        s = doc.get("sizes")
+        if isinstance(s, dict) and s and not set(s) & {"auto", "params", "shapes"}:
+            doc["sizes"] = {"auto": s}
+        elif isinstance(s, list):
+            doc["sizes"] = {"shapes" if s and isinstance(s[0], dict) else "params": s}
+        return sweep_from_dict(doc, where)
+
+
+def _check_keys(where: str, got: dict, allowed: set) -> None:
+    unknown = sorted(set(got) - allowed)
+    if unknown:
+        raise SweepError(f"{where}unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                         f"(allowed: {', '.join(sorted(allowed))})")
+
+
+def _parse_value(text: str):
+    """An override's value as TOML would read it ("1e12" -> 1e12, "[1,2]" -> [1, 2], "cpu" -> "cpu")."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(doc: dict, assignment: str) -> None:
+    """Apply ``key=value`` (dots for tables: ``train.lr=1e-3``, ``sizes.auto.k=7``) to a parsed sweep."""
+    if "=" not in assignment:
+        raise SweepError(f"--set {assignment!r}: expected key=value")
+    key, text = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node = doc
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise SweepError(f"--set {assignment!r}: '{p}' is not a table")
+    node[parts[-1]] = _parse_value(text.strip())
+
+
+def _parse_sizes(sizes, where: str) -> Sizes:
+    if not isinstance(sizes, dict):
+        raise SweepError(f"{where}sizes must be a table with one of auto, params, shapes")
+    _check_keys(f"{where}sizes: ", sizes, {"auto", "params", "shapes"})
+    if len(sizes) != 1:
+        raise SweepError(f"{where}sizes must have exactly one of auto, params, shapes (got {', '.join(sizes) or 'none'})")
+    kind, val = next(iter(sizes.items()))
+    if kind == "auto":
+        val = {} if val is True else val
+        if not isinstance(val, dict):
+            raise SweepError(f"{where}sizes.auto must be a table (or true for the defaults)")
+        _check_keys(f"{where}sizes.auto: ", val, AUTO_KEYS)
+        try:
+            return AutoSizes(**val)
+        except SweepError as e:
+            raise SweepError(f"{where}{e}") from None
+        except TypeError as e:
+            raise SweepError(f"{where}sizes.auto: {e}") from None
+    if kind == "params":
+        if not isinstance(val, list):
+            raise SweepError(f"{where}sizes.params ({val!r}) must be a non-empty list of positive parameter counts")
+        try:
+            return ParamSizes(tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+                                    for v in val))
+        except SweepError as e:
+            raise SweepError(f"{where}{e}") from None
+    if not isinstance(val, list) or not val:
+        raise SweepError(f"{where}sizes.shapes must be a non-empty list of tables")
+    for i, s in enumerate(val):
+        if not isinstance(s, dict):
+            raise SweepError(f"{where}sizes.shapes[{i}] must be a table with n_layers, d_model, n_heads")
+        _check_keys(f"{where}sizes.shapes[{i}]: ", s, SHAPE_KEYS)
+        if set(s) != SHAPE_KEYS:
+            raise SweepError(f"{where}sizes.shapes[{i}] needs n_layers, d_model and n_heads")
+    return ShapeSizes(tuple((s["n_layers"], s["d_model"], s["n_heads"]) for s in val))
+
+
+def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
+    """Validate a parsed sweep document.
+
+    Raises:
+        SweepError: an unknown or missing key, or a bad value; the message starts with ``where``.
+    """
+    _check_keys(where, doc, SWEEP_KEYS)
+    for required in ("name", "budgets", "sizes"):
+        if required not in doc:
+            raise SweepError(f"{where}missing key '{required}'")
+    sizes = _parse_sizes(doc["sizes"], where)
+    train = doc.get("train", {})
+    if not isinstance(train, dict):
+        raise SweepError(f"{where}train must be a table")
+    _check_keys(f"{where}train: ", train, TRAIN_KEYS)
+    top = {k: v for k, v in doc.items() if k not in ("sizes", "train")}
+    top["budgets"] = tuple(float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
+                           for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))
+    try:
+        cfg = SweepConfig(sizes=sizes, train=dict(train), **top)
+    except SweepError as e:
+        raise SweepError(f"{where}{e}") from None
+    if isinstance(sizes, ShapeSizes):  # shapes must be valid models
+        for i, (L, d, h) in enumerate(sizes.shapes):
+            try:
+                ModelConfig(n_layers=L, d_model=d, n_heads=h, vocab_size=256, seq_len=cfg.seq_len)
+            except (ConfigError, TypeError) as e:
+                raise SweepError(f"{where}sizes.shapes[{i}]: {e}") from None
+    return cfg
+
+
+def load_sweep(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepConfig:
+    """Read and validate a sweep file, applying ``key=value`` overrides.
+
+    Raises:
+        SweepError: unreadable TOML, an unknown key or a bad value (named).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SweepError(f"{p}: file not found")
+    try:
+        doc = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SweepError(f"{p}: invalid TOML ({e})") from None
+    for o in overrides:
+        apply_override(doc, o)
+    return sweep_from_dict(doc, f"{p}: ")

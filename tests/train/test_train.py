@@ -1,0 +1,111 @@
+"""Real training on CPU: the budget is respected, models learn, divergence is recorded, runs repeat."""
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from scaling.cli import main
+from scaling.model.config import ModelConfig
+from scaling.data import load_corpus
+from scaling.model.flops import flops_per_token
+from scaling.runs import RunFolder
+from scaling.train import TrainConfig, lr_at, plan_run, train
+
+TINY = dict(n_layers=1, d_model=32, n_heads=1, seq_len=32)
+
+
+@pytest.fixture(scope="module")
+def synthetic(cache_dir):
+    return load_corpus("synthetic", cache_dir=cache_dir, synthetic_vocab=16, synthetic_tokens=300_000)
+
+
+def test_budget_is_respected_within_one_step(synthetic):
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    r = train(cfg, 1e9, synthetic, TrainConfig(batch_size=4, threads=1), peak_flops=1e11)
+    step_flops = 4 * 32 * flops_per_token(cfg)
+    assert r.status == "ok" and r.steps_done == r.steps
+    assert abs(r.flops - 1e9) <= step_flops
+    assert r.tokens == r.steps * 4 * 32 and r.flops == pytest.approx(r.tokens * flops_per_token(cfg))
+    assert len(r.val_curve) == 5 and r.val_curve[-1]["step"] == r.steps
+    assert r.curve[-1]["step"] == r.steps and r.mfu == pytest.approx(r.tokens_per_second * flops_per_token(cfg, "6N+attn") / 1e11)
+
+
+def test_schedule_ends_at_the_budget():
+    lrs = [lr_at(s, 100, 1.0, 0.05, 0.1) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.2) and max(lrs) == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="smaller than one step"):
+        plan_run(1e3, ModelConfig(vocab_size=16, **TINY), 4, "chinchilla")
+
+
+def test_learns_the_synthetic_entropy_rate(synthetic):
+    cfg = ModelConfig(vocab_size=16, n_layers=1, d_model=32, n_heads=1, seq_len=64)
+    r = train(cfg, 3e10, synthetic, TrainConfig(batch_size=16, lr=1e-2, threads=2), peak_flops=1e11)
+    assert r.status == "ok"
+    assert -0.05 < r.val_loss - synthetic.entropy_rate < 0.1, (r.val_loss, synthetic.entropy_rate)
+
+
+def test_learns_shakespeare_bytes(cache_dir):
+    data = load_corpus("shakespeare", cache_dir=cache_dir)
+    cfg = ModelConfig.from_depth(2, vocab_size=256, seq_len=64)
+    r = train(cfg, 5e10, data, TrainConfig(batch_size=16, threads=2), peak_flops=1e11)
+    assert r.status == "ok" and r.val_loss < math.log(256) - 2.0  # well below a uniform guess (5.55)
+    assert r.val_bpb == pytest.approx(r.val_loss / math.log(2))
+    assert r.val_curve[0]["val_loss"] > r.val_curve[-1]["val_loss"]
+
+
+def test_absurd_learning_rate_diverges_without_crashing(synthetic):
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    r = train(cfg, 3e9, synthetic, TrainConfig(batch_size=8, lr=1e4, warmup_frac=0.0, grad_clip=0.0), peak_flops=1e11)
+    assert r.status == "diverged" and r.val_loss is None and "step" in r.error
+    assert r.steps_done < r.steps
+
+
+def test_same_seed_same_losses(synthetic):
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    tc = TrainConfig(batch_size=4, threads=1)
+    a = train(cfg, 5e8, synthetic, tc, seed=1, peak_flops=1e11)
+    b = train(cfg, 5e8, synthetic, tc, seed=1, peak_flops=1e11)
+    c = train(cfg, 5e8, synthetic, tc, seed=2, peak_flops=1e11)
+    assert [p["train_loss"] for p in a.curve] == [p["train_loss"] for p in b.curve]
+    assert a.val_loss == b.val_loss and a.val_loss != c.val_loss
+
+
+def test_cli_flops_json():
+    r = CliRunner().invoke(main, ["flops", "--n-layers", "4", "--d-model", "128", "--seq-len", "256",
+                                  "--vocab-size", "4096", "--json"])
+    doc = json.loads(r.output)
+    assert doc["params"] == {"total": 1_311_872, "embedding": 524_288, "non_embedding": 787_584}
+    assert set(doc["flops_per_token"]) == {"6N", "6N+attn", "chinchilla"}
+    assert doc["flops_per_token"]["6N"] == 6 * 787_584
+
+
+def test_cli_train_writes_result(tmp_path, cache_dir):
+    out = tmp_path / "one"
+    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--d-model", "32", "--seq-len", "32", "--budget", "2e9",
+                                  "--data", "synthetic", "--out", str(out), "--cache-dir", str(cache_dir),
+                                  "--peak-tflops", "0.1", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    doc = RunFolder(out).read_result(curves=True).to_dict()
+    assert doc["curve"] and doc["val_curve"], "the curves are read back from metrics.jsonl"
+    for key in ("status", "budget_flops", "flops", "tokens", "steps", "flops_convention", "n_params", "train_bpb",
+                "n_params_non_embedding", "val_loss", "val_bpb", "train_loss", "tokens_per_second",
+                "flops_per_second", "mfu"):
+        assert key in doc, key
+    assert doc["status"] == "ok" and doc["flops_convention"] == "chinchilla" and doc["mfu"] > 0
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--data", "wikipedia"], "unknown corpus 'wikipedia'"),
+    (["--d-model", "100", "--n-heads", "3"], "d_model (100) must be divisible by n_heads (3)"),
+    (["--budget", "10"], "smaller than one step"),
+    (["--tokenizer", "wordpiece"], "unknown tokenizer"),
+])
+def test_cli_train_bad_values(cache_dir, args, msg):
+    base = {"--n-layers": "1", "--d-model": "32", "--budget": "1e9", "--data": "synthetic", "--seq-len": "32"}
+    for k, v in zip(args[::2], args[1::2]):
+        base[k] = v
+    argv = ["train", "--cache-dir", str(cache_dir)] + [x for kv in base.items() for x in kv]
+    r = CliRunner().invoke(main, argv)
+    assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
