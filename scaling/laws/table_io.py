@@ -136,11 +136,14 @@ def _row_label(i: int, fmt_is_csv: bool) -> str:
     return f"row {i} (line {i + 2})" if fmt_is_csv else f"row {i}"
 
 
-def _numeric(df, col, role, src, csv_lines, *, allow_missing=False) -> np.ndarray:
+def _numeric(df, col, role, src, csv_lines, *, allow_missing=False, skip=None) -> np.ndarray:
+    """A column as floats; rows in ``skip`` (runs already excluded, e.g. failed ones) may hold anything."""
     raw = df[col]
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
     for i in np.flatnonzero(np.isnan(vals)):
+        if skip is not None and skip[i]:
+            continue
         if blank[i]:
             if allow_missing:
                 continue
@@ -235,10 +238,22 @@ def load_runs(
         raise TableError(f"{src}: needs two of params, tokens and flops (C = 6ND) but found no column for "
                          f"{' or '.join(missing)}; columns are {list(map(str, df.columns))}")
 
+    # Runs whose status is not ok are excluded with their error; they may lack N, D or C (a crashed run).
+    reasons: dict[int, str] = {}
+    if cols["status"] is not None:
+        status = df[cols["status"]].astype(str).str.strip()
+        err_col = _find_column(df, "error", None, src)
+        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
+        for i, st in enumerate(status):
+            if st.lower() not in OK_STATUSES:
+                why = errors.iloc[i].strip() if errors is not None else ""
+                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
+    skip = np.zeros(len(df), dtype=bool)
+    skip[list(reasons)] = True
     vals: dict[str, np.ndarray] = {}
     for role in present:
-        vals[role] = _numeric(df, cols[role], role, src, csv_lines)
-        _check_positive(vals[role], cols[role], role, src, csv_lines)
+        vals[role] = _numeric(df, cols[role], role, src, csv_lines, skip=skip)
+        _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, csv_lines)
     derived = None
     if len(present) == 2:
         (derived,) = {"params", "tokens", "flops"} - set(present)
@@ -254,15 +269,6 @@ def load_runs(
         i = bad_loss[0]
         raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{cols['loss']}' (loss) must be positive, got {loss[i]:g}")
 
-    reasons: dict[int, str] = {}
-    if cols["status"] is not None:
-        status = df[cols["status"]].astype(str).str.strip()
-        err_col = _find_column(df, "error", None, src)
-        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
-        for i, st in enumerate(status):
-            if st.lower() not in OK_STATUSES:
-                why = errors.iloc[i].strip() if errors is not None else ""
-                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
     for i in np.flatnonzero(~np.isfinite(loss)):
         if int(i) not in reasons:
             reasons[int(i)] = "loss is missing or NaN" if np.isnan(loss[i]) else "loss is infinite"

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from scaling.cli import main
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
-from scaling.runs import RunFolder, RunRecord
+from scaling.runs import RunFolder, RunRecord, finished_records, run_folder
 from scaling.sweep import AutoSizes, SweepError, budget_models, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = """
@@ -125,16 +125,21 @@ def test_failed_runs_are_recorded_and_retried(tmp_path, cache_dir):
     args = ["sweep", "run", str(sweep), "--results", str(tmp_path / "res"), "--cache-dir", str(cache_dir)]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
-    recs = [json.loads(p.read_text()) for p in (tmp_path / "res" / "fail" / "runs").glob("*/result.json")]
-    assert recs and all(x["status"] == "failed" and "shorter than one sequence" in x["error"] for x in recs)
+    folder = tmp_path / "res" / "fail"
+    recs = finished_records(folder)
+    assert recs and all(x.status == "failed" and "shorter than one sequence" in x.error for x in recs)
     assert "failed" in r.output
+    # A folder of failed runs is a table whose rows are all excluded, with their errors: one line, exit 2.
+    r = CliRunner().invoke(main, ["fit", str(folder), "--bootstrap", "0"])
+    assert r.exit_code == 2 and "no usable runs" in r.output and "shorter than one sequence" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
     corpus.write_text("to be or not to be, that is the question\n" * 400)
     r = CliRunner().invoke(main, args)  # without --retry-failed: nothing reruns
-    assert all(json.loads(p.read_text())["status"] == "failed" for p in (tmp_path / "res" / "fail" / "runs").glob("*/result.json"))
+    assert all(x.status == "failed" for x in finished_records(folder))
     r = CliRunner().invoke(main, args + ["--retry-failed"])
     assert r.exit_code == 0, r.output
-    recs = [json.loads(p.read_text()) for p in (tmp_path / "res" / "fail" / "runs").glob("*/result.json")]
-    assert recs and all(x["status"] == "ok" for x in recs)
+    recs = finished_records(folder)
+    assert recs and all(x.status == "ok" for x in recs)
 
 
 def test_diverged_runs_are_excluded_from_fits_with_the_reason(tmp_path, cache_dir):
@@ -163,6 +168,22 @@ def test_end_to_end_tiny_sweep_produces_a_fit(tmp_path, cache_dir):
     r = CliRunner().invoke(main, ["fit", str(res / "e2e"), "--bootstrap", "0", "--json", "--envelope", "runs"])
     assert json.loads(r.stdout)["approach1"]["source"] == "lowest-loss run per budget"
     assert any(p["method"] == "approach3" for p in doc["predictions"])
+    # A damaged record (a torn result.json) is reported by status and redone by the next run, alone.
+    runs = sorted((res / "e2e" / "runs").iterdir())
+    torn = runs[0] / "result.json"
+    torn.write_text(torn.read_text()[:40])
+    others = {p.name: (p / "result.json").stat().st_mtime_ns for p in runs[1:]}
+    r = CliRunner().invoke(main, ["sweep", "status", str(sweep), "--results", str(res)])
+    assert r.exit_code == 0 and "1 damaged run folder" in r.output, r.output
+    r = CliRunner().invoke(main, ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir)])
+    assert r.exit_code == 0, r.output
+    assert RunFolder(runs[0]).read_result().status == "ok"
+    assert {p.name: (p / "result.json").stat().st_mtime_ns for p in runs[1:]} == others
+    # sweep.json is read back: status says when the TOML no longer matches the folder.
+    r = CliRunner().invoke(main, ["sweep", "status", str(sweep), "--results", str(res), "--set", "seq_len=64"])
+    assert "differs from" in r.output and "seq_len" in r.output
+    r = CliRunner().invoke(main, ["sweep", "status", str(sweep), "--results", str(res)])
+    assert "differs from" not in r.output
 
 
 def _tiny_specs(tmp_path, cache_dir, n=3):
@@ -187,8 +208,8 @@ def test_ray_executor_on_a_local_cluster(tmp_path, cache_dir):
         ray.shutdown()
     assert [o["status"] for o in out] == ["ok"] * 3
     for s in specs:
-        rec = json.loads((tmp_path / "ray" / "runs" / s.run_id / "result.json").read_text())
-        assert rec["status"] == "ok" and rec["budget_flops"] == s.budget
+        rec = run_folder(tmp_path / "ray", s.run_id).read_result()
+        assert rec.status == "ok" and rec.budget_flops == s.budget and rec.run_id == s.run_id
 
 
 def test_submitit_executor_with_its_local_backend(tmp_path, cache_dir):

@@ -1,0 +1,64 @@
+"""Fit results round-trip through their classes; audit reads a law through them."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import synthetic_runs
+
+from scaling import AnalysisResult, analyze, load_runs
+from scaling.errors import LawError, RecordError
+from scaling.laws.audit import Law, load_law
+
+
+@pytest.fixture(scope="module")
+def result():
+    rng = np.random.default_rng(7)
+    df = synthetic_runs(noise=0.004, rng=rng)
+    return analyze(load_runs(df), n_bootstrap=60, seed=3, targets=[1e22, 1e24])
+
+
+def test_analysis_round_trips_through_its_dict(result):
+    doc = json.loads(json.dumps(result.to_dict()))  # through real JSON text
+    back = AnalysisResult.from_dict(doc)
+    assert back.to_dict() == doc
+    assert back.approach3 == result.approach3 and back.approach2.params_law == result.approach2.params_law
+    assert back.approach2.budgets == result.approach2.budgets and back.approach1.loss_law == result.approach1.loss_law
+    for m, s in result.samples.items():
+        for k, v in s.items():
+            np.testing.assert_array_equal(back.samples[m][k], v)
+    for f in ("n_params", "n_tokens", "flops", "loss", "used", "group", "budgets"):
+        np.testing.assert_array_equal(getattr(back.table, f), getattr(result.table, f))
+    assert back.predictions() == result.predictions()
+    assert (back.targets, back.level, back.seed, back.n_bootstrap) == (result.targets, result.level, 3, 60)
+
+
+def test_a_and_b_mean_one_thing(result):
+    doc = result.to_dict()
+    a3 = doc["approach3"]
+    assert a3["a"] == pytest.approx(a3["beta"] / (a3["alpha"] + a3["beta"]))
+    assert set(doc["bootstrap_samples"]["approach3"]) == {"log_A", "log_B", "log_E", "alpha", "beta"}
+
+
+def test_audit_law_from_file_predicts_what_the_fit_predicts(result, tmp_path):
+    p = tmp_path / "fit.json"
+    p.write_text(json.dumps(result.to_dict()))
+    for method in ("approach2", "approach3", "approach1"):
+        law = load_law(p, method)
+        direct = Law.from_result(result, method)
+        assert law.optimum(1e23) == direct.optimum(1e23)
+        pred = result.prediction(method, 1e23)
+        assert law.optimum(1e23)["optimal_params"] == pytest.approx(pred["optimal_params"], rel=1e-12)
+        assert list(law.optimum(1e23)["params_ci"]) == pytest.approx(pred["params_ci"], rel=1e-12)
+
+
+def test_old_or_broken_fit_files_are_named(result, tmp_path):
+    doc = result.to_dict()
+    with pytest.raises(RecordError, match="schema_version 1"):
+        AnalysisResult.from_dict({**doc, "schema_version": 1}, "old.json")
+    broken = dict(doc)
+    broken["approach3"] = {k: v for k, v in doc["approach3"].items() if k != "beta"}
+    p = tmp_path / "broken.json"
+    p.write_text(json.dumps(broken))
+    with pytest.raises(LawError, match=r"broken.json: approach3: missing key 'beta'"):
+        load_law(p, "approach3")

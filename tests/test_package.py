@@ -1,0 +1,109 @@
+"""The package as a whole: one error root at the CLI boundary, no import-time side effects, a layout by role."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import scaling
+from scaling import errors
+from scaling.cli import _Group
+
+PKG = Path(scaling.__file__).resolve().parent
+
+
+def test_every_input_error_derives_from_the_one_root():
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.ScalingError), name
+    e = errors.TableError("t.csv: row 3: bad", partial={"rows": 2})
+    assert isinstance(e, ValueError) and e.partial == {"rows": 2}
+
+
+def test_cli_turns_scaling_errors_into_one_line_and_bugs_into_tracebacks():
+    @click.group(cls=_Group)
+    def cli():
+        pass
+
+    @cli.command()
+    def bad_input():
+        raise errors.ConfigError("sweep.toml: seq_len (-3) must be a positive integer")
+
+    @cli.command()
+    def bug():
+        raise ValueError("an internal invariant broke")
+
+    r = CliRunner().invoke(cli, ["bad-input"])
+    assert r.exit_code == 2 and r.output == "Error: sweep.toml: seq_len (-3) must be a positive integer\n"
+    r = CliRunner().invoke(cli, ["bug"])
+    assert r.exit_code == 1 and isinstance(r.exception, ValueError)  # not swallowed as bad input
+
+
+def test_import_has_no_side_effects(tmp_path):
+    code = ("import sys, scaling, scaling.laws, scaling.runs, scaling.sweep, scaling.model, scaling.train, "
+            "scaling.data; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PATH": "", "HOME": str(tmp_path / "home")})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    assert list(tmp_path.iterdir()) == []  # no file or folder written (not even a cache under HOME)
+    assert sorted(scaling.__all__) == scaling.__all__ and all(getattr(scaling, n) is not None for n in scaling.__all__)
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """Module-level imports between the package's modules (imports inside functions are lazy by design)."""
+    mods = {}
+    for p in PKG.rglob("*.py"):
+        name = ".".join(("scaling", *p.relative_to(PKG).with_suffix("").parts)).removesuffix(".__init__")
+        mods[name] = p
+    graph = {}
+    for name, p in mods.items():
+        deps = set()
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scaling"):
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    deps.add(sub if sub in mods else node.module)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("scaling")}
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def test_no_import_cycles_between_modules():
+    graph = _module_imports()
+    # A package's __init__ re-exports its modules; only cycles among the modules themselves count.
+    inits = {m for m in graph if (PKG / "/".join(m.split(".")[1:]) / "__init__.py").exists() or m == "scaling"}
+    g = {m: {d for d in deps if d not in inits} for m, deps in graph.items() if m not in inits}
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for d in g.get(m, ()):
+            if state.get(d) == 1:
+                pytest.fail("import cycle: " + " -> ".join(path + [d]))
+            if d not in state:
+                visit(d, path + [d])
+        state[m] = 2
+
+    for m in g:
+        if m not in state:
+            visit(m, [m])
+
+
+def test_modules_are_short_and_laws_never_import_torch():
+    sizes = {p.relative_to(PKG): len(p.read_text().splitlines()) for p in PKG.rglob("*.py")}
+    assert max(sizes.values()) <= 400, max(sizes.items(), key=lambda kv: kv[1])
+    graph = _module_imports()
+    for m, deps in graph.items():
+        if m.startswith("scaling.laws"):
+            assert not any(d.startswith(("scaling.train", "scaling.model.transformer")) for d in deps), m
+    for p in (PKG / "laws" / "fit").glob("*.py"):  # fitting is pure: not even a lazy import of either
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] in ("torch", "matplotlib") for n in names), p.name
