@@ -96,6 +96,9 @@ class AutoSizes:
     def per_budget(self) -> int:
         return self.k
 
+    def check(self, seq_len: int) -> None:
+        """Nothing to check beyond construction: auto shapes are clean shapes of the family."""
+
     def prior(self, flops: float) -> float:
         """N* predicted by the prior law at C FLOPs."""
         return self.anchor_params * (flops / self.anchor_flops) ** self.exponent
@@ -126,6 +129,9 @@ class ParamSizes:
     def per_budget(self) -> int:
         return len(self.params)
 
+    def check(self, seq_len: int) -> None:
+        """Nothing to check beyond construction: the nearest clean shapes are valid models."""
+
     def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
         return distinct_shapes_for_params(self.params, **family)
 
@@ -148,6 +154,18 @@ class ShapeSizes:
     @property
     def per_budget(self) -> int:
         return len(self.shapes)
+
+    def check(self, seq_len: int) -> None:
+        """Every shape must be a valid model at this context length.
+
+        Raises:
+            SweepError: naming the shape and the rule it breaks.
+        """
+        for i, (L, d, h) in enumerate(self.shapes):
+            try:
+                ModelConfig(n_layers=L, d_model=d, n_heads=h, vocab_size=256, seq_len=seq_len)
+            except (ConfigError, TypeError) as e:
+                raise SweepError(f"sizes.shapes[{i}]: {e}") from None
 
     def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
         kw = {k: family[k] for k in ("vocab_size", "seq_len", "pos_encoding")}
@@ -330,14 +348,9 @@ def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
                            for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))
     try:
         cfg = SweepConfig(sizes=sizes, train=dict(train), **top)
+        sizes.check(cfg.seq_len)
     except SweepError as e:
         raise SweepError(f"{where}{e}") from None
-    if isinstance(sizes, ShapeSizes):  # shapes must be valid models
-        for i, (L, d, h) in enumerate(sizes.shapes):
-            try:
-                ModelConfig(n_layers=L, d_model=d, n_heads=h, vocab_size=256, seq_len=cfg.seq_len)
-            except (ConfigError, TypeError) as e:
-                raise SweepError(f"{where}sizes.shapes[{i}]: {e}") from None
     return cfg
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import find_optimal_params, fit_budget, fit_envelope, fit_isoflops, fit_linear_log, fit_power_law, load_runs
+from scaling import find_optimal_params, fit_envelope, fit_isoflops, fit_linear_log, fit_power_law, load_runs
 
 from conftest import TRUTH, synthetic_runs, true_loss, true_nopt
 

@@ -1,23 +1,22 @@
 """Sweeps: config validation, centred auto grids, resume after SIGKILL, failures, executors, end to end."""
 
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from scaling.cli import main
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
 from scaling.runs import RunFolder, RunRecord, finished_records, run_folder
-from scaling.sweep import AutoSizes, SweepError, budget_models, load_sweep, predicted_optimum, sweep_from_dict
+from scaling.sweep import SweepError, budget_models, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = """
 name = "t"
@@ -48,6 +47,7 @@ def write(tmp_path, text, name="s.toml"):
     (BASE.replace('auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }',
                   "shapes = [{ n_layers = 2, d_model = 100, n_heads = 3 }]"), "d_model (100) must be divisible by n_heads (3)"),
     ("name = [", "invalid TOML"),
+    (BASE + 'device = "gpu"\n', "device ('gpu') must be cpu, cuda, cuda:N or mps"),
 ])
 def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
     with pytest.raises(SweepError, match=None) as e:
@@ -60,6 +60,14 @@ def test_overrides(tmp_path):
     assert sw.seq_len == 64 and sw.train == {"lr": 1e-3} and sw.sizes.k == 5 and sw.budgets == (1e9, 2e9)
     r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, BASE)), "--set", "nope=1"])
     assert r.exit_code == 2 and "unknown key 'nope'" in r.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+def test_a_device_this_machine_lacks_stops_the_sweep_before_any_run(tmp_path):
+    r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, BASE)), "--results", str(tmp_path / "res"),
+                                  "--set", "device=cuda"])
+    assert r.exit_code == 2 and "torch sees no CUDA GPU" in r.output and len(r.output.strip().splitlines()) == 2
+    assert not (tmp_path / "res" / "t" / "runs").exists()
 
 
 def test_auto_grid_is_centred_on_the_predicted_optimum():

@@ -18,6 +18,15 @@ def test_bf16_training_on_gpu_learns_and_reports_mfu(cache_dir):
     assert r.mfu is not None and 0 < r.mfu < 1 and "gpu" in r.hardware
 
 
+def test_tf32_is_switched_on_for_a_run_only(cache_dir):
+    data = load_corpus("synthetic", cache_dir=cache_dir)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    r = train(ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32), 1e9, data,
+              TrainConfig(batch_size=4), device="cuda")
+    assert r.status == "ok"
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+
+
 def test_compiled_model_matches_budget(cache_dir):
     data = load_corpus("shakespeare", cache_dir=cache_dir)
     cfg = ModelConfig.from_depth(2, vocab_size=256, seq_len=128)

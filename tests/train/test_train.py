@@ -109,3 +109,14 @@ def test_cli_train_bad_values(cache_dir, args, msg):
     argv = ["train", "--cache-dir", str(cache_dir)] + [x for kv in base.items() for x in kv]
     r = CliRunner().invoke(main, argv)
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_cpu_peak_measurement_leaves_global_state_alone():
+    import torch
+
+    from scaling.train.hardware import measure_cpu_peak
+
+    torch.manual_seed(123)
+    before, threads = torch.get_rng_state(), torch.get_num_threads()
+    assert measure_cpu_peak(threads=1, size=128, seconds=0.05) > 0
+    assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads
