@@ -35,8 +35,10 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
     """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
     from scaling.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
     from scaling.sweep.progress import Monitor
+    from scaling.sweep.runner import check_device
 
     sw = load_sweep(sweep_file, tuple(overrides))
+    check_device(sw.device)
     ex = make_executor(executor, threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
                        partition=partition, timeout_min=timeout_min, max_workers=workers,
                        folder=Path(results_root) / sw.name / ".submitit")
