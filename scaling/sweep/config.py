@@ -11,6 +11,7 @@ A sweep file (see ``sweeps/*.toml``)::
     budgets = [1e11, 3e11, 1e12, 3e12]
     seeds = 1                   # repeats per (size, budget)
     device = "cpu"              # cpu | cuda | cuda:N | mps
+    schedule = "cosine"         # cosine | wsd (warmup-stable-decay; [train] cooldown_frac, cooldown_shape)
     threads = 1                 # per run
     aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
     head_dim = 32               #   and heads of this size
@@ -54,11 +55,12 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
-              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim"}
+              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim",
+              "schedule"}
 AUTO_KEYS = {"k", "span", "exponent", "anchor_flops", "anchor_params", "refine"}
 SHAPE_KEYS = {"n_layers", "d_model", "n_heads"}
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads"}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule"}
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 #: N* at a budget C, as the sweep's plan predicts it (used by ``auto`` sizes).
@@ -198,6 +200,7 @@ class SweepConfig:
     checkpoint_every_s: float = 300.0
     aspect_ratio: int = ASPECT_RATIO
     head_dim: int = HEAD_DIM
+    schedule: str = "cosine"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -239,7 +242,7 @@ class SweepConfig:
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(batch_size=self.batch_size, flops_convention=self.flops_convention, threads=self.threads,
-                           **self.train)
+                           schedule=self.schedule, **self.train)
 
     def to_dict(self) -> dict:
         """The sweep as a TOML-shaped document (:meth:`from_dict` reads it back)."""

@@ -28,7 +28,7 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        key = {"model": self.model.to_dict(), "budget": self.budget, "train": self.train.to_dict(), "corpus": self.corpus,
+        key = {"model": self.model.to_dict(), "budget": self.budget, "train": self.train.identity(), "corpus": self.corpus,
                "tokenizer": self.tokenizer, "seed": self.seed}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 

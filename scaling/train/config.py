@@ -9,6 +9,9 @@ from typing import Literal
 from scaling.errors import ConfigError
 from scaling.model.flops import CONVENTIONS, DEFAULT_CONVENTION
 
+SCHEDULES = ("cosine", "wsd")
+COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -18,7 +21,12 @@ class TrainConfig:
         batch_size: sequences per optimiser step.
         lr: peak learning rate; None uses :func:`scaling.train.optim.default_lr`.
         warmup_frac: fraction of the steps spent warming up linearly.
-        final_lr_frac: the cosine decays to this fraction of the peak (Chinchilla: 0.1).
+        final_lr_frac: the schedule ends at this fraction of the peak (Chinchilla's cosine: 0.1).
+        schedule: "cosine" (warmup, then a cosine decay over the rest of the run) or "wsd"
+            (warmup-stable-decay: warmup, constant at the peak, then a cooldown over the last
+            ``cooldown_frac`` of the steps; Hägele et al. 2024).
+        cooldown_frac: WSD only: the fraction of the steps spent cooling down, in (0, 1).
+        cooldown_shape: WSD only: "1-sqrt" (Hägele et al.'s best), "linear" or "cosine".
         weight_decay: AdamW decoupled weight decay on matrices (not norms).
         grad_clip: clip the global gradient norm to this (0 turns it off).
         betas: AdamW's (β1, β2).
@@ -37,6 +45,9 @@ class TrainConfig:
     lr: float | None = None
     warmup_frac: float = 0.05
     final_lr_frac: float = 0.1
+    schedule: Literal["cosine", "wsd"] = "cosine"
+    cooldown_frac: float = 0.2
+    cooldown_shape: Literal["1-sqrt", "linear", "cosine"] = "1-sqrt"
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     betas: tuple[float, float] = (0.9, 0.95)
@@ -58,6 +69,15 @@ class TrainConfig:
             raise ConfigError(f"warmup_frac ({self.warmup_frac}) must be in [0, 1)")
         if not 0 <= self.final_lr_frac <= 1:
             raise ConfigError(f"final_lr_frac ({self.final_lr_frac}) must be in [0, 1]")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule ({self.schedule!r}) must be one of {', '.join(SCHEDULES)}")
+        if not (isinstance(self.cooldown_frac, (int, float)) and 0 < self.cooldown_frac < 1):
+            raise ConfigError(f"cooldown_frac ({self.cooldown_frac!r}) must be in (0, 1)")
+        if self.cooldown_shape not in COOLDOWN_SHAPES:
+            raise ConfigError(f"cooldown_shape ({self.cooldown_shape!r}) must be one of {', '.join(COOLDOWN_SHAPES)}")
+        if self.schedule == "wsd" and self.warmup_frac + self.cooldown_frac > 1:
+            raise ConfigError(f"warmup_frac ({self.warmup_frac}) + cooldown_frac ({self.cooldown_frac}) must be at most 1: "
+                              "the cooldown would start before the warmup ends")
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("weight_decay and grad_clip must be non-negative")
         if self.flops_convention not in CONVENTIONS:
@@ -71,6 +91,16 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def identity(self) -> dict:
+        """The settings that make a run what it is, for run ids and checkpoints: :meth:`to_dict`
+        without the WSD keys when the schedule is cosine (they do not affect it), so runs planned
+        before those keys existed keep their ids."""
+        d = self.to_dict()
+        if self.schedule == "cosine":
+            for k in ("schedule", "cooldown_frac", "cooldown_shape"):
+                d.pop(k)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -31,7 +31,7 @@ from scaling.train.config import TrainConfig
 from scaling.train.evaluate import evaluate
 from scaling.train.hardware import (autocast_for, hardware_info, peak_flops_for, run_precision, run_threads,
                                     versions)
-from scaling.train.optim import build_optimizer, default_lr, lr_at, set_lr
+from scaling.train.optim import build_optimizer, default_lr, schedule_lr, set_lr
 from scaling.train.plan import Plan, plan_run
 
 Progress = Callable[[dict], None]
@@ -115,7 +115,7 @@ def train(
             step_model = torch.compile(model) if train_cfg.compile else model
             rng = np.random.default_rng(seed)
             ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-            identity = {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(), "steps": plan.steps, "seed": seed,
+            identity = {"model": model_cfg.to_dict(), "train": train_cfg.identity(), "steps": plan.steps, "seed": seed,
                         "corpus": data.name}
             saved = load_checkpoint(ckpt, identity, device)
             if saved is not None:
@@ -151,7 +151,7 @@ def _steps(step_model, model, opt, data: Corpus, plan: Plan, cfg: TrainConfig, l
     last_ckpt = time.monotonic()
     for step in range(st.step, plan.steps):
         t0 = time.perf_counter()
-        lr = lr_at(step, plan.steps, lr_peak, cfg.warmup_frac, cfg.final_lr_frac)
+        lr = schedule_lr(step, plan.steps, lr_peak, cfg)
         set_lr(opt, lr)
         x, y, m = gather(data.train, data.train_mask, random_windows(data.train.size, cfg.batch_size, T, rng), T)
         xt, yt = torch.from_numpy(x).to(device, non_blocking=True), torch.from_numpy(y).to(device, non_blocking=True)

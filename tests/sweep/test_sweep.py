@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +16,8 @@ from click.testing import CliRunner
 from scaling.cli import main
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
-from scaling.runs import RunFolder, RunRecord, finished_records, run_folder
-from scaling.sweep import SweepError, budget_models, load_sweep, predicted_optimum, sweep_from_dict
+from scaling.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders
+from scaling.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = """
 name = "t"
@@ -47,12 +48,26 @@ def write(tmp_path, text, name="s.toml"):
     (BASE.replace('auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }',
                   "shapes = [{ n_layers = 2, d_model = 100, n_heads = 3 }]"), "d_model (100) must be divisible by n_heads (3)"),
     ("name = [", "invalid TOML"),
+    (BASE + "[train]\ncooldown_shape = \"exp\"\n", "cooldown_shape ('exp') must be one of 1-sqrt, linear, cosine"),
+    (BASE.replace("threads = 1", 'threads = 1\nschedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
+    (BASE + "[train]\nschedule = \"wsd\"\n", "train: unknown key 'schedule'"),
     (BASE.replace("threads = 1", 'threads = 1\ndevice = "gpu"'), "device ('gpu') must be cpu, cuda, cuda:N or mps"),
 ])
 def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
     with pytest.raises(SweepError, match=None) as e:
         load_sweep(write(tmp_path, text))
     assert msg in str(e.value) and "s.toml" in str(e.value)
+
+
+def test_cosine_run_ids_are_those_of_the_committed_sweep():
+    # The WSD keys joined TrainConfig after results/quick was run: cosine runs must keep their ids,
+    # or the README's main command would train the committed sweep again.
+    repo = Path(__file__).resolve().parents[2]
+    sw = load_sweep(repo / "sweeps" / "quick.toml")
+    specs = budget_runs(sw, min(sw.budgets), 256, [])
+    have = {f.run_id for f in run_folders(repo / "results" / "quick")}
+    assert len(specs) == 5 and all(s.run_id in have for s in specs)
+    assert load_sweep(repo / "sweeps" / "quick.toml", ("schedule=wsd",)).train_config().schedule == "wsd"
 
 
 def test_overrides(tmp_path):

@@ -10,7 +10,7 @@ from scaling.cli import main
 from scaling.model.config import ModelConfig
 from scaling.data import load_corpus
 from scaling.model.flops import flops_per_token
-from scaling.runs import RunFolder
+from scaling.runs import RunFolder, RunRecord
 from scaling.train import TrainConfig, lr_at, plan_run, train
 
 TINY = dict(n_layers=1, d_model=32, n_heads=1, seq_len=32)
@@ -120,3 +120,39 @@ def test_cpu_peak_measurement_leaves_global_state_alone():
     before, threads = torch.get_rng_state(), torch.get_num_threads()
     assert measure_cpu_peak(threads=1, size=128, seconds=0.05) > 0
     assert torch.equal(torch.get_rng_state(), before) and torch.get_num_threads() == threads
+
+
+def test_wsd_schedule_holds_the_peak_then_cools_down():
+    from scaling.train.optim import cooldown_start, schedule_lr
+
+    for shape in ("1-sqrt", "linear", "cosine"):
+        cfg = TrainConfig(schedule="wsd", cooldown_frac=0.2, cooldown_shape=shape, warmup_frac=0.05, final_lr_frac=0.0)
+        lrs = [schedule_lr(s, 100, 1.0, cfg) for s in range(100)]
+        assert cooldown_start(100, 0.2) == 80
+        assert lrs[0] == pytest.approx(0.2) and all(lr == 1.0 for lr in lrs[5:81])  # stable until the cooldown
+        assert lrs[-1] == pytest.approx(0.0) and all(a >= b for a, b in zip(lrs[80:], lrs[81:]))
+    # (1 - sqrt) drops fastest at first: halfway through the cooldown it is below linear's 0.5.
+    half = [schedule_lr(90, 100, 1.0, TrainConfig(schedule="wsd", cooldown_shape=s, final_lr_frac=0.0))
+            for s in ("1-sqrt", "linear")]
+    assert half[0] < 0.35 < half[1]
+
+
+def test_wsd_run_trains_to_its_budget(synthetic):
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    r = train(cfg, 1e9, synthetic, TrainConfig(batch_size=4, threads=1, schedule="wsd", cooldown_frac=0.25),
+              peak_flops=1e11)
+    assert r.status == "ok" and r.steps_done == r.steps and r.val_loss < math.log(16)
+    lrs = [row["lr"] for row in r.curve]
+    assert lrs[-1] == pytest.approx(0.1 * r.lr, rel=1e-6) and max(lrs) == pytest.approx(r.lr)
+    assert RunRecord.from_dict(r.to_dict()).train_config.schedule == "wsd"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--schedule", "wsd", "--cooldown-frac", "1.5"], "cooldown_frac (1.5) must be in (0, 1)"),
+    (["--schedule", "wsd", "--cooldown-frac", "0"], "cooldown_frac (0.0) must be in (0, 1)"),
+    (["--schedule", "wsd", "--cooldown-frac", "0.99"], "the cooldown would start before the warmup ends"),
+])
+def test_bad_wsd_settings_are_one_line(args, msg, cache_dir):
+    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--budget", "1e9", "--data", "synthetic",
+                                  "--cache-dir", str(cache_dir), *args])
+    assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
