@@ -46,11 +46,17 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
                f"{executor}; results in {sweep_dir_for(sw, results_root)}", err=True)
 
     def on_event(e):
+        if e["event"] == "warning":
+            click.echo(f"warning: {e['message']}", err=True)
         if e["event"] == "budget":
             sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
             click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}", err=True)
 
-    with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, sw.planned_flops):
+    from scaling.data import load_corpus
+    from scaling.sweep.plan import planned_cost
+
+    vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
+    with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
         st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
                        progress=on_event)
     click.echo(_status_line(st))
@@ -61,6 +67,11 @@ def _status_line(st) -> str:
             f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs")
     if st.damaged:
         line += f"; {st.damaged} damaged run folder(s), redone by the next 'sweep run'"
+    if st.done:
+        line += (f"\ncost: {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time"
+                 + (f" ({st.trunks} WSD trunks, each counted once)" if st.trunks else "")
+                 + f"; as independent runs {st.independent_flops:.3g} FLOPs, ~{st.independent_wall_s / 60:.1f} min"
+                 + (f" ({1 - st.cost_flops / st.independent_flops:.0%} saved)" if st.independent_flops else ""))
     return line
 
 

@@ -10,6 +10,7 @@ family's.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -71,3 +72,20 @@ def distinct_shapes_for_params(targets, *, vocab_size: int, seq_len: int, aspect
     cost = np.abs(np.log(sizes[None, :] / t[:, None])) + 1e-6 * aspect[None, :]
     rows, cols = linear_sum_assignment(cost)
     return [shapes[c] for _, c in sorted(zip(rows, cols))]
+
+
+def shape_ladder(anchor: float, ratio: float, **family) -> dict[int, ModelConfig]:
+    """One ladder of sizes shared by every budget of a sweep: rung j targets anchor · ratio^j, each rung its
+    own clean shape, the same at every budget (one exact assignment over every rung the family's shapes
+    reach). Returns {j: shape}."""
+    return _ladder(float(anchor), float(ratio), tuple(sorted(family.items())))
+
+
+@functools.lru_cache(maxsize=16)
+def _ladder(anchor: float, ratio: float, family: tuple) -> dict[int, ModelConfig]:
+    fam = dict(family)
+    sizes = [param_counts(m).total for m in clean_shapes(**fam)]
+    lo = math.ceil(math.log(min(sizes) / anchor, ratio))
+    hi = math.floor(math.log(max(sizes) / anchor, ratio))
+    js = list(range(lo, hi + 1))
+    return dict(zip(js, distinct_shapes_for_params([anchor * ratio**j for j in js], **fam)))

@@ -4,10 +4,11 @@
 * :mod:`~scaling.runs.store`: the one reader and writer of run and sweep folders.
 """
 
-from scaling.runs.record import SCHEMA_VERSION, RunRecord
+from scaling.runs.record import SCHEMA_VERSION, RunRecord, TrunkState
 from scaling.runs.store import (
     RUNS_COLUMNS,
     RunFolder,
+    TrunkFolder,
     finished_records,
     is_sweep_dir,
     iter_records,
@@ -16,10 +17,13 @@ from scaling.runs.store import (
     run_folder,
     run_folders,
     runs_frame,
+    trunk_folder,
+    trunk_folders,
     write_manifest,
     write_runs_csv,
 )
 
-__all__ = ["RUNS_COLUMNS", "RunFolder", "RunRecord", "SCHEMA_VERSION", "finished_records", "is_sweep_dir",
+__all__ = ["RUNS_COLUMNS", "RunFolder", "RunRecord", "SCHEMA_VERSION", "TrunkFolder", "TrunkState", "trunk_folder",
+           "trunk_folders", "finished_records", "is_sweep_dir",
            "iter_records", "read_curves", "read_manifest", "run_folder", "run_folders", "runs_frame",
            "write_manifest", "write_runs_csv"]

@@ -33,6 +33,10 @@ class RunRecord:
         curve: training-curve rows (step, tokens, flops, train_loss, lr, wall_time_s).
         val_curve: validation rows (step, tokens, flops, val_loss).
         run_id: the sweep's id of the run, when it belongs to one.
+        trunk_id, branch_step: for a WSD cooldown branch, the trunk it branched off and the trunk step
+            its cooldown started at (its ``tokens`` and ``flops`` include the trunk's prefix).
+        cost_flops: the FLOPs this run's own steps spent (a branch: its cooldown; an independent run:
+            all of ``flops``). None in records written before it existed.
     """
 
     status: str
@@ -68,6 +72,9 @@ class RunRecord:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     run_id: str | None = None
+    trunk_id: str | None = None
+    branch_step: int | None = None
+    cost_flops: float | None = None
     curve: tuple[dict, ...] = ()
     val_curve: tuple[dict, ...] = ()
 
@@ -140,4 +147,45 @@ class RunRecord:
         except RecordError as e:
             raise RecordError(f"{where}{e}") from None
         except (TypeError, ValueError) as e:
+            raise RecordError(f"{where}{e}") from None
+
+
+@dataclass(frozen=True)
+class TrunkState:
+    """How far a WSD trunk has been trained, and what it cost (``trunk.json`` in its folder).
+
+    Attributes:
+        trunk_id: the trunk's id in its sweep.
+        steps: the furthest step trained and saved.
+        step_flops: FLOPs of one step (under the sweep's convention).
+        wall_time_s: wall time spent growing it, summed over growths.
+        recreated_flops: FLOPs spent training again a prefix whose snapshot was lost.
+    """
+
+    trunk_id: str
+    steps: int = 0
+    step_flops: float = 0.0
+    wall_time_s: float = 0.0
+    recreated_flops: float = 0.0
+
+    @property
+    def flops(self) -> float:
+        """FLOPs the trunk cost: each step once, plus any re-created prefixes."""
+        return self.steps * self.step_flops + self.recreated_flops
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "") -> "TrunkState":
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            RecordError: not a trunk state.
+        """
+        if not isinstance(d, dict) or "trunk_id" not in d:
+            raise RecordError(f"{where}not a trunk state (no 'trunk_id')")
+        try:
+            return cls(**{k: v for k, v in d.items() if k != "schema_version"})
+        except TypeError as e:
             raise RecordError(f"{where}{e}") from None

@@ -33,26 +33,22 @@ import pandas as pd
 
 from scaling.errors import RecordError
 from scaling.jsonio import dumps, write_json_atomic
-from scaling.runs.record import RunRecord
+from scaling.runs.record import RunRecord, TrunkState
 
 #: Columns of runs.csv, in order (N, D, C and L in the names load_runs reads).
 RUNS_COLUMNS = ("run_id", "status", "budget", "params", "n_params_non_embedding", "tokens", "flops", "loss",
                 "val_bpb", "train_loss", "n_layers", "d_model", "n_heads", "seed", "flops_convention",
-                "tokens_per_second", "mfu", "wall_time_s", "error")
+                "tokens_per_second", "mfu", "wall_time_s", "error", "trunk_id", "branch_step", "cost_flops")
 
 
 @dataclass(frozen=True)
-class RunFolder:
-    """One run's folder on disk (it need not exist yet)."""
+class _Folder:
+    """A folder with a config and a curve (metrics.jsonl); it need not exist yet."""
 
     path: Path
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
-
-    @property
-    def run_id(self) -> str:
-        return self.path.name
 
     @property
     def config_path(self) -> Path:
@@ -62,22 +58,21 @@ class RunFolder:
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
 
-    @property
-    def result_path(self) -> Path:
-        return self.path / "result.json"
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / "checkpoint.pt"
-
-    # -- writing (the run itself, or the sweep) --------------------------------------------------
-
     def write_config(self, spec: dict) -> None:
-        """Write the resolved run spec (atomically)."""
+        """Write the resolved spec (atomically)."""
         write_json_atomic(self.config_path, spec)
+
+    def read_config(self) -> dict | None:
+        """The spec, or None when missing or unreadable."""
+        try:
+            return json.loads(self.config_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
 
     def append_metrics(self, rows: list[dict]) -> None:
         """Append curve rows to metrics.jsonl."""
+        if not rows:
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.metrics_path, "a") as f:
             for r in rows:
@@ -91,37 +86,6 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         tmp.write_text("".join(dumps(r, indent=None) + "\n" for r in rows))
         os.replace(tmp, self.metrics_path)
-
-    def write_result(self, record: RunRecord) -> None:
-        """Write the record (atomically, curves left to metrics.jsonl) and remove the checkpoint."""
-        write_json_atomic(self.result_path, record.to_dict(curves=False))
-        self.checkpoint_path.unlink(missing_ok=True)
-
-    def write_run(self, record: RunRecord) -> None:
-        """Write a whole finished run at once (curves to metrics.jsonl, then the record)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.metrics_path.unlink(missing_ok=True)
-        self.append_metrics([{"kind": "train", **r} for r in record.curve] +
-                            [{"kind": "val", **r} for r in record.val_curve])
-        self.write_result(record)
-
-    def remove_run_files(self) -> None:
-        """Remove this folder's run files (and only those), so a new run can be written into it."""
-        for p in (self.config_path, self.metrics_path, self.result_path, self.checkpoint_path):
-            p.unlink(missing_ok=True)
-
-    def clear(self) -> None:
-        """Remove the folder (a failed run being retried, or a damaged one being redone)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-
-    # -- reading -----------------------------------------------------------------------------------
-
-    def read_config(self) -> dict | None:
-        """The run spec, or None when missing or unreadable."""
-        try:
-            return json.loads(self.config_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
 
     def read_metrics(self, max_step: int | None = None) -> list[dict]:
         """Rows of metrics.jsonl; a torn last line (from a killed run) is skipped."""
@@ -157,6 +121,47 @@ class RunFolder:
                 if len(rows) == n:
                     break
         return rows[::-1]
+
+    def clear(self) -> None:
+        """Remove the folder."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class RunFolder(_Folder):
+    """One run's folder on disk (it need not exist yet)."""
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def result_path(self) -> Path:
+        return self.path / "result.json"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    def write_result(self, record: RunRecord) -> None:
+        """Write the record (atomically, curves left to metrics.jsonl) and remove the checkpoint."""
+        write_json_atomic(self.result_path, record.to_dict(curves=False))
+        self.checkpoint_path.unlink(missing_ok=True)
+
+    def write_run(self, record: RunRecord) -> None:
+        """Write a whole finished run at once (curves to metrics.jsonl, then the record)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.metrics_path.unlink(missing_ok=True)
+        self.append_metrics([{"kind": "train", **r} for r in record.curve] +
+                            [{"kind": "val", **r} for r in record.val_curve])
+        self.write_result(record)
+
+    def remove_run_files(self) -> None:
+        """Remove this folder's run files (and only those), so a new run can be written into it."""
+        for p in (self.config_path, self.metrics_path, self.result_path, self.checkpoint_path):
+            p.unlink(missing_ok=True)
+
+    # -- reading -----------------------------------------------------------------------------------
 
     def has_result(self) -> bool:
         """Whether a result.json exists (it may still be damaged: see :meth:`read_result`)."""
@@ -196,6 +201,66 @@ class RunFolder:
 
             rec = replace(rec, run_id=self.run_id)
         return rec
+
+
+@dataclass(frozen=True)
+class TrunkFolder(_Folder):
+    """A WSD trunk's folder: ``config.json``, ``metrics.jsonl`` (the stable phase's curve, each step once),
+    ``head.pt`` (its furthest saved state), ``at-<step>.pt`` (snapshots at branch points, each deleted once its
+    branch has finished) and ``trunk.json`` (its :class:`TrunkState`)."""
+
+    @property
+    def trunk_id(self) -> str:
+        return self.path.name
+
+    @property
+    def head_path(self) -> Path:
+        return self.path / "head.pt"
+
+    @property
+    def state_path(self) -> Path:
+        return self.path / "trunk.json"
+
+    def snapshot_path(self, step: int) -> Path:
+        """Where the trunk is saved at branch point ``step``."""
+        return self.path / f"at-{step}.pt"
+
+    def snapshots(self) -> list[int]:
+        """Branch points with a snapshot on disk, in order."""
+        return sorted(int(p.stem[3:]) for p in self.path.glob("at-*.pt") if p.stem[3:].isdigit())
+
+    def last_logged_step(self) -> int:
+        """The last step in the trunk's curve (0 when none)."""
+        rows = self.last_train_rows(1)
+        return int(rows[-1]["step"]) if rows else 0
+
+    def read_state(self) -> TrunkState:
+        """The trunk's state (an empty one when it has none yet).
+
+        Raises:
+            RecordError: trunk.json is damaged.
+        """
+        try:
+            doc = json.loads(self.state_path.read_text())
+        except FileNotFoundError:
+            return TrunkState(self.trunk_id)
+        except json.JSONDecodeError as e:
+            raise RecordError(f"{self.state_path}: damaged (not valid JSON: {e.msg})") from None
+        return TrunkState.from_dict(doc, f"{self.state_path}: ")
+
+    def write_state(self, state: TrunkState) -> None:
+        write_json_atomic(self.state_path, state.to_dict())
+
+
+def trunk_folder(sweep_dir: str | Path, trunk_id: str) -> TrunkFolder:
+    """The folder of one trunk of a WSD sweep."""
+    return TrunkFolder(Path(sweep_dir) / "trunks" / trunk_id)
+
+
+def trunk_folders(sweep_dir: str | Path) -> list[TrunkFolder]:
+    """Every trunk folder of a sweep, in id order."""
+    root = Path(sweep_dir) / "trunks"
+    return [TrunkFolder(p) for p in sorted(root.iterdir()) if p.is_dir()] if root.is_dir() else []
 
 
 def _strip_kind(row: dict) -> dict:
@@ -251,6 +316,8 @@ def record_row(run_id: str, r: RunRecord | RecordError) -> dict:
         "n_layers": m.n_layers if m else None, "d_model": m.d_model if m else None, "n_heads": m.n_heads if m else None,
         "seed": r.seed, "flops_convention": r.flops_convention, "tokens_per_second": r.tokens_per_second,
         "mfu": r.mfu, "wall_time_s": r.wall_time_s, "error": r.error.splitlines()[0] if r.error else "",
+        "trunk_id": r.trunk_id or "", "branch_step": r.branch_step,
+        "cost_flops": r.cost_flops if r.cost_flops is not None else r.flops,
     }
 
 
@@ -274,16 +341,29 @@ def read_curves(sweep_dir: str | Path, run_ids: list[str]) -> pd.DataFrame:
     """Training curves of the given runs (``run`` = position in ``run_ids``), for Approach 1's envelope.
 
     The loss is the training loss at each logged step (the only loss measured
-    at every step; Chinchilla's Approach 1 used training-loss curves too).
+    at every step; Chinchilla's Approach 1 used training-loss curves too). A
+    WSD branch contributes only its end, where its cooldown has annealed: the
+    losses before it are of a schedule that had not ended.
     """
     frames = []
     for i, rid in enumerate(run_ids):
-        rows = [r for r in run_folder(sweep_dir, rid).read_metrics() if r.get("train_loss") is not None]
+        folder = run_folder(sweep_dir, rid)
+        rows = [r for r in folder.read_metrics() if r.get("kind", "train") == "train" and r.get("train_loss") is not None]
+        if rows and _is_branch(folder):
+            rows = rows[-1:]  # a WSD branch: only its annealed end, never a mid-cooldown loss
         if rows:
             f = pd.DataFrame(rows)[["flops", "tokens", "train_loss"]].rename(columns={"train_loss": "loss"})
             f["run"] = i
             frames.append(f)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "flops", "tokens", "loss"])
+
+
+def _is_branch(folder: RunFolder) -> bool:
+    try:
+        rec = folder.read_result()
+    except RecordError:
+        return False
+    return rec is not None and rec.trunk_id is not None
 
 
 def write_manifest(sweep_dir: str | Path, doc: dict) -> None:

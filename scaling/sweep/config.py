@@ -46,7 +46,7 @@ import numpy as np
 from scaling.errors import ConfigError, SweepError
 from scaling.model.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
 from scaling.model.flops import CONVENTIONS
-from scaling.model.shapes import distinct_shapes_for_params
+from scaling.model.shapes import distinct_shapes_for_params, shape_ladder
 from scaling.train.config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -105,10 +105,18 @@ class AutoSizes:
         """N* predicted by the prior law at C FLOPs."""
         return self.anchor_params * (flops / self.anchor_flops) ** self.exponent
 
-    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
-        """k distinct clean shapes log-spaced around N* = ``optimum(flops)``."""
-        targets = optimum(flops) * np.logspace(-math.log10(self.span), math.log10(self.span), self.k)
-        return distinct_shapes_for_params(targets, **family)
+    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
+        """k distinct clean shapes log-spaced around N* = ``optimum(flops)``; with ``shared``, the k rungs of
+        one ladder (:func:`~scaling.model.shapes.shape_ladder`, rung ratio span^(2/(k−1))) nearest N*, so that
+        budgets whose ranges overlap share sizes."""
+        if not shared:
+            targets = optimum(flops) * np.logspace(-math.log10(self.span), math.log10(self.span), self.k)
+            return distinct_shapes_for_params(targets, **family)
+        ratio = self.span ** (2.0 / (self.k - 1))
+        lo = int(round(math.log(optimum(flops) / self.anchor_params, ratio) - (self.k - 1) / 2))
+        rungs = shape_ladder(self.anchor_params, ratio, **family)
+        lo = max(min(rungs), min(lo, max(rungs) - self.k + 1))  # at the family's smallest or largest shapes
+        return [rungs[j] for j in range(lo, lo + self.k) if j in rungs]
 
     def to_dict(self) -> dict:
         return {"auto": asdict(self)}
@@ -134,7 +142,7 @@ class ParamSizes:
     def check(self, seq_len: int) -> None:
         """Nothing to check beyond construction: the nearest clean shapes are valid models."""
 
-    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
+    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
         return distinct_shapes_for_params(self.params, **family)
 
     def to_dict(self) -> dict:
@@ -169,7 +177,7 @@ class ShapeSizes:
             except (ConfigError, TypeError) as e:
                 raise SweepError(f"sizes.shapes[{i}]: {e}") from None
 
-    def models(self, family: dict, flops: float, optimum: Optimum) -> list[ModelConfig]:
+    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
         kw = {k: family[k] for k in ("vocab_size", "seq_len", "pos_encoding")}
         return [ModelConfig(n_layers=L, d_model=d, n_heads=h, **kw) for L, d, h in self.shapes]
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from scaling.model.config import ModelConfig
-from scaling.model.flops import param_counts
+from scaling.model.flops import flops_per_token, param_counts
 from scaling.runs.record import RunRecord
 from scaling.sweep.config import AutoSizes, SweepConfig
 from scaling.train.config import TrainConfig
@@ -25,27 +25,77 @@ class RunSpec:
     seed: int
     device: str
     checkpoint_every_s: float = 300.0
+    trunk_warmup_steps: int | None = None
+
+    @property
+    def is_branch(self) -> bool:
+        """A WSD cooldown branch off a shared trunk (else an independent run)."""
+        return self.trunk_warmup_steps is not None
 
     @property
     def run_id(self) -> str:
         key = {"model": self.model.to_dict(), "budget": self.budget, "train": self.train.identity(), "corpus": self.corpus,
                "tokenizer": self.tokenizer, "seed": self.seed}
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        if self.is_branch:
+            key["trunk_warmup_steps"] = self.trunk_warmup_steps
+        return _hash(key)
+
+    @property
+    def trunk_id(self) -> str | None:
+        """The id of the trunk a branch grows from: the model, the optimiser, the warmup, the seed and the data."""
+        if not self.is_branch:
+            return None
+        from scaling.train.branch import trunk_identity
+
+        key = trunk_identity(self.model, self.train, self.trunk_warmup_steps, self.seed, self.corpus)
+        return _hash({**key, "tokenizer": self.tokenizer})
+
+    @property
+    def steps(self) -> int:
+        """The steps the budget buys (at least one: a budget under one step fails when it runs, with the reason)."""
+        return max(1, int(round(self.budget / self.step_flops)))
+
+    @property
+    def branch_step(self) -> int | None:
+        """The trunk step at which a branch's cooldown starts (as :func:`scaling.train.branch.branch_point`)."""
+        if not self.is_branch:
+            return None
+        from scaling.train.optim import cooldown_start
+
+        return max(0, cooldown_start(self.steps, self.train.cooldown_frac))
+
+    @property
+    def step_flops(self) -> float:
+        """FLOPs of one optimiser step."""
+        return flops_per_token(self.model, self.train.flops_convention) * self.train.batch_size * self.model.seq_len
+
+    @property
+    def planned_cost(self) -> float:
+        """FLOPs this spec spends itself: all of the budget for an independent run, the cooldown for a branch."""
+        return (self.steps - (self.branch_step if self.is_branch else 0)) * self.step_flops
 
     def to_dict(self) -> dict:
-        return {"run_id": self.run_id, "model": self.model.to_dict(), "budget": self.budget, "train": self.train.to_dict(),
-                "corpus": self.corpus, "tokenizer": self.tokenizer, "seed": self.seed, "device": self.device,
-                "checkpoint_every_s": self.checkpoint_every_s}
+        d = {"run_id": self.run_id, "model": self.model.to_dict(), "budget": self.budget, "train": self.train.to_dict(),
+             "corpus": self.corpus, "tokenizer": self.tokenizer, "seed": self.seed, "device": self.device,
+             "checkpoint_every_s": self.checkpoint_every_s}
+        if self.is_branch:
+            d.update(trunk_warmup_steps=self.trunk_warmup_steps, trunk_id=self.trunk_id, branch_step=self.branch_step,
+                     start_flops=self.branch_step * self.step_flops)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
         return cls(ModelConfig.from_dict(d["model"]), float(d["budget"]), TrainConfig.from_dict(d["train"]),
-                   d["corpus"], d["tokenizer"], int(d["seed"]), d["device"], float(d.get("checkpoint_every_s", 300.0)))
+                   d["corpus"], d["tokenizer"], int(d["seed"]), d["device"], float(d.get("checkpoint_every_s", 300.0)),
+                   d.get("trunk_warmup_steps"))
 
     def failed_record(self, error: str) -> RunRecord:
         """The record of this run when it produced no measurements (it raised, or its worker died)."""
-        return RunRecord.failed(error, model=self.model, train_config=self.train, corpus=self.corpus,
-                                tokenizer=self.tokenizer, seed=self.seed, budget_flops=self.budget, run_id=self.run_id)
+        from dataclasses import replace
+
+        rec = RunRecord.failed(error, model=self.model, train_config=self.train, corpus=self.corpus,
+                               tokenizer=self.tokenizer, seed=self.seed, budget_flops=self.budget, run_id=self.run_id)
+        return replace(rec, trunk_id=self.trunk_id, branch_step=self.branch_step) if self.is_branch else rec
 
 
 def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord]) -> tuple[float, str]:
@@ -65,8 +115,10 @@ def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord
 
 
 def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: list[RunRecord]) -> list[ModelConfig]:
-    """The distinct model shapes of one budget, smallest first."""
-    models = sweep.sizes.models(sweep.family(vocab_size), flops, lambda c: predicted_optimum(sweep, c, finished)[0])
+    """The distinct model shapes of one budget, smallest first. Under WSD, ``auto`` sizes come from one
+    ladder shared by all budgets, so that a size recurs across budgets and its trunk serves them all."""
+    models = sweep.sizes.models(sweep.family(vocab_size), flops, lambda c: predicted_optimum(sweep, c, finished)[0],
+                                shared=sweep.schedule == "wsd")
     unique = {m: None for m in models}  # dedupe, keep order
     return sorted(unique, key=lambda m: param_counts(m).total)
 
@@ -74,5 +126,39 @@ def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: l
 def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: list[RunRecord]) -> list[RunSpec]:
     """Every run of one budget: its shapes × the sweep's seeds."""
     tc = sweep.train_config()
-    return [RunSpec(m, float(flops), tc, sweep.corpus, sweep.tokenizer, seed, sweep.device, sweep.checkpoint_every_s)
+    return [RunSpec(m, float(flops), tc, sweep.corpus, sweep.tokenizer, seed, sweep.device, sweep.checkpoint_every_s,
+                    trunk_warmup_steps(sweep, m) if sweep.schedule == "wsd" else None)
             for m in budget_models(sweep, flops, vocab_size, finished) for seed in range(sweep.seeds)]
+
+
+def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
+    """The warmup of a model's trunk: ``warmup_frac`` of the steps of the sweep's smallest budget, so the branch
+    of that budget is exactly a WSD run of its own, and no cooldown starts before the warmup ends."""
+    tc = sweep.train_config()
+    step_flops = flops_per_token(model, tc.flops_convention) * tc.batch_size * model.seq_len
+    steps = max(1, int(round(min(sweep.budgets) / step_flops)))
+    return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
+
+
+def planned_cost(sweep: SweepConfig, vocab_size: int) -> float:
+    """FLOPs the sweep will spend, planned with the prior sizes: under WSD each trunk once (to its last
+    branch point) plus every cooldown; otherwise every run in full."""
+    specs = [s for b in sweep.budgets for s in budget_runs(sweep, b, vocab_size, [])]
+    trunks: dict[str, float] = {}
+    for s in specs:
+        if s.is_branch:
+            trunks[s.trunk_id] = max(trunks.get(s.trunk_id, 0.0), s.branch_step * s.step_flops)
+    return float(sum(s.planned_cost for s in specs) + sum(trunks.values()))
+
+
+def shared_trunks(sweep: SweepConfig, vocab_size: int) -> int:
+    """How many trunks of a WSD sweep (planned with the prior sizes) serve two or more budgets."""
+    seen: dict[str, set] = {}
+    for b in sweep.budgets:
+        for s in budget_runs(sweep, b, vocab_size, []):
+            seen.setdefault(s.trunk_id, set()).add(b)
+    return sum(1 for k, v in seen.items() if k is not None and len(v) > 1)
+
+
+def _hash(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

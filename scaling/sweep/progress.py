@@ -12,11 +12,17 @@ import time
 from pathlib import Path
 
 from scaling.errors import RecordError
-from scaling.runs.store import run_folders
+from scaling.runs.store import run_folders, trunk_folders
 
 
-def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: float) -> dict:
-    """Runs done, FLOPs done, ETA and the state of active runs."""
+def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: float, baseline: float = 0.0) -> dict:
+    """Runs done, FLOPs spent, ETA and the state of active runs.
+
+    FLOPs are what the sweep spends: a finished run's own cost (a WSD branch:
+    its cooldown), each trunk once, and the progress of active runs and trunks.
+    The ETA is the remaining planned cost at the rate spent since ``started``
+    (``baseline``: the FLOPs already spent then).
+    """
     done = flops = 0.0
     active = []
     for folder in run_folders(sweep_dir):
@@ -24,9 +30,10 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
             done += 1
             try:
                 rec = folder.read_result()
-                flops += (rec.flops or 0.0) if rec is not None else 0.0
             except RecordError:
-                pass
+                continue
+            if rec is not None:
+                flops += rec.cost_flops if rec.cost_flops is not None else (rec.flops or 0.0)
             continue
         rows = folder.last_train_rows(2)
         if rows:
@@ -35,14 +42,22 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
             tps = None
             if len(rows) == 2 and rows[1]["wall_time_s"] > rows[0]["wall_time_s"]:
                 tps = (rows[1]["tokens"] - rows[0]["tokens"]) / (rows[1]["wall_time_s"] - rows[0]["wall_time_s"])
-            budget = cfg.get("budget") or 0
-            eta = (budget - last["flops"]) / (last["flops"] / max(last["wall_time_s"], 1e-9)) if budget else None
+            budget, start = cfg.get("budget") or 0, cfg.get("start_flops") or 0.0
+            own = last["flops"] - start
+            eta = (budget - last["flops"]) / (own / max(last["wall_time_s"], 1e-9)) if budget and own > 0 else None
             active.append({"run_id": folder.run_id, "loss": last.get("train_loss"), "tokens_per_second": tps,
                            "eta_s": eta, "frac": last["flops"] / budget if budget else None})
-            flops += last["flops"]
+            flops += own
+    for tf in trunk_folders(sweep_dir):
+        try:
+            spent = tf.read_state().flops
+        except RecordError:
+            spent = 0.0
+        rows = tf.last_train_rows(1)
+        flops += max(spent, rows[-1]["flops"] if rows else 0.0)
     elapsed = time.monotonic() - started
-    rate = flops / elapsed if elapsed > 0 else 0
-    eta = (total_flops - flops) / rate if rate > 0 else None
+    rate = (flops - baseline) / elapsed if elapsed > 0 else 0
+    eta = max(0.0, total_flops - flops) / rate if rate > 0 else None
     return {"done": int(done), "total": total_runs, "flops": flops, "total_flops": total_flops, "eta_s": eta,
             "active": active}
 
@@ -72,6 +87,7 @@ class Monitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._started = time.monotonic()
+        self._baseline = snapshot(self.sweep_dir, total_runs, total_flops, self._started)["flops"]
         self._lines = 0
 
     def __enter__(self):
@@ -85,7 +101,8 @@ class Monitor:
         return False
 
     def _show(self):
-        text = format_snapshot(snapshot(self.sweep_dir, self.total_runs, self.total_flops, self._started))
+        text = format_snapshot(snapshot(self.sweep_dir, self.total_runs, self.total_flops, self._started,
+                                        self._baseline))
         if self.live:
             # Move up over the previous display and clear it.
             self.stream.write("\x1b[F\x1b[2K" * self._lines + text + "\n")

@@ -8,11 +8,11 @@ from pathlib import Path
 from scaling.errors import ConfigError, RecordError
 from scaling.model.flops import param_counts
 from scaling.runs.record import RunRecord
-from scaling.runs.store import (finished_records, iter_records, read_manifest, run_folder, run_folders, write_manifest,
-                                write_runs_csv)
+from scaling.runs.store import (finished_records, iter_records, read_manifest, run_folder, run_folders, trunk_folders,
+                                write_manifest, write_runs_csv)
 from scaling.sweep.config import SweepConfig
-from scaling.sweep.plan import budget_runs
-from scaling.sweep.worker import execute_run
+from scaling.sweep.plan import budget_runs, shared_trunks
+from scaling.sweep.worker import execute_run, grow
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,11 @@ class SweepStatus:
         damaged: run folders whose result.json does not read as a record (redone by the next run).
         config_changed: top-level keys of the sweep whose values differ from the folder's
             ``sweep.json`` (the folder was filled under other settings), empty when they agree.
+        cost_flops, cost_wall_s: what the finished runs cost: each WSD trunk once (with any prefix
+            trained again) plus every cooldown; an independent run in full.
+        independent_flops, independent_wall_s: what the same runs would cost as independent runs (each
+            run's FLOPs, and its wall time at the throughput it ran at).
+        trunks: WSD trunks in the folder.
     """
 
     name: str
@@ -36,6 +41,11 @@ class SweepStatus:
     budgets: tuple[float, ...]
     damaged: int = 0
     config_changed: tuple[str, ...] = ()
+    cost_flops: float = 0.0
+    cost_wall_s: float = 0.0
+    independent_flops: float = 0.0
+    independent_wall_s: float = 0.0
+    trunks: int = 0
 
 
 def sweep_dir_for(sweep: SweepConfig, results_root: str | Path = "results") -> Path:
@@ -82,6 +92,9 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
     root.mkdir(parents=True, exist_ok=True)
     write_manifest(root, sweep.to_dict())
     vocab = load_corpus(sweep.corpus, sweep.tokenizer, cache_dir).vocab_size  # builds the cache once, up front
+    if sweep.schedule == "wsd" and len(sweep.budgets) > 1 and shared_trunks(sweep, vocab) == 0 and progress:
+        progress({"event": "warning", "message": 'schedule = "wsd" but no model size recurs across budgets '
+                  "(planned with the prior): every trunk serves one budget, so WSD saves no compute here"})
     for budget in sorted(sweep.budgets):
         finished = [r for r in finished_records(root) if (r.budget_flops or 0) < budget]
         specs = budget_runs(sweep, budget, vocab, finished)
@@ -100,6 +113,10 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
         if progress:
             progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(todo),
                       "sizes": [param_counts(s.model).total for s in specs]})
+        if todo and sweep.schedule == "wsd":
+            # Grow each trunk to this budget's branch point first (one task per trunk), then the branches.
+            # A trunk that fails to grow leaves its branch to re-create the snapshot, or to record why not.
+            executor.map(grow, [(s.to_dict(), str(root), cache_dir) for s in todo if s.is_branch])
         if todo:
             outcomes = executor.map(execute_run, [(s.to_dict(), str(root), cache_dir) for s in todo])
             for s, out in zip(todo, outcomes):
@@ -108,6 +125,8 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 folder = run_folder(root, s.run_id)
                 if isinstance(out, BaseException) and not folder.has_result():
                     folder.write_result(s.failed_record(f"worker died: {type(out).__name__}: {out}"))
+    for tf in trunk_folders(root):  # no branch of this sweep needs a trunk's head any more
+        tf.head_path.unlink(missing_ok=True)
     write_runs_csv(root)
     return sweep_status(sweep, results_root)
 
@@ -123,9 +142,25 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
             damaged += 1
     started = len(run_folders(root))
     by = lambda s: sum(1 for r in recs if r.status == s)  # noqa: E731
+    cost, wall, ind_wall = 0.0, 0.0, 0.0
+    for r in recs:
+        own = r.cost_flops if r.cost_flops is not None else (r.flops or 0.0)
+        cost += own
+        wall += r.wall_time_s or 0.0
+        ind_wall += (r.wall_time_s or 0.0) * ((r.flops or 0.0) / own if own else 1.0)
+    trunks = trunk_folders(root)
+    for tf in trunks:
+        try:
+            st = tf.read_state()
+        except RecordError:
+            continue
+        cost += st.flops
+        wall += st.wall_time_s
     return SweepStatus(sweep.name, sweep.planned_runs, len(recs), by("ok"), by("diverged"), by("failed"),
                        started - len(recs) - damaged, float(sum(r.flops or 0 for r in recs)),
-                       tuple(sorted(sweep.budgets)), damaged, _changed_keys(sweep, root))
+                       tuple(sorted(sweep.budgets)), damaged, _changed_keys(sweep, root), cost_flops=cost,
+                       cost_wall_s=wall, independent_flops=float(sum(r.flops or 0 for r in recs)),
+                       independent_wall_s=ind_wall, trunks=len(trunks))
 
 
 def _changed_keys(sweep: SweepConfig, root: Path) -> tuple[str, ...]:

@@ -1,9 +1,10 @@
-"""One run of a sweep, in whatever process an executor gives it: train, and write its folder."""
+"""One task of a sweep, in whatever process an executor gives it: a run (or WSD branch), or a trunk's growth."""
 
 from __future__ import annotations
 
 from scaling.errors import RecordError
-from scaling.runs.store import run_folder
+from scaling.runs.record import TrunkState
+from scaling.runs.store import run_folder, trunk_folder
 from scaling.sweep.plan import RunSpec
 
 
@@ -14,11 +15,12 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
     its error, so a sweep goes on. Safe to call again for an interrupted run:
     it resumes from the run's checkpoint (or starts over), and metrics from
     after the checkpoint are dropped so no step is logged twice. A damaged
-    ``result.json`` (torn, or not a record) is redone.
+    ``result.json`` (torn, or not a record) is redone. A WSD branch starts from
+    its trunk's snapshot at its branch point; when that snapshot is missing or
+    damaged, the branch re-creates it first.
     """
     from scaling.data.corpus import load_corpus
     from scaling.train.checkpoint import checkpoint_step
-    from scaling.train.loop import train
 
     spec = RunSpec.from_dict(spec_dict)
     folder = run_folder(sweep_dir, spec.run_id)
@@ -33,10 +35,78 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
-        record = train(spec.model, spec.budget, data, spec.train, device=spec.device, seed=spec.seed,
-                       cache_dir=cache_dir, on_metrics=folder.append_metrics, checkpoint_path=folder.checkpoint_path,
-                       checkpoint_every_s=spec.checkpoint_every_s).with_run_id(spec.run_id)
+        record = (_branch(spec, data, folder, sweep_dir, cache_dir) if spec.is_branch
+                  else _independent(spec, data, folder, cache_dir)).with_run_id(spec.run_id)
     except Exception as e:  # noqa: BLE001 - a bad corpus or config is this run's failure, not the sweep's
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
+    if spec.is_branch:  # no other branch starts at this snapshot
+        trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step).unlink(missing_ok=True)
     return {"run_id": spec.run_id, "status": record.status, "skipped": False}
+
+
+def _independent(spec: RunSpec, data, folder, cache_dir):
+    from scaling.train.loop import train
+
+    return train(spec.model, spec.budget, data, spec.train, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
+                 on_metrics=folder.append_metrics, checkpoint_path=folder.checkpoint_path,
+                 checkpoint_every_s=spec.checkpoint_every_s)
+
+
+def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
+    from scaling.train.branch import train_branch
+
+    def cooldown():
+        return train_branch(spec.model, spec.budget, data, spec.train, warmup_steps=spec.trunk_warmup_steps,
+                            snapshot_path=trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step),
+                            trunk_id=spec.trunk_id, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
+                            on_metrics=folder.append_metrics, checkpoint_path=folder.checkpoint_path,
+                            checkpoint_every_s=spec.checkpoint_every_s)
+
+    try:
+        return cooldown()
+    except FileNotFoundError:  # the trunk's snapshot is missing or damaged: re-create it, then branch
+        grow(spec.to_dict(), sweep_dir, cache_dir, data=data)
+        return cooldown()
+
+
+def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=None) -> dict:
+    """Grow a branch's trunk to its branch point and save the snapshot the branch starts from.
+
+    Skips a snapshot that is already there. Resumes a killed growth from the
+    trunk's head, dropping the curve rows after it, so the trunk's curve holds
+    every step once. Updates the trunk's ``trunk.json`` (steps, FLOPs and wall
+    time spent).
+    """
+    from dataclasses import replace
+
+    from scaling.data.corpus import load_corpus
+    from scaling.train.branch import grow_trunk
+    from scaling.train.checkpoint import checkpoint_step
+
+    spec = RunSpec.from_dict(spec_dict)
+    tf = trunk_folder(sweep_dir, spec.trunk_id)
+    snap = tf.snapshot_path(spec.branch_step)
+    if snap.exists() and checkpoint_step(snap) == spec.branch_step:
+        return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": True}
+    tf.write_config({"trunk_id": spec.trunk_id, "model": spec.model.to_dict(), "train": spec.train.to_dict(),
+                     "corpus": spec.corpus, "tokenizer": spec.tokenizer, "seed": spec.seed,
+                     "warmup_steps": spec.trunk_warmup_steps})
+    head = checkpoint_step(tf.head_path)
+    if head <= spec.branch_step:
+        tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
+    data = data if data is not None else load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+    g = grow_trunk(spec.model, data, spec.train, warmup_steps=spec.trunk_warmup_steps, to_step=spec.branch_step,
+                   head_path=tf.head_path, snapshot_path=snap, device=spec.device, seed=spec.seed,
+                   on_metrics=tf.append_metrics, logged_until=tf.last_logged_step(),
+                   checkpoint_every_s=spec.checkpoint_every_s)
+    try:
+        state = tf.read_state()
+    except RecordError:  # a damaged trunk.json: start its accounting again
+        state = TrunkState(spec.trunk_id)
+    # Steps this growth trained that the trunk had already paid for (its head was lost, or was past the branch
+    # point) are counted again, as re-created: the cost is what was spent, not what was kept.
+    again = max(0, min(state.steps, g.to_step) - g.from_step) * spec.step_flops
+    tf.write_state(replace(state, steps=max(state.steps, g.to_step), step_flops=spec.step_flops,
+                           wall_time_s=state.wall_time_s + g.wall_time_s, recreated_flops=state.recreated_flops + again))
+    return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": False, "recreated": g.recreated}

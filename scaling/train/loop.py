@@ -49,6 +49,30 @@ class _State:
     val_loss: float | None = None
 
 
+class _Trainer:
+    """The model, optimiser and batch generator of one run (or trunk), seeded, with their saved form."""
+
+    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, lr: float, device: torch.device, seed: int):
+        torch.manual_seed(seed)
+        self.model = Transformer(model_cfg).to(device)
+        self.opt = build_optimizer(self.model, train_cfg, lr, device)
+        self.step_model = torch.compile(self.model) if train_cfg.compile else self.model
+        self.rng = np.random.default_rng(seed)
+
+    def state(self, identity: dict, st: _State) -> dict:
+        """Everything needed to continue exactly where the run is."""
+        return {"identity": identity, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "np_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": st.__dict__,
+                "step": st.step}
+
+    def restore(self, saved: dict) -> _State:
+        self.model.load_state_dict(saved["model"])
+        self.opt.load_state_dict(saved["optimizer"])
+        self.rng.bit_generator.state = saved["np_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        return _State(**saved["state"])
+
+
 def train(
     model_cfg: ModelConfig,
     budget_flops: float,
@@ -98,66 +122,55 @@ def train(
     if peak_flops is None:
         peak_flops = peak_flops_for(device, threads, Path(cache_dir) if cache_dir is not None else None)
     lr_peak = train_cfg.lr if train_cfg.lr is not None else default_lr(model_cfg.d_model)
-    warnings: list[str] = []
-    epochs = plan.tokens / data.train.size
-    if epochs > 1:
-        warnings.append(f"the run makes {epochs:.2f} epochs over the {data.train.size}-token training split")
-    emit = on_metrics or (lambda rows: None)
+    warnings = _epoch_warnings(plan, data)
     st = _State()
     status, error = "ok", None
     t_start = time.perf_counter()
     try:
         with run_threads(threads), run_precision(device), torch.random.fork_rng(
                 devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
-            model = Transformer(model_cfg).to(device)
-            opt = build_optimizer(model, train_cfg, lr_peak, device)
-            step_model = torch.compile(model) if train_cfg.compile else model
-            rng = np.random.default_rng(seed)
+            tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
             ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
             identity = {"model": model_cfg.to_dict(), "train": train_cfg.identity(), "steps": plan.steps, "seed": seed,
                         "corpus": data.name}
             saved = load_checkpoint(ckpt, identity, device)
             if saved is not None:
-                model.load_state_dict(saved["model"])
-                opt.load_state_dict(saved["optimizer"])
-                rng.bit_generator.state = saved["np_rng"]
-                torch.set_rng_state(saved["torch_rng"])
-                st = _State(**saved["state"])
+                st = tr.restore(saved)
                 warnings.append(f"resumed from a checkpoint at step {st.step}")
-            status, error = _steps(step_model, model, opt, data, plan, train_cfg, lr_peak, rng, device, st, emit,
-                                   progress, t_start, lambda: save_checkpoint(ckpt, {
-                                       "identity": identity, "model": model.state_dict(),
-                                       "optimizer": opt.state_dict(), "np_rng": rng.bit_generator.state,
-                                       "torch_rng": torch.get_rng_state(), "state": st.__dict__,
-                                       "step": st.step}) if ckpt is not None else None, checkpoint_every_s)
+            evals = {int(round(plan.steps * k / train_cfg.n_evals)) for k in range(1, train_cfg.n_evals + 1)}
+            status, error = _steps(tr, data, plan, train_cfg, lambda s: schedule_lr(s, plan.steps, lr_peak, train_cfg),
+                                   int(round(train_cfg.warmup_frac * plan.steps)), evals, plan.steps, device, st,
+                                   on_metrics, progress, t_start,
+                                   (lambda: save_checkpoint(ckpt, tr.state(identity, st))) if ckpt else None,
+                                   checkpoint_every_s)
     except Exception as e:  # a crash is recorded, not raised: sweeps go on
         status, error = "failed", f"{type(e).__name__}: {e}"
         warnings.append(traceback.format_exc(limit=5))
-    return _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st, epochs, lr_peak,
+    return _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st, lr_peak,
                    time.perf_counter() - t_start, peak_flops, device, threads)
 
 
-def _steps(step_model, model, opt, data: Corpus, plan: Plan, cfg: TrainConfig, lr_peak: float, rng, device, st: _State,
-           emit, progress, t_start: float, checkpoint, checkpoint_every_s: float) -> tuple[str, str | None]:
-    """The optimisation loop from ``st.step`` to the last step; updates ``st`` and returns (status, error)."""
-    T = model.cfg.seq_len
+def _steps(tr: _Trainer, data: Corpus, plan: Plan, cfg: TrainConfig, lr_fn: Callable[[int], float], warm: int,
+           eval_steps: set, end: int, device, st: _State, emit, progress, t_start: float, checkpoint,
+           checkpoint_every_s: float) -> tuple[str, str | None]:
+    """Optimisation steps from ``st.step`` up to ``end`` at ``lr_fn(step)``; updates ``st`` and returns (status,
+    error). Curve rows go to ``emit``; validation runs after the steps in ``eval_steps``."""
+    model, opt, T = tr.model, tr.opt, tr.model.cfg.seq_len
+    emit = emit or (lambda rows: None)
     autocast = autocast_for(cfg.dtype)
     limit = cfg.diverge_factor * math.log(model.cfg.vocab_size)
-    warm = int(round(cfg.warmup_frac * plan.steps))
-    eval_steps = {int(round(plan.steps * k / cfg.n_evals)) for k in range(1, cfg.n_evals + 1)}
     curve_every = max(1, plan.steps // cfg.max_curve_points)
     val_windows = fixed_windows(data.val.size, cfg.val_sequences, T)
     last_ckpt = time.monotonic()
-    for step in range(st.step, plan.steps):
+    for step in range(st.step, end):
         t0 = time.perf_counter()
-        lr = schedule_lr(step, plan.steps, lr_peak, cfg)
+        lr = lr_fn(step)
         set_lr(opt, lr)
-        x, y, m = gather(data.train, data.train_mask, random_windows(data.train.size, cfg.batch_size, T, rng), T)
+        x, y, m = gather(data.train, data.train_mask, random_windows(data.train.size, cfg.batch_size, T, tr.rng), T)
         xt, yt = torch.from_numpy(x).to(device, non_blocking=True), torch.from_numpy(y).to(device, non_blocking=True)
         mt = None if m is None else torch.from_numpy(m).to(device)
         with autocast():
-            _, loss = step_model(xt, yt, mt)  # (B, T) tokens -> mean next-token loss
+            _, loss = tr.step_model(xt, yt, mt)  # (B, T) tokens -> mean next-token loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -172,7 +185,7 @@ def _steps(step_model, model, opt, data: Corpus, plan: Plan, cfg: TrainConfig, l
             why = "not finite" if not math.isfinite(lv) else f"above {limit:.3g} = {cfg.diverge_factor} ln V"
             return "diverged", f"training loss {lv:.4g} at step {st.step} ({why})"
         rows = []
-        if st.step % curve_every == 0 or st.step == plan.steps:
+        if st.step % curve_every == 0 or st.step == end:
             st.curve.append(_curve_row(st.step, plan, lv, lr, time.perf_counter() - t_start))
             rows.append({"kind": "train", **st.curve[-1]})
         if st.step in eval_steps:
@@ -182,14 +195,19 @@ def _steps(step_model, model, opt, data: Corpus, plan: Plan, cfg: TrainConfig, l
             rows.append({"kind": "val", **st.val_curve[-1]})
         if rows:
             emit(rows)
-        if st.step < plan.steps and time.monotonic() - last_ckpt >= checkpoint_every_s:
+        if checkpoint is not None and st.step < end and time.monotonic() - last_ckpt >= checkpoint_every_s:
             checkpoint()
             last_ckpt = time.monotonic()
-        if progress is not None and (st.step % max(1, plan.steps // 100) == 0 or st.step == plan.steps):
+        if progress is not None and (st.step % max(1, plan.steps // 100) == 0 or st.step == end):
             tps = plan.tokens_at(st.step) / max(st.t_train, 1e-9)
             progress({"step": st.step, "steps": plan.steps, "loss": lv, "lr": lr, "tokens_per_second": tps,
                       "eta_s": (plan.steps - st.step) * plan.tokens_per_step / tps, "val_loss": st.val_loss})
     return "ok", None
+
+
+def _epoch_warnings(plan: Plan, data: Corpus) -> list[str]:
+    epochs = plan.tokens / data.train.size
+    return [f"the run makes {epochs:.2f} epochs over the {data.train.size}-token training split"] if epochs > 1 else []
 
 
 def _check_inputs(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, device) -> torch.device:
@@ -213,12 +231,14 @@ def _curve_row(step: int, plan: Plan, loss: float, lr: float, wall: float) -> di
             "train_loss": loss if math.isfinite(loss) else None, "lr": lr, "wall_time_s": wall}
 
 
-def _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st: _State, epochs, lr_peak, wall,
-            peak_flops, device, threads) -> RunRecord:
-    """The run record from the loop's final state."""
+def _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st: _State, lr_peak, wall,
+            peak_flops, device, threads, *, start_step: int = 0, trunk_id: str | None = None) -> RunRecord:
+    """The run record from the loop's final state. A branch (``trunk_id``) started at ``start_step`` from its
+    trunk: its tokens and FLOPs count the trunk's prefix, its cost and throughput only its own steps."""
     steps_done = st.step  # completed optimiser steps (a diverged run counts the step that blew up)
     tokens_done = plan.tokens_at(steps_done)
-    tps = tokens_done / st.t_train if st.t_train > 0 and steps_done else None
+    own_tokens = plan.tokens_at(max(0, steps_done - start_step))
+    tps = own_tokens / st.t_train if st.t_train > 0 and steps_done > start_step else None
     # MFU is always under the PaLM count (6N + attention), whatever convention set the budget.
     mfu_fps = tps * flops_per_token(model_cfg, "6N+attn") if tps else None
     finite = st.train_loss is not None and math.isfinite(st.train_loss)
@@ -233,9 +253,11 @@ def _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st:
         train_bpb=data.bits_per_byte(st.train_loss, "train") if finite else None,
         val_loss=st.val_loss if status == "ok" else None,
         val_bpb=data.bits_per_byte(st.val_loss) if status == "ok" and st.val_loss is not None else None,
-        epochs=epochs, lr=lr_peak, wall_time_s=wall, tokens_per_second=tps,
+        epochs=plan.tokens / data.train.size, lr=lr_peak, wall_time_s=wall, tokens_per_second=tps,
         flops_per_second=tps * plan.flops_per_token if tps else None,
         mfu=(mfu_fps / peak_flops) if (mfu_fps and peak_flops) else None, peak_flops=peak_flops,
         device=str(device), hardware=hardware_info(device, threads), versions=versions(), error=error,
         warnings=tuple(warnings), curve=tuple(st.curve), val_curve=tuple(st.val_curve),
+        trunk_id=trunk_id, branch_step=start_step if trunk_id is not None else None,
+        cost_flops=own_tokens * plan.flops_per_token,
     )

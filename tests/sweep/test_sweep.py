@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from scaling.cli import main
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
-from scaling.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders
+from scaling.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders, trunk_folders
 from scaling.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = """
@@ -109,9 +109,11 @@ def _run_cli(args, **kw):
     return subprocess.run([sys.executable, "-m", "scaling.cli", *args], capture_output=True, text=True, **kw)
 
 
-def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_dir):
-    # Checkpoints every half second, so killed runs also resume from checkpoints.
-    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"))
+@pytest.mark.parametrize("schedule", ["cosine", "wsd"])
+def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_dir, schedule):
+    # Checkpoints every half second, so killed runs (and WSD trunks) also resume from checkpoints.
+    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace(
+        "threads = 1", f'threads = 1\ncheckpoint_every_s = 0.5\nschedule = "{schedule}"'))
     res = tmp_path / "res"
     args = ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir), "--workers", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "scaling.cli", *args], stdout=subprocess.DEVNULL,
@@ -137,6 +139,11 @@ def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_di
         assert steps == sorted(set(steps)), f"{d.name}: a step was logged twice"
     table = (res / "kill" / "runs.csv").read_text().splitlines()
     assert len(table) == 1 + len(dirs) == 1 + 3 * 3  # 3 budgets x 3 sizes, each once
+    for tf in trunk_folders(res / "kill"):  # a trunk's stable phase too holds every step once
+        steps = [r["step"] for r in tf.read_metrics()]
+        assert steps == sorted(set(steps)), f"trunk {tf.trunk_id}: a step was logged twice"
+    if schedule == "wsd":
+        assert all(r.trunk_id for r in finished_records(res / "kill")) and not list((res / "kill").rglob("*.pt"))
 
 
 def test_failed_runs_are_recorded_and_retried(tmp_path, cache_dir):

@@ -1,0 +1,140 @@
+"""WSD sweeps: trunks shared across budgets, cooldown branches, honest cost, crash safety, executors."""
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from scaling import load_runs
+from scaling.cli import main
+from scaling.data import load_corpus
+from scaling.runs import RunFolder, finished_records, run_folders, trunk_folders
+from scaling.sweep import load_sweep, run_sweep
+from scaling.sweep.executors import LocalExecutor
+from scaling.train import train
+
+WSD = """
+name = "w"
+corpus = "synthetic"
+seq_len = 32
+batch_size = 4
+budgets = [2e8, 4e8, 8e8]
+threads = 1
+schedule = "wsd"
+[sizes]
+shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },
+          { n_layers = 2, d_model = 64, n_heads = 2 }]
+[train]
+cooldown_frac = 0.25
+"""
+
+
+def write(tmp_path, text, name="w.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _steps_once(folder) -> bool:
+    steps = [r["step"] for r in folder.read_metrics() if r.get("kind") == "train"]
+    return steps == sorted(set(steps))
+
+
+@pytest.fixture(scope="module")
+def wsd_sweep(tmp_path_factory, cache_dir):
+    tmp = tmp_path_factory.mktemp("wsd")
+    sweep = load_sweep(write(tmp, WSD))
+    st = run_sweep(sweep, LocalExecutor(1, max_workers=2), results_root=tmp / "res", cache_dir=str(cache_dir))
+    return sweep, tmp / "res", st
+
+
+def test_trunks_serve_every_budget_and_are_counted_once(wsd_sweep):
+    sweep, res, st = wsd_sweep
+    recs = finished_records(res / "w")
+    assert st.done == 9 and st.ok == 9 and st.trunks == 3
+    assert all(r.trunk_id and r.branch_step > 0 and r.train_config.schedule == "wsd" for r in recs)
+    assert len({r.trunk_id for r in recs}) == 3  # one trunk per size, shared by its three budgets
+    for r in recs:  # each branch ends at its budget, within a step; its cost is its cooldown only
+        step_flops = r.flops / r.steps
+        assert abs(r.flops - r.budget_flops) <= step_flops
+        assert r.cost_flops == pytest.approx((r.steps - r.branch_step) * step_flops)
+    trunk_cost = sum(tf.read_state().flops for tf in trunk_folders(res / "w"))
+    largest = {r.trunk_id: r.branch_step * r.flops / r.steps for r in recs if r.budget_flops == 8e8}
+    assert trunk_cost == pytest.approx(sum(largest.values()))  # each trunk step paid once, none twice
+    assert st.cost_flops == pytest.approx(trunk_cost + sum(r.cost_flops for r in recs))
+    assert st.cost_flops < 0.8 * st.independent_flops
+    # No checkpoint is left once no branch needs it; every curve holds each step once.
+    assert not list((res / "w").rglob("*.pt"))
+    assert all(_steps_once(f) for f in run_folders(res / "w")) and all(_steps_once(t) for t in trunk_folders(res / "w"))
+
+
+def test_the_smallest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):
+    sweep, res, _ = wsd_sweep
+    data = load_corpus("synthetic", cache_dir=cache_dir)
+    for r in (r for r in finished_records(res / "w") if r.budget_flops == 2e8):
+        alone = train(r.model, 2e8, data, r.train_config, seed=r.seed, peak_flops=1e11)
+        assert alone.val_loss == r.val_loss and alone.flops == r.flops
+
+
+def test_a_wsd_folder_fits_like_any_other_and_approach1_uses_branch_ends(wsd_sweep):
+    _, res, _ = wsd_sweep
+    table = load_runs(res / "w")
+    assert table.n_used == 9 and table.curves is not None
+    assert len(table.curves) == 9 and set(table.curves["run"]) == set(range(9))  # one annealed end per branch
+    r = CliRunner().invoke(main, ["fit", str(res / "w"), "--bootstrap", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert len(doc["approach2"]["budgets"]) == 3
+    r = CliRunner().invoke(main, ["sweep", "status", str(res.parent / "w.toml"), "--results", str(res)])
+    assert "3 WSD trunks, each counted once" in r.output and "saved" in r.output
+
+
+def test_a_lost_branch_recreates_its_trunk_snapshot(wsd_sweep, tmp_path, cache_dir):
+    sweep, res, _ = wsd_sweep
+    import shutil
+
+    shutil.copytree(res, tmp_path / "res")
+    folder = next(f for f in run_folders(tmp_path / "res" / "w") if f.read_result().budget_flops == 4e8)
+    before = folder.read_result()
+    folder.result_path.write_text("{ torn")  # damaged: redone; its snapshot and the head are gone
+    st = run_sweep(sweep, LocalExecutor(1, max_workers=1), results_root=tmp_path / "res", cache_dir=str(cache_dir))
+    after = RunFolder(folder.path).read_result()
+    assert st.ok == 9 and after.val_loss == before.val_loss and after.branch_step == before.branch_step
+    tf = next(t for t in trunk_folders(tmp_path / "res" / "w") if t.trunk_id == before.trunk_id)
+    assert tf.read_state().recreated_flops == pytest.approx(before.branch_step * before.flops / before.steps)
+    assert _steps_once(tf) and not list((tmp_path / "res").rglob("*.pt"))
+
+
+@pytest.mark.parametrize("extra,msg", [
+    ("cooldown_frac = 1.5\n", "train: cooldown_frac (1.5) must be in (0, 1)"),
+    ('cooldown_shape = "cubic"\n', "train: cooldown_shape ('cubic') must be one of"),
+    ("cooldown_frac = 0.5\nwarmup_frac = 0.6\n", "the cooldown would start before the warmup ends"),
+])
+def test_bad_wsd_keys_are_one_line(tmp_path, extra, msg):
+    r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, WSD.replace("cooldown_frac = 0.25\n", extra)))])
+    assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_sizes_that_share_no_trunk_warn(tmp_path, cache_dir):
+    text = WSD.replace("budgets = [2e8, 4e8, 8e8]", "budgets = [1e8, 1e10]").replace(
+        "shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },\n"
+        "          { n_layers = 2, d_model = 64, n_heads = 2 }]",
+        "auto = { k = 3, span = 1.5, exponent = 0.9, anchor_flops = 1e8, anchor_params = 1e4 }")
+    r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, text)), "--results", str(tmp_path / "res"),
+                                  "--cache-dir", str(cache_dir), "--set", "budgets=[1e8, 1e10]",
+                                  "--set", "sizes.auto.k=3"], catch_exceptions=False)
+    assert 'warning: schedule = "wsd" but no model size recurs across budgets' in r.output
+
+
+def test_ray_runs_a_wsd_sweep(tmp_path, cache_dir):
+    ray = pytest.importorskip("ray")
+    from scaling.sweep.executors import RayExecutor
+
+    sweep = load_sweep(write(tmp_path, WSD), ("budgets=[2e8, 4e8]",))
+    try:
+        st = run_sweep(sweep, RayExecutor(num_cpus=2), results_root=tmp_path / "res", cache_dir=str(cache_dir))
+    finally:
+        ray.shutdown()
+    assert st.ok == 6 and st.trunks == 3 and st.cost_flops < st.independent_flops
+    assert math.isfinite(sum(r.val_loss for r in finished_records(tmp_path / "res" / "w")))
