@@ -30,7 +30,7 @@ from scaling.train.checkpoint import load_checkpoint, save_checkpoint
 from scaling.train.config import TrainConfig
 from scaling.train.hardware import peak_flops_for, run_precision, run_threads
 from scaling.train.loop import _check_inputs, _epoch_warnings, _record, _State, _steps, _Trainer
-from scaling.train.optim import cooldown_start, default_lr, wsd_lr_at
+from scaling.train.optim import cooldown_start, wsd_lr_at
 from scaling.train.plan import Plan, plan_run
 
 
@@ -39,7 +39,8 @@ def trunk_identity(model_cfg: ModelConfig, train_cfg: TrainConfig, warmup_steps:
     (not the cooldown's shape, length or final LR, nor the budgets it serves)."""
     t = {k: v for k, v in train_cfg.to_dict().items()
          if k not in ("cooldown_frac", "cooldown_shape", "final_lr_frac", "warmup_frac", "n_evals", "val_sequences",
-                      "max_curve_points", "flops_convention", "threads")}
+                      "max_curve_points", "flops_convention", "threads", "lr", "lr_scale")}
+    t["peak_lr"] = train_cfg.peak_lr(model_cfg.d_model)
     return {"model": model_cfg.to_dict(), "train": t, "warmup_steps": warmup_steps, "seed": seed, "corpus": corpus}
 
 
@@ -92,7 +93,7 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
     fpt = flops_per_token(model_cfg, train_cfg.flops_convention)
     tps = train_cfg.batch_size * model_cfg.seq_len
     trunk_plan = Plan(fpt * tps * to_step, fpt, tps, to_step)  # FLOP accounting of the trunk's rows
-    lr_peak = train_cfg.lr if train_cfg.lr is not None else default_lr(model_cfg.d_model)
+    lr_peak = train_cfg.peak_lr(model_cfg.d_model)
     identity = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)
     threads = train_cfg.threads or torch.get_num_threads()
     t0 = time.perf_counter()
@@ -141,7 +142,7 @@ def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, trai
     threads = train_cfg.threads or torch.get_num_threads()
     if peak_flops is None:
         peak_flops = peak_flops_for(device, threads, Path(cache_dir) if cache_dir is not None else None)
-    lr_peak = train_cfg.lr if train_cfg.lr is not None else default_lr(model_cfg.d_model)
+    lr_peak = train_cfg.peak_lr(model_cfg.d_model)
     trunk = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)
     own = {"trunk": trunk, "train": train_cfg.identity(), "steps": plan.steps}
     warnings = _epoch_warnings(plan, data)

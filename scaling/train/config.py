@@ -13,13 +13,25 @@ SCHEDULES = ("cosine", "wsd")
 COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
 
 
+def default_lr(d_model: int) -> float:
+    """Peak learning rate for AdamW by width: 3e-3 · √(128 / d_model), at most 1e-2.
+
+    Wider models need smaller steps (Kaplan et al. 2020, Eq. D.1, and µP's
+    1/width Adam scaling, Yang et al. 2022); the square root is a middle course
+    that trained stably across d = 32…1024 in our runs. Override with ``lr``.
+    """
+    return min(1e-2, 3e-3 * math.sqrt(128.0 / d_model))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained.
 
     Attributes:
         batch_size: sequences per optimiser step.
-        lr: peak learning rate; None uses :func:`scaling.train.optim.default_lr`.
+        lr: peak learning rate; None uses :func:`default_lr` times ``lr_scale``.
+        lr_scale: multiplies the width rule's peak learning rate (ignored when ``lr`` is given), so one
+            setting moves every size of a sweep by the same factor.
         warmup_frac: fraction of the steps spent warming up linearly.
         final_lr_frac: the schedule ends at this fraction of the peak (Chinchilla's cosine: 0.1).
         schedule: "cosine" (warmup, then a cosine decay over the rest of the run) or "wsd"
@@ -43,6 +55,7 @@ class TrainConfig:
 
     batch_size: int = 16
     lr: float | None = None
+    lr_scale: float = 1.0
     warmup_frac: float = 0.05
     final_lr_frac: float = 0.1
     schedule: Literal["cosine", "wsd"] = "cosine"
@@ -65,6 +78,8 @@ class TrainConfig:
             raise ConfigError(f"batch_size ({self.batch_size}) must be a positive integer")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr ({self.lr}) must be positive")
+        if not (isinstance(self.lr_scale, (int, float)) and self.lr_scale > 0 and math.isfinite(self.lr_scale)):
+            raise ConfigError(f"lr_scale ({self.lr_scale!r}) must be a positive number")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac ({self.warmup_frac}) must be in [0, 1)")
         if not 0 <= self.final_lr_frac <= 1:
@@ -94,13 +109,19 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that make a run what it is, for run ids and checkpoints: :meth:`to_dict`
-        without the WSD keys when the schedule is cosine (they do not affect it), so runs planned
-        before those keys existed keep their ids."""
+        without the WSD keys when the schedule is cosine (they do not affect it) and without ``lr_scale``
+        at 1, so runs planned before those keys existed keep their ids."""
         d = self.to_dict()
         if self.schedule == "cosine":
             for k in ("schedule", "cooldown_frac", "cooldown_shape"):
                 d.pop(k)
+        if self.lr_scale == 1.0:  # the key came later too
+            d.pop("lr_scale")
         return d
+
+    def peak_lr(self, d_model: int) -> float:
+        """The peak learning rate of a model of width ``d_model``: ``lr``, or the width rule × ``lr_scale``."""
+        return self.lr if self.lr is not None else self.lr_scale * default_lr(d_model)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

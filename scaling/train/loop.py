@@ -31,7 +31,7 @@ from scaling.train.config import TrainConfig
 from scaling.train.evaluate import evaluate
 from scaling.train.hardware import (autocast_for, hardware_info, peak_flops_for, run_precision, run_threads,
                                     versions)
-from scaling.train.optim import build_optimizer, default_lr, schedule_lr, set_lr
+from scaling.train.optim import build_optimizer, schedule_lr, set_lr
 from scaling.train.plan import Plan, plan_run
 
 Progress = Callable[[dict], None]
@@ -121,7 +121,7 @@ def train(
     threads = train_cfg.threads or torch.get_num_threads()
     if peak_flops is None:
         peak_flops = peak_flops_for(device, threads, Path(cache_dir) if cache_dir is not None else None)
-    lr_peak = train_cfg.lr if train_cfg.lr is not None else default_lr(model_cfg.d_model)
+    lr_peak = train_cfg.peak_lr(model_cfg.d_model)
     warnings = _epoch_warnings(plan, data)
     st = _State()
     status, error = "ok", None

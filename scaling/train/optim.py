@@ -17,17 +17,7 @@ import math
 
 import torch
 
-from scaling.train.config import TrainConfig
-
-
-def default_lr(d_model: int) -> float:
-    """Peak learning rate for AdamW by width: 3e-3 · √(128 / d_model), at most 1e-2.
-
-    Wider models need smaller steps (Kaplan et al. 2020, Eq. D.1, and µP's
-    1/width Adam scaling, Yang et al. 2022); the square root is a middle course
-    that trained stably across d = 32…1024 in our runs. Override with ``lr``.
-    """
-    return min(1e-2, 3e-3 * math.sqrt(128.0 / d_model))
+from scaling.train.config import TrainConfig, default_lr  # noqa: F401 - the LR rule, re-exported
 
 
 def lr_at(step: int, steps: int, peak: float, warmup_frac: float, final_frac: float) -> float:
