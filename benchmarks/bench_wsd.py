@@ -24,7 +24,7 @@ import torch
 from scaling import analyze, load_runs
 from scaling.laws.plots import save_figures
 from scaling.runs import runs_frame
-from scaling.sweep import load_sweep, run_sweep, sweep_status
+from scaling.sweep import load_sweep, run_sweep
 from scaling.sweep.executors import LocalExecutor
 
 

@@ -224,9 +224,16 @@ class SweepConfig:
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
         try:
-            self.train_config()
+            tc = self.train_config()
         except (ConfigError, TypeError) as e:
             raise SweepError(f"train: {e}") from None
+        if self.schedule == "wsd" and (1 - tc.cooldown_frac) * min(self.budgets) < tc.warmup_frac * max(self.budgets):
+            raise SweepError(
+                f"budgets: under WSD every trunk warms up for warmup_frac ({tc.warmup_frac:g}) of the largest "
+                f"budget's steps, so the cooldown of budget {min(self.budgets):.3g} would start before the warmup "
+                f"ends; the budgets span {max(self.budgets) / min(self.budgets):.3g}x, at most "
+                f"(1 - cooldown_frac) / warmup_frac = {(1 - tc.cooldown_frac) / max(tc.warmup_frac, 1e-12):.3g}x: "
+                "lower train.warmup_frac or narrow the budgets")
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
 

@@ -132,11 +132,13 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
-    """The warmup of a model's trunk: ``warmup_frac`` of the steps of the sweep's smallest budget, so the branch
-    of that budget is exactly a WSD run of its own, and no cooldown starts before the warmup ends."""
+    """The warmup of a model's trunk: ``warmup_frac`` of the steps of the sweep's largest budget, so the branch
+    of that budget is exactly a WSD run of its own, and smaller budgets warm up as long (a warmup as short as
+    the smallest budget's costs the largest models several percent of loss at a high learning rate).
+    :class:`~scaling.sweep.config.SweepConfig` checks that every cooldown starts after it."""
     tc = sweep.train_config()
     step_flops = flops_per_token(model, tc.flops_convention) * tc.batch_size * model.seq_len
-    steps = max(1, int(round(min(sweep.budgets) / step_flops)))
+    steps = max(1, int(round(max(sweep.budgets) / step_flops)))
     return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
 
 

@@ -12,7 +12,7 @@ from scaling.runs.store import (finished_records, iter_records, read_manifest, r
                                 write_manifest, write_runs_csv)
 from scaling.sweep.config import SweepConfig
 from scaling.sweep.plan import budget_runs, shared_trunks
-from scaling.sweep.worker import execute_run, grow
+from scaling.sweep.worker import execute_run
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,9 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
         if progress:
             progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(todo),
                       "sizes": [param_counts(s.model).total for s in specs]})
-        if todo and sweep.schedule == "wsd":
-            # Grow each trunk to this budget's branch point first (one task per trunk), then the branches.
-            # A trunk that fails to grow leaves its branch to re-create the snapshot, or to record why not.
-            executor.map(grow, [(s.to_dict(), str(root), cache_dir) for s in todo if s.is_branch])
         if todo:
+            # Under WSD each task grows its trunk to this budget's branch point (a trunk has one branch per
+            # budget, so no two tasks share one) and then trains the cooldown from the snapshot it saved.
             outcomes = executor.map(execute_run, [(s.to_dict(), str(root), cache_dir) for s in todo])
             for s, out in zip(todo, outcomes):
                 # A worker that died (killed, out of memory, a crash in native code) left no record:

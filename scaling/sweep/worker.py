@@ -65,7 +65,7 @@ def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
 
     try:
         return cooldown()
-    except FileNotFoundError:  # the trunk's snapshot is missing or damaged: re-create it, then branch
+    except FileNotFoundError:  # no snapshot yet (or a missing or damaged one): grow the trunk to it, then branch
         grow(spec.to_dict(), sweep_dir, cache_dir, data=data)
         return cooldown()
 

@@ -69,11 +69,11 @@ def test_trunks_serve_every_budget_and_are_counted_once(wsd_sweep):
     assert all(_steps_once(f) for f in run_folders(res / "w")) and all(_steps_once(t) for t in trunk_folders(res / "w"))
 
 
-def test_the_smallest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):
+def test_the_largest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):
     sweep, res, _ = wsd_sweep
     data = load_corpus("synthetic", cache_dir=cache_dir)
-    for r in (r for r in finished_records(res / "w") if r.budget_flops == 2e8):
-        alone = train(r.model, 2e8, data, r.train_config, seed=r.seed, peak_flops=1e11)
+    for r in (r for r in finished_records(res / "w") if r.budget_flops == 8e8):
+        alone = train(r.model, 8e8, data, r.train_config, seed=r.seed, peak_flops=1e11)
         assert alone.val_loss == r.val_loss and alone.flops == r.flops
 
 
@@ -110,6 +110,7 @@ def test_a_lost_branch_recreates_its_trunk_snapshot(wsd_sweep, tmp_path, cache_d
     ("cooldown_frac = 1.5\n", "train: cooldown_frac (1.5) must be in (0, 1)"),
     ('cooldown_shape = "cubic"\n', "train: cooldown_shape ('cubic') must be one of"),
     ("cooldown_frac = 0.5\nwarmup_frac = 0.6\n", "the cooldown would start before the warmup ends"),
+    ("cooldown_frac = 0.25\nwarmup_frac = 0.2\n", "the cooldown of budget 2e+08 would start before the warmup ends"),
 ])
 def test_bad_wsd_keys_are_one_line(tmp_path, extra, msg):
     r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, WSD.replace("cooldown_frac = 0.25\n", extra)))])
@@ -117,12 +118,12 @@ def test_bad_wsd_keys_are_one_line(tmp_path, extra, msg):
 
 
 def test_sizes_that_share_no_trunk_warn(tmp_path, cache_dir):
-    text = WSD.replace("budgets = [2e8, 4e8, 8e8]", "budgets = [1e8, 1e10]").replace(
+    text = WSD.replace("budgets = [2e8, 4e8, 8e8]", "budgets = [1e8, 1.2e9]").replace(
         "shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },\n"
         "          { n_layers = 2, d_model = 64, n_heads = 2 }]",
         "auto = { k = 3, span = 1.5, exponent = 0.9, anchor_flops = 1e8, anchor_params = 1e4 }")
     r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, text)), "--results", str(tmp_path / "res"),
-                                  "--cache-dir", str(cache_dir), "--set", "budgets=[1e8, 1e10]",
+                                  "--cache-dir", str(cache_dir), "--set", "budgets=[1e8, 1.2e9]",
                                   "--set", "sizes.auto.k=3"], catch_exceptions=False)
     assert 'warning: schedule = "wsd" but no model size recurs across budgets' in r.output
 
