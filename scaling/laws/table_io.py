@@ -200,7 +200,7 @@ def load_runs(
         TableError: missing file, unknown format, no loss column, fewer than
             two of N, D and C, or a non-numeric or non-positive N, D or C.
     """
-    curve_ids = None
+    curve_ids, wsd = None, False
     if isinstance(source, pd.DataFrame):
         df, src, csv_lines = source.reset_index(drop=True), "<dataframe>", False
     elif is_sweep_dir(str(source)):
@@ -209,6 +209,9 @@ def load_runs(
         if len(df) == 0:
             raise TableError(f"{src}: no finished runs yet (no runs/*/result.json)")
         curve_ids = list(df["run_id"])
+        # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
+        # run), never the training curve, whose losses before the end are of a schedule that had not ended.
+        wsd = bool((df["trunk_id"].fillna("").astype(str) != "").any())
     else:
         s = str(source)
         path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
@@ -299,7 +302,7 @@ def load_runs(
 
     excluded = tuple(Exclusion(i, reasons[i]) for i in sorted(reasons))
     curves = None
-    if curve_ids is not None:
+    if curve_ids is not None and not wsd:
         curves = read_curves(source, curve_ids)
         if recount == "6N" and len(curves):
             curves["flops"] = 6.0 * vals["params"][curves["run"].to_numpy()] * curves["tokens"].to_numpy()

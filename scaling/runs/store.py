@@ -341,29 +341,17 @@ def read_curves(sweep_dir: str | Path, run_ids: list[str]) -> pd.DataFrame:
     """Training curves of the given runs (``run`` = position in ``run_ids``), for Approach 1's envelope.
 
     The loss is the training loss at each logged step (the only loss measured
-    at every step; Chinchilla's Approach 1 used training-loss curves too). A
-    WSD branch contributes only its end, where its cooldown has annealed: the
-    losses before it are of a schedule that had not ended.
+    at every step; Chinchilla's Approach 1 used training-loss curves too).
     """
     frames = []
     for i, rid in enumerate(run_ids):
-        folder = run_folder(sweep_dir, rid)
-        rows = [r for r in folder.read_metrics() if r.get("kind", "train") == "train" and r.get("train_loss") is not None]
-        if rows and _is_branch(folder):
-            rows = rows[-1:]  # a WSD branch: only its annealed end, never a mid-cooldown loss
+        rows = [r for r in run_folder(sweep_dir, rid).read_metrics()
+                if r.get("kind", "train") == "train" and r.get("train_loss") is not None]
         if rows:
             f = pd.DataFrame(rows)[["flops", "tokens", "train_loss"]].rename(columns={"train_loss": "loss"})
             f["run"] = i
             frames.append(f)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "flops", "tokens", "loss"])
-
-
-def _is_branch(folder: RunFolder) -> bool:
-    try:
-        rec = folder.read_result()
-    except RecordError:
-        return False
-    return rec is not None and rec.trunk_id is not None
 
 
 def write_manifest(sweep_dir: str | Path, doc: dict) -> None:
