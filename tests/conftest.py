@@ -33,6 +33,13 @@ def synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n_sizes=7, span=4.0, 
     return pd.DataFrame(rows)
 
 
+def write(tmp_path, text, name="s.toml"):
+    """Write a sweep file (or any text) into a test's folder and return its path."""
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
 @pytest.fixture
 def truth():
     return dict(TRUTH)

@@ -54,6 +54,16 @@ def test_import_has_no_side_effects(tmp_path):
     assert sorted(scaling.__all__) == scaling.__all__ and all(getattr(scaling, n) is not None for n in scaling.__all__)
 
 
+def test_planning_a_wsd_sweep_needs_no_torch():
+    # Branch points, trunk ids and the planned cost are arithmetic: `sweep status` must not pay for torch.
+    sweep = PKG.parent / "sweeps" / "wsd.toml"
+    code = ("import sys; from scaling.sweep import load_sweep; from scaling.sweep.plan import planned_cost; "
+            f"c = planned_cost(load_sweep({str(sweep)!r}), 256); print(c > 0, 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["True", "False"]
+
+
 def _module_imports() -> dict[str, set[str]]:
     """Module-level imports between the package's modules (imports inside functions are lazy by design)."""
     mods = {}

@@ -84,6 +84,11 @@ class RunRecord:
         if self.status != "ok" and not self.error:
             raise RecordError(f"a {self.status} run needs an error saying why")
 
+    @property
+    def cost(self) -> float:
+        """FLOPs this run spent itself: ``cost_flops``, or all of ``flops`` for records written before it existed."""
+        return self.cost_flops if self.cost_flops is not None else (self.flops or 0.0)
+
     @classmethod
     def failed(cls, error: str, *, model: ModelConfig | None = None, train_config: TrainConfig | None = None,
                corpus: str | None = None, tokenizer: str | None = None, seed: int | None = None,

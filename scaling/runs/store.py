@@ -225,10 +225,6 @@ class TrunkFolder(_Folder):
         """Where the trunk is saved at branch point ``step``."""
         return self.path / f"at-{step}.pt"
 
-    def snapshots(self) -> list[int]:
-        """Branch points with a snapshot on disk, in order."""
-        return sorted(int(p.stem[3:]) for p in self.path.glob("at-*.pt") if p.stem[3:].isdigit())
-
     def last_logged_step(self) -> int:
         """The last step in the trunk's curve (0 when none)."""
         rows = self.last_train_rows(1)

@@ -246,10 +246,6 @@ class SweepConfig:
     def planned_runs(self) -> int:
         return self.sizes_per_budget * len(self.budgets) * self.seeds
 
-    @property
-    def planned_flops(self) -> float:
-        return float(self.sizes_per_budget * self.seeds * sum(self.budgets))
-
     def family(self, vocab_size: int) -> dict:
         """The model family's keyword arguments for :mod:`scaling.model.shapes`."""
         return {"vocab_size": vocab_size, "seq_len": self.seq_len, "pos_encoding": self.pos_encoding,

@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass
 
 from scaling.model.config import ModelConfig
-from scaling.model.flops import flops_per_token, param_counts
+from scaling.model.flops import param_counts
 from scaling.runs.record import RunRecord
 from scaling.sweep.config import AutoSizes, SweepConfig
-from scaling.train.config import TrainConfig
+from scaling.train.config import TrainConfig, trunk_identity
+from scaling.train.plan import cooldown_start, step_flops, steps_for
 
 
 @dataclass(frozen=True)
@@ -45,29 +46,25 @@ class RunSpec:
         """The id of the trunk a branch grows from: the model, the optimiser, the warmup, the seed and the data."""
         if not self.is_branch:
             return None
-        from scaling.train.branch import trunk_identity
-
         key = trunk_identity(self.model, self.train, self.trunk_warmup_steps, self.seed, self.corpus)
         return _hash({**key, "tokenizer": self.tokenizer})
 
     @property
     def steps(self) -> int:
         """The steps the budget buys (at least one: a budget under one step fails when it runs, with the reason)."""
-        return max(1, int(round(self.budget / self.step_flops)))
+        return max(1, steps_for(self.budget, self.model, self.train.batch_size, self.train.flops_convention))
 
     @property
     def branch_step(self) -> int | None:
         """The trunk step at which a branch's cooldown starts (as :func:`scaling.train.branch.branch_point`)."""
         if not self.is_branch:
             return None
-        from scaling.train.optim import cooldown_start
-
         return max(0, cooldown_start(self.steps, self.train.cooldown_frac))
 
     @property
     def step_flops(self) -> float:
         """FLOPs of one optimiser step."""
-        return flops_per_token(self.model, self.train.flops_convention) * self.train.batch_size * self.model.seq_len
+        return step_flops(self.model, self.train.batch_size, self.train.flops_convention)
 
     @property
     def planned_cost(self) -> float:
@@ -137,8 +134,7 @@ def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
     the smallest budget's costs the largest models several percent of loss at a high learning rate).
     :class:`~scaling.sweep.config.SweepConfig` checks that every cooldown starts after it."""
     tc = sweep.train_config()
-    step_flops = flops_per_token(model, tc.flops_convention) * tc.batch_size * model.seq_len
-    steps = max(1, int(round(max(sweep.budgets) / step_flops)))
+    steps = max(1, steps_for(max(sweep.budgets), model, tc.batch_size, tc.flops_convention))
     return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
 
 

@@ -33,7 +33,7 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
             except RecordError:
                 continue
             if rec is not None:
-                flops += rec.cost_flops if rec.cost_flops is not None else (rec.flops or 0.0)
+                flops += rec.cost
             continue
         rows = folder.last_train_rows(2)
         if rows:

@@ -25,8 +25,8 @@ class SweepStatus:
             ``sweep.json`` (the folder was filled under other settings), empty when they agree.
         cost_flops, cost_wall_s: what the finished runs cost: each WSD trunk once (with any prefix
             trained again) plus every cooldown; an independent run in full.
-        independent_flops, independent_wall_s: what the same runs would cost as independent runs (each
-            run's FLOPs, and its wall time at the throughput it ran at).
+        independent_wall_s: what the same runs would take as independent runs (each run's wall time
+            scaled to all its FLOPs at the throughput it ran at); :attr:`independent_flops` is ``flops_done``.
         trunks: WSD trunks in the folder.
     """
 
@@ -43,9 +43,13 @@ class SweepStatus:
     config_changed: tuple[str, ...] = ()
     cost_flops: float = 0.0
     cost_wall_s: float = 0.0
-    independent_flops: float = 0.0
     independent_wall_s: float = 0.0
     trunks: int = 0
+
+    @property
+    def independent_flops(self) -> float:
+        """What the finished runs would cost as independent runs: their own FLOPs, ``flops_done``."""
+        return self.flops_done
 
 
 def sweep_dir_for(sweep: SweepConfig, results_root: str | Path = "results") -> Path:
@@ -142,7 +146,7 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
     by = lambda s: sum(1 for r in recs if r.status == s)  # noqa: E731
     cost, wall, ind_wall = 0.0, 0.0, 0.0
     for r in recs:
-        own = r.cost_flops if r.cost_flops is not None else (r.flops or 0.0)
+        own = r.cost
         cost += own
         wall += r.wall_time_s or 0.0
         ind_wall += (r.wall_time_s or 0.0) * ((r.flops or 0.0) / own if own else 1.0)
@@ -157,8 +161,7 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
     return SweepStatus(sweep.name, sweep.planned_runs, len(recs), by("ok"), by("diverged"), by("failed"),
                        started - len(recs) - damaged, float(sum(r.flops or 0 for r in recs)),
                        tuple(sorted(sweep.budgets)), damaged, _changed_keys(sweep, root), cost_flops=cost,
-                       cost_wall_s=wall, independent_flops=float(sum(r.flops or 0 for r in recs)),
-                       independent_wall_s=ind_wall, trunks=len(trunks))
+                       cost_wall_s=wall, independent_wall_s=ind_wall, trunks=len(trunks))
 
 
 def _changed_keys(sweep: SweepConfig, root: Path) -> tuple[str, ...]:

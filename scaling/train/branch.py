@@ -24,30 +24,19 @@ import torch
 from scaling.data.corpus import Corpus
 from scaling.errors import ConfigError
 from scaling.model.config import ModelConfig
-from scaling.model.flops import flops_per_token
 from scaling.runs.record import RunRecord
 from scaling.train.checkpoint import load_checkpoint, save_checkpoint
-from scaling.train.config import TrainConfig
+from scaling.train.config import TrainConfig, trunk_identity
 from scaling.train.hardware import peak_flops_for, run_precision, run_threads
 from scaling.train.loop import _check_inputs, _epoch_warnings, _record, _State, _steps, _Trainer
-from scaling.train.optim import cooldown_start, wsd_lr_at
-from scaling.train.plan import Plan, plan_run
-
-
-def trunk_identity(model_cfg: ModelConfig, train_cfg: TrainConfig, warmup_steps: int, seed: int, corpus: str) -> dict:
-    """What fixes a trunk's stable phase: the model, the optimiser settings, the warmup, the seed and the data
-    (not the cooldown's shape, length or final LR, nor the budgets it serves)."""
-    t = {k: v for k, v in train_cfg.to_dict().items()
-         if k not in ("cooldown_frac", "cooldown_shape", "final_lr_frac", "warmup_frac", "n_evals", "val_sequences",
-                      "max_curve_points", "flops_convention", "threads", "lr", "lr_scale")}
-    t["peak_lr"] = train_cfg.peak_lr(model_cfg.d_model)
-    return {"model": model_cfg.to_dict(), "train": t, "warmup_steps": warmup_steps, "seed": seed, "corpus": corpus}
+from scaling.train.optim import wsd_lr_at
+from scaling.train.plan import Plan, cooldown_start, plan_run, step_flops
 
 
 def branch_point(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainConfig) -> int:
     """The trunk step at which the cooldown of ``budget_flops`` starts."""
-    plan = plan_run(budget_flops, model_cfg, train_cfg.batch_size, train_cfg.flops_convention)
-    return cooldown_start(plan.steps, train_cfg.cooldown_frac)
+    return cooldown_start(plan_run(budget_flops, model_cfg, train_cfg.batch_size, train_cfg.flops_convention).steps,
+                          train_cfg.cooldown_frac)
 
 
 def check_branch(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainConfig, warmup_steps: int) -> int:
@@ -90,8 +79,8 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
     ``on_metrics``.
     """
     device = _check_inputs(model_cfg, data, train_cfg, device)
-    fpt = flops_per_token(model_cfg, train_cfg.flops_convention)
     tps = train_cfg.batch_size * model_cfg.seq_len
+    fpt = step_flops(model_cfg, train_cfg.batch_size, train_cfg.flops_convention) / tps
     trunk_plan = Plan(fpt * tps * to_step, fpt, tps, to_step)  # FLOP accounting of the trunk's rows
     lr_peak = train_cfg.peak_lr(model_cfg.d_model)
     identity = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)

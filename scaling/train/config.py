@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from scaling.errors import ConfigError
+from scaling.model.config import ModelConfig
 from scaling.model.flops import CONVENTIONS, DEFAULT_CONVENTION
 
 SCHEDULES = ("cosine", "wsd")
@@ -130,3 +131,13 @@ class TrainConfig:
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
+
+
+def trunk_identity(model_cfg: ModelConfig, train_cfg: TrainConfig, warmup_steps: int, seed: int, corpus: str) -> dict:
+    """What fixes a trunk's stable phase: the model, the optimiser settings, the warmup, the seed and the data
+    (not the cooldown's shape, length or final LR, nor the budgets it serves)."""
+    t = {k: v for k, v in train_cfg.to_dict().items()
+         if k not in ("cooldown_frac", "cooldown_shape", "final_lr_frac", "warmup_frac", "n_evals", "val_sequences",
+                      "max_curve_points", "flops_convention", "threads", "lr", "lr_scale")}
+    t["peak_lr"] = train_cfg.peak_lr(model_cfg.d_model)
+    return {"model": model_cfg.to_dict(), "train": t, "warmup_steps": warmup_steps, "seed": seed, "corpus": corpus}

@@ -18,6 +18,7 @@ import math
 import torch
 
 from scaling.train.config import TrainConfig, default_lr  # noqa: F401 - the LR rule, re-exported
+from scaling.train.plan import cooldown_start  # noqa: F401 - re-exported beside the schedules that use it
 
 
 def lr_at(step: int, steps: int, peak: float, warmup_frac: float, final_frac: float) -> float:
@@ -42,11 +43,6 @@ def cooldown_factor(progress: float, shape: str) -> float:
     if shape == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * p))
     raise ValueError(f"unknown cooldown shape {shape!r}")
-
-
-def cooldown_start(steps: int, cooldown_frac: float) -> int:
-    """The step at which a WSD run of ``steps`` steps starts its cooldown (at least one cooldown step)."""
-    return steps - max(1, int(round(cooldown_frac * steps)))
 
 
 def wsd_lr_at(step: int, steps: int, peak: float, warmup_steps: int, final_frac: float, cooldown_frac: float,

@@ -42,6 +42,21 @@ class Plan:
         return step * self.tokens_per_step * self.flops_per_token
 
 
+def step_flops(model_cfg: ModelConfig, batch_size: int, convention: str) -> float:
+    """FLOPs of one optimiser step: FLOPs per token × batch × T."""
+    return flops_per_token(model_cfg, convention) * batch_size * model_cfg.seq_len
+
+
+def steps_for(budget_flops: float, model_cfg: ModelConfig, batch_size: int, convention: str) -> int:
+    """The steps a budget buys, rounded to the nearest step (0 for a budget under half a step)."""
+    return int(round(budget_flops / step_flops(model_cfg, batch_size, convention)))
+
+
+def cooldown_start(steps: int, cooldown_frac: float) -> int:
+    """The step at which a WSD run of ``steps`` steps starts its cooldown (at least one cooldown step)."""
+    return steps - max(1, int(round(cooldown_frac * steps)))
+
+
 def plan_run(budget_flops: float, model_cfg: ModelConfig, batch_size: int, convention: str) -> Plan:
     """Turn a FLOP budget into a number of steps (rounded to the nearest step).
 
@@ -52,7 +67,7 @@ def plan_run(budget_flops: float, model_cfg: ModelConfig, batch_size: int, conve
         raise ConfigError(f"budget ({budget_flops}) must be a positive number of FLOPs")
     fpt = flops_per_token(model_cfg, convention)
     tps = batch_size * model_cfg.seq_len
-    steps = int(round(budget_flops / (fpt * tps)))
+    steps = steps_for(budget_flops, model_cfg, batch_size, convention)
     if steps < 1:
         raise ConfigError(f"budget {budget_flops:.3g} FLOPs is smaller than one step ({fpt * tps:.3g} FLOPs: "
                           f"{batch_size} x {model_cfg.seq_len} tokens at {fpt:.3g} FLOPs/token)")

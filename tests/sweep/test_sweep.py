@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import write
 
 from scaling.cli import main
 from scaling.model.config import ModelConfig
@@ -29,12 +30,6 @@ threads = 1
 [sizes]
 auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }
 """
-
-
-def write(tmp_path, text, name="s.toml"):
-    p = tmp_path / name
-    p.write_text(text)
-    return p
 
 
 @pytest.mark.parametrize("text,msg", [

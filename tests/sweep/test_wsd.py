@@ -5,6 +5,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from conftest import write
 
 from scaling import load_runs
 from scaling.cli import main
@@ -28,12 +29,6 @@ shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model =
 [train]
 cooldown_frac = 0.25
 """
-
-
-def write(tmp_path, text, name="w.toml"):
-    p = tmp_path / name
-    p.write_text(text)
-    return p
 
 
 def _steps_once(folder) -> bool:
@@ -86,7 +81,7 @@ def test_a_wsd_folder_fits_like_any_other_and_approach1_uses_branch_ends(wsd_swe
     doc = json.loads(r.stdout)
     assert len(doc["approach2"]["budgets"]) == 3
     assert doc["approach1"]["source"] == "lowest-loss run per budget" and len(doc["approach1"]["points"]) == 3
-    r = CliRunner().invoke(main, ["sweep", "status", str(res.parent / "w.toml"), "--results", str(res)])
+    r = CliRunner().invoke(main, ["sweep", "status", str(res.parent / "s.toml"), "--results", str(res)])
     assert "3 WSD trunks, each counted once" in r.output and "saved" in r.output
 
 
