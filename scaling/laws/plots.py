@@ -77,27 +77,45 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
     lo = cs.min() / 3
     hi = 3 * max([cs.max(), *analysis.targets])
     grid = np.logspace(np.log10(lo), np.log10(hi), 80)
+    shown, bands = [], []  # the estimates set the y-range; an interval wider than it runs off the chart
     for m in analysis.fitted:
         color, label = _STYLE[m]
         f = analysis.fit(m)
         if m == "approach2":
             pts = [(b.flops, getattr(b, key)) for b in f.used]
             ax.scatter(*zip(*pts), color=color, s=25, zorder=3) if pts else None
+            shown += [y for _, y in pts]
         elif m == "approach1":
             ax.scatter(f.flops, getattr(f, key), color=color, s=12, marker="s", alpha=0.6, zorder=3)
+            shown += list(getattr(f, key))
         law = f.params_law if (m != "approach3" and quantity == "params") else (f.tokens_law if m != "approach3" else None)
         exp = law.exponent if law is not None else (f.a if quantity == "params" else f.b)
-        ax.plot(grid, f.predict(grid)[key], color=color, lw=1.5, label=f"{label}: ∝ C^{exp:.3f}")
+        line = f.predict(grid)[key]
+        ax.plot(grid, line, color=color, lw=1.5, label=f"{label}: ∝ C^{exp:.3f}")
+        shown += list(line)
         if analysis.samples.get(m):
             band = np.array([analysis.sample_predictions(m, c)[key] for c in grid])
-            lo_b, hi_b = np.nanpercentile(band, [50 * (1 - analysis.level), 50 * (1 + analysis.level)], axis=1)
-            ax.fill_between(grid, lo_b, hi_b, color=color, alpha=0.15, lw=0)
+            with np.errstate(invalid="ignore"):  # replicates that overflowed to inf
+                edges = np.nanpercentile(band, [50 * (1 - analysis.level), 50 * (1 + analysis.level)], axis=1)
+            bands.append((edges, color))
     for c in analysis.targets:
         ax.axvline(c, color="gray", ls=":", lw=1)
         for m in analysis.fitted:
-            ax.plot([c], [analysis.fit(m).predict(c)[key]], marker="x", color=_STYLE[m][0], ms=8)
+            y = analysis.fit(m).predict(c)[key]
+            ax.plot([c], [y], marker="x", color=_STYLE[m][0], ms=8)
+            shown.append(y)
+    ys = np.asarray(shown, dtype=float)
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    y_lo, y_hi = (ys.min() / 10, ys.max() * 10) if ys.size else (None, None)
+    for (lo_b, hi_b), color in bands:
+        if y_lo is not None:  # a band edge beyond the view (or not finite) is drawn to the chart's edge
+            lo_b = np.where(np.isfinite(lo_b) & (lo_b > y_lo), lo_b, y_lo)
+            hi_b = np.where(np.isfinite(hi_b) & (hi_b < y_hi), hi_b, y_hi)
+        ax.fill_between(grid, lo_b, hi_b, color=color, alpha=0.15, lw=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if y_lo is not None:
+        ax.set_ylim(y_lo, y_hi)
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("optimal model size N (parameters)" if quantity == "params" else "optimal training tokens D")
     ax.set_title(f"Compute-optimal {'N' if quantity == 'params' else 'D'} ({analysis.level:.0%} bootstrap bands; x: targets)")

@@ -3,6 +3,7 @@
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,3 +52,14 @@ def test_analysis_uses_training_curves_for_approach1_when_present():
     lo, hi = a.interval("approach1", "params_exponent")
     assert lo - 1e-9 <= a.approach1.params_law.exponent <= hi + 1e-9
     assert any("single run" in n for n in a.notes)  # each run is its own budget here: said, not hidden
+
+
+def test_an_interval_wider_than_the_chart_does_not_set_its_scale():
+    # results/quick's Approach 2 interval at 1e15 spans 24 decades; the chart's scale follows the estimates.
+    repo = Path(__file__).resolve().parents[2]
+    res = analyze(load_runs(repo / "results" / "quick"), targets=[1e15], n_bootstrap=200, seed=0)
+    assert res.prediction("approach2", 1e15)["params_ci"][1] > 1e10
+    ci = res.prediction("approach2", 1e15)["params_ci"]
+    lo, hi = plot_optimal(res, "params").get_ylim()
+    assert hi / lo < 1e6 < ci[1] / ci[0]  # a few decades around the estimates, not the interval's 24
+    assert lo > ci[0] and hi < ci[1]
