@@ -3,6 +3,8 @@
     python benchmarks/bench_wsd.py --lr-search            # each schedule's best LR scale at two sizes
     python benchmarks/bench_wsd.py                        # the grid at the width rule's LR
     python benchmarks/bench_wsd.py --lr-scale 2 --tag lr2 # the grid at another LR scale (both schedules)
+    python benchmarks/bench_wsd.py --lr-scale 2 --warmup largest-budget --tag lr2-matched
+                                                          # cosine warmed up as long as the WSD trunks
 
 Each schedule's grid is a real sweep (sweeps/compare.toml with schedule and name set), trained by the
 local executor with two runs at a time, one thread each, into results/compare-<schedule>-<tag>/; runs
@@ -68,8 +70,12 @@ def grid(args):
     out = {}
     for sched in ("cosine", "wsd"):
         name = f"compare-{sched}-{args.tag}"
-        sw, st, wall = run(args.sweep, [f"schedule={sched}", f"name={name}", f"train.lr_scale={args.lr_scale}"],
-                           args.results, args.cache_dir)
+        over = [f"schedule={sched}", f"name={name}", f"train.lr_scale={args.lr_scale}"]
+        if sched == "cosine" and args.warmup:
+            over.append(f'warmup="{args.warmup}"')
+        if sched == "wsd" and args.cooldown_frac:
+            over.append(f"train.cooldown_frac={args.cooldown_frac}")
+        sw, st, wall = run(args.sweep, over, args.results, args.cache_dir)
         folder = Path(args.results) / name
         res = analyze(load_runs(folder), targets=[args.target], n_bootstrap=args.bootstrap, seed=0)
         if args.figures:
@@ -77,7 +83,8 @@ def grid(args):
         out[sched] = (st, wall, runs_frame(folder), res)
         print(f"{sched}: {st.ok}/{st.done} ok in {wall:.1f} s", flush=True)
     (sc, wc, dc, rc), (sw_, ww, dw, rw) = out["cosine"], out["wsd"]
-    print(f"\ngrid: {args.sweep} at {args.lr_scale:g} x the width rule's LR; python {platform.python_version()}, "
+    print(f"\ngrid: {args.sweep} at {args.lr_scale:g} x the width rule's LR; cosine warmup: {args.warmup or 'per-run'}; "
+          f"WSD cooldown {sw.train_config().cooldown_frac:g}; python {platform.python_version()}, "
           f"torch {torch.__version__}, 2 runs at a time, 1 thread each")
     print(f"\n{'':24s} {'cosine':>14s} {'WSD':>14s} {'WSD/cosine':>11s}")
     print(f"{'FLOPs spent':24s} {sc.cost_flops:14.4g} {sw_.cost_flops:14.4g} {sw_.cost_flops / sc.cost_flops:11.3f}")
@@ -119,6 +126,9 @@ def main():
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--lr-scale", type=float, default=1.0)
     ap.add_argument("--tag", default="rule")
+    ap.add_argument("--warmup", choices=["per-run", "largest-budget"], default=None,
+                    help="cosine's warmup: per run (default) or as long as the WSD trunks' (matched)")
+    ap.add_argument("--cooldown-frac", type=float, default=None, help="WSD's cooldown fraction (default: the sweep's)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--target", type=float, default=1e15)
     ap.add_argument("--lr-search", action="store_true")

@@ -12,6 +12,8 @@ A sweep file (see ``sweeps/*.toml``)::
     seeds = 1                   # repeats per (size, budget)
     device = "cpu"              # cpu | cuda | cuda:N | mps
     schedule = "cosine"         # cosine | wsd (warmup-stable-decay; [train] cooldown_frac, cooldown_shape)
+    warmup = "per-run"          # per-run (cosine's default): warmup_frac of each run's steps; largest-budget
+                                #   (WSD's, and its only): warmup_frac of the largest budget's steps at that size
     threads = 1                 # per run
     aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
     head_dim = 32               #   and heads of this size
@@ -34,19 +36,15 @@ fitted to them: a grid centred on the optimum keeps Approach 2 unbiased.
 
 from __future__ import annotations
 
-import math
 import re
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Union
-
-import numpy as np
 
 from scaling.errors import ConfigError, SweepError
-from scaling.model.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
+from scaling.model.config import ASPECT_RATIO, HEAD_DIM
 from scaling.model.flops import CONVENTIONS
-from scaling.model.shapes import distinct_shapes_for_params, shape_ladder
+from scaling.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes  # noqa: F401
 from scaling.train.config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -56,136 +54,13 @@ else:  # pragma: no cover
 
 SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
               "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim",
-              "schedule"}
-AUTO_KEYS = {"k", "span", "exponent", "anchor_flops", "anchor_params", "refine"}
-SHAPE_KEYS = {"n_layers", "d_model", "n_heads"}
+              "schedule", "warmup"}
+WARMUPS = ("per-run", "largest-budget")
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule"}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule",
+                                                      "warmup_steps"}
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 
-#: N* at a budget C, as the sweep's plan predicts it (used by ``auto`` sizes).
-Optimum = Callable[[float], float]
-
-
-# ---------------------------------------------------------------------------
-# How a sweep chooses its model sizes: three kinds, one interface.
-
-
-@dataclass(frozen=True)
-class AutoSizes:
-    """``auto`` model sizes: k log-spaced sizes over ×span either way of the predicted optimum."""
-
-    k: int = 5
-    span: float = 4.0
-    exponent: float = 0.5
-    anchor_flops: float = 1e12
-    anchor_params: float = 1e5
-    refine: bool = True
-
-    kind = "auto"
-
-    def __post_init__(self):
-        if not isinstance(self.k, int) or self.k < 3:
-            raise SweepError(f"sizes.auto.k ({self.k}) must be an integer of at least 3 (a parabola needs 3 sizes)")
-        if not self.span > 1:
-            raise SweepError(f"sizes.auto.span ({self.span}) must be greater than 1")
-        if not 0 < self.exponent < 1:
-            raise SweepError(f"sizes.auto.exponent ({self.exponent}) must be in (0, 1)")
-        if not (self.anchor_flops > 0 and self.anchor_params > 0):
-            raise SweepError("sizes.auto.anchor_flops and anchor_params must be positive")
-
-    @property
-    def per_budget(self) -> int:
-        return self.k
-
-    def check(self, seq_len: int) -> None:
-        """Nothing to check beyond construction: auto shapes are clean shapes of the family."""
-
-    def prior(self, flops: float) -> float:
-        """N* predicted by the prior law at C FLOPs."""
-        return self.anchor_params * (flops / self.anchor_flops) ** self.exponent
-
-    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
-        """k distinct clean shapes log-spaced around N* = ``optimum(flops)``; with ``shared``, the k rungs of
-        one ladder (:func:`~scaling.model.shapes.shape_ladder`, rung ratio span^(2/(k−1))) nearest N*, so that
-        budgets whose ranges overlap share sizes."""
-        if not shared:
-            targets = optimum(flops) * np.logspace(-math.log10(self.span), math.log10(self.span), self.k)
-            return distinct_shapes_for_params(targets, **family)
-        ratio = self.span ** (2.0 / (self.k - 1))
-        lo = int(round(math.log(optimum(flops) / self.anchor_params, ratio) - (self.k - 1) / 2))
-        rungs = shape_ladder(self.anchor_params, ratio, **family)
-        lo = max(min(rungs), min(lo, max(rungs) - self.k + 1))  # at the family's smallest or largest shapes
-        return [rungs[j] for j in range(lo, lo + self.k) if j in rungs]
-
-    def to_dict(self) -> dict:
-        return {"auto": asdict(self)}
-
-
-@dataclass(frozen=True)
-class ParamSizes:
-    """``params`` model sizes: the same parameter-count targets at every budget."""
-
-    params: tuple[float, ...]
-
-    kind = "params"
-
-    def __post_init__(self):
-        if not self.params or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-                                      for v in self.params):
-            raise SweepError(f"sizes.params ({list(self.params)!r}) must be a non-empty list of positive parameter counts")
-
-    @property
-    def per_budget(self) -> int:
-        return len(self.params)
-
-    def check(self, seq_len: int) -> None:
-        """Nothing to check beyond construction: the nearest clean shapes are valid models."""
-
-    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
-        return distinct_shapes_for_params(self.params, **family)
-
-    def to_dict(self) -> dict:
-        return {"params": list(self.params)}
-
-
-@dataclass(frozen=True)
-class ShapeSizes:
-    """``shapes`` model sizes: explicit (n_layers, d_model, n_heads) at every budget."""
-
-    shapes: tuple[tuple[int, int, int], ...]
-
-    kind = "shapes"
-
-    def __post_init__(self):
-        if not self.shapes:
-            raise SweepError("sizes.shapes must be a non-empty list of tables")
-
-    @property
-    def per_budget(self) -> int:
-        return len(self.shapes)
-
-    def check(self, seq_len: int) -> None:
-        """Every shape must be a valid model at this context length.
-
-        Raises:
-            SweepError: naming the shape and the rule it breaks.
-        """
-        for i, (L, d, h) in enumerate(self.shapes):
-            try:
-                ModelConfig(n_layers=L, d_model=d, n_heads=h, vocab_size=256, seq_len=seq_len)
-            except (ConfigError, TypeError) as e:
-                raise SweepError(f"sizes.shapes[{i}]: {e}") from None
-
-    def models(self, family: dict, flops: float, optimum: Optimum, shared: bool = False) -> list[ModelConfig]:
-        kw = {k: family[k] for k in ("vocab_size", "seq_len", "pos_encoding")}
-        return [ModelConfig(n_layers=L, d_model=d, n_heads=h, **kw) for L, d, h in self.shapes]
-
-    def to_dict(self) -> dict:
-        return {"shapes": [{"n_layers": L, "d_model": d, "n_heads": h} for L, d, h in self.shapes]}
-
-
-Sizes = Union[AutoSizes, ParamSizes, ShapeSizes]
 
 
 @dataclass(frozen=True)
@@ -209,6 +84,7 @@ class SweepConfig:
     aspect_ratio: int = ASPECT_RATIO
     head_dim: int = HEAD_DIM
     schedule: str = "cosine"
+    warmup: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -227,6 +103,15 @@ class SweepConfig:
             tc = self.train_config()
         except (ConfigError, TypeError) as e:
             raise SweepError(f"train: {e}") from None
+        if self.warmup is not None and self.warmup not in WARMUPS:
+            raise SweepError(f"warmup ({self.warmup!r}) must be one of {', '.join(WARMUPS)}")
+        if self.schedule == "wsd" and self.warmup == "per-run":
+            raise SweepError('warmup ("per-run"): under WSD one trunk serves every budget, so it warms up for '
+                             'warmup_frac of the largest budget\'s steps; use "largest-budget" or leave it out')
+        if self.warmup_shared and self.schedule == "cosine" and tc.warmup_frac * max(self.budgets) >= min(self.budgets):
+            raise SweepError(f"warmup (\"largest-budget\"): warmup_frac ({tc.warmup_frac:g}) of the largest budget's "
+                             f"steps is the whole of budget {min(self.budgets):.3g}'s run; lower train.warmup_frac "
+                             "or narrow the budgets")
         if self.schedule == "wsd" and (1 - tc.cooldown_frac) * min(self.budgets) < tc.warmup_frac * max(self.budgets):
             raise SweepError(
                 f"budgets: under WSD every trunk warms up for warmup_frac ({tc.warmup_frac:g}) of the largest "
@@ -236,6 +121,12 @@ class SweepConfig:
                 "lower train.warmup_frac or narrow the budgets")
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
+
+    @property
+    def warmup_shared(self) -> bool:
+        """Every run of a size warms up as long: for ``warmup_frac`` of the largest budget's steps (always under
+        WSD, whose trunks serve every budget; under cosine with ``warmup = "largest-budget"``)."""
+        return self.schedule == "wsd" or self.warmup == "largest-budget"
 
     @property
     def sizes_per_budget(self) -> int:
@@ -276,13 +167,6 @@ class SweepConfig:
         return sweep_from_dict(doc, where)
 
 
-def _check_keys(where: str, got: dict, allowed: set) -> None:
-    unknown = sorted(set(got) - allowed)
-    if unknown:
-        raise SweepError(f"{where}unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                         f"(allowed: {', '.join(sorted(allowed))})")
-
-
 def _parse_value(text: str):
     """An override's value as TOML would read it ("1e12" -> 1e12, "[1,2]" -> [1, 2], "cpu" -> "cpu")."""
     try:
@@ -305,58 +189,21 @@ def apply_override(doc: dict, assignment: str) -> None:
     node[parts[-1]] = _parse_value(text.strip())
 
 
-def _parse_sizes(sizes, where: str) -> Sizes:
-    if not isinstance(sizes, dict):
-        raise SweepError(f"{where}sizes must be a table with one of auto, params, shapes")
-    _check_keys(f"{where}sizes: ", sizes, {"auto", "params", "shapes"})
-    if len(sizes) != 1:
-        raise SweepError(f"{where}sizes must have exactly one of auto, params, shapes (got {', '.join(sizes) or 'none'})")
-    kind, val = next(iter(sizes.items()))
-    if kind == "auto":
-        val = {} if val is True else val
-        if not isinstance(val, dict):
-            raise SweepError(f"{where}sizes.auto must be a table (or true for the defaults)")
-        _check_keys(f"{where}sizes.auto: ", val, AUTO_KEYS)
-        try:
-            return AutoSizes(**val)
-        except SweepError as e:
-            raise SweepError(f"{where}{e}") from None
-        except TypeError as e:
-            raise SweepError(f"{where}sizes.auto: {e}") from None
-    if kind == "params":
-        if not isinstance(val, list):
-            raise SweepError(f"{where}sizes.params ({val!r}) must be a non-empty list of positive parameter counts")
-        try:
-            return ParamSizes(tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-                                    for v in val))
-        except SweepError as e:
-            raise SweepError(f"{where}{e}") from None
-    if not isinstance(val, list) or not val:
-        raise SweepError(f"{where}sizes.shapes must be a non-empty list of tables")
-    for i, s in enumerate(val):
-        if not isinstance(s, dict):
-            raise SweepError(f"{where}sizes.shapes[{i}] must be a table with n_layers, d_model, n_heads")
-        _check_keys(f"{where}sizes.shapes[{i}]: ", s, SHAPE_KEYS)
-        if set(s) != SHAPE_KEYS:
-            raise SweepError(f"{where}sizes.shapes[{i}] needs n_layers, d_model and n_heads")
-    return ShapeSizes(tuple((s["n_layers"], s["d_model"], s["n_heads"]) for s in val))
-
-
 def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
     """Validate a parsed sweep document.
 
     Raises:
         SweepError: an unknown or missing key, or a bad value; the message starts with ``where``.
     """
-    _check_keys(where, doc, SWEEP_KEYS)
+    check_keys(where, doc, SWEEP_KEYS)
     for required in ("name", "budgets", "sizes"):
         if required not in doc:
             raise SweepError(f"{where}missing key '{required}'")
-    sizes = _parse_sizes(doc["sizes"], where)
+    sizes = parse_sizes(doc["sizes"], where)
     train = doc.get("train", {})
     if not isinstance(train, dict):
         raise SweepError(f"{where}train must be a table")
-    _check_keys(f"{where}train: ", train, TRAIN_KEYS)
+    check_keys(f"{where}train: ", train, TRAIN_KEYS)
     top = {k: v for k, v in doc.items() if k not in ("sizes", "train")}
     top["budgets"] = tuple(float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
                            for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))

@@ -1,52 +1,109 @@
 """Where runs execute: a local process pool, a Ray cluster, or SLURM through submitit.
 
-Every executor has ``map(fn, args_list) -> list`` that calls ``fn(*args)`` for
-each tuple and returns, in order, each call's return value or the exception
-that ended it. A run's records are written by the run itself
-(:func:`scaling.sweep.worker.execute_run`), so an executor only has to start it.
+Every executor has ``slots`` (tasks it runs at once), ``start(fn, args) -> handle``,
+``wait(handles) -> [(handle, result)]`` (blocks until at least one has ended; ``result``
+is the call's return value or the exception that ended it) and ``close()``; and, on
+top of those, ``map(fn, args_list) -> list`` in order. A run's records are written by
+the run itself (:func:`scaling.sweep.worker.execute_run`), so an executor only has
+to start it. :func:`scaling.sweep.schedule.run_graph` keeps the slots full.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from scaling.errors import ConfigError, DependencyError
 
 
-class LocalExecutor:
+class Executor:
+    """What every executor shares: ``map`` over ``start``/``wait``, and use as a context manager."""
+
+    slots: int = 1
+
+    def start(self, fn, args: tuple):  # pragma: no cover - each executor's own
+        raise NotImplementedError
+
+    def wait(self, handles: list) -> list[tuple]:  # pragma: no cover - each executor's own
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def map(self, fn, args_list: list[tuple]) -> list:
+        """``fn(*args)`` for each tuple, at most ``slots`` at a time; each return value or exception, in order."""
+        out: list = [None] * len(args_list)
+        running: dict = {}
+        todo = list(enumerate(args_list))
+        while todo or running:
+            while todo and len(running) < self.slots:
+                i, a = todo.pop(0)
+                running[self.start(fn, a)] = i
+            for h, r in self.wait(list(running)):
+                out[running.pop(h)] = r
+        return out
+
+
+def _result(future: Future):
+    try:
+        return future.result()
+    except Exception as e:  # noqa: BLE001 - includes a worker killed mid-run (BrokenProcessPool)
+        return e
+
+
+class LocalExecutor(Executor):
     """A process pool sized so that runs in flight × threads per run fit the cores.
 
-    Processes are spawned (not forked), so each run starts with a clean torch.
+    Processes are spawned (not forked), so each run starts with a clean torch. The pool
+    lives until :meth:`close` (or the end of a ``with`` block), so a sweep pays for starting
+    its workers once; a pool broken by a worker that died is replaced by the next ``start``.
+    With one worker, calls run in this process (which also keeps tracebacks local).
     """
 
     def __init__(self, threads_per_run: int = 1, max_workers: int | None = None):
         cores = os.cpu_count() or 1
         self.max_workers = max_workers or max(1, cores // max(1, threads_per_run))
+        self.slots = self.max_workers
+        self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn, args_list: list[tuple]) -> list:
-        out: list = [None] * len(args_list)
-        if self.max_workers == 1 or len(args_list) == 1:
-            # In-process when there is no parallelism to gain (also keeps tracebacks local).
-            for i, a in enumerate(args_list):
-                try:
-                    out[i] = fn(*a)
-                except Exception as e:  # noqa: BLE001 - reported to the caller, which records the run
-                    out[i] = e
-            return out
-        with ProcessPoolExecutor(self.max_workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(fn, *a): i for i, a in enumerate(args_list)}
-            for f in as_completed(futures):
-                try:
-                    out[futures[f]] = f.result()
-                except Exception as e:  # noqa: BLE001 - includes a worker killed mid-run (BrokenProcessPool)
-                    out[futures[f]] = e
+    def start(self, fn, args: tuple) -> Future:
+        if self.max_workers == 1:
+            f: Future = Future()
+            try:
+                f.set_result(fn(*args))
+            except Exception as e:  # noqa: BLE001 - reported to the caller, which records the run
+                f.set_exception(e)
+            return f
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.max_workers, mp_context=mp.get_context("spawn"))
+        return self._pool.submit(fn, *args)
+
+    def wait(self, handles: list) -> list[tuple]:
+        done, _ = wait_futures(handles, return_when=FIRST_COMPLETED)
+        out = [(f, _result(f)) for f in done]
+        if any(isinstance(r, BrokenProcessPool) for _, r in out):
+            self.close()  # a worker died: every call in flight failed with it; the next start makes a new pool
         return out
 
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
-class RayExecutor:
+
+class RayExecutor(Executor):
     """Ray core tasks, one per run, each asking for CPUs (and GPUs, fractions allowed).
 
     Args:
@@ -74,20 +131,30 @@ class RayExecutor:
                 ray.init(address=address, log_to_driver=False)
         self.options = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run, "max_retries": max_retries,
                         "retry_exceptions": False}
+        self._remote: dict = {}
+        resources = ray.cluster_resources()
+        per = [resources.get("CPU", 1) / max(cpus_per_run, 1e-9)]
+        if gpus_per_run:
+            per.append(resources.get("GPU", 0) / gpus_per_run)
+        self.slots = max(1, int(min(per)))
 
-    def map(self, fn, args_list: list[tuple]) -> list:
-        remote = self.ray.remote(**self.options)(fn)
-        refs = [remote.remote(*a) for a in args_list]
+    def start(self, fn, args: tuple):
+        if fn not in self._remote:
+            self._remote[fn] = self.ray.remote(**self.options)(fn)
+        return self._remote[fn].remote(*args)
+
+    def wait(self, handles: list) -> list[tuple]:
+        ready, _ = self.ray.wait(handles, num_returns=1)
         out = []
-        for r in refs:
+        for r in ready:
             try:
-                out.append(self.ray.get(r))
+                out.append((r, self.ray.get(r)))
             except Exception as e:  # noqa: BLE001 - a task that failed after its retries
-                out.append(e)
+                out.append((r, e))
         return out
 
 
-class SlurmExecutor:
+class SlurmExecutor(Executor):
     """SLURM job arrays through submitit; ``cluster="local"`` runs the same jobs as local processes.
 
     A job requeued after preemption calls the run again, which resumes from
@@ -118,21 +185,23 @@ class SlurmExecutor:
             if partition:
                 params["slurm_partition"] = partition
         self.ex.update_parameters(**params)
-        self.parallel = array_parallelism
+        self.slots = array_parallelism  # jobs in flight (submitit's local backend has no cap of its own)
 
-    def map(self, fn, args_list: list[tuple]) -> list:
-        task = _Resumable(fn)
-        out: list = []
-        # submitit's local executor runs every job at once; submit in waves of array_parallelism.
-        step = len(args_list) if self.ex.cluster == "slurm" else max(1, self.parallel)
-        for i in range(0, len(args_list), step):
-            chunk = args_list[i : i + step]
-            jobs = self.ex.map_array(task, *zip(*chunk))
-            for j in jobs:
-                try:
-                    out.append(j.result())
-                except Exception as e:  # noqa: BLE001 - job failed or was cancelled
-                    out.append(e)
+    def start(self, fn, args: tuple):
+        return self.ex.submit(_Resumable(fn), *args)
+
+    def wait(self, handles: list, poll_s: float = 0.5) -> list[tuple]:
+        while True:
+            done = [j for j in handles if j.done()]
+            if done:
+                break
+            time.sleep(poll_s)
+        out = []
+        for j in done:
+            try:
+                out.append((j, j.result()))
+            except Exception as e:  # noqa: BLE001 - job failed or was cancelled
+                out.append((j, e))
         return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
@@ -123,15 +123,21 @@ def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: l
 def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: list[RunRecord]) -> list[RunSpec]:
     """Every run of one budget: its shapes × the sweep's seeds."""
     tc = sweep.train_config()
-    return [RunSpec(m, float(flops), tc, sweep.corpus, sweep.tokenizer, seed, sweep.device, sweep.checkpoint_every_s,
-                    trunk_warmup_steps(sweep, m) if sweep.schedule == "wsd" else None)
-            for m in budget_models(sweep, flops, vocab_size, finished) for seed in range(sweep.seeds)]
+    wsd, matched = sweep.schedule == "wsd", sweep.schedule == "cosine" and sweep.warmup_shared
+
+    def spec(m: ModelConfig, seed: int) -> RunSpec:
+        train = replace(tc, warmup_steps=trunk_warmup_steps(sweep, m)) if matched else tc
+        return RunSpec(m, float(flops), train, sweep.corpus, sweep.tokenizer, seed, sweep.device,
+                       sweep.checkpoint_every_s, trunk_warmup_steps(sweep, m) if wsd else None)
+
+    return [spec(m, seed) for m in budget_models(sweep, flops, vocab_size, finished) for seed in range(sweep.seeds)]
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
     """The warmup of a model's trunk: ``warmup_frac`` of the steps of the sweep's largest budget, so the branch
     of that budget is exactly a WSD run of its own, and smaller budgets warm up as long (a warmup as short as
-    the smallest budget's costs the largest models several percent of loss at a high learning rate).
+    the smallest budget's costs the largest models several percent of loss at a high learning rate). Cosine
+    runs with ``warmup = "largest-budget"`` warm up as long, for comparisons at matched warmups.
     :class:`~scaling.sweep.config.SweepConfig` checks that every cooldown starts after it."""
     tc = sweep.train_config()
     steps = max(1, steps_for(max(sweep.budgets), model, tc.batch_size, tc.flops_convention))

@@ -10,9 +10,9 @@ from scaling.model.flops import param_counts
 from scaling.runs.record import RunRecord
 from scaling.runs.store import (finished_records, iter_records, read_manifest, run_folder, run_folders, trunk_folders,
                                 write_manifest, write_runs_csv)
-from scaling.sweep.config import SweepConfig
+from scaling.sweep.config import AutoSizes, SweepConfig
 from scaling.sweep.plan import budget_runs, shared_trunks
-from scaling.sweep.worker import execute_run
+from scaling.sweep.schedule import Skipped, run_graph, sweep_tasks
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,17 @@ def check_device(device: str) -> None:
 
 def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "results", cache_dir: str | None = None,
               retry_failed: bool = False, progress=None) -> SweepStatus:
-    """Run every missing run of a sweep, budget by budget (smallest first), and write runs.csv.
+    """Run every missing run of a sweep and write runs.csv.
 
     Finished runs (a readable ``result.json``) are skipped; failed ones are
-    rerun with ``retry_failed``; damaged ones are redone. ``auto`` sizes of a
-    budget are decided when its turn comes, from the budgets finished by then.
+    rerun with ``retry_failed``; damaged ones are redone. When every budget's
+    sizes are fixed up front, all runs (and WSD trunk growths) form one task
+    graph (:mod:`scaling.sweep.schedule`); ``auto`` sizes that refine the grid
+    are decided budget by budget (smallest first), from the budgets finished by then.
 
     Args:
         sweep: the validated sweep.
-        executor: an object with ``map(fn, list_of_args) -> list`` (see :mod:`scaling.sweep.executors`).
+        executor: ``start``/``wait``/``slots`` (see :mod:`scaling.sweep.executors`); closed at the end.
         results_root: folder holding ``<sweep name>/``.
         cache_dir: corpus cache passed to every run.
         retry_failed: rerun runs recorded as failed.
@@ -99,38 +101,53 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
     if sweep.schedule == "wsd" and len(sweep.budgets) > 1 and shared_trunks(sweep, vocab) == 0 and progress:
         progress({"event": "warning", "message": 'schedule = "wsd" but no model size recurs across budgets '
                   "(planned with the prior): every trunk serves one budget, so WSD saves no compute here"})
-    for budget in sorted(sweep.budgets):
-        finished = [r for r in finished_records(root) if (r.budget_flops or 0) < budget]
-        specs = budget_runs(sweep, budget, vocab, finished)
-        todo = []
-        for s in specs:
-            folder = run_folder(root, s.run_id)
-            try:
-                r = folder.read_result()
-            except RecordError:
-                r = None  # damaged: the worker redoes it
-            if r is not None and r.status == "failed" and retry_failed:
-                folder.clear()
-                r = None
-            if r is None:
-                todo.append(s)
-        if progress:
-            progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(todo),
-                      "sizes": [param_counts(s.model).total for s in specs]})
-        if todo:
-            # Under WSD each task grows its trunk to this budget's branch point (a trunk has one branch per
-            # budget, so no two tasks share one) and then trains the cooldown from the snapshot it saved.
-            outcomes = executor.map(execute_run, [(s.to_dict(), str(root), cache_dir) for s in todo])
-            for s, out in zip(todo, outcomes):
-                # A worker that died (killed, out of memory, a crash in native code) left no record:
-                # record the run as failed so the sweep goes on and --retry-failed can rerun it.
-                folder = run_folder(root, s.run_id)
-                if isinstance(out, BaseException) and not folder.has_result():
-                    folder.write_result(s.failed_record(f"worker died: {type(out).__name__}: {out}"))
+    # Sizes fixed up front make one graph of the whole sweep; sizes refined from finished budgets are decided
+    # a budget at a time, when its turn comes.
+    adaptive = isinstance(sweep.sizes, AutoSizes) and sweep.sizes.refine
+    phases = [[b] for b in sorted(sweep.budgets)] if adaptive else [sorted(sweep.budgets)]
+    try:
+        for phase in phases:
+            todo = []
+            for budget in phase:
+                finished = [r for r in finished_records(root) if (r.budget_flops or 0) < budget]
+                specs = budget_runs(sweep, budget, vocab, finished)
+                mine = [s for s in specs if _needs_run(run_folder(root, s.run_id), retry_failed)]
+                todo += mine
+                if progress:
+                    progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(mine),
+                              "sizes": [param_counts(s.model).total for s in specs]})
+            if todo:
+                run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
+    finally:
+        executor.close()
     for tf in trunk_folders(root):  # no branch of this sweep needs a trunk's head any more
         tf.head_path.unlink(missing_ok=True)
     write_runs_csv(root)
     return sweep_status(sweep, results_root)
+
+
+def _needs_run(folder, retry_failed: bool) -> bool:
+    """A run is to do when it has no result, a damaged one (the worker redoes it), or a failed one to retry."""
+    try:
+        r = folder.read_result()
+    except RecordError:
+        return True
+    if r is not None and r.status == "failed" and retry_failed:
+        folder.clear()
+        return True
+    return r is None
+
+
+def _record_end(root: Path, task, out) -> None:
+    """A run's task that ended without a record (its worker died: killed, out of memory, a crash in native
+    code; or the trunk growth it needed failed) is recorded as failed, so the sweep goes on and
+    ``--retry-failed`` can rerun it."""
+    if task.spec is None or not isinstance(out, BaseException):
+        return
+    folder = run_folder(root, task.spec.run_id)
+    if not folder.has_result():
+        why = str(out) if isinstance(out, Skipped) else f"worker died: {type(out).__name__}: {out}"
+        folder.write_result(task.spec.failed_record(why))
 
 
 def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> SweepStatus:

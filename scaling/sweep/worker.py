@@ -8,7 +8,7 @@ from scaling.runs.store import run_folder, trunk_folder
 from scaling.sweep.plan import RunSpec
 
 
-def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -> dict:
+def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
     """Run one spec and write its records; return a small summary.
 
     Never raises for a training failure: the run is recorded as failed with
@@ -17,7 +17,8 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
     after the checkpoint are dropped so no step is logged twice. A damaged
     ``result.json`` (torn, or not a record) is redone. A WSD branch starts from
     its trunk's snapshot at its branch point; when that snapshot is missing or
-    damaged, the branch re-creates it first.
+    damaged, the branch re-creates it first. The snapshot is deleted after the
+    branch unless ``keep_snapshot`` (another branch starts there too).
     """
     from scaling.data.corpus import load_corpus
     from scaling.train.checkpoint import checkpoint_step
@@ -40,7 +41,7 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None) -
     except Exception as e:  # noqa: BLE001 - a bad corpus or config is this run's failure, not the sweep's
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
-    if spec.is_branch:  # no other branch starts at this snapshot
+    if spec.is_branch and not keep_snapshot:  # no other branch starts at this snapshot
         trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step).unlink(missing_ok=True)
     return {"run_id": spec.run_id, "status": record.status, "skipped": False}
 

@@ -34,6 +34,9 @@ class TrainConfig:
         lr_scale: multiplies the width rule's peak learning rate (ignored when ``lr`` is given), so one
             setting moves every size of a sweep by the same factor.
         warmup_frac: fraction of the steps spent warming up linearly.
+        warmup_steps: a warmup of this many steps instead (None: ``warmup_frac`` of the run's steps). Sweeps
+            set it to compare schedules at matched warmups: ``warmup = "largest-budget"`` warms every run up
+            for ``warmup_frac`` of the steps of the sweep's largest budget, as WSD trunks do.
         final_lr_frac: the schedule ends at this fraction of the peak (Chinchilla's cosine: 0.1).
         schedule: "cosine" (warmup, then a cosine decay over the rest of the run) or "wsd"
             (warmup-stable-decay: warmup, constant at the peak, then a cooldown over the last
@@ -58,6 +61,7 @@ class TrainConfig:
     lr: float | None = None
     lr_scale: float = 1.0
     warmup_frac: float = 0.05
+    warmup_steps: int | None = None
     final_lr_frac: float = 0.1
     schedule: Literal["cosine", "wsd"] = "cosine"
     cooldown_frac: float = 0.2
@@ -83,6 +87,9 @@ class TrainConfig:
             raise ConfigError(f"lr_scale ({self.lr_scale!r}) must be a positive number")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac ({self.warmup_frac}) must be in [0, 1)")
+        if self.warmup_steps is not None and (not isinstance(self.warmup_steps, int) or isinstance(
+                self.warmup_steps, bool) or self.warmup_steps < 1):
+            raise ConfigError(f"warmup_steps ({self.warmup_steps!r}) must be a positive integer (or None)")
         if not 0 <= self.final_lr_frac <= 1:
             raise ConfigError(f"final_lr_frac ({self.final_lr_frac}) must be in [0, 1]")
         if self.schedule not in SCHEDULES:
@@ -110,15 +117,23 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The settings that make a run what it is, for run ids and checkpoints: :meth:`to_dict`
-        without the WSD keys when the schedule is cosine (they do not affect it) and without ``lr_scale``
-        at 1, so runs planned before those keys existed keep their ids."""
+        without the WSD keys when the schedule is cosine (they do not affect it), without ``lr_scale``
+        at 1 and without an unset ``warmup_steps``, so runs planned before those keys existed keep their ids."""
         d = self.to_dict()
         if self.schedule == "cosine":
             for k in ("schedule", "cooldown_frac", "cooldown_shape"):
                 d.pop(k)
         if self.lr_scale == 1.0:  # the key came later too
             d.pop("lr_scale")
+        if self.warmup_steps is None:  # and so did this one
+            d.pop("warmup_steps")
         return d
+
+    def warmup_for(self, steps: int) -> int:
+        """The warmup, in steps, of a run of ``steps`` steps."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return max(1, int(round(self.warmup_frac * steps))) if self.warmup_frac > 0 else 0
 
     def peak_lr(self, d_model: int) -> float:
         """The peak learning rate of a model of width ``d_model``: ``lr``, or the width rule × ``lr_scale``."""

@@ -139,7 +139,7 @@ def train(
                 warnings.append(f"resumed from a checkpoint at step {st.step}")
             evals = {int(round(plan.steps * k / train_cfg.n_evals)) for k in range(1, train_cfg.n_evals + 1)}
             status, error = _steps(tr, data, plan, train_cfg, lambda s: schedule_lr(s, plan.steps, lr_peak, train_cfg),
-                                   int(round(train_cfg.warmup_frac * plan.steps)), evals, plan.steps, device, st,
+                                   train_cfg.warmup_for(plan.steps), evals, plan.steps, device, st,
                                    on_metrics, progress, t_start,
                                    (lambda: save_checkpoint(ckpt, tr.state(identity, st))) if ckpt else None,
                                    checkpoint_every_s)

@@ -21,9 +21,9 @@ from scaling.train.config import TrainConfig, default_lr  # noqa: F401 - the LR 
 from scaling.train.plan import cooldown_start  # noqa: F401 - re-exported beside the schedules that use it
 
 
-def lr_at(step: int, steps: int, peak: float, warmup_frac: float, final_frac: float) -> float:
-    """Linear warmup then cosine decay from ``peak`` to ``final_frac · peak`` at the last step."""
-    warm = max(1, int(round(warmup_frac * steps))) if warmup_frac > 0 else 0
+def lr_at(step: int, steps: int, peak: float, warm: int, final_frac: float) -> float:
+    """Linear warmup over ``warm`` steps, then cosine decay from ``peak`` to ``final_frac · peak`` at the last
+    step."""
     if step < warm:
         return peak * (step + 1) / warm
     span = max(1, steps - 1 - warm)
@@ -60,10 +60,10 @@ def wsd_lr_at(step: int, steps: int, peak: float, warmup_steps: int, final_frac:
 
 def schedule_lr(step: int, steps: int, peak: float, cfg: TrainConfig) -> float:
     """The learning rate at ``step`` of a run of ``steps`` steps under ``cfg``'s schedule."""
+    warm = cfg.warmup_for(steps)
     if cfg.schedule == "wsd":
-        warm = max(1, int(round(cfg.warmup_frac * steps))) if cfg.warmup_frac > 0 else 0
         return wsd_lr_at(step, steps, peak, warm, cfg.final_lr_frac, cfg.cooldown_frac, cfg.cooldown_shape)
-    return lr_at(step, steps, peak, cfg.warmup_frac, cfg.final_lr_frac)
+    return lr_at(step, steps, peak, warm, cfg.final_lr_frac)
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, lr: float, device: torch.device) -> torch.optim.AdamW:

@@ -106,10 +106,41 @@ def test_a_lost_branch_recreates_its_trunk_snapshot(wsd_sweep, tmp_path, cache_d
     ('cooldown_shape = "cubic"\n', "train: cooldown_shape ('cubic') must be one of"),
     ("cooldown_frac = 0.5\nwarmup_frac = 0.6\n", "the cooldown would start before the warmup ends"),
     ("cooldown_frac = 0.25\nwarmup_frac = 0.2\n", "the cooldown of budget 2e+08 would start before the warmup ends"),
+    ("warmup_steps = 10\n", "train: unknown key 'warmup_steps'"),
 ])
 def test_bad_wsd_keys_are_one_line(tmp_path, extra, msg):
     r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, WSD.replace("cooldown_frac = 0.25\n", extra)))])
     assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+@pytest.mark.parametrize("change,msg", [
+    ('schedule = "wsd"\nwarmup = "per-run"', 'warmup ("per-run"): under WSD one trunk serves every budget'),
+    ('schedule = "wsd"\nwarmup = "longest"', "warmup ('longest') must be one of per-run, largest-budget"),
+    ('schedule = "cosine"\nwarmup = "largest-budget"\nbudgets = [1e8, 3e9]',
+     "warmup_frac (0.05) of the largest budget's steps is the whole of budget 1e+08's run"),
+])
+def test_bad_warmup_keys_are_one_line(tmp_path, change, msg):
+    text = WSD.replace("budgets = [2e8, 4e8, 8e8]\n", "" if "budgets" in change else "budgets = [2e8, 4e8, 8e8]\n")
+    r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, text.replace('schedule = "wsd"', change)))])
+    assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_cosine_at_matched_warmups_warms_up_like_the_wsd_trunks(tmp_path):
+    from scaling.sweep import budget_runs
+    from scaling.train.optim import schedule_lr
+
+    wsd = load_sweep(write(tmp_path, WSD))
+    cos = load_sweep(write(tmp_path, WSD.replace('schedule = "wsd"', 'schedule = "cosine"\nwarmup = "largest-budget"')))
+    plain = load_sweep(write(tmp_path, WSD.replace('schedule = "wsd"', 'schedule = "cosine"')))
+    for b in wsd.budgets:
+        for w, c, p in zip(*(budget_runs(s, b, 64, []) for s in (wsd, cos, plain))):
+            assert c.train.warmup_steps == w.trunk_warmup_steps and c.train.schedule == "cosine"
+            assert p.train.warmup_steps is None and c.run_id != p.run_id
+            lrs = [schedule_lr(i, c.steps, 1.0, c.train) for i in range(c.steps)]
+            peak = lrs.index(max(lrs))
+            assert peak == w.trunk_warmup_steps - 1  # the linear warmup ends where the trunk's does
+            if b < max(wsd.budgets):  # longer than warmup_frac of the run's own steps
+                assert c.train.warmup_steps > round(c.train.warmup_frac * c.steps)
 
 
 def test_sizes_that_share_no_trunk_warn(tmp_path, cache_dir):

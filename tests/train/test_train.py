@@ -33,7 +33,7 @@ def test_budget_is_respected_within_one_step(synthetic):
 
 
 def test_schedule_ends_at_the_budget():
-    lrs = [lr_at(s, 100, 1.0, 0.05, 0.1) for s in range(100)]
+    lrs = [lr_at(s, 100, 1.0, 5, 0.1) for s in range(100)]
     assert lrs[0] == pytest.approx(0.2) and max(lrs) == pytest.approx(1.0) and lrs[-1] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="smaller than one step"):
         plan_run(1e3, ModelConfig(vocab_size=16, **TINY), 4, "chinchilla")
