@@ -43,7 +43,13 @@ def test_fit_json_schema(runs_csv):
     assert set(a3) >= {"E", "A", "B", "alpha", "beta", "a", "b", "objective", "ci"}
     assert a3["ci"]["alpha"][0] <= a3["alpha"] <= a3["ci"]["alpha"][1]
     preds = doc["predictions"]
-    assert {(p["method"], p["flops"]) for p in preds} == {(m, c) for m in ("approach1", "approach2", "approach3") for c in (1e23, 1e15)}
+    methods = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls")
+    assert {(p["method"], p["flops"]) for p in preds} == {(m, c) for m in methods for c in (1e23, 1e15)}
+    assert all(p["counting"] == "6ND" for p in preds if p["method"] in ("approach3", "vpnls"))
+    assert doc["counting"]["name"] == "6ND" and doc["vpnls"]["objective_kind"] == "sum of squared loss residuals"
+    fix = doc["approach2_corrected"]
+    assert fix["surface"] == "vpnls" and len(fix["bias"]) == len([b for b in doc["approach2"]["budgets"]
+                                                                    if b["status"] == "ok"])
     for p in preds:
         assert p["params_ci"][0] <= p["optimal_params"] <= p["params_ci"][1]
         assert p["optimal_params"] * p["optimal_tokens"] * 6 == pytest.approx(p["flops"], rel=0.05)
@@ -68,7 +74,7 @@ def test_fit_tables_holdout_and_plots(runs_csv, tmp_path):
 def test_holdout_json_reports_errors_and_coverage(runs_csv):
     doc = json.loads(run("fit", runs_csv, "--bootstrap", 100, "--holdout", 1, "--json").output)
     rows = doc["backtest"]["rows"]
-    assert {r["method"] for r in rows} == {"approach1", "approach2", "approach3"}
+    assert {r["method"] for r in rows} == {"approach1", "approach2", "approach2_corrected", "approach3", "vpnls"}
     for r in rows:
         assert r["flops"] == pytest.approx(1e21)
         assert abs(r["params_error"]) < 0.5 and isinstance(r["params_inside"], bool)

@@ -60,7 +60,8 @@ _table = [
 ]
 _fit = [
     click.option("--method", "methods", multiple=True, default=("all",), show_default=True,
-                 help="approach1, approach2, approach3 or all; repeatable or comma-separated."),
+                 help="approach1, approach2, approach2_corrected, approach3, vpnls or all; repeatable or "
+                      "comma-separated."),
     click.option("--allow-edge", is_flag=True, help="Let Approach 2 use budgets whose vertex is outside the sampled sizes."),
     click.option("--huber-delta", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
                  help="Approach 3 Huber threshold on log loss."),
@@ -133,8 +134,8 @@ def fit(table, example, table_opts: TableOptions, fit_opts: FitOptions, unc: Unc
 @click.option("--flops", type=float, default=None, help="C in FLOPs (default 6ND).")
 @click.option("--law", "law_path", type=click.Path(dir_okay=False), help="JSON written by 'scaling fit --json'.")
 @click.option("--preset", type=click.Choice(["chinchilla", "epoch"]), help="A published parametric fit.")
-@click.option("--method", type=click.Choice(["approach1", "approach2", "approach3"]),
-              help="Which approach of --law to use (default: approach3, else 2, else 1).")
+@click.option("--method", type=click.Choice(["approach1", "approach2", "approach2_corrected", "approach3", "vpnls"]),
+              help="Which approach of --law to use (default: approach3, else vpnls, approach2_corrected, 2, 1).")
 @click.option("--tolerance", type=click.FloatRange(min=1), default=1.1, show_default=True,
               help="Factor within which a run counts as optimal when the law has no interval.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

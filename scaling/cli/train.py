@@ -80,6 +80,9 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
 @click.option("--lr", type=float, help="Peak learning rate (default: the width rule).")
 @click.option("--schedule", type=click.Choice(["cosine", "wsd"]), default="cosine", show_default=True,
               help="LR schedule: cosine, or warmup-stable-decay.")
+@click.option("--warmup-frac", type=float, default=0.05, show_default=True,
+              help="Fraction of the steps spent warming up linearly.")
+@click.option("--warmup-steps", type=click.IntRange(min=1), help="Warm up for this many steps instead.")
 @click.option("--cooldown-frac", type=float, default=0.2, show_default=True,
               help="WSD: fraction of the steps spent cooling down, in (0, 1).")
 @click.option("--cooldown-shape", type=click.Choice(["1-sqrt", "linear", "cosine"]), default="1-sqrt",
@@ -92,8 +95,8 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
 def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, budget, corpus, tokenizer, out,
-              device, dtype, compile_, batch_size, lr, schedule, cooldown_frac, cooldown_shape, flops_convention, threads,
-              seed, peak_tflops, cache_dir, as_json):
+              device, dtype, compile_, batch_size, lr, schedule, warmup_frac, warmup_steps, cooldown_frac, cooldown_shape,
+              flops_convention, threads, seed, peak_tflops, cache_dir, as_json):
     """Train one model to exactly the steps a FLOP budget buys; write its result record."""
     from scaling.data import load_corpus
     from scaling.jsonio import dumps
@@ -104,7 +107,7 @@ def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untie
     cfg = model_config(n_params, n_layers, d_model, n_heads, seq_len, data.vocab_size, pos_encoding, untied)
     tcfg = TrainConfig(batch_size=batch_size, lr=lr, flops_convention=flops_convention, dtype=dtype,
                        compile=compile_, threads=threads, schedule=schedule, cooldown_frac=cooldown_frac,
-                       cooldown_shape=cooldown_shape)
+                       cooldown_shape=cooldown_shape, warmup_frac=warmup_frac, warmup_steps=warmup_steps)
     plan = plan_run(budget, cfg, batch_size, flops_convention)
     click.echo(f"{data.name} ({data.tokenizer}, {data.train.size:,} training tokens); model {cfg.n_layers}x{cfg.d_model}, "
                f"{plan.steps} steps of {plan.tokens_per_step} tokens = {plan.tokens:,} tokens, {plan.flops:.3g} FLOPs",

@@ -11,9 +11,12 @@ import numpy as np
 
 from scaling.errors import FitError
 from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
+from scaling.laws.fit.correction import correct_isoflops, shift_samples
 from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
+from scaling.laws.fit.frontier import Counting
 from scaling.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
 from scaling.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
+from scaling.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from scaling.laws.result import METHODS, AnalysisResult
 from scaling.laws.table import RunTable
 
@@ -52,7 +55,7 @@ def analyze(
 
     Args:
         table: runs from :func:`scaling.load_runs`.
-        methods: any of "approach1", "approach2", "approach3", or "all".
+        methods: any of "approach1", "approach2", "approach2_corrected", "approach3", "vpnls", or "all".
         targets: budgets C (FLOPs) at which to predict N_opt, D_opt and the loss.
         n_bootstrap: resamples (0 for no intervals).
         level: interval coverage, in (0, 1).
@@ -85,6 +88,7 @@ def analyze(
         raise FitError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
                          f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
     c = table.budgets[g]
+    counting = Counting.from_runs(n, d, table.used_arrays()[2])
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
     notes: list[str] = []
@@ -110,6 +114,27 @@ def analyze(
             fits["approach3"] = f3
             if not f3.success:
                 errors["approach3"] = f3.message
+    surface_needed = "approach2_corrected" in methods
+    if "vpnls" in methods or surface_needed:
+        if n.size < 5:
+            errors["vpnls" if "vpnls" in methods else "approach2_corrected"] = f"needs at least 5 runs, got {n.size}"
+        else:
+            fv = fit_vpnls(n, d, l)
+            fits["vpnls"] = fv if fv.success else None
+            if not fv.success and "vpnls" in methods:
+                errors["vpnls"] = fv.message
+    if surface_needed:
+        f2 = fits["approach2"] if fits["approach2"] is not None else fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+        surface = next(((m, fits[m]) for m in ("vpnls", "approach3") if fits[m] is not None and m not in errors), None)
+        if "approach2_corrected" in errors:
+            pass
+        elif not f2.params_law.success:
+            errors["approach2_corrected"] = "Approach 2 has no power law to correct"
+        elif surface is None:
+            errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
+        else:
+            fits["approach2_corrected"] = correct_isoflops(f2, surface[1], n, d, c, counting=counting,
+                                                           surface_name=surface[0])
 
     samples: dict = {}
     if n_bootstrap:
@@ -125,14 +150,25 @@ def analyze(
         if f2 is not None and f2.params_law.success:
             samples["approach2"] = bootstrap_isoflops(f2, n, d, l, c, idx)
         f3 = fits["approach3"]
+        counts = counts_from_indices(idx, n.size)
         if f3 is not None and f3.success:
-            x = bootstrap_parametric(f3, n, d, l, counts_from_indices(idx, n.size))
+            x = bootstrap_parametric(f3, n, d, l, counts)
             samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
+        if fits["vpnls"] is not None and "vpnls" in methods:
+            samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], n, d, l, counts).T))
+        fc = fits["approach2_corrected"]
+        if fc is not None:
+            raw = samples.get("approach2")
+            if raw is None:
+                raw = bootstrap_isoflops(fit_isoflops(n, d, l, c, allow_edge=allow_edge), n, d, l, c, idx)
+            samples["approach2_corrected"] = shift_samples(raw, fc)
     return AnalysisResult(
         table=table, methods=methods, approach1=fits["approach1"],
         approach2=fits["approach2"], approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
         errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
         n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
+        vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
+        counting=counting,
     )
 
 

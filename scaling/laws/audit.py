@@ -15,8 +15,9 @@ import numpy as np
 
 from scaling.errors import LawError, RecordError
 from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.frontier import Counting, frontier
 from scaling.laws.fit.parametric import ParametricFit
-from scaling.laws.result import AnalysisResult, sample_predictions
+from scaling.laws.result import PARAMETRIC, AnalysisResult, sample_predictions
 
 #: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
 PRESETS: dict[str, dict[str, float]] = {
@@ -33,11 +34,12 @@ class Law:
 
     Attributes:
         name: where it came from ("preset chinchilla", "fit.json approach2", ...).
-        method: "approach1", "approach2" or "approach3" (a preset is an Approach 3 fit).
+        method: one of :data:`~scaling.laws.result.METHODS` (a preset is an Approach 3 fit).
         fit: the approach's fit object (:class:`ParametricFit`, :class:`IsoFLOPFit` or
             :class:`EnvelopeFit`); its ``predict`` gives the optimum.
         samples: bootstrap replicates of the approach (as in :attr:`AnalysisResult.samples`), or None.
         level: interval coverage for the replicates.
+        counting: the FLOP counting under which a parametric law's optimum is found.
     """
 
     name: str
@@ -45,19 +47,24 @@ class Law:
     fit: object
     samples: dict | None = None
     level: float = 0.95
+    counting: Counting = Counting()
 
     @property
     def kind(self) -> str:
-        """"parametric" (Approach 3: it predicts the loss of any N, D) or "powerlaw"."""
-        return "parametric" if self.method == "approach3" else "powerlaw"
+        """"parametric" (Approach 3 or VPNLS: it predicts the loss of any N, D) or "powerlaw"."""
+        return "parametric" if self.method in PARAMETRIC else "powerlaw"
 
     def optimum(self, flops: float) -> dict:
         """N_opt and D_opt at C FLOPs, with intervals when replicates exist."""
-        p = self.fit.predict(flops)
+        if self.kind == "parametric":
+            f = self.fit
+            p = {k: v[0] for k, v in frontier(f.E, f.A, f.B, f.alpha, f.beta, flops, self.counting).items()}
+        else:
+            p = self.fit.predict(flops)
         out = {"optimal_params": float(p["optimal_params"]), "optimal_tokens": float(p["optimal_tokens"]),
                "params_ci": None, "tokens_ci": None}
         if self.samples:
-            o = sample_predictions(self.method, self.samples, flops)
+            o = sample_predictions(self.method, self.samples, flops, self.counting)
             out["params_ci"] = percentile_interval(o["optimal_params"], self.level)
             out["tokens_ci"] = percentile_interval(o["optimal_tokens"], self.level)
         return out
@@ -65,17 +72,18 @@ class Law:
     @classmethod
     def from_result(cls, result: AnalysisResult, method: str | None = None, name: str = "fit") -> "Law":
         """The law of one approach of an analysis: ``method``, or by default the first
-        fitted of approach3, approach2, approach1.
+        fitted of approach3, vpnls, approach2_corrected, approach2, approach1.
 
         Raises:
             LawError: the approach was not fitted.
         """
-        order = [method] if method else ["approach3", "approach2", "approach1"]
+        order = [method] if method else ["approach3", "vpnls", "approach2_corrected", "approach2", "approach1"]
         chosen = next((m for m in order if m in result.fitted), None)
         if chosen is None:
             have = ", ".join(result.fitted) or "none"
             raise LawError(f"{name}: no fitted {' or '.join(order)} (fitted: {have})")
-        return cls(f"{name} {chosen}", chosen, result.fit(chosen), result.samples.get(chosen) or None, result.level)
+        return cls(f"{name} {chosen}", chosen, result.fit(chosen), result.samples.get(chosen) or None, result.level,
+                   result.counting)
 
 
 def preset_law(name: str) -> Law:
@@ -93,8 +101,8 @@ def load_law(path: str | Path, method: str | None = None) -> Law:
 
     Args:
         path: the JSON file.
-        method: "approach1", "approach2" or "approach3"; by default the first
-            of approach3, approach2, approach1 present and fitted.
+        method: one of :data:`~scaling.laws.result.METHODS`; by default the first
+            of approach3, vpnls, approach2_corrected, approach2, approach1 present and fitted.
 
     Raises:
         LawError: unreadable file, or the chosen approach is missing or incomplete.

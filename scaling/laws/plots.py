@@ -15,11 +15,13 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from scaling.laws.result import AnalysisResult
+from scaling.laws.result import PARAMETRIC, AnalysisResult
 
 _STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
           "approach2": ("tab:blue", "Approach 2 (IsoFLOP)"),
-          "approach3": ("tab:red", "Approach 3 (parametric)")}
+          "approach2_corrected": ("tab:purple", "Approach 2 corrected"),
+          "approach3": ("tab:red", "Approach 3 (parametric)"),
+          "vpnls": ("tab:orange", "VPNLS (parametric)")}
 
 
 def _axes(ax):
@@ -81,16 +83,18 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
     for m in analysis.fitted:
         color, label = _STYLE[m]
         f = analysis.fit(m)
-        if m == "approach2":
-            pts = [(b.flops, getattr(b, key)) for b in f.used]
+        if m in ("approach2", "approach2_corrected"):
+            pts = [(b.flops, getattr(b, key)) for b in (f.used if m == "approach2" else f.fit.used)]
             ax.scatter(*zip(*pts), color=color, s=25, zorder=3) if pts else None
             shown += [y for _, y in pts]
         elif m == "approach1":
             ax.scatter(f.flops, getattr(f, key), color=color, s=12, marker="s", alpha=0.6, zorder=3)
             shown += list(getattr(f, key))
-        law = f.params_law if (m != "approach3" and quantity == "params") else (f.tokens_law if m != "approach3" else None)
-        exp = law.exponent if law is not None else (f.a if quantity == "params" else f.b)
-        line = f.predict(grid)[key]
+        if m in PARAMETRIC:
+            exp = f.a if quantity == "params" else f.b
+        else:
+            exp = getattr(f.fit if m == "approach2_corrected" else f, f"{quantity}_law").exponent
+        line = analysis.predict(m, grid)[key]
         ax.plot(grid, line, color=color, lw=1.5, label=f"{label}: ∝ C^{exp:.3f}")
         shown += list(line)
         if analysis.samples.get(m):
@@ -101,7 +105,7 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
     for c in analysis.targets:
         ax.axvline(c, color="gray", ls=":", lw=1)
         for m in analysis.fitted:
-            y = analysis.fit(m).predict(c)[key]
+            y = analysis.predict(m, c)[key]
             ax.plot([c], [y], marker="x", color=_STYLE[m][0], ms=8)
             shown.append(y)
     ys = np.asarray(shown, dtype=float)
@@ -124,17 +128,20 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
 
 
 def plot_parametric(analysis: AnalysisResult, ax=None):
-    """Approach 3's predicted loss over (C, N), with the compute-optimal frontier."""
+    """The parametric surface's predicted loss over (C, N) (VPNLS's, else Approach 3's), with the
+    compute-optimal frontier under the table's FLOP counting."""
     ax = _axes(ax)
-    f = analysis.approach3
+    m = "vpnls" if analysis.vpnls is not None and "vpnls" in analysis.fitted else "approach3"
+    f = analysis.fit(m)
     n, d, c, l, _ = analysis.table.used_arrays()
     cgrid = np.logspace(np.log10(c.min() / 3), np.log10(3 * max([c.max(), *analysis.targets])), 120)
     ngrid = np.logspace(np.log10(n.min() / 3), np.log10(n.max() * 3), 120)
     C, N = np.meshgrid(cgrid, ngrid)
-    L = f.loss(N, C / (6 * N))
+    L = f.loss(N, C / analysis.counting.per_token(N))
     cs = ax.contourf(C, N, L, levels=np.quantile(L, np.linspace(0, 0.9, 16)), cmap="magma_r", extend="max")
     ax.figure.colorbar(cs, ax=ax, label="predicted loss L (nats/token)")
-    ax.plot(cgrid, f.optimal_params(cgrid), color="white", lw=2, label=f"N_opt ∝ C^{f.a:.3f}")
+    ax.plot(cgrid, analysis.predict(m, cgrid)["optimal_params"], color="white", lw=2,
+            label=f"N_opt ({analysis.counting.name} counting)")
     ax.scatter(c, n, c="cyan", s=8, edgecolors="black", linewidths=0.3, label="runs")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -142,7 +149,7 @@ def plot_parametric(analysis: AnalysisResult, ax=None):
     ax.set_ylim(ngrid[0], ngrid[-1])
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("model size N (parameters)")
-    ax.set_title(f"Approach 3: E={f.E:.3g}, α={f.alpha:.3g}, β={f.beta:.3g}")
+    ax.set_title(f"{_STYLE[m][1]}: E={f.E:.3g}, α={f.alpha:.3g}, β={f.beta:.3g}")
     ax.legend(fontsize=8, loc="upper left")
     return ax
 
@@ -157,7 +164,7 @@ def save_figures(analysis: AnalysisResult, out_dir: str | Path, dpi: int = 150) 
     if analysis.fitted:
         jobs.append(("optimal_params.png", lambda ax: plot_optimal(analysis, "params", ax=ax)))
         jobs.append(("optimal_tokens.png", lambda ax: plot_optimal(analysis, "tokens", ax=ax)))
-    if analysis.approach3 is not None:
+    if analysis.approach3 is not None or analysis.vpnls is not None:
         jobs.append(("parametric.png", lambda ax: plot_parametric(analysis, ax=ax)))
     paths = []
     for name, draw in jobs:

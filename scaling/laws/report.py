@@ -6,7 +6,11 @@ import numpy as np
 
 from scaling.laws.audit import Audit
 from scaling.laws.backtest import Backtest
-from scaling.laws.result import AnalysisResult
+from scaling.laws.result import PARAMETRIC, AnalysisResult
+
+
+def _pct(x) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:+.2%}"
 
 
 def _g(x, digits: int = 3) -> str:
@@ -48,28 +52,47 @@ def format_analysis(a: AnalysisResult) -> str:
     if a.approach1 is not None:
         f1 = a.approach1
         out.append(f"\nApproach 1 ({f1.source}): {f1.flops.size} points")
-    if a.approach3 is not None:
-        f = a.approach3
-        out.append("\nApproach 3 (L = E + A/N^alpha + B/D^beta, Huber on log loss, "
-                   f"delta={f.delta:g}, {f.n_starts} starts, {f.n_points} runs)")
-        rows = [[k, _g(getattr(f, k), 5), _ci(a.interval("approach3", k), 4)]
-                for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
+    fc = a.approach2_corrected
+    if fc is not None:
+        out.append(f"\nApproach 2's grid bias, measured on the {fc.surface} surface at the table's own points"
+                   + (f" ({', '.join(fc.flags)})" if fc.flags else ""))
+        rows = [[_g(b.flops), _g(b.position, 2), f"{b.span:.3g}x", ", ".join(b.flags) or "-",
+                 _pct(b.params_bias), _pct(b.tokens_bias)] for b in fc.budgets]
+        out.append(table(["C (FLOPs)", "vertex at", "span", "grid", "N* bias", "D* bias"], rows))
+        out.append("vertex at: 0 = smallest size sampled, 1 = largest; approach2_corrected divides each vertex "
+                   "by (1 + bias)")
+    for m in PARAMETRIC:
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        how = (f"Huber on log loss, delta={f.delta:g}, {f.n_starts} starts" if m == "approach3" else
+               f"variable projection, squared loss residuals, {f.n_starts} grid points")
+        out.append(f"\n{'Approach 3' if m == 'approach3' else 'VPNLS'} (L = E + A/N^alpha + B/D^beta, {how}, "
+                   f"{f.n_points} runs)")
+        rows = [[k, _g(getattr(f, k), 5), _ci(a.interval(m, k), 4)] for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
         out.append(table(["param", "estimate", f"{pct} CI"], rows))
         out.append(f"objective {f.objective:.6g}; {f.message}")
+    if any(m in a.fitted for m in PARAMETRIC):
+        out.append(f"parametric optima under {a.counting.describe()}")
     law_rows = []
-    for m in ("approach1", "approach2"):
+    for m in ("approach1", "approach2", "approach2_corrected"):
         f = a.fit(m)
-        if f is None or m in a.errors:
+        if f is None or m not in a.fitted:
             continue
+        f = f.fit if m == "approach2_corrected" else f
         for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
             law = getattr(f, f"{key}_law")
             law_rows.append([m, f"{sym} = k*C^e", _g(law.exponent, 4), _ci(a.interval(m, f"{key}_exponent"), 4),
                              _g(law.coefficient, 4), _g(law.r2, 4), str(law.n_points)])
-    if a.approach3 is not None:
-        law_rows.append(["approach3", "N_opt = G*(C/6)^a", _g(a.approach3.a, 4), _ci(a.interval("approach3", "a"), 4),
-                         _g(a.approach3.G, 4), "-", str(a.approach3.n_points)])
-        law_rows.append(["approach3", "D_opt = C/(6 N_opt)", _g(a.approach3.b, 4), _ci(a.interval("approach3", "b"), 4),
-                         "-", "-", str(a.approach3.n_points)])
+    for m in PARAMETRIC:
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        six = a.counting.is_6nd
+        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt = argmin L(N, C/c(N))", _g(f.a, 4),
+                         _ci(a.interval(m, "a"), 4), _g(f.G, 4) if six else "-", "-", str(f.n_points)])
+        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt = C/c(N_opt)", _g(f.b, 4),
+                         _ci(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
     if law_rows:
         out.append("\nCompute-optimal laws")
         out.append(table(["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows))

@@ -18,12 +18,16 @@ from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws import schema
 from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.correction import Approach2Correction
 from scaling.laws.fit.envelope import EnvelopeFit
+from scaling.laws.fit.frontier import Counting, frontier
 from scaling.laws.fit.isoflop import IsoFLOPFit
-from scaling.laws.fit.parametric import ParametricFit, derived_quantities, optimum_from_samples
+from scaling.laws.fit.parametric import ParametricFit, derived_quantities
 from scaling.laws.table import RunTable
 
-METHODS = ("approach1", "approach2", "approach3")
+METHODS = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls")
+#: Methods that fit the surface L(N, D) = E + A/N^α + B/D^β (their replicates are its five parameters).
+PARAMETRIC = ("approach3", "vpnls")
 SCHEMA_VERSION = 2
 RESAMPLING = "runs resampled with replacement within each budget"
 
@@ -36,11 +40,15 @@ class AnalysisResult:
         table: the input.
         methods: approaches run.
         approach1, approach2, approach3: the fits (None when not run or failed).
+        vpnls: the same surface as Approach 3 fitted by variable projection (squared loss residuals).
+        approach2_corrected: Approach 2 corrected for its grid's bias, measured on the VPNLS (else
+            Approach 3) surface at the table's own points.
+        counting: the table's FLOP counting; the parametric methods' optima are found under it.
         errors: approach -> why it could not be fitted.
         samples: approach -> bootstrap replicates (arrays of shape (R,)):
             for Approaches 1 and 2 the ``{params,tokens,loss}_exponent`` and
             ``..._log10_coefficient`` of each law (and ``loss_E``); for Approach 3
-            the parameters ``log_A, log_B, log_E, alpha, beta``.
+            and VPNLS the parameters ``log_A, log_B, log_E, alpha, beta``.
         targets: budgets C (FLOPs) to predict at.
         level: interval coverage.
         n_bootstrap: resamples drawn (0: no intervals).
@@ -60,21 +68,36 @@ class AnalysisResult:
     n_bootstrap: int = 0
     seed: int | None = None
     notes: tuple[str, ...] = ()
+    vpnls: ParametricFit | None = None
+    approach2_corrected: Approach2Correction | None = None
+    counting: Counting = Counting()
 
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
         return getattr(self, method)
 
+    def predict(self, method: str, flops) -> dict[str, np.ndarray]:
+        """N_opt, D_opt and the loss at budgets C by one approach (the parametric ones under the table's counting)."""
+        f = self.fit(method)
+        if method in PARAMETRIC:
+            c = np.atleast_1d(np.asarray(flops, dtype=float))
+            rows = [frontier(f.E, f.A, f.B, f.alpha, f.beta, x, self.counting) for x in c]
+            out = {k: np.array([r[k][0] for r in rows]) for k in ("optimal_params", "optimal_tokens", "loss")}
+            return {k: (v if np.ndim(flops) else v[0]) for k, v in out.items()}
+        return f.predict(flops)
+
     def sample_predictions(self, method: str, flops: float) -> dict[str, np.ndarray] | None:
         """N_opt, D_opt and the loss at C for every replicate of an approach (None without replicates)."""
         s = self.samples.get(method)
-        return sample_predictions(method, s, flops) if s else None
+        return sample_predictions(method, s, flops, self.counting) if s else None
 
     def prediction(self, method: str, flops: float) -> dict:
         """Point predictions and intervals of one approach at budget C (FLOPs)."""
-        point = self.fit(method).predict(flops)
+        point = self.predict(method, flops)
         samp = self.sample_predictions(method, flops)
         rec = {"method": method, "flops": float(flops)}
+        if method in PARAMETRIC:
+            rec["counting"] = self.counting.name
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
@@ -96,7 +119,7 @@ class AnalysisResult:
         s = self.samples.get(method)
         if not s:
             return None
-        if method == "approach3":
+        if method in PARAMETRIC:
             return percentile_interval(derived_quantities(s)[key], self.level)
         return percentile_interval(s[key], self.level)
 
@@ -123,14 +146,20 @@ class AnalysisResult:
         if "approach2" in self.methods:
             doc["approach2"] = None if self.approach2 is None else self._with_law_cis(
                 "approach2", schema.isoflop_to_dict(self.approach2))
-        if "approach3" in self.methods:
-            f = self.approach3
-            doc["approach3"] = None if f is None else {
-                **schema.parametric_to_dict(f),
-                "ci": None if not self.samples.get("approach3") else {
-                    k: list(self.interval("approach3", k) or (None, None))
-                    for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G")},
-            }
+        if "approach2_corrected" in self.methods:
+            f = self.approach2_corrected
+            doc["approach2_corrected"] = None if f is None else schema.correction_to_dict(
+                f, self._with_law_cis("approach2_corrected", schema.isoflop_to_dict(f.fit)))
+        for m in PARAMETRIC:
+            if m in self.methods:
+                f = self.fit(m)
+                doc[m] = None if f is None else {
+                    **schema.parametric_to_dict(f),
+                    "ci": None if not self.samples.get(m) else {
+                        k: list(self.interval(m, k) or (None, None))
+                        for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G")},
+                }
+        doc["counting"] = {**self.counting.to_dict(), "description": self.counting.describe()}
         doc["predictions"] = self.predictions()
         if include_samples and self.samples:
             doc["bootstrap_samples"] = {m: {k: [json_float(x) for x in v] for k, v in s.items()}
@@ -166,7 +195,8 @@ class AnalysisResult:
         boot = schema.need(doc, "bootstrap", where)
         fits = {m: None for m in METHODS}
         readers = {"approach1": schema.envelope_from_dict, "approach2": schema.isoflop_from_dict,
-                   "approach3": schema.parametric_from_dict}
+                   "approach2_corrected": schema.correction_from_dict, "approach3": schema.parametric_from_dict,
+                   "vpnls": schema.parametric_from_dict}
         for m in METHODS:
             if doc.get(m) is not None:
                 fits[m] = readers[m](doc[m], f"{where}: {m}")
@@ -176,19 +206,22 @@ class AnalysisResult:
                    approach3=fits["approach3"], errors=dict(doc.get("errors") or {}), samples=samples,
                    targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
-                   notes=tuple(doc.get("notes") or ()))
+                   notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
+                   approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")))
 
 
-def sample_predictions(method: str, samples: dict, flops: float) -> dict[str, np.ndarray]:
+def sample_predictions(method: str, samples: dict, flops: float, counting: Counting = Counting()) -> dict[str, np.ndarray]:
     """N_opt, D_opt and the minimum loss at C FLOPs for every bootstrap replicate.
 
     Args:
         method: the approach the replicates belong to.
         samples: replicates as in :attr:`AnalysisResult.samples` (lists or arrays; None is NaN).
         flops: the budget C.
+        counting: the FLOP counting under which the parametric methods' optima are found.
     """
-    if method == "approach3":
-        return optimum_from_samples(samples, flops)
+    if method in PARAMETRIC:
+        q = derived_quantities(samples)
+        return frontier(q["E"], q["A"], q["B"], q["alpha"], q["beta"], flops, counting)
     s = {k: np.asarray(v, dtype=float) for k, v in samples.items()}
     lc = np.log10(flops)
     out = {}

@@ -13,6 +13,7 @@ from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws.fit.envelope import EnvelopeFit
 from scaling.laws.fit.isoflop import BudgetFit, IsoFLOPFit
+from scaling.laws.fit.correction import Approach2Correction, BudgetBias
 from scaling.laws.fit.parametric import ParametricFit
 from scaling.laws.fit.powerlaw import LossLaw, PowerLaw
 
@@ -117,7 +118,8 @@ def parametric_to_dict(f: ParametricFit) -> dict:
     coefficient of N_opt) and written for the reader, not read back."""
     return {"E": f.E, "A": f.A, "B": f.B, "alpha": f.alpha, "beta": f.beta, "a": f.a, "b": f.b, "G": f.G,
             "objective": json_float(f.objective), "delta": f.delta, "n_points": f.n_points, "n_starts": f.n_starts,
-            "success": bool(f.success), "message": f.message}
+            "success": bool(f.success), "message": f.message,
+            "objective_kind": f.extras.get("objective_kind", "Huber on log loss")}
 
 
 def parametric_from_dict(d: dict, where: str) -> ParametricFit:
@@ -129,4 +131,22 @@ def parametric_from_dict(d: dict, where: str) -> ParametricFit:
         vals[k] = float(v)
     return ParametricFit(**vals, objective=num(d.get("objective")), n_points=int(d.get("n_points") or 0),
                          success=bool(d.get("success", True)), message=str(d.get("message", "")),
-                         n_starts=int(d.get("n_starts") or 0), delta=float(d.get("delta", 1e-3)))
+                         n_starts=int(d.get("n_starts") or 0), delta=float(d.get("delta", 1e-3)),
+                         extras={"objective_kind": str(d.get("objective_kind", "Huber on log loss"))})
+
+
+def correction_to_dict(c: Approach2Correction, fit_doc: dict) -> dict:
+    """Approach 2 corrected: the corrected fit's document (``fit_doc``) with the bias of each budget."""
+    return {**fit_doc, "surface": c.surface, "flags": list(c.flags),
+            "shift": {k: list(v) for k, v in c.shift.items()},
+            "bias": [{"flops": b.flops, "position": json_float(b.position), "span": json_float(b.span),
+                      "flags": list(b.flags), "params_bias": json_float(b.params_bias),
+                      "tokens_bias": json_float(b.tokens_bias)} for b in c.budgets]}
+
+
+def correction_from_dict(d: dict, where: str) -> Approach2Correction:
+    bias = tuple(BudgetBias(num(need(b, "flops", where)), num(b.get("position")), num(b.get("span")),
+                            tuple(b.get("flags") or ()), num(b.get("params_bias")), num(b.get("tokens_bias")))
+                 for b in need(d, "bias", where))
+    return Approach2Correction(str(d.get("surface", "")), bias, isoflop_from_dict(d, where), tuple(d.get("flags") or ()),
+                               {k: tuple(float(x) for x in v) for k, v in need(d, "shift", where).items()})

@@ -11,7 +11,7 @@ A sweep file (see ``sweeps/*.toml``)::
     budgets = [1e11, 3e11, 1e12, 3e12]
     seeds = 1                   # repeats per (size, budget)
     device = "cpu"              # cpu | cuda | cuda:N | mps
-    schedule = "cosine"         # cosine | wsd (warmup-stable-decay; [train] cooldown_frac, cooldown_shape)
+    schedule = "wsd"            # wsd (warmup-stable-decay, the default; [train] cooldown_frac, cooldown_shape) | cosine
     warmup = "per-run"          # per-run (cosine's default): warmup_frac of each run's steps; largest-budget
                                 #   (WSD's, and its only): warmup_frac of the largest budget's steps at that size
     threads = 1                 # per run
@@ -83,7 +83,7 @@ class SweepConfig:
     checkpoint_every_s: float = 300.0
     aspect_ratio: int = ASPECT_RATIO
     head_dim: int = HEAD_DIM
-    schedule: str = "cosine"
+    schedule: str = "wsd"
     warmup: str | None = None
 
     def __post_init__(self):
@@ -159,6 +159,7 @@ class SweepConfig:
         """Inverse of :meth:`to_dict`; also reads the ``sweep.json`` of older versions, whose
         sizes were the bare auto table or list."""
         doc = dict(doc)
+        doc.setdefault("schedule", "cosine")  # folders written before the key existed ran cosine, then the default
         s = doc.get("sizes")
         if isinstance(s, dict) and s and not set(s) & {"auto", "params", "shapes"}:
             doc["sizes"] = {"auto": s}

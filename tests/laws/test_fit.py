@@ -52,10 +52,16 @@ def test_edge_concave_and_too_few_budgets_are_flagged_and_excluded():
     concave = pd.DataFrame({"params": s2, "tokens": c2 / (6 * s2), "loss": 3.0 - 0.1 * (np.log10(s2) - np.log10(s2).mean()) ** 2, "budget": c2})
     c3 = 1e23
     few = pd.DataFrame({"params": [1e10, 2e10], "tokens": [c3 / 6e10, c3 / 12e10], "loss": [2.0, 2.1], "budget": c3})
-    all_ = pd.concat([df, edge, concave, few], ignore_index=True)
+    # Three sizes but two token counts (a table that rounded D): no quadratic in D, so no vertex, and no abort.
+    c4 = 1e24
+    two_d = pd.DataFrame({"params": [1e10, 2e10, 4e10], "tokens": [1e12, 1e12, 5e11], "loss": [2.0, 1.9, 2.0],
+                          "budget": c4})
+    all_ = pd.concat([df, edge, concave, few, two_d], ignore_index=True)
     f = fit_isoflops(all_["params"], all_["tokens"], all_["loss"], all_["budget"])
     status = {b.flops: b.status for b in f.budgets}
     assert status[1e21] == "edge" and status[1e22] == "concave" and status[1e23] == "too_few"
+    four = next(b for b in f.budgets if b.flops == 1e24)
+    assert four.status == "too_few" and four.reason == "budget 1e+24: 2 distinct token count(s); a quadratic needs 3"
     assert {b.flops for b in f.used} == {1e17, 1e18, 1e19, 1e20}
     assert f.params_law.n_points == 4
     assert "outside the sampled range" in next(b for b in f.budgets if b.flops == 1e21).reason

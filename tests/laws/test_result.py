@@ -23,6 +23,8 @@ def test_analysis_round_trips_through_its_dict(result):
     back = AnalysisResult.from_dict(doc)
     assert back.to_dict() == doc
     assert back.approach3 == result.approach3 and back.approach2.params_law == result.approach2.params_law
+    assert back.vpnls == result.vpnls and back.approach2_corrected.budgets == result.approach2_corrected.budgets
+    assert back.approach2_corrected.fit.params_law == result.approach2_corrected.fit.params_law
     assert back.approach2.budgets == result.approach2.budgets and back.approach1.loss_law == result.approach1.loss_law
     for m, s in result.samples.items():
         for k, v in s.items():
@@ -43,7 +45,7 @@ def test_a_and_b_mean_one_thing(result):
 def test_audit_law_from_file_predicts_what_the_fit_predicts(result, tmp_path):
     p = tmp_path / "fit.json"
     p.write_text(json.dumps(result.to_dict()))
-    for method in ("approach2", "approach3", "approach1"):
+    for method in ("approach2", "approach3", "approach1", "vpnls", "approach2_corrected"):
         law = load_law(p, method)
         direct = Law.from_result(result, method)
         assert law.optimum(1e23) == direct.optimum(1e23)

@@ -22,6 +22,7 @@ from scaling.sweep import SweepError, budget_models, budget_runs, load_sweep, pr
 
 BASE = """
 name = "t"
+schedule = "cosine"
 corpus = "synthetic"
 seq_len = 32
 batch_size = 4
@@ -44,7 +45,7 @@ auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 
                   "shapes = [{ n_layers = 2, d_model = 100, n_heads = 3 }]"), "d_model (100) must be divisible by n_heads (3)"),
     ("name = [", "invalid TOML"),
     (BASE + "[train]\ncooldown_shape = \"exp\"\n", "cooldown_shape ('exp') must be one of 1-sqrt, linear, cosine"),
-    (BASE.replace("threads = 1", 'threads = 1\nschedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
+    (BASE.replace('schedule = "cosine"', 'schedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
     (BASE + "[train]\nschedule = \"wsd\"\n", "train: unknown key 'schedule'"),
     (BASE.replace("threads = 1", 'threads = 1\ndevice = "gpu"'), "device ('gpu') must be cpu, cuda, cuda:N or mps"),
 ])
@@ -63,6 +64,14 @@ def test_cosine_run_ids_are_those_of_the_committed_sweep():
     have = {f.run_id for f in run_folders(repo / "results" / "quick")}
     assert len(specs) == 5 and all(s.run_id in have for s in specs)
     assert load_sweep(repo / "sweeps" / "quick.toml", ("schedule=wsd",)).train_config().schedule == "wsd"
+    # WSD is the default of a sweep file; a folder written before the key existed ran cosine, and says so.
+    from scaling.sweep import sweep_status
+
+    assert sw.schedule == "cosine" and sweep_status(sw, repo / "results").config_changed == ()
+
+
+def test_a_sweep_file_without_a_schedule_runs_wsd(tmp_path):
+    assert load_sweep(write(tmp_path, BASE.replace('schedule = "cosine"\n', ""))).schedule == "wsd"
 
 
 def test_overrides(tmp_path):
@@ -107,8 +116,8 @@ def _run_cli(args, **kw):
 @pytest.mark.parametrize("schedule", ["cosine", "wsd"])
 def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_dir, schedule):
     # Checkpoints every half second, so killed runs (and WSD trunks) also resume from checkpoints.
-    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace(
-        "threads = 1", f'threads = 1\ncheckpoint_every_s = 0.5\nschedule = "{schedule}"'))
+    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace('schedule = "cosine"', f'schedule = "{schedule}"')
+                  .replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"))
     res = tmp_path / "res"
     args = ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir), "--workers", "2"]
     proc = subprocess.Popen([sys.executable, "-m", "scaling.cli", *args], stdout=subprocess.DEVNULL,

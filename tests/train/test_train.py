@@ -156,3 +156,14 @@ def test_bad_wsd_settings_are_one_line(args, msg, cache_dir):
     r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--budget", "1e9", "--data", "synthetic",
                                   "--cache-dir", str(cache_dir), *args])
     assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_train_takes_a_warmup_in_steps(cache_dir):
+    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--d-model", "32", "--n-heads", "1", "--seq-len", "32",
+                                  "--batch-size", "4", "--budget", "1e9", "--data", "synthetic", "--threads", "1",
+                                  "--cache-dir", str(cache_dir), "--warmup-steps", "7", "--json"])
+    assert r.exit_code == 0, r.output
+    rec = RunRecord.from_dict(json.loads(r.output[r.output.index("{"):]))
+    assert rec.train_config.warmup_steps == 7
+    lrs = [row["lr"] for row in rec.curve]
+    assert lrs.index(max(lrs)) == 6 and lrs[0] == pytest.approx(rec.lr / 7)

@@ -71,10 +71,11 @@ def fit_budget(flops: float, n_params, n_tokens, loss) -> BudgetFit:
     d = np.asarray(n_tokens, dtype=float)
     l = np.asarray(loss, dtype=float)
     rng = (float(n.min()), float(n.max()))
-    distinct = np.unique(n).size
-    if distinct < 3:
+    distinct, distinct_d = np.unique(n).size, np.unique(d).size
+    if distinct < 3 or distinct_d < 3:
+        what = f"{distinct} distinct size(s)" if distinct < 3 else f"{distinct_d} distinct token count(s)"
         return BudgetFit(float(flops), int(n.size), np.nan, np.nan, float(l.min()), np.nan, np.nan, np.nan,
-                         rng, False, "too_few", f"{distinct} distinct size(s); a quadratic needs 3", None)
+                         rng, False, "too_few", f"budget {flops:.3g}: {what}; a quadratic needs 3", None)
     qn = find_optimal_params(n, l)
     qd = find_optimal_params(d, l)
     inside_n = rng[0] <= qn.x_opt <= rng[1]
