@@ -73,7 +73,9 @@ def format_analysis(a: AnalysisResult) -> str:
         out.append(table(["param", "estimate", f"{pct} CI"], rows))
         out.append(f"objective {f.objective:.6g}; {f.message}")
     if any(m in a.fitted for m in PARAMETRIC):
-        out.append(f"parametric optima under {a.counting.describe()}")
+        out.append(f"parametric optima under {a.counting.describe()}" + (
+            "" if a.counting.is_6nd else "; N_opt = argmin over N of L(N, C/c(N)), whose exponent tends to "
+            "beta/(alpha+beta) as C grows"))
     law_rows = []
     for m in ("approach1", "approach2", "approach2_corrected"):
         f = a.fit(m)
@@ -89,9 +91,9 @@ def format_analysis(a: AnalysisResult) -> str:
         if f is None or m not in a.fitted:
             continue
         six = a.counting.is_6nd
-        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt = argmin L(N, C/c(N))", _g(f.a, 4),
+        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C", _g(f.a, 4),
                          _ci(a.interval(m, "a"), 4), _g(f.G, 4) if six else "-", "-", str(f.n_points)])
-        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt = C/c(N_opt)", _g(f.b, 4),
+        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C", _g(f.b, 4),
                          _ci(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
     if law_rows:
         out.append("\nCompute-optimal laws")

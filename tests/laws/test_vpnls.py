@@ -67,11 +67,9 @@ def test_the_frontier_under_6nd_is_the_closed_form_and_under_a_table_counting_it
     t = TRUTH
     six = frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], 1e20, Counting())
     assert six["optimal_params"][0] == pytest.approx(true_nopt(1e20), rel=1e-12)
-    # A counting with c(N) = 6N(1 + r(N)), r falling from 0.8 to 0.1 over the sizes: the optimum is the argmin of
-    # L(N, C / c(N)) (brute force on a fine grid), not the 6ND one.
-    sizes = np.logspace(6, 9, 7)
-    r = 0.8 * (sizes / sizes[0]) ** (-np.log(8) / np.log(1e3))
-    cnt = Counting("table", tuple(np.log(sizes)), tuple(r))
+    # A counting with c(N) = 6N(1 + 0.8 (N/1e6)^-0.3): the optimum is the argmin of L(N, C / c(N)) (brute
+    # force on a fine grid), not the 6ND one.
+    cnt = Counting("table", 0.8 * 1e6**0.3, -0.3, (1e6, 1e9))
     got = frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], 1e18, cnt)
     grid = np.logspace(5, 11, 200001)
     brute = grid[np.argmin(true_loss(grid, 1e18 / cnt.per_token(grid)))]
@@ -79,16 +77,21 @@ def test_the_frontier_under_6nd_is_the_closed_form_and_under_a_table_counting_it
     assert got["optimal_tokens"][0] == pytest.approx(1e18 / cnt.per_token(brute), rel=1e-3)
     assert abs(got["optimal_params"][0] / frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], 1e18,
                                                       Counting())["optimal_params"][0] - 1) > 0.02
-    # Beyond the table's sizes r falls as a power law (never grows), so c(N) tends to 6N.
-    assert cnt.ratio([1e12])[0] < r[-1] and cnt.ratio([1e3])[0] > r[0]
+    # The frontier is smooth in C: its local slope changes gradually (no jumps from a kinked c(N)).
+    cs = np.logspace(15, 21, 61)
+    nn = np.array([frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], c, cnt)["optimal_params"][0] for c in cs])
+    slopes = np.diff(np.log(nn)) / np.diff(np.log(cs))
+    assert np.all(np.abs(np.diff(slopes)) < 0.01)
 
 
 def test_counting_is_read_from_a_tables_runs():
     n, d = np.array([1e6, 2e6, 4e6]), np.array([1e9, 1e9, 1e9])
     assert Counting.from_runs(n, d, 6 * n * d).is_6nd
-    c = 6 * n * d * np.array([1.5, 1.3, 1.2])
+    r = 0.5 * (n / 1e6) ** -0.4
+    c = 6 * n * d * (1 + r)
     cnt = Counting.from_runs(n, d, c)
-    assert cnt.name == "table" and cnt.per_token(n) == pytest.approx(c / d)
+    assert cnt.name == "table" and cnt.rho == pytest.approx(-0.4) and cnt.per_token(n) == pytest.approx(c / d)
+    assert Counting.from_runs(n, d, 6 * n * d * np.array([1.2, 0.9, 1.1])).rho == 0  # a ratio below 6N: constant
     assert Counting.from_dict(cnt.to_dict()) == cnt
 
 

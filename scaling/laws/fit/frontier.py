@@ -9,9 +9,9 @@ vertices answer that question; so must the parametric frontier, or the two
 disagree by construction.
 
 :class:`Counting` is c(N): exactly 6N, or read off the table's runs as
-c(N) = 6N · (1 + r(N)), with r interpolated in log N between the sizes the table
-holds and extrapolated beyond them as a power law that never grows (r → 0 for
-large models, where every convention tends to 6N).
+c(N) = 6N · (1 + r(N)) with r(N) = r₀·N^ρ, a power law fitted to the runs' C/(6ND) − 1
+(ρ ≤ 0, so r → 0 for large models, where every convention tends to 6N). A smooth
+c(N) keeps the frontier smooth: an interpolation with kinks would pin N_opt to its knots.
 """
 
 from __future__ import annotations
@@ -32,19 +32,20 @@ class Counting:
 
     Attributes:
         name: "6ND" (C = 6ND exactly) or "table" (read from the runs' C / D).
-        log_n: knots, natural log of N (empty for 6ND), increasing.
-        r: c(N) / (6N) − 1 at the knots.
+        r0, rho: c(N) = 6N (1 + r0 · N^rho) under "table" (rho ≤ 0; rho = 0 is a constant ratio).
+        n_range: the smallest and largest N the ratio was read from.
     """
 
     name: str = SIX_ND
-    log_n: tuple[float, ...] = ()
-    r: tuple[float, ...] = ()
+    r0: float = 0.0
+    rho: float = 0.0
+    n_range: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self):
         if self.name not in (SIX_ND, TABLE):
             raise FitError(f"counting ({self.name!r}) must be {SIX_ND} or {TABLE}")
-        if len(self.log_n) != len(self.r) or (self.name == TABLE and not self.log_n):
-            raise FitError("a table counting needs as many knots as values of r, and at least one")
+        if not (np.isfinite(self.r0) and np.isfinite(self.rho) and self.rho <= 0):
+            raise FitError(f"counting: r0 ({self.r0}) must be finite and rho ({self.rho}) finite and at most 0")
 
     @property
     def is_6nd(self) -> bool:
@@ -53,25 +54,14 @@ class Counting:
     def describe(self) -> str:
         if self.is_6nd:
             return "C = 6ND"
-        lo, hi = self.r[0], self.r[-1]
-        return f"the table's own: C = c(N)·D, c(N)/6N − 1 from {lo:.3g} to {hi:.3g} over its sizes"
+        lo, hi = self.ratio(self.n_range)
+        return (f"the table's own: C = c(N)·D, c(N) = 6N(1 + {self.r0:.3g}·N^{self.rho:.3g}), "
+                f"1 + {lo:.3g} to 1 + {hi:.3g} times 6N over its sizes")
 
     def ratio(self, n) -> np.ndarray:
         """r(N) = c(N)/(6N) − 1."""
-        u = np.log(np.asarray(n, dtype=float))
-        if self.is_6nd:
-            return np.zeros_like(u)
-        k, r = np.asarray(self.log_n), np.asarray(self.r)
-        if k.size == 1:
-            return np.full_like(u, r[0])
-        out = np.interp(u, k, r)
-        if np.all(r > 0):  # beyond the knots: a power law in N whose exponent is at most 0
-            lr = np.log(r)
-            s_lo = min(0.0, (lr[1] - lr[0]) / (k[1] - k[0]))
-            s_hi = min(0.0, (lr[-1] - lr[-2]) / (k[-1] - k[-2]))
-            out = np.where(u < k[0], np.exp(lr[0] + s_lo * (u - k[0])), out)
-            out = np.where(u > k[-1], np.exp(lr[-1] + s_hi * (u - k[-1])), out)
-        return out
+        n = np.asarray(n, dtype=float)
+        return np.zeros_like(n) if self.is_6nd else self.r0 * n**self.rho
 
     def per_token(self, n) -> np.ndarray:
         """c(N), FLOPs per token."""
@@ -80,27 +70,33 @@ class Counting:
 
     @classmethod
     def from_runs(cls, n_params, n_tokens, flops, rel_tol: float = 1e-3) -> "Counting":
-        """The counting of a table: 6ND when every run has C = 6ND within ``rel_tol``, else read from C / D."""
+        """The counting of a table: 6ND when every run has C = 6ND within ``rel_tol``; else r(N) = C/(6ND) − 1
+        fitted as a power law in N (least squares in log–log, exponent at most 0), or as a constant (the
+        median) when some ratio is not positive."""
         n, d, c = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, flops))
         ok = np.isfinite(n) & np.isfinite(d) & np.isfinite(c) & (n > 0) & (d > 0) & (c > 0)
         if not np.any(ok):
             return cls()
-        r = c[ok] / (6.0 * n[ok] * d[ok]) - 1.0
+        n, r = n[ok], c[ok] / (6.0 * n[ok] * d[ok]) - 1.0
         if np.all(np.abs(r) <= rel_tol):
             return cls()
-        sizes = np.unique(n[ok])
-        per = [float(np.median(r[n[ok] == s])) for s in sizes]
-        return cls(TABLE, tuple(float(v) for v in np.log(sizes)), tuple(per))
+        span = (float(n.min()), float(n.max()))
+        if np.all(r > 0) and np.unique(n).size >= 2:
+            rho, log_r0 = np.polyfit(np.log(n), np.log(r), 1)
+            if rho > 0:
+                rho, log_r0 = 0.0, float(np.mean(np.log(r)))
+            return cls(TABLE, float(np.exp(log_r0)), float(rho), span)
+        return cls(TABLE, float(np.median(r)), 0.0, span)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "log_n": list(self.log_n), "r": list(self.r)}
+        return {"name": self.name, "r0": self.r0, "rho": self.rho, "n_range": list(self.n_range)}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Counting":
         if not d:
             return cls()
-        return cls(str(d.get("name", SIX_ND)), tuple(float(v) for v in d.get("log_n", ())),
-                   tuple(float(v) for v in d.get("r", ())))
+        return cls(str(d.get("name", SIX_ND)), float(d.get("r0", 0.0)), float(d.get("rho", 0.0)),
+                   tuple(float(v) for v in d.get("n_range", (0.0, 0.0))))
 
 
 def frontier(E, A, B, alpha, beta, flops: float, counting: Counting) -> dict[str, np.ndarray]:

@@ -53,12 +53,22 @@ def nnls3(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[np
         Coefficients, shape (P, 3), all ≥ 0; and the weighted residual sums of squares, shape (P,).
     """
     w = np.ones(y.size) if w is None else np.asarray(w, dtype=float)
-    xw = x * (w[..., None] if w.ndim == 2 else w[None, :, None])
+    P = x.shape[0]
+
+    def wsum(v):  # Σ_n w v over the last axis, a matrix-vector product when the weights are shared
+        return v @ w if w.ndim == 1 else np.sum(v * w, axis=-1)
+
+    cols = [x[:, :, k] for k in range(3)]
+    g = np.empty((P, 3, 3))
+    for k in range(3):
+        for j in range(k, 3):
+            g[:, k, j] = g[:, j, k] = wsum(cols[k] * cols[j])
+    h = np.stack([wsum(c * y) for c in cols], axis=1)
     # Scale the columns to unit weighted norm: N^−α and D^−β can be 1e-4 while E's column is 1.
-    scale = np.sqrt(np.einsum("pnk,pnk->pk", xw, x))
+    scale = np.sqrt(np.einsum("pkk->pk", g))
     scale[scale == 0] = 1.0
-    g = np.einsum("pnk,pnj->pkj", xw, x) / (scale[:, :, None] * scale[:, None, :])  # Gram matrices, (P, 3, 3)
-    h = np.einsum("pnk,n->pk", xw, y) / scale  # X'Wy, (P, 3)
+    g = g / (scale[:, :, None] * scale[:, None, :])  # Gram matrices, (P, 3, 3)
+    h = h / scale  # X'Wy, (P, 3)
     yy = float(np.sum(w * y * y)) if w.ndim == 1 else np.einsum("pn,n->p", w, y * y)
     best = np.full(x.shape[0], np.inf)
     coef = np.zeros((x.shape[0], 3))
@@ -89,7 +99,7 @@ def profile(log_n, log_d, loss, alpha, beta, w=None) -> tuple[np.ndarray, np.nda
     to choose, loses digits near a perfect fit)."""
     x = design(log_n, log_d, alpha, beta)
     c, _ = nnls3(x, loss, w)
-    r = np.einsum("pnk,pk->pn", x, c) - loss
+    r = c[:, :1] * x[:, :, 0] + c[:, 1:2] * x[:, :, 1] + c[:, 2:] * x[:, :, 2] - loss
     if w is None:
         return (r * r).sum(axis=1), c
     w = np.asarray(w, dtype=float)
