@@ -33,6 +33,23 @@ def synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n_sizes=7, span=4.0, 
     return pd.DataFrame(rows)
 
 
+#: A small WSD sweep on the synthetic corpus: three budgets 2x apart, three shapes at each.
+WSD_SWEEP = """
+name = "w"
+corpus = "synthetic"
+seq_len = 32
+batch_size = 4
+budgets = [2e8, 4e8, 8e8]
+threads = 1
+schedule = "wsd"
+[sizes]
+shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },
+          { n_layers = 2, d_model = 64, n_heads = 2 }]
+[train]
+cooldown_frac = 0.25
+"""
+
+
 def write(tmp_path, text, name="s.toml"):
     """Write a sweep file (or any text) into a test's folder and return its path."""
     p = tmp_path / name

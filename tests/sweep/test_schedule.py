@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from conftest import write
+from conftest import WSD_SWEEP, write
 
 from scaling.runs import finished_records
 from scaling.sweep import budget_runs, load_sweep, run_sweep
@@ -67,19 +67,8 @@ def test_cycles_and_unknown_dependencies_are_refused(tmp_path):
         run_graph(LocalExecutor(1, max_workers=1), [Task("x", stamp, (str(tmp_path), "x", 0), ("nope",))])
 
 
-WSD = """
-name = "g"
-corpus = "synthetic"
-seq_len = 32
-batch_size = 4
-budgets = [2e8, 4e8, 8e8]
-threads = 1
-schedule = "wsd"
-[sizes]
-shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 }]
-[train]
-cooldown_frac = 0.25
-"""
+WSD = WSD_SWEEP.replace('name = "w"', 'name = "g"').replace(
+    ",\n          { n_layers = 2, d_model = 64, n_heads = 2 }]", "]")  # two sizes
 
 
 def test_a_wsd_sweep_is_one_graph_of_growth_chains_and_cooldowns(tmp_path):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
-from conftest import write
+from conftest import WSD_SWEEP, write
 
 from scaling import load_runs
 from scaling.cli import main
@@ -15,20 +15,7 @@ from scaling.sweep import load_sweep, run_sweep
 from scaling.sweep.executors import LocalExecutor
 from scaling.train import train
 
-WSD = """
-name = "w"
-corpus = "synthetic"
-seq_len = 32
-batch_size = 4
-budgets = [2e8, 4e8, 8e8]
-threads = 1
-schedule = "wsd"
-[sizes]
-shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },
-          { n_layers = 2, d_model = 64, n_heads = 2 }]
-[train]
-cooldown_frac = 0.25
-"""
+WSD = WSD_SWEEP
 
 
 def _steps_once(folder) -> bool:
