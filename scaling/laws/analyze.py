@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.errors import FitError
-from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
+from scaling.laws.fit.bootstrap import counts_from_indices, point_ids, resample_indices, seed_noise
 from scaling.laws.fit.correction import correct_isoflops, shift_samples
 from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from scaling.laws.fit.frontier import Counting
@@ -89,6 +89,8 @@ def analyze(
                          f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
     c = table.budgets[g]
     counting = Counting.from_runs(n, d, table.used_arrays()[2])
+    points = point_ids(g, n)
+    noise = seed_noise(l, points)
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
     notes: list[str] = []
@@ -143,7 +145,7 @@ def analyze(
             notes.append(f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
                          "resample repeats: intervals understate the spread from those runs")
         rng = np.random.default_rng(seed)
-        idx = resample_indices(g, n_bootstrap, rng)
+        idx = resample_indices(g, n_bootstrap, rng, points)
         if fits["approach1"] is not None:
             samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table))
         f2 = fits["approach2"]
@@ -162,13 +164,22 @@ def analyze(
             if raw is None:
                 raw = bootstrap_isoflops(fit_isoflops(n, d, l, c, allow_edge=allow_edge), n, d, l, c, idx)
             samples["approach2_corrected"] = shift_samples(raw, fc)
+    f1 = fits["approach1"]
+    if f1 is not None and samples.get("approach1"):
+        from scaling.laws.result import interval_of
+
+        iv = interval_of("approach1", samples["approach1"]["params_exponent"], f1.params_law.exponent, level)
+        if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
+            notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
+                         "be lost by a resample, never bettered, so its replicates sit to one side; read that "
+                         "interval as the spread of a minimum, not as a confidence interval")
     return AnalysisResult(
         table=table, methods=methods, approach1=fits["approach1"],
         approach2=fits["approach2"], approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
         errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
         n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
         vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
-        counting=counting,
+        counting=counting, seed_noise=noise,
     )
 
 

@@ -42,6 +42,11 @@ def format_analysis(a: AnalysisResult) -> str:
         out.append(f"excluded {len(t.excluded)} run(s):")
         out += [f"  row {e.index}: {e.reason}" for e in t.excluded]
     out += [f"note: {n}" for n in a.notes]
+    sn = a.seed_noise
+    if sn.get("dof"):
+        out.append(f"seed noise: sigma = {sn['sigma']:.4g} nats ({sn['sigma_log']:.2%} of the loss), pooled over "
+                   f"{sn['n_points']} (N, C) points with several runs ({sn['dof']} degrees of freedom); the "
+                   "bootstrap resamples points, then seeds within them")
     pct = f"{a.level:.0%}"
     if a.approach2 is not None:
         out.append("\nApproach 2 (IsoFLOP parabolas)")
@@ -107,7 +112,8 @@ def format_analysis(a: AnalysisResult) -> str:
                  _ci(p["tokens_ci"]), _g(p["loss"], 4), _ci(p["loss_ci"], 4)] for p in preds]
         out.append(table(["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows))
     if a.n_bootstrap:
-        out.append(f"\n{a.n_bootstrap} bootstrap resamples (within budgets, seed {a.seed}); percentile intervals")
+        how = "points, then seeds, within budgets" if a.seed_noise.get("dof") else "within budgets"
+        out.append(f"\n{a.n_bootstrap} bootstrap resamples ({how}, seed {a.seed}); percentile intervals")
     else:
         out.append("\nno bootstrap (--bootstrap 0): no intervals")
     return "\n".join(out)

@@ -17,7 +17,7 @@ import numpy as np
 from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws import schema
-from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.bootstrap import bias_corrected_interval, percentile_interval
 from scaling.laws.fit.correction import Approach2Correction
 from scaling.laws.fit.envelope import EnvelopeFit
 from scaling.laws.fit.frontier import Counting, frontier
@@ -30,6 +30,7 @@ METHODS = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls"
 PARAMETRIC = ("approach3", "vpnls")
 SCHEMA_VERSION = 2
 RESAMPLING = "runs resampled with replacement within each budget"
+RESAMPLING_SEEDS = "(N, C) points resampled within each budget, then seeds within each point"
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +45,8 @@ class AnalysisResult:
         approach2_corrected: Approach 2 corrected for its grid's bias, measured on the VPNLS (else
             Approach 3) surface at the table's own points.
         counting: the table's FLOP counting; the parametric methods' optima are found under it.
+        seed_noise: the seed-to-seed σ of the loss, pooled over (N, C) points with several runs
+            (``sigma``, ``sigma_log``, ``dof``, ``n_points``; see :func:`~scaling.laws.fit.bootstrap.seed_noise`).
         errors: approach -> why it could not be fitted.
         samples: approach -> bootstrap replicates (arrays of shape (R,)):
             for Approaches 1 and 2 the ``{params,tokens,loss}_exponent`` and
@@ -71,6 +74,7 @@ class AnalysisResult:
     vpnls: ParametricFit | None = None
     approach2_corrected: Approach2Correction | None = None
     counting: Counting = Counting()
+    seed_noise: dict = field(default_factory=dict)
 
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
@@ -101,7 +105,8 @@ class AnalysisResult:
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
-            rec[ci] = list(percentile_interval(samp[key], self.level) or (None, None)) if samp else None
+            iv = interval_of(method, samp[key], float(point[key]), self.level) if samp else None
+            rec[ci] = list(iv or (None, None)) if samp else None
         return rec
 
     def predictions(self) -> list[dict]:
@@ -121,7 +126,7 @@ class AnalysisResult:
             return None
         if method in PARAMETRIC:
             return percentile_interval(derived_quantities(s)[key], self.level)
-        return percentile_interval(s[key], self.level)
+        return interval_of(method, s[key], _law_value(self.fit(method), key), self.level)
 
     # -- the JSON document ---------------------------------------------------------------------
 
@@ -135,8 +140,9 @@ class AnalysisResult:
             "excluded": [{"index": e.index, "reason": e.reason} for e in t.excluded],
             "methods": list(self.methods), "errors": dict(self.errors), "notes": list(self.notes),
             "targets": list(self.targets),
+            "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
-                          "resampling": RESAMPLING,
+                          "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
                           "failed": {m: int(np.sum(~np.isfinite(next(iter(s.values())))))
                                      for m, s in self.samples.items()}},
         }
@@ -207,7 +213,35 @@ class AnalysisResult:
                    targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
-                   approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")))
+                   approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
+                   seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})
+
+
+def interval_of(method: str, samples, estimate: float, level: float) -> tuple[float, float] | None:
+    """The interval a method reports: Approach 1's lowest-run estimators get the bias-corrected percentile
+    interval (their replicates can only lose the best run, so a plain percentile interval can miss the
+    estimate); every other method the plain percentile interval."""
+    if method == "approach1":
+        return bias_corrected_interval(samples, estimate, level)
+    return percentile_interval(samples, level)
+
+
+def _law_value(fit, key: str) -> float:
+    """The full-data value of a replicate key of Approaches 1 and 2 (``params_exponent``, ``loss_E``, ...)."""
+    fit = getattr(fit, "fit", fit)  # Approach 2 corrected holds its IsoFLOP fit
+    if fit is None:
+        return float("nan")
+    name, _, what = key.partition("_")
+    law = getattr(fit, f"{name}_law", None)
+    if law is None:
+        return float("nan")
+    if what == "exponent":
+        return float(law.exponent)
+    if what == "log10_coefficient":
+        return float(np.log10(law.coefficient)) if law.coefficient > 0 else float("nan")
+    if what == "E":
+        return float(law.E)
+    return float("nan")
 
 
 def sample_predictions(method: str, samples: dict, flops: float, counting: Counting = Counting()) -> dict[str, np.ndarray]:

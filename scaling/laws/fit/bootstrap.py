@@ -2,8 +2,11 @@
 
 Resampling is stratified by budget: each resample draws, with replacement, as
 many runs from every budget as that budget has, so every resample keeps the
-IsoFLOP design of the original sweep (a budget never vanishes). Intervals are
-percentile intervals (Efron & Tibshirani 1993, Ch. 13).
+IsoFLOP design of the original sweep (a budget never vanishes). When some
+(N, C) points hold several seeds, it is two-level: points within each budget,
+then seeds within each drawn point (Davison & Hinkley 1997, Section 3.8), so the
+seed-to-seed noise enters every interval. Intervals are percentile intervals
+(Efron & Tibshirani 1993, Ch. 13).
 """
 
 from __future__ import annotations
@@ -13,13 +16,48 @@ import numpy as np
 from scaling.errors import FitError
 
 
-def resample_indices(groups: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+def point_ids(groups, n_params) -> np.ndarray:
+    """An id per run for its (budget, N) point: runs of one size at one budget are seeds of one point."""
+    keys = np.stack([np.asarray(groups, dtype=float), np.asarray(n_params, dtype=float)], axis=1)
+    return np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+
+
+def seed_noise(loss, points) -> dict:
+    """The seed-to-seed standard deviation of the loss, pooled over the points that hold two or more runs.
+
+    Returns:
+        ``{"sigma": nats, "sigma_log": of log L, "dof": degrees of freedom, "n_points": points with seeds}``;
+        sigma is NaN (dof 0) when no point has two runs.
+    """
+    l = np.asarray(loss, dtype=float)
+    pts = np.asarray(points)
+    ss = ss_log = 0.0
+    dof = n_points = 0
+    for p in np.unique(pts):
+        v = l[pts == p]
+        if v.size >= 2:
+            ss += float(np.sum((v - v.mean()) ** 2))
+            lv = np.log(v)
+            ss_log += float(np.sum((lv - lv.mean()) ** 2))
+            dof += v.size - 1
+            n_points += 1
+    if dof == 0:
+        return {"sigma": float("nan"), "sigma_log": float("nan"), "dof": 0, "n_points": 0}
+    return {"sigma": float(np.sqrt(ss / dof)), "sigma_log": float(np.sqrt(ss_log / dof)), "dof": dof,
+            "n_points": n_points}
+
+
+def resample_indices(groups: np.ndarray, n_resamples: int, rng: np.random.Generator,
+                     points: np.ndarray | None = None) -> np.ndarray:
     """Indices of runs for each resample, stratified by group.
 
     Args:
         groups: group id per run, shape (n,).
         n_resamples: R.
         rng: the random generator (the caller owns the seed).
+        points: point id per run (see :func:`point_ids`). When some point holds two or more runs, each
+            point's runs (its seeds) are a slot: a resample puts in every slot a point drawn from the
+            slot's group, and fills the slot with that point's runs drawn with replacement.
 
     Returns:
         Integer array (R, n): column j holds a run drawn from the group of run j,
@@ -27,9 +65,20 @@ def resample_indices(groups: np.ndarray, n_resamples: int, rng: np.random.Genera
     """
     groups = np.asarray(groups)
     out = np.empty((n_resamples, groups.size), dtype=int)
+    if points is None or np.unique(points).size == groups.size:  # one run per point: resample runs
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            out[:, members] = members[rng.integers(0, members.size, size=(n_resamples, members.size))]
+        return out
+    points = np.asarray(points)
     for g in np.unique(groups):
-        members = np.flatnonzero(groups == g)
-        out[:, members] = members[rng.integers(0, members.size, size=(n_resamples, members.size))]
+        pts = np.unique(points[groups == g])
+        runs = [np.flatnonzero(points == p) for p in pts]
+        drawn = rng.integers(0, pts.size, size=(n_resamples, pts.size))  # which point fills each slot
+        for slot, members in enumerate(runs):
+            for r in range(n_resamples):
+                src = runs[drawn[r, slot]]
+                out[r, members] = src[rng.integers(0, src.size, size=members.size)]
     return out
 
 
@@ -109,3 +158,30 @@ def percentile_interval(samples, level: float = 0.95) -> tuple[float, float] | N
         return None
     lo, hi = np.percentile(s, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
+
+
+def bias_corrected_interval(samples, estimate: float, level: float = 0.95) -> tuple[float, float] | None:
+    """Bias-corrected (BC) percentile interval (Efron 1981; Efron & Tibshirani 1993, Section 14.3).
+
+    The percentiles are moved by z₀ = Φ⁻¹(p₀), where p₀ is the share of replicates below the estimate
+    (ties count half). For an estimator whose replicates sit on one side of it, such as the lowest run of
+    each budget (a resample can lose the best run but never gain a better one), the plain percentile
+    interval can exclude the estimate; the BC interval holds it whenever p₀ lies within the two tails.
+
+    Returns None without finite replicates (or a non-finite estimate: then the plain interval is used).
+    """
+    from scipy.stats import norm
+
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return None
+    if not np.isfinite(estimate):
+        return percentile_interval(s, level)
+    p0 = (np.sum(s < estimate) + 0.5 * np.sum(s == estimate)) / s.size
+    p0 = min(max(p0, 0.5 / s.size), 1 - 0.5 / s.size)
+    z0 = norm.ppf(p0)
+    za = norm.ppf(0.5 * (1 - level))
+    lo, hi = norm.cdf(2 * z0 + za), norm.cdf(2 * z0 - za)
+    a, b = np.percentile(s, [100 * lo, 100 * hi])
+    return float(a), float(b)
