@@ -36,7 +36,8 @@ _EXPORTS = {
     "AnalysisResult": "scaling.laws.result", "Backtest": "scaling.laws.backtest", "backtest": "scaling.laws.backtest",
     "PRESETS": "scaling.laws.audit", "Audit": "scaling.laws.audit", "Law": "scaling.laws.audit",
     "audit_run": "scaling.laws.audit", "load_law": "scaling.laws.audit", "preset_law": "scaling.laws.audit",
-    "save_figures": "scaling.laws.plots",
+    "save_figures": "scaling.laws.plots", "analyze_groups": "scaling.laws.groups",
+    "GroupResult": "scaling.laws.groups",
     # estimators
     "BudgetFit": "scaling.laws.fit.isoflop", "IsoFLOPFit": "scaling.laws.fit.isoflop",
     "fit_budget": "scaling.laws.fit.isoflop", "fit_isoflops": "scaling.laws.fit.isoflop",
@@ -45,6 +46,8 @@ _EXPORTS = {
     "LogLinear": "scaling.laws.fit.powerlaw", "PowerLaw": "scaling.laws.fit.powerlaw",
     "Quadratic": "scaling.laws.fit.powerlaw", "find_optimal_params": "scaling.laws.fit.powerlaw",
     "fit_linear_log": "scaling.laws.fit.powerlaw", "fit_power_law": "scaling.laws.fit.powerlaw",
+    "fit_vpnls": "scaling.laws.fit.vpnls", "Counting": "scaling.laws.fit.frontier",
+    "Approach2Correction": "scaling.laws.fit.correction", "correct_isoflops": "scaling.laws.fit.correction",
 }
 
 __all__ = sorted(_EXPORTS)

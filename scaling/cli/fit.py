@@ -23,6 +23,7 @@ class TableOptions:
     group_tol: float
     drop_highest: int
     recount: str
+    where: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ _table = [
     click.option("--drop-highest", type=click.IntRange(min=0), default=0, help="Exclude the K highest-loss runs."),
     click.option("--recount", type=click.Choice(["as-run", "6N"]), default="as-run", show_default=True,
                  help="Sweep folders: recount N and C as Kaplan's 6N (non-embedding N, C = 6ND)."),
+    click.option("--where", multiple=True, metavar="COL=VALUE",
+                 help="Keep only rows where COL equals VALUE; repeatable (all must hold)."),
 ]
 _fit = [
     click.option("--method", "methods", multiple=True, default=("all",), show_default=True,
@@ -86,6 +89,10 @@ _uncertainty = [
     click.option("--example", type=click.Choice(sorted(EXAMPLES)), help="Use a built-in table instead of a file."),
 ])
 @option_group("Reading the table", _table, into=TableOptions, name="table_opts")
+@option_group("Reading the table", [
+    click.option("--by", "by", metavar="COL", default=None,
+                 help="Fit each value of COL as its own table; prints one table of groups."),
+])
 @option_group("Estimators", _fit, into=FitOptions, name="fit_opts")
 @option_group("Uncertainty", _uncertainty, into=UncertaintyOptions, name="unc")
 @option_group("Output", [
@@ -94,7 +101,7 @@ _uncertainty = [
     click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables."),
     click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here."),
 ])
-def fit(table, example, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json,
+def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json,
         plot_dir):
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
     from scaling.jsonio import dumps
@@ -102,6 +109,9 @@ def fit(table, example, table_opts: TableOptions, fit_opts: FitOptions, unc: Unc
 
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")
+    if by is not None:
+        return _fit_groups(table if table is not None else f"example:{example}", by, table_opts, fit_opts, unc,
+                           targets, as_json, plot_dir)
     runs = load_runs(table if table is not None else f"example:{example}", **dataclasses.asdict(table_opts))
     if fit_opts.envelope == "runs":
         runs = dataclasses.replace(runs, curves=None)
@@ -126,6 +136,37 @@ def fit(table, example, table_opts: TableOptions, fit_opts: FitOptions, unc: Unc
 
         for p in save_figures(result, plot_dir):
             click.echo(f"wrote {p}", err=as_json)
+
+
+def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets,
+                as_json, plot_dir):
+    """``scaling fit --by COL``: every group fitted on its own, one table of groups (or one JSON document)."""
+    from pathlib import Path
+
+    from scaling.jsonio import dumps
+    from scaling.laws import read_grid
+    from scaling.laws.groups import analyze_groups
+
+    load = dataclasses.asdict(table_opts)
+    where = load.pop("where")
+    groups = analyze_groups(source, by, where=where, load=load, methods=fit_opts.methods, targets=targets,
+                            n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
+                            allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta,
+                            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
+    if as_json:
+        click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))
+    else:
+        from scaling.laws.report import format_groups
+
+        click.echo(format_groups(by, groups))
+    if plot_dir:
+        from scaling.laws.plots import save_figures
+
+        for g in groups:
+            if g.result is not None:
+                safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in g.value) or "_"
+                for p in save_figures(g.result, Path(plot_dir) / safe):
+                    click.echo(f"wrote {p}", err=as_json)
 
 
 @click.command()

@@ -119,6 +119,30 @@ def format_analysis(a: AnalysisResult) -> str:
     return "\n".join(out)
 
 
+def format_groups(by: str, groups) -> str:
+    """The terminal report of ``scaling fit --by``: one row per group and fitted method."""
+    rows = []
+    for g in groups:
+        a = g.result
+        if a is None:
+            rows.append([g.value, "-", "-", "-", "-", "-", f"not fitted: {g.error}"])
+            continue
+        for m in a.fitted:
+            f = a.fit(m)
+            if m in PARAMETRIC:
+                e, ci = f.a, a.interval(m, "a")
+            else:
+                law = (f.fit if m == "approach2_corrected" else f).params_law
+                e, ci = law.exponent, a.interval(m, "params_exponent")
+            preds = [a.prediction(m, c) for c in a.targets]
+            pred = "; ".join(f"{_g(p['flops'])}: {_g(p['optimal_params'])} {_ci(p['params_ci'])}" for p in preds)
+            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, _g(e, 4), _ci(ci, 4),
+                         pred or "-"])
+        for m, err in a.errors.items():
+            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, "-", "-", f"not fitted: {err}"])
+    return table([by, "runs", "budgets", "method", "a", "CI", "N_opt at targets [CI]"], rows)
+
+
 def format_backtest(b: Backtest) -> str:
     """The terminal report of ``scaling fit --holdout K``."""
     out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {_g(max(b.train_budgets))} FLOPs, "

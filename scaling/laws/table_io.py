@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import TableError
+from scaling.laws.selection import FALSE_WORDS, TRUE_WORDS, _norm, filter_rows, refuse_checkpoints
 from scaling.laws.table import Exclusion, RunTable, group_by_flops
 from scaling.runs.store import is_sweep_dir, read_curves, runs_frame
 
@@ -34,7 +35,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "budget": ("budget", "budget_flops"),
     "status": ("status",),
     "error": ("error",),
+    "outlier": ("outlier", "is_outlier", "excluded", "exclude"),
+    "outlier_reason": ("outlier_reason", "exclusion_reason", "exclude_reason"),
 }
+
+
 
 #: Status values that count as a finished, usable run.
 OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", "done", "finished"})
@@ -47,10 +52,6 @@ EXAMPLES = {
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
-
-
-def _norm(name: str) -> str:
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def example_path(name: str) -> Path:
@@ -136,7 +137,7 @@ def _row_label(i: int, fmt_is_csv: bool) -> str:
     return f"row {i} (line {i + 2})" if fmt_is_csv else f"row {i}"
 
 
-def _numeric(df, col, role, src, csv_lines, *, allow_missing=False, skip=None) -> np.ndarray:
+def _numeric(df, col, role, src, label, *, allow_missing=False, skip=None) -> np.ndarray:
     """A column as floats; rows in ``skip`` (runs already excluded, e.g. failed ones) may hold anything."""
     raw = df[col]
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
@@ -147,22 +148,22 @@ def _numeric(df, col, role, src, csv_lines, *, allow_missing=False, skip=None) -
         if blank[i]:
             if allow_missing:
                 continue
-            raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) is empty")
+            raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) is empty")
         text = str(raw.iloc[i]).strip()
         if text.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") and allow_missing:
             vals[i] = float(text.lower().replace("infinity", "inf"))
             continue
         if text.lower() == "nan" and not allow_missing:
-            raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) is NaN")
-        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) value '{text}' is not a number")
+            raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) is NaN")
+        raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) value '{text}' is not a number")
     return vals
 
 
-def _check_positive(vals, col, role, src, csv_lines):
+def _check_positive(vals, col, role, src, label):
     bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
     if bad.size:
         i = bad[0]
-        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{col}' ({role}) must be positive and finite, got {vals[i]:g}")
+        raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) must be positive and finite, got {vals[i]:g}")
 
 
 def load_runs(
@@ -176,6 +177,7 @@ def load_runs(
     group_tol: float = 0.05,
     drop_highest: int = 0,
     recount: str = "as-run",
+    where: tuple[str, ...] = (),
 ) -> RunTable:
     """Read a loss table into a validated :class:`RunTable`.
 
@@ -192,13 +194,19 @@ def load_runs(
             et al. 2024 did for the Chinchilla data).
         recount: for a sweep folder, "6N" recounts N and C as Kaplan et al.
             (non-embedding N, C = 6ND; see :func:`recount_runs`).
+        where: filters ``"column=value"`` (all must hold; numbers compare as numbers), for tables that
+            hold several experiments. Row numbers in messages and exclusions stay those of the file.
 
     Returns:
         A :class:`RunTable`.
 
     Raises:
         TableError: missing file, unknown format, no loss column, fewer than
-            two of N, D and C, or a non-numeric or non-positive N, D or C.
+            two of N, D and C, a non-numeric or non-positive N, D or C, a filter that names no
+            column or matches no row, or a table that holds several checkpoints of one run.
+
+    A boolean ``outlier`` (or ``excluded``) column excludes the rows marked true, with the reason from an
+    ``outlier_reason`` column when there is one.
     """
     curve_ids, wsd = None, False
     if isinstance(source, pd.DataFrame):
@@ -208,7 +216,7 @@ def load_runs(
         df, src, csv_lines = recount_runs(runs_frame(source), recount).astype({"error": str}), str(source), False
         if len(df) == 0:
             raise TableError(f"{src}: no finished runs yet (no runs/*/result.json)")
-        curve_ids = list(df["run_id"])
+        curve_ids = True
         # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
         # run), never the training curve, whose losses before the end are of a schedule that had not ended.
         wsd = bool((df["trunk_id"].fillna("").astype(str) != "").any())
@@ -217,6 +225,13 @@ def load_runs(
         path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
         df = read_table(path)
         src, csv_lines = (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv")
+    df, rows = filter_rows(df, where, src)
+    if curve_ids is not None:
+        curve_ids = list(df["run_id"])
+
+    def label(i: int) -> str:
+        return _row_label(int(rows[i]), csv_lines)
+
     if drop_highest < 0:
         raise TableError(f"{src}: drop_highest ({drop_highest}) must be non-negative")
     if recount != "as-run" and curve_ids is None:
@@ -231,6 +246,7 @@ def load_runs(
         "loss": _find_column(df, "loss", loss_col, src),
         "budget": _find_column(df, "budget", budget_col, src),
         "status": _find_column(df, "status", None, src),
+        "outlier": _find_column(df, "outlier", None, src),
     }
     if cols["loss"] is None:
         raise TableError(f"{src}: no loss column (looked for {', '.join(COLUMN_ALIASES['loss'])}; use --loss-col); "
@@ -251,12 +267,21 @@ def load_runs(
             if st.lower() not in OK_STATUSES:
                 why = errors.iloc[i].strip() if errors is not None else ""
                 reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
+    if cols["outlier"] is not None:
+        why_col = _find_column(df, "outlier_reason", None, src)
+        for i, v in enumerate(df[cols["outlier"]]):
+            word = str(v).strip().lower() if not (isinstance(v, float) and np.isnan(v)) else ""
+            if word in TRUE_WORDS and i not in reasons:
+                why = str(df[why_col].iloc[i]).strip() if why_col is not None else ""
+                reasons[i] = f"marked in column '{cols['outlier']}'" + (f": {why}" if why and why != "nan" else "")
+            elif word not in TRUE_WORDS | FALSE_WORDS:
+                raise TableError(f"{src}: {label(i)}: column '{cols['outlier']}' value '{v}' is not true or false")
     skip = np.zeros(len(df), dtype=bool)
     skip[list(reasons)] = True
     vals: dict[str, np.ndarray] = {}
     for role in present:
-        vals[role] = _numeric(df, cols[role], role, src, csv_lines, skip=skip)
-        _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, csv_lines)
+        vals[role] = _numeric(df, cols[role], role, src, label, skip=skip)
+        _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, label)
     derived = None
     if len(present) == 2:
         (derived,) = {"params", "tokens", "flops"} - set(present)
@@ -266,11 +291,11 @@ def load_runs(
             vals["tokens"] = vals["flops"] / (6.0 * vals["params"])
         else:
             vals["flops"] = 6.0 * vals["params"] * vals["tokens"]
-    loss = _numeric(df, cols["loss"], "loss", src, csv_lines, allow_missing=True)
+    loss = _numeric(df, cols["loss"], "loss", src, label, allow_missing=True)
     bad_loss = np.flatnonzero(np.isfinite(loss) & (loss <= 0))
     if bad_loss.size:
         i = bad_loss[0]
-        raise TableError(f"{src}: {_row_label(i, csv_lines)}: column '{cols['loss']}' (loss) must be positive, got {loss[i]:g}")
+        raise TableError(f"{src}: {label(i)}: column '{cols['loss']}' (loss) must be positive, got {loss[i]:g}")
 
     for i in np.flatnonzero(~np.isfinite(loss)):
         if int(i) not in reasons:
@@ -287,9 +312,9 @@ def load_runs(
 
     group = np.full(len(df), -1, dtype=int)
     if cols["budget"] is not None:
-        braw = _numeric(df, cols["budget"], "budget", src, csv_lines, allow_missing=True)
+        braw = _numeric(df, cols["budget"], "budget", src, label, allow_missing=True)
         for i in np.flatnonzero(used & ~(np.isfinite(braw) & (braw > 0))):
-            raise TableError(f"{src}: {_row_label(int(i), csv_lines)}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}")
+            raise TableError(f"{src}: {label(int(i))}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}")
         budgets, inv = np.unique(braw[used], return_inverse=True)
         group[used] = inv
         grouping = f"by column '{cols['budget']}'"
@@ -300,7 +325,8 @@ def load_runs(
         budgets = np.array([np.exp(np.mean(np.log(c_used[g == k]))) for k in range(g.max() + 1)]) if g.size else np.array([])
         grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
 
-    excluded = tuple(Exclusion(i, reasons[i]) for i in sorted(reasons))
+    refuse_checkpoints(df, vals["params"], group, used, src)
+    excluded = tuple(Exclusion(int(rows[i]), reasons[i]) for i in sorted(reasons))
     curves = None
     if curve_ids is not None and not wsd:
         curves = read_curves(source, curve_ids)
@@ -361,7 +387,7 @@ def read_grid(path: str | Path) -> np.ndarray:
     if missing:
         raise TableError(f"{path}: starting grid needs columns {', '.join(cols)}; missing {', '.join(missing)}")
     csv_lines = Path(path).suffix.lower() in (".csv", ".tsv")
-    out = np.column_stack([_numeric(df, c, c, str(path), csv_lines) for c in cols])
+    out = np.column_stack([_numeric(df, c, c, str(path), lambda i: _row_label(i, csv_lines)) for c in cols])
     if not np.all(np.isfinite(out)):
         i = int(np.flatnonzero(~np.all(np.isfinite(out), axis=1))[0])
         raise TableError(f"{path}: {_row_label(i, csv_lines)}: starting point is not finite")

@@ -1,0 +1,85 @@
+"""Tables that hold several experiments: fit each group on its own.
+
+Consolidated tables (a paper's runs beside a replication, several datasets or
+model families in one file) carry columns such as ``source``, ``dataset`` or
+``experiment``. :func:`analyze_groups` fits each value of one such column as its
+own table; a group that cannot be fitted (too few runs, no usable budget) gets
+a status and its reason, and the others go on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from dataclasses import dataclass
+
+from scaling.errors import ScalingError, TableError
+from scaling.laws.analyze import analyze
+from scaling.laws.result import AnalysisResult
+from scaling.laws.selection import _norm, filter_rows
+from scaling.laws.table_io import example_path, is_sweep_dir, load_runs, read_table, runs_frame
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    """One group of a grouped analysis: its analysis, or why there is none."""
+
+    value: str
+    result: AnalysisResult | None
+    error: str = ""
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.result is not None else "not fitted"
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "status": self.status, "error": self.error or None,
+                "analysis": self.result.to_dict(include_samples=False) if self.result is not None else None}
+
+
+def analyze_groups(source, by: str, *, where: tuple[str, ...] = (), load: dict | None = None,
+                   **analyze_kw) -> list[GroupResult]:
+    """Fit each value of column ``by`` (after ``where``) as its own table.
+
+    Args:
+        source: as :func:`~scaling.laws.table_io.load_runs`.
+        by: the column whose values define the groups.
+        where: filters applied before grouping.
+        load: further keyword arguments of :func:`~scaling.laws.table_io.load_runs`.
+        analyze_kw: keyword arguments of :func:`~scaling.laws.analyze.analyze`.
+
+    Raises:
+        TableError: the table cannot be read, a filter is bad, or ``by`` names no column.
+    """
+    out = []
+    for value in column_values(source, by, where):
+        try:
+            table = load_runs(source, where=(*where, f"{by}={value}"), **(load or {}))
+            out.append(GroupResult(value, analyze(table, **analyze_kw)))
+        except ScalingError as e:  # a group too small or malformed is that group's status, not the run's end
+            out.append(GroupResult(value, None, str(e)))
+    return out
+
+
+def column_values(source, column: str, where: tuple[str, ...] = ()) -> list[str]:
+    """The distinct values of a column of a table (after ``where``), in order of first appearance, for
+    fitting each group on its own (``scaling fit --by``).
+
+    Raises:
+        TableError: as :func:`load_runs`, or no such column.
+    """
+    if isinstance(source, pd.DataFrame):
+        df, src = source.reset_index(drop=True), "<dataframe>"
+    elif is_sweep_dir(str(source)):
+        df, src = runs_frame(source), str(source)
+    else:
+        s = str(source)
+        path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
+        df, src = read_table(path), (s if s.startswith("example:") else str(path))
+    df, _ = filter_rows(df, where, src)
+    name = next((c for c in df.columns if str(c) == column or _norm(c) == _norm(column)), None)
+    if name is None:
+        raise TableError(f"{src}: --by '{column}': no such column; columns are {list(map(str, df.columns))}")
+    return list(dict.fromkeys(df[name].astype(str).str.strip()))
