@@ -45,6 +45,7 @@ class UncertaintyOptions:
     level: float
     seed: int
     holdout: int
+    sensitivity: bool
 
 
 _table = [
@@ -80,6 +81,9 @@ _uncertainty = [
                  show_default=True, help="Interval coverage."),
     click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed."),
     click.option("--holdout", type=click.IntRange(min=0), default=0, help="Backtest: hold out the K largest budgets."),
+    click.option("--sensitivity", is_flag=True,
+                 help="Refit under every estimator, counting, loss and left-out budget; report N_opt and D_opt "
+                      "at each target under each, and their spread."),
 ]
 
 
@@ -112,7 +116,10 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     if by is not None:
         return _fit_groups(table if table is not None else f"example:{example}", by, table_opts, fit_opts, unc,
                            targets, as_json, plot_dir)
-    runs = load_runs(table if table is not None else f"example:{example}", **dataclasses.asdict(table_opts))
+    source = table if table is not None else f"example:{example}"
+    if unc.sensitivity and not targets:
+        raise click.UsageError("--sensitivity reports N_opt and D_opt at the targets: give at least one --target")
+    runs = load_runs(source, **dataclasses.asdict(table_opts))
     if fit_opts.envelope == "runs":
         runs = dataclasses.replace(runs, curves=None)
     kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
@@ -120,22 +127,41 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
               init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
     result = analyze(runs, targets=targets, **kw)
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
+    sens = _sensitivity(source, runs, result, table_opts, kw) if unc.sensitivity else None
     if as_json:
         doc = result.to_dict()
         if bt is not None:
             doc["backtest"] = bt.to_dict()
+        if sens is not None:
+            doc["sensitivity"] = sens.to_dict()
         click.echo(dumps(doc))
     else:
-        from scaling.laws.report import format_analysis, format_backtest
+        from scaling.laws.report import format_analysis, format_backtest, format_sensitivity
 
         click.echo(format_analysis(result))
         if bt is not None:
             click.echo(format_backtest(bt))
+        if sens is not None:
+            click.echo(format_sensitivity(sens))
     if plot_dir:
-        from scaling.laws.plots import save_figures
+        from scaling.laws.plots import save_figures, save_sensitivity
 
-        for p in save_figures(result, plot_dir):
+        for p in save_figures(result, plot_dir) + (save_sensitivity(sens, plot_dir) if sens is not None else []):
             click.echo(f"wrote {p}", err=as_json)
+
+
+def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict):
+    """The sensitivity report of ``scaling fit --sensitivity`` (refits bootstrapped 200 times at most)."""
+    from scaling.laws import load_runs
+    from scaling.laws.sensitivity import sensitivity
+    from scaling.runs.store import is_sweep_dir
+
+    recounted = None
+    if is_sweep_dir(str(source)) and table_opts.recount == "as-run":
+        recounted = load_runs(source, **{**dataclasses.asdict(table_opts), "recount": "6N"})
+    rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
+    return sensitivity(runs, result, recounted=recounted, n_bootstrap=min(kw["n_bootstrap"], 200), seed=kw["seed"],
+                       **rest)
 
 
 def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets,

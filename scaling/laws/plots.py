@@ -174,3 +174,44 @@ def save_figures(analysis: AnalysisResult, out_dir: str | Path, dpi: int = 150) 
         fig.savefig(p, dpi=dpi)
         paths.append(p)
     return paths
+
+
+def plot_sensitivity(sens, flops: float, ax=None):
+    """N_opt at one target under every choice of the sensitivity report, with intervals, one row each."""
+    ax = _axes(ax)
+    rows = [r for r in sens.rows if r.flops == flops and np.isfinite(r.optimal_params)]
+    colors = {"estimator": "tab:blue", "counting": "tab:purple", "loss": "tab:red", "budgets": "tab:green"}
+    for i, r in enumerate(rows):
+        col = colors.get(r.choice, "gray")
+        if r.params_ci:
+            lo, hi = r.params_ci
+            ax.plot([lo, hi], [i, i], color=col, lw=1.5, alpha=0.6)
+        ax.plot([r.optimal_params], [i], marker="o", color=col, ms=5)
+    ax.set_yticks(range(len(rows)), [f"{r.variant} · {r.method}" for r in rows], fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    pts = np.array([r.optimal_params for r in rows])
+    if pts.size:
+        ax.set_xlim(pts.min() / 10, pts.max() * 10)
+    for name, col in colors.items():
+        ax.plot([], [], color=col, marker="o", label=name)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    sp = sens.spread.get(flops, {}).get("params", float("nan"))
+    ax.set_xlabel(f"N_opt at {flops:.3g} FLOPs (parameters)")
+    ax.set_title(f"Sensitivity of N_opt: spread {sp:.3g}x over {len(rows)} choices")
+    return ax
+
+
+def save_sensitivity(sens, out_dir: str | Path, dpi: int = 150) -> list[Path]:
+    """Write ``sensitivity.png`` (the first target; ``sensitivity-<C>.png`` for each further one)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, c in enumerate(sens.spread):
+        n = sum(1 for r in sens.rows if r.flops == c)
+        fig = Figure(figsize=(7.0, max(3.0, 0.16 * n + 1.2)), layout="constrained")
+        plot_sensitivity(sens, c, ax=fig.subplots())
+        p = out / ("sensitivity.png" if k == 0 else f"sensitivity-{c:g}.png")
+        fig.savefig(p, dpi=dpi)
+        paths.append(p)
+    return paths

@@ -143,6 +143,22 @@ def format_groups(by: str, groups) -> str:
     return table([by, "runs", "budgets", "method", "a", "CI", "N_opt at targets [CI]"], rows)
 
 
+def format_sensitivity(s) -> str:
+    """The sensitivity report of ``scaling fit --sensitivity``."""
+    out = ["\nSensitivity: the answer under each choice (refits bootstrapped at most 200 times)"]
+    rows = [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci), _g(r.optimal_tokens),
+             _ci(r.tokens_ci)] for r in s.rows]
+    out.append(table(["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows))
+    for c, sp in s.spread.items():
+        out.append(f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
+                   f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
+                   f"D_opt {sp['tokens_without_approach1']:.3g}x")
+    out += [f"warning: {w}" for w in s.warnings]
+    out += [f"missing: {m}" for m in s.missing]
+    out += [f"not fitted: {e}" for e in s.errors]
+    return "\n".join(out)
+
+
 def format_backtest(b: Backtest) -> str:
     """The terminal report of ``scaling fit --holdout K``."""
     out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {_g(max(b.train_budgets))} FLOPs, "
