@@ -1,0 +1,109 @@
+"""Do the 95% intervals cover the truth at held-out scales?
+
+Run:  python benchmarks/bench_coverage.py [--tables 60] [--bootstrap 200] [--holdout 2]
+
+For each of three kinds of synthetic table, draws --tables replicate sweeps (8 budgets from 1e17 to 3e20
+FLOPs, 7 sizes per budget spanning 16x around the true optimum, C = 6ND), fits every method on all but
+the --holdout largest budgets, and checks whether each method's 95% interval on N_opt at each held-out
+budget holds the true optimum there. Three kinds of table:
+
+* independent: L = E + A/N^α + B/D^β (Epoch's refit of Chinchilla) times log-normal noise, σ = 1%;
+* seed-shared: the same surface, two seeds per point; each seed tilts the loss by a shared term
+  (σ = 1% at the grid's edges, correlated across all of the seed's runs) plus 0.5% independent noise;
+* misspecified: Kaplan et al. (2020)'s L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D + 1, which the Chinchilla
+  form does not describe exactly, with 1% independent noise.
+
+Prints, per kind and method: the coverage (share of held-out budgets whose true N_opt lies inside the
+interval), the median interval width (decades) and the median error of the estimate (decades).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from scaling import analyze, load_runs
+
+EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+KAPLAN = {"Nc": 8.8e13, "Dc": 5.4e13, "aN": 0.076, "aD": 0.095, "E": 1.0}
+BUDGETS = np.logspace(17, 20.5, 8)
+METHODS = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls")
+
+
+def chinchilla(n, d, t=EPOCH):
+    return t["E"] + t["A"] / n ** t["alpha"] + t["B"] / d ** t["beta"]
+
+
+def kaplan(n, d, k=KAPLAN):
+    return ((k["Nc"] / n) ** (k["aN"] / k["aD"]) + k["Dc"] / d) ** k["aD"] + k["E"]
+
+
+def true_nopt(surface, c):
+    grid = np.logspace(4, 14, 40001)
+    return float(grid[np.argmin(surface(grid, c / (6 * grid)))])
+
+
+def table(kind, rng):
+    surface = kaplan if kind == "misspecified" else chinchilla
+    seeds = 2 if kind == "seed-shared" else 1
+    tilt = rng.normal(0, 0.01, size=(seeds, 2))  # per seed: a level and a slope in log N, shared by its runs
+    rows = []
+    for c in BUDGETS:
+        centre = true_nopt(surface, c)
+        for n in centre * np.logspace(-np.log10(4), np.log10(4), 7):
+            d = c / (6 * n)
+            for s in range(seeds):
+                if kind == "seed-shared":
+                    u = (np.log10(n) - 8.0) / 3.0  # about -1 .. 1 over the grid
+                    eps = tilt[s, 0] + tilt[s, 1] * u + rng.normal(0, 0.005)
+                else:
+                    eps = rng.normal(0, 0.01)
+                rows.append({"params": n, "tokens": d, "flops": c, "budget": c, "loss": surface(n, d) * np.exp(eps),
+                             "seed": s})
+    return pd.DataFrame(rows), surface
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tables", type=int, default=60)
+    ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--holdout", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    held = BUDGETS[-args.holdout:]
+    print(f"{args.tables} tables per kind, {len(BUDGETS) - args.holdout} budgets fitted, held out "
+          f"{', '.join(f'{c:.3g}' for c in held)}; {args.bootstrap} bootstrap resamples; 95% intervals")
+    print(f"\n{'kind':13s} {'method':20s} {'coverage':>9s} {'width (dec)':>12s} {'|error| (dec)':>14s} {'fitted':>7s}")
+    t0 = time.perf_counter()
+    for kind in ("independent", "seed-shared", "misspecified"):
+        hits = {m: [] for m in METHODS}
+        widths = {m: [] for m in METHODS}
+        errs = {m: [] for m in METHODS}
+        for _ in range(args.tables):
+            df, surface = table(kind, rng)
+            fit_df = df[df.budget < held[0] * 0.999]
+            res = analyze(load_runs(fit_df), targets=list(held), n_bootstrap=args.bootstrap,
+                          seed=int(rng.integers(1 << 30)))
+            for c in held:
+                truth = true_nopt(surface, c)
+                for m in res.fitted:
+                    p = res.prediction(m, c)
+                    if not p["params_ci"] or p["params_ci"][0] is None:
+                        continue
+                    lo, hi = p["params_ci"]
+                    hits[m].append(lo <= truth <= hi)
+                    widths[m].append(np.log10(hi / lo))
+                    errs[m].append(abs(np.log10(p["optimal_params"] / truth)))
+        for m in METHODS:
+            if hits[m]:
+                print(f"{kind:13s} {m:20s} {np.mean(hits[m]):9.1%} {np.median(widths[m]):12.3f} "
+                      f"{np.median(errs[m]):14.3f} {len(hits[m]):7d}")
+    print(f"\n{time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
