@@ -14,7 +14,7 @@ from scaling.laws.fit.bootstrap import counts_from_indices, point_ids, resample_
 from scaling.laws.fit.correction import correct_isoflops, shift_samples
 from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from scaling.laws.fit.frontier import Counting
-from scaling.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
+from scaling.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
 from scaling.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
 from scaling.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from scaling.laws.result import METHODS, AnalysisResult
@@ -150,7 +150,7 @@ def analyze(
             samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table))
         f2 = fits["approach2"]
         if f2 is not None and f2.params_law.success:
-            samples["approach2"] = bootstrap_isoflops(f2, n, d, l, c, idx)
+            samples["approach2"] = bootstrap_isoflops_residuals(f2, n, d, l, c, n_bootstrap, rng)
         f3 = fits["approach3"]
         counts = counts_from_indices(idx, n.size)
         if f3 is not None and f3.success:
@@ -162,7 +162,8 @@ def analyze(
         if fc is not None:
             raw = samples.get("approach2")
             if raw is None:
-                raw = bootstrap_isoflops(fit_isoflops(n, d, l, c, allow_edge=allow_edge), n, d, l, c, idx)
+                raw = bootstrap_isoflops_residuals(fit_isoflops(n, d, l, c, allow_edge=allow_edge), n, d, l, c,
+                                                   n_bootstrap, rng)
             samples["approach2_corrected"] = shift_samples(raw, fc)
     f1 = fits["approach1"]
     if f1 is not None and samples.get("approach1"):
