@@ -225,6 +225,12 @@ class TrunkFolder(_Folder):
         """Where the trunk is saved at branch point ``step``."""
         return self.path / f"at-{step}.pt"
 
+    def remove_checkpoints(self) -> None:
+        """Delete the head and every snapshot (once no branch needs them: a sweep has ended)."""
+        self.head_path.unlink(missing_ok=True)
+        for p in self.path.glob("at-*.pt"):
+            p.unlink(missing_ok=True)
+
     def last_logged_step(self) -> int:
         """The last step in the trunk's curve (0 when none)."""
         rows = self.last_train_rows(1)

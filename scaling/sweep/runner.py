@@ -120,8 +120,13 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
     finally:
         executor.close()
-    for tf in trunk_folders(root):  # no branch of this sweep needs a trunk's head any more
-        tf.head_path.unlink(missing_ok=True)
+    # No branch of this sweep needs a trunk's head or snapshots any more, nor a finished run its checkpoint
+    # (a kill between a run's record and its clean-up leaves one; a branch to retry re-creates its snapshot).
+    for tf in trunk_folders(root):
+        tf.remove_checkpoints()
+    for folder in run_folders(root):
+        if folder.has_result():
+            folder.checkpoint_path.unlink(missing_ok=True)
     write_runs_csv(root)
     return sweep_status(sweep, results_root)
 
