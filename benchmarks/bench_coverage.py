@@ -1,6 +1,6 @@
 """Do the 95% intervals cover the truth at held-out scales?
 
-Run:  python benchmarks/bench_coverage.py [--tables 60] [--bootstrap 200] [--holdout 2]
+Run:  python benchmarks/bench_coverage.py [--tables 60] [--bootstrap 200] [--holdout 2] [--methods all]
 
 For each of three kinds of synthetic table, draws --tables replicate sweeps (8 budgets from 1e17 to 3e20
 FLOPs, 7 sizes per budget spanning 16x around the true optimum, C = 6ND), fits every method on all but
@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--holdout", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="all", help="methods to fit (comma-separated; default all)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     held = BUDGETS[-args.holdout:]
@@ -87,7 +88,7 @@ def main():
             df, surface = table(kind, rng)
             fit_df = df[df.budget < held[0] * 0.999]
             res = analyze(load_runs(fit_df), targets=list(held), n_bootstrap=args.bootstrap,
-                          seed=int(rng.integers(1 << 30)))
+                          seed=int(rng.integers(1 << 30)), methods=args.methods)
             for c in held:
                 truth = true_nopt(surface, c)
                 for m in res.fitted:

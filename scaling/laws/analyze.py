@@ -172,8 +172,8 @@ def analyze(
         iv = interval_of("approach1", samples["approach1"]["params_exponent"], f1.params_law.exponent, level)
         if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
             notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
-                         "be lost by a resample, never bettered, so its replicates sit to one side; read that "
-                         "interval as the spread of a minimum, not as a confidence interval")
+                         "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
+                         "is the spread of a minimum under resampling, not a confidence interval")
     return AnalysisResult(
         table=table, methods=methods, approach1=fits["approach1"],
         approach2=fits["approach2"], approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,

@@ -17,7 +17,7 @@ import numpy as np
 from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws import schema
-from scaling.laws.fit.bootstrap import bias_corrected_interval, percentile_interval
+from scaling.laws.fit.bootstrap import percentile_interval
 from scaling.laws.fit.correction import Approach2Correction
 from scaling.laws.fit.envelope import EnvelopeFit
 from scaling.laws.fit.frontier import Counting, frontier
@@ -218,11 +218,14 @@ class AnalysisResult:
 
 
 def interval_of(method: str, samples, estimate: float, level: float) -> tuple[float, float] | None:
-    """The interval a method reports: Approach 1's lowest-run estimators get the bias-corrected percentile
-    interval (their replicates can only lose the best run, so a plain percentile interval can miss the
-    estimate); every other method the plain percentile interval."""
-    if method == "approach1":
-        return bias_corrected_interval(samples, estimate, level)
+    """The interval a method reports: the percentile interval of its replicates.
+
+    For Approach 1 (the lowest run of each budget) that interval is the spread of a minimum under
+    resampling, not a confidence interval: a resample can lose a budget's best run but never better it, so
+    the replicates sit to one side and the interval can exclude the estimate. The bias-corrected percentile
+    interval, which moves it back over the estimate, covered only 78-87% of held-out optima in
+    ``benchmarks/bench_coverage.py`` against the plain interval's 100%, so the plain one is kept and the
+    analysis says so when it excludes the estimate (``estimate`` is accepted for that check's callers)."""
     return percentile_interval(samples, level)
 
 

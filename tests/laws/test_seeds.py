@@ -60,16 +60,3 @@ def test_an_analysis_reports_seed_noise_and_it_round_trips():
     assert doc["bootstrap"]["resampling"].startswith("(N, C) points resampled")
     assert AnalysisResult.from_dict(doc).seed_noise == res.seed_noise
 
-
-def test_the_bias_corrected_interval_holds_an_estimate_its_replicates_sit_beside():
-    from scaling.laws.fit.bootstrap import bias_corrected_interval, percentile_interval
-
-    rng = np.random.default_rng(5)
-    sym = rng.normal(0, 1, 4000)
-    assert bias_corrected_interval(sym, float(np.median(sym))) == pytest.approx(percentile_interval(sym), rel=1e-6)
-    # Replicates of a minimum: 2% keep the estimate, the rest lose it and sit above.
-    one_sided = np.concatenate([np.zeros(80), rng.uniform(0.1, 1.0, 3920)])
-    lo, hi = percentile_interval(one_sided)
-    assert lo > 0  # the plain interval misses the estimate
-    blo, bhi = bias_corrected_interval(one_sided, 0.0)
-    assert blo <= 0.0 <= bhi

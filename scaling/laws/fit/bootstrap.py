@@ -159,29 +159,3 @@ def percentile_interval(samples, level: float = 0.95) -> tuple[float, float] | N
     lo, hi = np.percentile(s, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
 
-
-def bias_corrected_interval(samples, estimate: float, level: float = 0.95) -> tuple[float, float] | None:
-    """Bias-corrected (BC) percentile interval (Efron 1981; Efron & Tibshirani 1993, Section 14.3).
-
-    The percentiles are moved by z₀ = Φ⁻¹(p₀), where p₀ is the share of replicates below the estimate
-    (ties count half). For an estimator whose replicates sit on one side of it, such as the lowest run of
-    each budget (a resample can lose the best run but never gain a better one), the plain percentile
-    interval can exclude the estimate; the BC interval holds it whenever p₀ lies within the two tails.
-
-    Returns None without finite replicates (or a non-finite estimate: then the plain interval is used).
-    """
-    from scipy.stats import norm
-
-    s = np.asarray(samples, dtype=float)
-    s = s[np.isfinite(s)]
-    if s.size == 0:
-        return None
-    if not np.isfinite(estimate):
-        return percentile_interval(s, level)
-    p0 = (np.sum(s < estimate) + 0.5 * np.sum(s == estimate)) / s.size
-    p0 = min(max(p0, 0.5 / s.size), 1 - 0.5 / s.size)
-    z0 = norm.ppf(p0)
-    za = norm.ppf(0.5 * (1 - level))
-    lo, hi = norm.cdf(2 * z0 + za), norm.cdf(2 * z0 - za)
-    a, b = np.percentile(s, [100 * lo, 100 * hi])
-    return float(a), float(b)
