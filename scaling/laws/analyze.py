@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.errors import FitError
-from scaling.laws.fit.bootstrap import counts_from_indices, point_ids, resample_indices, seed_noise
+from scaling.laws.fit.bootstrap import (counts_from_indices, percentile_interval, point_ids, resample_indices,
+                                        seed_noise)
 from scaling.laws.fit.correction import correct_isoflops, shift_samples
 from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from scaling.laws.fit.frontier import Counting
@@ -79,7 +80,7 @@ def analyze(
     for c in targets:
         if not (np.isfinite(c) and c > 0):
             raise FitError(f"target ({c}) must be a positive number of FLOPs")
-    n, d, _, l, g = table.used_arrays()
+    n, d, c_run, l, g = table.used_arrays()
     if n.size == 0:
         from collections import Counter
 
@@ -88,7 +89,7 @@ def analyze(
         raise FitError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
                          f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
     c = table.budgets[g]
-    counting = Counting.from_runs(n, d, table.used_arrays()[2])
+    counting = Counting.from_runs(n, d, c_run)
     points = point_ids(g, n)
     noise = seed_noise(l, points)
     fits: dict = {m: None for m in METHODS}
@@ -101,13 +102,14 @@ def analyze(
             fits["approach1"] = f1
         else:
             errors["approach1"] = f"cannot fit power laws: {f1.params_law.message}"
+    # Approach 2's fit also serves approach2_corrected, which corrects it.
+    a2 = fit_isoflops(n, d, l, c, allow_edge=allow_edge) if {"approach2", "approach2_corrected"} & set(methods) else None
     if "approach2" in methods:
-        f2 = fit_isoflops(n, d, l, c, allow_edge=allow_edge)
-        fits["approach2"] = f2
-        if not f2.params_law.success:
-            bad = {s: sum(b.status == s for b in f2.budgets) for s in ("edge", "concave", "too_few")}
+        fits["approach2"] = a2
+        if not a2.params_law.success:
+            bad = {s: sum(b.status == s for b in a2.budgets) for s in ("edge", "concave", "too_few")}
             detail = ", ".join(f"{v} {k}" for k, v in bad.items() if v)
-            errors["approach2"] = f"cannot fit power laws: {f2.params_law.message} with status ok ({detail})"
+            errors["approach2"] = f"cannot fit power laws: {a2.params_law.message} with status ok ({detail})"
     if "approach3" in methods:
         if n.size < 5:
             errors["approach3"] = f"needs at least 5 runs, got {n.size}"
@@ -126,16 +128,15 @@ def analyze(
             if not fv.success and "vpnls" in methods:
                 errors["vpnls"] = fv.message
     if surface_needed:
-        f2 = fits["approach2"] if fits["approach2"] is not None else fit_isoflops(n, d, l, c, allow_edge=allow_edge)
         surface = next(((m, fits[m]) for m in ("vpnls", "approach3") if fits[m] is not None and m not in errors), None)
         if "approach2_corrected" in errors:
             pass
-        elif not f2.params_law.success:
+        elif not a2.params_law.success:
             errors["approach2_corrected"] = "Approach 2 has no power law to correct"
         elif surface is None:
             errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
         else:
-            fits["approach2_corrected"] = correct_isoflops(f2, surface[1], n, d, c, counting=counting,
+            fits["approach2_corrected"] = correct_isoflops(a2, surface[1], n, d, c, counting=counting,
                                                            surface_name=surface[0])
 
     samples: dict = {}
@@ -148,9 +149,12 @@ def analyze(
         idx = resample_indices(g, n_bootstrap, rng, points)
         if fits["approach1"] is not None:
             samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table))
-        f2 = fits["approach2"]
-        if f2 is not None and f2.params_law.success:
-            samples["approach2"] = bootstrap_isoflops_residuals(f2, n, d, l, c, n_bootstrap, rng)
+        fc = fits["approach2_corrected"]
+        a2_samples = None
+        if (fits["approach2"] is not None or fc is not None) and a2.params_law.success:
+            a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
+        if fits["approach2"] is not None and a2_samples is not None:
+            samples["approach2"] = a2_samples
         f3 = fits["approach3"]
         counts = counts_from_indices(idx, n.size)
         if f3 is not None and f3.success:
@@ -158,18 +162,11 @@ def analyze(
             samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
         if fits["vpnls"] is not None and "vpnls" in methods:
             samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], n, d, l, counts).T))
-        fc = fits["approach2_corrected"]
         if fc is not None:
-            raw = samples.get("approach2")
-            if raw is None:
-                raw = bootstrap_isoflops_residuals(fit_isoflops(n, d, l, c, allow_edge=allow_edge), n, d, l, c,
-                                                   n_bootstrap, rng)
-            samples["approach2_corrected"] = shift_samples(raw, fc)
+            samples["approach2_corrected"] = shift_samples(a2_samples, fc)
     f1 = fits["approach1"]
     if f1 is not None and samples.get("approach1"):
-        from scaling.laws.result import interval_of
-
-        iv = interval_of("approach1", samples["approach1"]["params_exponent"], f1.params_law.exponent, level)
+        iv = percentile_interval(samples["approach1"]["params_exponent"], level)
         if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
             notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
                          "be lost by a resample, never bettered, so its replicates sit to one side; that interval "

@@ -16,7 +16,8 @@ import numpy as np
 from scaling.errors import LawError, RecordError
 from scaling.laws.fit.frontier import Counting, frontier
 from scaling.laws.fit.parametric import ParametricFit
-from scaling.laws.result import PARAMETRIC, AnalysisResult, interval_of, sample_predictions
+from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.result import PARAMETRIC, AnalysisResult, sample_predictions
 
 #: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
 PRESETS: dict[str, dict[str, float]] = {
@@ -64,8 +65,8 @@ class Law:
                "params_ci": None, "tokens_ci": None}
         if self.samples:
             o = sample_predictions(self.method, self.samples, flops, self.counting)
-            out["params_ci"] = interval_of(self.method, o["optimal_params"], out["optimal_params"], self.level)
-            out["tokens_ci"] = interval_of(self.method, o["optimal_tokens"], out["optimal_tokens"], self.level)
+            out["params_ci"] = percentile_interval(o["optimal_params"], self.level)
+            out["tokens_ci"] = percentile_interval(o["optimal_tokens"], self.level)
         return out
 
     @classmethod
