@@ -9,17 +9,15 @@ a status and its reason, and the others go on.
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pandas as pd
 
 from dataclasses import dataclass
 
 from scaling.errors import ScalingError, TableError
 from scaling.laws.analyze import analyze
 from scaling.laws.result import AnalysisResult
-from scaling.laws.selection import _norm, filter_rows
-from scaling.laws.table_io import example_path, is_sweep_dir, load_runs, read_table, runs_frame
+from scaling.laws.selection import column_named, filter_rows
+from scaling.laws.table_io import load_runs, read_source
 
 
 @dataclass(frozen=True)
@@ -70,16 +68,9 @@ def column_values(source, column: str, where: tuple[str, ...] = ()) -> list[str]
     Raises:
         TableError: as :func:`load_runs`, or no such column.
     """
-    if isinstance(source, pd.DataFrame):
-        df, src = source.reset_index(drop=True), "<dataframe>"
-    elif is_sweep_dir(str(source)):
-        df, src = runs_frame(source), str(source)
-    else:
-        s = str(source)
-        path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
-        df, src = read_table(path), (s if s.startswith("example:") else str(path))
+    df, src, _, _ = read_source(source)
     df, _ = filter_rows(df, where, src)
-    name = next((c for c in df.columns if str(c) == column or _norm(c) == _norm(column)), None)
+    name = column_named(df, column)
     if name is None:
         raise TableError(f"{src}: --by '{column}': no such column; columns are {list(map(str, df.columns))}")
     return list(dict.fromkeys(df[name].astype(str).str.strip()))

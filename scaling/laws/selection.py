@@ -26,6 +26,11 @@ def _norm(name: str) -> str:
     return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
+def column_named(df: pd.DataFrame, name: str):
+    """The column called ``name`` (exactly, or as :func:`_norm` compares names), or None."""
+    return next((c for c in df.columns if str(c) == name or _norm(c) == _norm(name)), None)
+
+
 def _match(series: pd.Series, value: str) -> np.ndarray:
     """Rows whose value equals ``value``: as numbers when both read as numbers, else as stripped text."""
     text = series.astype(str).str.strip()
@@ -49,7 +54,7 @@ def filter_rows(df: pd.DataFrame, where, src: str) -> tuple[pd.DataFrame, np.nda
         if "=" not in w:
             raise TableError(f"{src}: --where {w!r}: expected column=value")
         col, value = (x.strip() for x in w.split("=", 1))
-        name = next((c for c in df.columns if str(c) == col or _norm(c) == _norm(col)), None)
+        name = column_named(df, col)
         if name is None:
             raise TableError(f"{src}: --where {w!r}: no column '{col}'; columns are {list(map(str, df.columns))}")
         hit = _match(df[name], value)

@@ -208,26 +208,12 @@ def load_runs(
     A boolean ``outlier`` (or ``excluded``) column excludes the rows marked true, with the reason from an
     ``outlier_reason`` column when there is one.
     """
-    curve_ids, wsd = None, False
-    if isinstance(source, pd.DataFrame):
-        df, src, csv_lines = source.reset_index(drop=True), "<dataframe>", False
-    elif is_sweep_dir(str(source)):
-        # A sweep's results folder: its run records (and their training curves), read without writing.
-        df, src, csv_lines = recount_runs(runs_frame(source), recount).astype({"error": str}), str(source), False
-        if len(df) == 0:
-            raise TableError(f"{src}: no finished runs yet (no runs/*/result.json)")
-        curve_ids = True
-        # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
-        # run), never the training curve, whose losses before the end are of a schedule that had not ended.
-        wsd = bool((df["trunk_id"].fillna("").astype(str) != "").any())
-    else:
-        s = str(source)
-        path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
-        df = read_table(path)
-        src, csv_lines = (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv")
+    df, src, csv_lines, sweep = read_source(source, recount)
+    # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
+    # run), never the training curve, whose losses before the end are of a schedule that had not ended.
+    wsd = sweep and bool((df["trunk_id"].fillna("").astype(str) != "").any())
     df, rows = filter_rows(df, where, src)
-    if curve_ids is not None:
-        curve_ids = list(df["run_id"])
+    curve_ids = list(df["run_id"]) if sweep else None
 
     def label(i: int) -> str:
         return _row_label(int(rows[i]), csv_lines)
@@ -347,6 +333,25 @@ def load_runs(
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
     )
+
+
+def read_source(source, recount: str = "as-run") -> tuple[pd.DataFrame, str, bool, bool]:
+    """The rows of a table source as text, with its name for messages, whether its rows are CSV lines, and
+    whether it is a sweep folder (read without writing; its run records, recounted as ``recount``).
+
+    Raises:
+        TableError: as :func:`read_table`, an unknown example, or a sweep folder with no finished run.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True), "<dataframe>", False, False
+    if is_sweep_dir(str(source)):
+        df = recount_runs(runs_frame(source), recount).astype({"error": str})
+        if len(df) == 0:
+            raise TableError(f"{source}: no finished runs yet (no runs/*/result.json)")
+        return df, str(source), False, True
+    s = str(source)
+    path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
+    return read_table(path), (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv"), False
 
 
 def recount_runs(df: pd.DataFrame, convention: str) -> pd.DataFrame:

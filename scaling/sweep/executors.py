@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from abc import ABC, abstractmethod
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
@@ -21,16 +22,18 @@ from pathlib import Path
 from scaling.errors import ConfigError, DependencyError
 
 
-class Executor:
+class Executor(ABC):
     """What every executor shares: ``map`` over ``start``/``wait``, and use as a context manager."""
 
     slots: int = 1
 
-    def start(self, fn, args: tuple):  # pragma: no cover - each executor's own
-        raise NotImplementedError
+    @abstractmethod
+    def start(self, fn, args: tuple):
+        """Start ``fn(*args)``; return a handle that :meth:`wait` accepts."""
 
-    def wait(self, handles: list) -> list[tuple]:  # pragma: no cover - each executor's own
-        raise NotImplementedError
+    @abstractmethod
+    def wait(self, handles: list) -> list[tuple]:
+        """Block until at least one of ``handles`` has ended; return ``(handle, result or exception)`` pairs."""
 
     def close(self) -> None:
         pass
@@ -44,16 +47,10 @@ class Executor:
 
     def map(self, fn, args_list: list[tuple]) -> list:
         """``fn(*args)`` for each tuple, at most ``slots`` at a time; each return value or exception, in order."""
-        out: list = [None] * len(args_list)
-        running: dict = {}
-        todo = list(enumerate(args_list))
-        while todo or running:
-            while todo and len(running) < self.slots:
-                i, a = todo.pop(0)
-                running[self.start(fn, a)] = i
-            for h, r in self.wait(list(running)):
-                out[running.pop(h)] = r
-        return out
+        from scaling.sweep.schedule import Task, run_graph
+
+        out = run_graph(self, [Task(str(i), fn, tuple(a)) for i, a in enumerate(args_list)])
+        return [out.results.get(str(i), out.errors.get(str(i))) for i in range(len(args_list))]
 
 
 def _result(future: Future):

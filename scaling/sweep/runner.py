@@ -107,9 +107,9 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
     phases = [[b] for b in sorted(sweep.budgets)] if adaptive else [sorted(sweep.budgets)]
     try:
         for phase in phases:
-            todo = []
+            todo, done = [], finished_records(root) if adaptive else []
             for budget in phase:
-                finished = [r for r in finished_records(root) if (r.budget_flops or 0) < budget]
+                finished = [r for r in done if (r.budget_flops or 0) < budget]
                 specs = budget_runs(sweep, budget, vocab, finished)
                 mine = [s for s in specs if _needs_run(run_folder(root, s.run_id), retry_failed)]
                 todo += mine

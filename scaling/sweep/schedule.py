@@ -111,13 +111,11 @@ def run_graph(executor, tasks: list[Task], on_done: Callable[[Task, object], Non
         raise ValueError(f"tasks wait on unknown tasks: {', '.join(sorted(set(missing)))}")
     priority = critical_paths(tasks)
     out = Outcome()
-    waiting = {t.key: set(t.after) for t in tasks}
+    pending = list(by_key)  # neither started nor skipped, in the order given
     running: dict = {}  # handle -> key
 
-    def finished(key: str) -> bool:
-        return key in out.results or key in out.errors or key in out.skipped
-
     def skip(key: str, reason: str) -> None:
+        pending.remove(key)
         out.skipped[key] = reason
         if on_done:
             on_done(by_key[key], Skipped(reason))
@@ -127,23 +125,20 @@ def run_graph(executor, tasks: list[Task], on_done: Callable[[Task, object], Non
         changed = True
         while changed:
             changed = False
-            for k, deps in waiting.items():
-                bad = [d for d in deps if d in out.errors or d in out.skipped]
-                if bad and not finished(k) and k not in running.values():
-                    d = bad[0]  # pass on the first cause, not a chain of skips
+            for k in list(pending):
+                d = next((d for d in by_key[k].after if d in out.errors or d in out.skipped), None)
+                if d is not None:  # pass on the first cause, not a chain of skips
                     skip(k, out.skipped[d] if d in out.skipped else
                          f"{d} did not finish: {type(out.errors[d]).__name__}: {out.errors[d]}")
                     changed = True
-        ready = [k for k, deps in waiting.items()
-                 if not finished(k) and k not in running.values() and all(d in out.results for d in deps)]
-        ready.sort(key=lambda k: -priority[k])
+        ready = sorted((k for k in pending if all(d in out.results for d in by_key[k].after)),
+                       key=lambda k: -priority[k])
         for k in ready[: max(0, executor.slots - len(running))]:
-            t = by_key[k]
-            running[executor.start(t.fn, t.args)] = k
+            pending.remove(k)
+            running[executor.start(by_key[k].fn, by_key[k].args)] = k
         if not running:
-            left = [k for k in by_key if not finished(k)]
-            if left:
-                raise ValueError(f"tasks wait on each other in a cycle: {', '.join(left)}")
+            if pending:
+                raise ValueError(f"tasks wait on each other in a cycle: {', '.join(pending)}")
             return out
         for handle, result in executor.wait(list(running)):
             k = running.pop(handle)
