@@ -12,6 +12,7 @@ import sys
 import click
 
 from scaling.cli.fit import audit, fit
+from scaling.cli.plan import plan_cmd
 from scaling.cli.sweep import sweep
 from scaling.cli.train import flops, train_cmd
 from scaling.errors import ScalingError
@@ -36,10 +37,10 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(package_name="scaling")
 def main():
-    """Compute-optimal scaling laws: run sweeps, fit loss tables, audit runs."""
+    """Compute-optimal scaling laws: plan and run sweeps, fit loss tables, audit runs."""
 
 
-for _cmd in (fit, audit, flops, train_cmd, sweep):
+for _cmd in (fit, audit, flops, train_cmd, sweep, plan_cmd):
     main.add_command(_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

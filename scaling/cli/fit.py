@@ -46,6 +46,7 @@ class UncertaintyOptions:
     seed: int
     holdout: int
     sensitivity: bool
+    raw_intervals: bool
 
 
 _table = [
@@ -81,6 +82,8 @@ _uncertainty = [
                  show_default=True, help="Interval coverage."),
     click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed."),
     click.option("--holdout", type=click.IntRange(min=0), default=0, help="Backtest: hold out the K largest budgets."),
+    click.option("--raw-intervals", is_flag=True,
+                 help="Plain percentile intervals on N_opt and D_opt, without each method's measured calibration."),
     click.option("--sensitivity", is_flag=True,
                  help="Refit under every estimator, counting, loss and left-out budget; report N_opt and D_opt "
                       "at each target under each, and their spread."),
@@ -123,7 +126,7 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     if fit_opts.envelope == "runs":
         runs = dataclasses.replace(runs, curves=None)
     kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
-              allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta,
+              allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
               init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
     result = analyze(runs, targets=targets, **kw)
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
@@ -177,7 +180,7 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     where = load.pop("where")
     groups = analyze_groups(source, by, where=where, load=load, methods=fit_opts.methods, targets=targets,
                             n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
-                            allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta,
+                            allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
                             init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
     if as_json:
         click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))

@@ -30,20 +30,33 @@ def sweep():
 @click.option("--workers", type=click.IntRange(min=1), help="Local: runs in flight (default cores / threads).")
 @click.option("--retry-failed", is_flag=True, help="Rerun runs recorded as failed.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
+@click.option("--simulate", "law", metavar="LAW",
+              help="Train nothing: draw each run's loss from LAW (a fit JSON, a preset, or E=..,A=..,B=..,alpha=..,beta=..).")
+@click.option("--noise", type=float, default=0.01, show_default=True, help="--simulate: independent noise per run (0.01 = 1%).")
+@click.option("--seed-noise", type=float, default=0.0, show_default=True,
+              help="--simulate: noise shared by all runs of one seed (a level and a slope per decade of N).")
+@click.option("--sim-seed", type=int, default=0, show_default=True, help="--simulate: seed of the draws.")
+@click.option("--throughput", "throughput_from", multiple=True, type=click.Path(file_okay=False),
+              help="--simulate: sweep folder(s) whose runs' wall times give the cost model (default: this machine's).")
 def sweep_run(sweep_file, overrides, results_root, executor, address, partition, gpus_per_run, timeout_min, workers,
-              retry_failed, cache_dir):
+              retry_failed, cache_dir, law, noise, seed_noise, sim_seed, throughput_from):
     """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
     from scaling.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
     from scaling.sweep.progress import Monitor
     from scaling.sweep.runner import check_device
 
     sw = load_sweep(sweep_file, tuple(overrides))
-    check_device(sw.device)
+    simulator = _simulator(law, noise, seed_noise, sim_seed, throughput_from) if law else None
+    if simulator is None:
+        check_device(sw.device)
+    else:
+        executor = "local"
     ex = make_executor(executor, threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
                        partition=partition, timeout_min=timeout_min, max_workers=workers,
                        folder=Path(results_root) / sw.name / ".submitit")
-    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) on "
-               f"{executor}; results in {sweep_dir_for(sw, results_root)}", err=True)
+    where = f"simulated from {simulator.surface.name}" if simulator else f"on {executor}"
+    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) "
+               f"{where}; results in {sweep_dir_for(sw, results_root)}", err=True)
 
     def on_event(e):
         if e["event"] == "warning":
@@ -58,8 +71,17 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
     vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
     with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
         st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
-                       progress=on_event)
+                       progress=on_event, simulate=simulator)
     click.echo(_status_line(st))
+
+
+def _simulator(law, noise, seed_noise, sim_seed, throughput_from):
+    from scaling.laws.surface import parse_surface
+    from scaling.runs.throughput import DEFAULT, Throughput
+    from scaling.sweep.simulate import Simulator
+
+    tp = Throughput.from_sweeps(throughput_from) if throughput_from else DEFAULT
+    return Simulator(parse_surface(law), sigma=noise, seed_sigma=seed_noise, seed=sim_seed, throughput=tp)
 
 
 def _status_line(st) -> str:

@@ -51,6 +51,7 @@ def analyze(
     allow_edge: bool = False,
     delta: float = 1e-3,
     init_grid: np.ndarray | None = None,
+    calibrate: bool = True,
 ) -> AnalysisResult:
     """Fit the requested approaches and bootstrap them.
 
@@ -64,6 +65,8 @@ def analyze(
         allow_edge: let Approach 2 use budgets whose vertex lies outside the sampled sizes.
         delta: Huber threshold of Approach 3.
         init_grid: Approach 3 starting points (default: the 4,500-point grid).
+        calibrate: intervals on N_opt and D_opt carry each method's measured calibration factor
+            (:mod:`scaling.laws.fit.calibration`); False gives plain percentile intervals.
 
     Returns:
         An :class:`AnalysisResult`. An approach that cannot be fitted (too few runs or
@@ -95,6 +98,9 @@ def analyze(
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
     notes: list[str] = []
+    if table.simulated:
+        notes.append(f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
+                     "'scaling sweep run --simulate', not trained")
 
     if "approach1" in methods:
         f1 = fit_envelope(n, d, l, c, curves=_used_curves(table))
@@ -177,7 +183,7 @@ def analyze(
         errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
         n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
         vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
-        counting=counting, seed_noise=noise,
+        counting=counting, seed_noise=noise, calibrated=calibrate,
     )
 
 

@@ -17,6 +17,7 @@ from scaling.errors import LawError, RecordError
 from scaling.laws.fit.frontier import Counting, frontier
 from scaling.laws.fit.parametric import ParametricFit
 from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.calibration import interval_scale, scale_interval
 from scaling.laws.result import PARAMETRIC, AnalysisResult, sample_predictions
 
 #: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
@@ -40,6 +41,7 @@ class Law:
         samples: bootstrap replicates of the approach (as in :attr:`AnalysisResult.samples`), or None.
         level: interval coverage for the replicates.
         counting: the FLOP counting under which a parametric law's optimum is found.
+        calibrated: intervals carry the method's calibration factor (:mod:`scaling.laws.fit.calibration`).
     """
 
     name: str
@@ -48,6 +50,7 @@ class Law:
     samples: dict | None = None
     level: float = 0.95
     counting: Counting = Counting()
+    calibrated: bool = True
 
     @property
     def kind(self) -> str:
@@ -65,8 +68,9 @@ class Law:
                "params_ci": None, "tokens_ci": None}
         if self.samples:
             o = sample_predictions(self.method, self.samples, flops, self.counting)
-            out["params_ci"] = percentile_interval(o["optimal_params"], self.level)
-            out["tokens_ci"] = percentile_interval(o["optimal_tokens"], self.level)
+            s = interval_scale(self.method) if self.calibrated else 1.0
+            for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci")):
+                out[ci] = scale_interval(out[key], percentile_interval(o[key], self.level), s)
         return out
 
     @classmethod
@@ -83,7 +87,7 @@ class Law:
             have = ", ".join(result.fitted) or "none"
             raise LawError(f"{name}: no fitted {' or '.join(order)} (fitted: {have})")
         return cls(f"{name} {chosen}", chosen, result.fit(chosen), result.samples.get(chosen) or None, result.level,
-                   result.counting)
+                   result.counting, result.calibrated)
 
 
 def preset_law(name: str) -> Law:

@@ -15,6 +15,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from scaling.laws.fit.calibration import interval_scale, scale_interval
 from scaling.laws.result import PARAMETRIC, AnalysisResult
 
 _STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
@@ -101,6 +102,8 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
             band = np.array([analysis.sample_predictions(m, c)[key] for c in grid])
             with np.errstate(invalid="ignore"):  # replicates that overflowed to inf
                 edges = np.nanpercentile(band, [50 * (1 - analysis.level), 50 * (1 + analysis.level)], axis=1)
+            if analysis.calibrated:  # the same calibrated interval as the tables print
+                edges = np.array(scale_interval(line, edges, interval_scale(m)))
             bands.append((edges, color))
     for c in analysis.targets:
         ax.axvline(c, color="gray", ls=":", lw=1)

@@ -18,6 +18,7 @@ from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws import schema
 from scaling.laws.fit.bootstrap import percentile_interval
+from scaling.laws.fit.calibration import interval_scale, scale_interval
 from scaling.laws.fit.correction import Approach2Correction
 from scaling.laws.fit.envelope import EnvelopeFit
 from scaling.laws.fit.frontier import Counting, frontier
@@ -57,6 +58,8 @@ class AnalysisResult:
         n_bootstrap: resamples drawn (0: no intervals).
         seed: the bootstrap seed.
         notes: remarks on the data worth showing the user.
+        calibrated: intervals on N_opt and D_opt in :meth:`prediction` carry each method's calibration factor
+            (:mod:`~scaling.laws.fit.calibration`); False gives the plain percentile intervals.
     """
 
     table: RunTable
@@ -75,6 +78,7 @@ class AnalysisResult:
     approach2_corrected: Approach2Correction | None = None
     counting: Counting = Counting()
     seed_noise: dict = field(default_factory=dict)
+    calibrated: bool = True
 
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
@@ -104,9 +108,15 @@ class AnalysisResult:
             rec["counting"] = self.counting.name
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
+        scale = interval_scale(method) if self.calibrated else 1.0
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
             iv = percentile_interval(samp[key], self.level) if samp else None
+            if key != "loss" and scale != 1.0 and iv is not None:
+                rec[f"{ci}_raw"] = list(iv)
+                iv = scale_interval(rec[key], iv, scale)
             rec[ci] = list(iv or (None, None)) if samp else None
+        if samp and scale != 1.0:
+            rec["interval_scale"] = scale
         return rec
 
     def predictions(self) -> list[dict]:
@@ -142,6 +152,7 @@ class AnalysisResult:
             "targets": list(self.targets),
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
+                          "calibrated": self.calibrated,
                           "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
                           "failed": {m: int(np.sum(~np.isfinite(next(iter(s.values())))))
                                      for m, s in self.samples.items()}},
@@ -212,6 +223,7 @@ class AnalysisResult:
                    approach3=fits["approach3"], errors=dict(doc.get("errors") or {}), samples=samples,
                    targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
+                   calibrated=bool(boot.get("calibrated", False)),
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
                    approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
                    seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})

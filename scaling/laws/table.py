@@ -42,6 +42,7 @@ class RunTable:
         curves: optional per-step training curves (columns ``run``, ``flops``,
             ``loss`` and optionally ``tokens``; ``run`` is a row index) used by
             Approach 1's envelope.
+        simulated: how many rows the simulated backend drew from a known surface instead of training.
     """
 
     source: str
@@ -57,6 +58,7 @@ class RunTable:
     columns: dict = field(default_factory=dict)
     grouping: str = ""
     curves: pd.DataFrame | None = None
+    simulated: int = 0
 
     @property
     def n_runs(self) -> int:

@@ -6,9 +6,8 @@ token). Any one of N, D and C may be missing: it follows from the other two
 through C = 6ND (Kaplan et al. 2020, Hoffmann et al. 2022), and the table
 records which one was derived.
 
-Rows whose loss is NaN or infinite, or whose status is not ok, are kept but
-excluded, each with a reason; malformed values (a non-numeric N, a negative C)
-raise :class:`TableError` with the file, row and column.
+Rows whose loss is NaN or infinite, or whose status is not ok, are kept but excluded, each with a
+reason; malformed values (a non-numeric N, a negative C) raise :class:`TableError` with the file, row and column.
 """
 
 from __future__ import annotations
@@ -332,6 +331,7 @@ def load_runs(
         columns={k: v for k, v in cols.items() if v is not None},
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
+        simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
     )
 
 

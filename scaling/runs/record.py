@@ -37,6 +37,8 @@ class RunRecord:
             its cooldown started at (its ``tokens`` and ``flops`` include the trunk's prefix).
         cost_flops: the FLOPs this run's own steps spent (a branch: its cooldown; an independent run:
             all of ``flops``). None in records written before it existed.
+        simulated: for a run drawn by the simulated backend instead of trained, what it was drawn from
+            (surface, noise, throughput model; see :mod:`scaling.sweep.simulate`); empty for a trained run.
     """
 
     status: str
@@ -75,6 +77,7 @@ class RunRecord:
     trunk_id: str | None = None
     branch_step: int | None = None
     cost_flops: float | None = None
+    simulated: dict = field(default_factory=dict)
     curve: tuple[dict, ...] = ()
     val_curve: tuple[dict, ...] = ()
 

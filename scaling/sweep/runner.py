@@ -70,7 +70,7 @@ def check_device(device: str) -> None:
 
 
 def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "results", cache_dir: str | None = None,
-              retry_failed: bool = False, progress=None) -> SweepStatus:
+              retry_failed: bool = False, progress=None, simulate=None) -> SweepStatus:
     """Run every missing run of a sweep and write runs.csv.
 
     Finished runs (a readable ``result.json``) are skipped; failed ones are
@@ -86,15 +86,19 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
         cache_dir: corpus cache passed to every run.
         retry_failed: rerun runs recorded as failed.
         progress: optional callable(event: dict) for display.
+        simulate: a :class:`~scaling.sweep.simulate.Simulator`: draw every run's record from its surface
+            instead of training (the executor is not used). A folder holds simulated or trained runs, never both.
 
     Raises:
-        ConfigError: the sweep's device is not available here.
+        ConfigError: the sweep's device is not available here, or the folder holds runs of the other kind.
         DataError: the corpus cannot be built.
     """
     from scaling.data.corpus import load_corpus
 
-    check_device(sweep.device)
+    if simulate is None:
+        check_device(sweep.device)
     root = sweep_dir_for(sweep, results_root)
+    _check_kind(root, simulated=simulate is not None)
     root.mkdir(parents=True, exist_ok=True)
     write_manifest(root, sweep.to_dict())
     vocab = load_corpus(sweep.corpus, sweep.tokenizer, cache_dir).vocab_size  # builds the cache once, up front
@@ -116,7 +120,9 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 if progress:
                     progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(mine),
                               "sizes": [param_counts(s.model).total for s in specs]})
-            if todo:
+            if todo and simulate is not None:
+                _simulate(root, todo, simulate)
+            elif todo:
                 run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
     finally:
         executor.close()
@@ -129,6 +135,33 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
             folder.checkpoint_path.unlink(missing_ok=True)
     write_runs_csv(root)
     return sweep_status(sweep, results_root)
+
+
+def _check_kind(root: Path, simulated: bool) -> None:
+    """Refuse to mix simulated and trained runs in one folder (a fit would read both as one table)."""
+    other = next((r for r in finished_records(root) if bool(r.simulated) != simulated), None) if root.exists() else None
+    if other is not None:
+        held, asked = ("trained", "simulated") if simulated else ("simulated", "trained")
+        raise ConfigError(f"{root}: holds {held} runs; write {asked} runs to another --results folder")
+
+
+def _simulate(root: Path, specs, simulator) -> None:
+    """Write every spec's simulated record, and the cost of each WSD trunk they branch off."""
+    for spec in specs:
+        folder = run_folder(root, spec.run_id)
+        folder.clear()
+        folder.write_config(spec.to_dict())
+        folder.write_result(simulator.record(spec))
+    from scaling.runs.store import trunk_folder
+
+    for state in simulator.trunk_states(specs):
+        tf = trunk_folder(root, state.trunk_id)
+        try:
+            old = tf.read_state()
+        except RecordError:
+            old = None
+        if old is None or old.steps < state.steps:
+            tf.write_state(state)
 
 
 def _needs_run(folder, retry_failed: bool) -> bool:

@@ -1,0 +1,142 @@
+"""The planner: candidate designs scaled to a cost cap, simulated from a prior, fitted and ranked."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scaling.cli import main
+from scaling.design import Design, Prior, design_cost, load_prior, plan_sweep
+from scaling.design.candidates import fill, parse_duration, plan_specs, to_toml
+from scaling.design.planner import evaluate_design
+from scaling.errors import ConfigError, LawError
+from scaling.laws.surface import Surface
+from scaling.runs.throughput import Throughput
+from scaling.sweep import load_sweep
+from scaling.sweep.config import sweep_from_dict, tomllib
+
+from conftest import write
+
+BASE = """
+name = "base"
+corpus = "synthetic"
+seq_len = 32
+batch_size = 4
+budgets = [1e9]
+threads = 1
+head_dim = 16
+[sizes]
+params = [1e4, 2e4, 4e4]
+"""
+SURFACE = Surface(E=1.0, A=100.0, B=100.0, alpha=0.35, beta=0.35, name="truth")
+TP = Throughput(np.log(1e9), 0.0, (1e3, 1e7), 2, "test: 1 GFLOP/s")
+
+
+def _base():
+    return sweep_from_dict(tomllib.loads(BASE))
+
+
+def test_a_design_is_scaled_to_spend_its_cap():
+    d = Design("cosine", 4, 2.0, 4, 3.0, 1, 1e10)
+    got = fill(d, _base(), 64, SURFACE, TP, 2, 600.0, None)
+    assert got is not None
+    design, sweep, specs, cost = got
+    assert 0.9 * 600 <= cost.wall_s <= 1.03 * 600
+    assert sweep.budgets == design.budgets and len(specs) == 16
+    # cost: FLOPs at 1 GFLOP/s over 2 workers
+    assert cost.run_s == pytest.approx(cost.flops / 1e9, rel=1e-9)
+    # the sizes are centred on the prior's optimum (in log N) at every budget
+    for b in sweep.budgets:
+        ns = sorted({s.model for s in specs if s.budget == b}, key=lambda m: m.d_model * m.n_layers)
+        assert len(ns) == 4
+    # WSD: the same cap buys larger budgets, since trunks are shared
+    w = fill(Design("wsd", 4, 2.0, 4, 3.0, 1, 1e10), _base(), 64, SURFACE, TP, 2, 600.0, None)
+    assert w is not None and w[0].top > design.top
+    assert design_cost(w[2], TP, 2).flops < sum(s.budget for s in w[2])
+
+
+def test_the_written_design_reads_back(tmp_path):
+    d = Design("wsd", 3, 2.0, 4, 2.5, 2, 4e10)
+    sw = d.sweep(_base(), (0.5, 1e10, 3e4), name="planned")
+    path = write(tmp_path, to_toml(sw, "a header\nof two lines"))
+    back = load_sweep(path)
+    assert back.budgets == sw.budgets and back.seeds == 2 and back.schedule == "wsd"
+    assert back.sizes == sw.sizes and back.train == sw.train
+    assert plan_specs(back, 64) == plan_specs(sw, 64)
+
+
+def test_evaluation_recovers_the_truth_when_noise_is_small():
+    d = Design("cosine", 5, 2.0, 6, 4.0, 1, 2e10)
+    _, sweep, specs, _ = fill(d, _base(), 64, SURFACE, TP, 2, None, 2e12)
+    prior = Prior((SURFACE,), 0.002, 0.0, "exact")
+    out = evaluate_design(specs, prior, 1e14, ("approach2", "vpnls"), 3, 40, 0)
+    for m in ("approach2", "vpnls"):
+        assert out[m]["failed"] == 0 and len(out[m]["width"]) == 3
+        assert all(1 < w < 3 for w in out[m]["width"])
+        assert max(abs(e) for e in out[m]["err"]) < 0.1  # decades
+
+
+def test_plan_ranks_designs_and_respects_the_cap():
+    prior = Prior((SURFACE,), 0.005, 0.0, "exact")
+    designs = [Design("cosine", 4, 2.0, 4, 3.0, 1, 1e10), Design("cosine", 4, 2.0, 4, 3.0, 2, 1e10),
+               Design("wsd", 4, 2.0, 4, 3.0, 1, 1e10)]
+    plan = plan_sweep(prior, _base(), 64, 1e13, cap_s=300.0, methods=("approach2", "vpnls"), throughput=TP,
+                      replicates=3, screen=2, finalists=2, n_bootstrap=30, designs=designs)
+    assert len(plan.scores) == 2 and len(plan.screened_out) == 1
+    assert plan.scores[0].score(plan.methods) <= plan.scores[1].score(plan.methods)
+    assert all(s.cost.wall_s <= 1.03 * 300 for s in plan.scores)
+    assert plan.best.replicates == 3 and plan.screened_out[0].replicates == 2
+    doc = plan.to_dict()
+    assert json.loads(json.dumps(doc))["designs"][0]["design"] == plan.best.design.label
+    with pytest.raises(ConfigError, match="too small for even the cheapest design"):
+        plan_sweep(prior, _base(), 64, 1e13, cap_s=0.001, methods=("approach2",), throughput=TP, designs=designs)
+
+
+def test_priors(tmp_path):
+    from scaling import analyze, load_runs
+
+    from conftest import synthetic_runs
+
+    res = analyze(load_runs(synthetic_runs(noise=0.01, rng=np.random.default_rng(0))), methods="vpnls",
+                  n_bootstrap=40)
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(res.to_dict()))
+    p = load_prior(str(path))
+    assert len(p.surfaces) == 41 and 0.005 < p.sigma < 0.02
+    rng = np.random.default_rng(0)
+    assert p.draw(rng) in p.surfaces[1:]
+    table = tmp_path / "runs.csv"
+    synthetic_runs().to_csv(table, index=False)
+    assert load_prior(str(table), bootstrap=20).point.alpha == pytest.approx(0.34, rel=1e-3)
+    bad = write(tmp_path, "hello world\n", "notes.txt")
+    with pytest.raises(LawError, match="neither a fit JSON nor a loss table"):
+        load_prior(str(bad))
+    with pytest.raises(LawError, match="not found"):
+        load_prior(str(tmp_path / "missing"))
+    wide = load_prior(None)
+    assert "wide default" in wide.source and len(wide.surfaces) > 100
+
+
+def test_durations():
+    assert parse_duration("1h") == 3600 and parse_duration("40min") == 2400 and parse_duration("90s") == 90
+    assert parse_duration("2400") == 2400
+    for bad in ("soon", "-5m", "0"):
+        with pytest.raises(ConfigError):
+            parse_duration(bad)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--prior", "{notes}", "--cost", "1h"], "neither a fit JSON nor a loss table"),
+    (["--flops", "1e6", "--base", "{base}"], "too small for even the cheapest design"),
+    (["--cost", "forever"], "not a duration"),
+    (["--flops", "-1"], "must be positive"),
+    (["--cost", "1h", "--flops", "1e14"], "one of them"),
+])
+def test_plan_bad_input_is_one_line(tmp_path, args, says):
+    notes = write(tmp_path, "hello\n", "notes.txt")
+    base = write(tmp_path, BASE, "base.toml")
+    args = [a.format(notes=notes, base=base) for a in args]
+    r = CliRunner().invoke(main, ["plan", "--target", "1e13", *args])
+    assert r.exit_code == 2, r.output
+    assert says in r.output and "Traceback" not in r.output

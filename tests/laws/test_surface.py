@@ -1,0 +1,65 @@
+"""Known loss surfaces: the Chinchilla form, Muennighoff's data-constrained form, and how they are written."""
+
+import json
+
+import numpy as np
+import pytest
+
+from scaling.errors import LawError
+from scaling.laws.surface import Surface, parse_surface
+
+from conftest import TRUTH, true_loss, true_nopt
+
+
+def test_chinchilla_form_and_its_closed_form_optimum():
+    s = Surface(**TRUTH)
+    n, d = np.array([1e6, 1e8]), np.array([1e9, 1e11])
+    assert np.allclose(s.loss(n, d), true_loss(n, d))
+    for c in (1e18, 1e22):
+        n_opt, d_opt = s.optimum(c)
+        assert n_opt == pytest.approx(true_nopt(c), rel=2e-3)
+        assert 6 * n_opt * d_opt == pytest.approx(c, rel=1e-9)
+
+
+def test_data_constrained_tokens_follow_muennighoff():
+    u = 1e9
+    s = Surface(**TRUTH, unique_tokens=u)
+    # one epoch or less: every token counts; beyond, repeats are discounted and D' saturates at U(1 + R*)
+    assert s.effective_tokens(5e8) == pytest.approx(5e8)
+    four = s.effective_tokens(4 * u)
+    assert four == pytest.approx(u + u * 15.4 * (1 - np.exp(-3 / 15.4)))
+    assert u < four < 4 * u
+    assert s.effective_tokens(1e15) == pytest.approx(u * (1 + 15.4), rel=1e-6)
+    # so with scarce data the optimum moves to larger models than the unconstrained one
+    assert s.optimum(1e21)[0] > Surface(**TRUTH).optimum(1e21)[0] * 1.5
+
+
+def test_written_forms(tmp_path):
+    s = parse_surface("E=1.8, A=400, B=2000, alpha=0.34, beta=0.36, unique_tokens=1e9")
+    assert (s.E, s.unique_tokens) == (1.8, 1e9)
+    assert parse_surface("epoch").alpha == pytest.approx(0.3478)
+    assert Surface.from_dict(s.to_dict()) == s
+    with pytest.raises(LawError, match="missing beta"):
+        parse_surface("E=1.8,A=400,B=2000,alpha=0.34")
+    with pytest.raises(LawError, match="'x' is not a number"):
+        parse_surface("E=1.8,A=x,B=2000,alpha=0.34,beta=0.3")
+    with pytest.raises(LawError, match="alpha, beta > 0"):
+        parse_surface("E=1.8,A=400,B=2000,alpha=-0.34,beta=0.3")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(LawError):
+        parse_surface(str(bad))
+    with pytest.raises(LawError, match="not found"):
+        parse_surface(str(tmp_path / "nope.json"))
+
+
+def test_a_fit_file_gives_its_parametric_surface(tmp_path):
+    from scaling import analyze, load_runs
+
+    from conftest import synthetic_runs
+
+    res = analyze(load_runs(synthetic_runs()), methods="vpnls", n_bootstrap=0)
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(res.to_dict()))
+    s = parse_surface(str(path))
+    assert s.alpha == pytest.approx(TRUTH["alpha"], rel=1e-4) and s.beta == pytest.approx(TRUTH["beta"], rel=1e-4)
