@@ -95,12 +95,16 @@ def main():
         widths = {m: [] for m in METHODS}
         raw_hits = {m: [] for m in METHODS}
         raw_widths = {m: [] for m in METHODS}
+        flagged = {m: [] for m in ("approach3", "vpnls")}
         errs = {m: [] for m in METHODS}
         for _ in range(args.tables):
             df, surface = table(kind, rng, args.sizes, args.span, args.noise)
             fit_df = df[df.budget < held[0] * 0.999]
             res = analyze(load_runs(fit_df), targets=list(held), n_bootstrap=args.bootstrap,
                           seed=int(rng.integers(1 << 30)), methods=args.methods)
+            for m in flagged:
+                if m in res.misfit:
+                    flagged[m].append(res.misfit[m]["flagged"])
             for c in held:
                 truth = true_nopt(surface, c)
                 for m in res.fitted:
@@ -119,6 +123,8 @@ def main():
                 print(f"{kind:13s} {m:20s} {np.mean(hits[m]):10.1%} {np.median(widths[m]):12.3f} "
                       f"{np.mean(raw_hits[m]):7.1%} {np.median(raw_widths[m]):6.3f} "
                       f"{np.median(errs[m]):14.3f} {len(hits[m]):7d}")
+        print(f"{kind:13s} the form failed its lack-of-fit test in "
+              + ", ".join(f"{np.mean(v):.0%} of tables ({m})" for m, v in flagged.items() if v))
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 

@@ -31,12 +31,17 @@ _EXPORTS = {
     # sweeps
     "SweepConfig": "scaling.sweep.config", "load_sweep": "scaling.sweep.config", "run_sweep": "scaling.sweep.runner",
     "sweep_status": "scaling.sweep.runner", "make_executor": "scaling.sweep.executors",
+    "Simulator": "scaling.sweep.simulate", "Throughput": "scaling.runs.throughput",
+    # sweep design
+    "Design": "scaling.design.candidates", "Prior": "scaling.design.prior", "load_prior": "scaling.design.prior",
+    "plan_sweep": "scaling.design.planner", "run_adaptive": "scaling.design.adaptive",
     # laws
     "RunTable": "scaling.laws.table", "load_runs": "scaling.laws.table_io", "analyze": "scaling.laws.analyze",
     "AnalysisResult": "scaling.laws.result", "Backtest": "scaling.laws.backtest", "backtest": "scaling.laws.backtest",
     "PRESETS": "scaling.laws.audit", "Audit": "scaling.laws.audit", "Law": "scaling.laws.audit",
     "audit_run": "scaling.laws.audit", "load_law": "scaling.laws.audit", "preset_law": "scaling.laws.audit",
     "save_figures": "scaling.laws.plots", "analyze_groups": "scaling.laws.groups",
+    "Surface": "scaling.laws.surface", "parse_surface": "scaling.laws.surface",
     "GroupResult": "scaling.laws.groups",
     # estimators
     "BudgetFit": "scaling.laws.fit.isoflop", "IsoFLOPFit": "scaling.laws.fit.isoflop",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from scaling.cli.options import with_options
+from scaling.cli.options import flops_values, with_options
 
 sweep_common = with_options([
     click.argument("sweep_file", type=click.Path(dir_okay=False)),
@@ -38,8 +38,18 @@ def sweep():
 @click.option("--sim-seed", type=int, default=0, show_default=True, help="--simulate: seed of the draws.")
 @click.option("--throughput", "throughput_from", multiple=True, type=click.Path(file_okay=False),
               help="--simulate: sweep folder(s) whose runs' wall times give the cost model (default: this machine's).")
+@click.option("--adaptive", is_flag=True,
+              help="Run budget by budget, refit after each, stop at --until-width or the cap, and extend the sweep "
+                   "(a budget above, or a seed) when the planner predicts it pays; decisions go to adaptive.jsonl.")
+@click.option("--target", callback=flops_values, help="--adaptive: the budget C whose N_opt the sweep is for.")
+@click.option("--until-width", type=float, help="--adaptive: stop when every interval on N_opt is at most this (hi/lo).")
+@click.option("--cost", "cost_cap", help="--adaptive: cap on run time over the workers (40min, 1h).")
+@click.option("--flops-cap", callback=flops_values, help="--adaptive: cap on FLOPs spent.")
+@click.option("--method", "methods", default="approach2,approach3", show_default=True,
+              help="--adaptive: approaches whose intervals must narrow (comma-separated).")
 def sweep_run(sweep_file, overrides, results_root, executor, address, partition, gpus_per_run, timeout_min, workers,
-              retry_failed, cache_dir, law, noise, seed_noise, sim_seed, throughput_from):
+              retry_failed, cache_dir, law, noise, seed_noise, sim_seed, throughput_from, adaptive, target, until_width,
+              cost_cap, flops_cap, methods):
     """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
     from scaling.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
     from scaling.sweep.progress import Monitor
@@ -69,10 +79,54 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
     from scaling.sweep.plan import planned_cost
 
     vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
+    if adaptive:
+        return _adaptive(sw, ex, executor, dict(threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
+                                                partition=partition, timeout_min=timeout_min, max_workers=workers),
+                         results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap, methods, on_event)
+    if target or until_width or cost_cap or flops_cap:
+        raise click.UsageError("--target, --until-width, --cost and --flops-cap go with --adaptive")
     with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
         st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
                        progress=on_event, simulate=simulator)
     click.echo(_status_line(st))
+
+
+def _adaptive(sw, ex, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap,
+              methods, on_event):
+    from pathlib import Path
+
+    from scaling.design.adaptive import run_adaptive
+    from scaling.design.candidates import parse_duration
+    from scaling.laws.result import METHODS
+    from scaling.sweep import make_executor
+
+    if target is None:
+        raise click.UsageError("--adaptive needs --target (the budget whose N_opt the sweep is for)")
+    ms = tuple(m.strip() for m in methods.split(",") if m.strip())
+    if not ms or any(m not in METHODS for m in ms):
+        raise click.UsageError(f"--method {methods!r}: choose from {', '.join(METHODS)}")
+    ex.close()
+
+    def new_executor():
+        folder = Path(results_root) / sw.name / ".submitit"
+        return make_executor(executor, folder=folder, **ex_kw)
+
+    def on(e):
+        if e["event"] == "decision":
+            w = ", ".join(f"{m} {v:.2f}x" for m, v in e["width"].items())
+            click.echo(f"[adaptive] after {e['budgets_done']} budgets: {e['action']}: {e['reason']}"
+                       + (f" (widths: {w})" if w else ""), err=True)
+        elif e["event"] != "budget" or e["todo"]:
+            on_event(e)
+
+    res = run_adaptive(sw, new_executor, target=target, until_width=until_width,
+                       cap_s=parse_duration(cost_cap) if cost_cap else None, cap_flops=flops_cap, methods=ms,
+                       workers=ex_kw["max_workers"] or 2, results_root=results_root, cache_dir=cache_dir,
+                       simulate=simulator, progress=on)
+    f = res.final
+    click.echo(f"{sw.name}: adaptive sweep {'stopped' if f.action == 'stop' else f.action}: {f.reason}; "
+               f"{len(f.budgets)} budgets x {f.seeds} seed(s), {f.cost_flops:.3g} FLOPs, "
+               f"{f.cost_wall_s / 60:.1f} min of run time over the workers")
 
 
 def _simulator(law, noise, seed_noise, sim_seed, throughput_from):

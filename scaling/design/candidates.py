@@ -148,7 +148,7 @@ def fill(design: Design, base: SweepConfig, vocab_size: int, surface, throughput
 
 def _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flops, counting):
     d = design
-    for _ in range(6):
+    for i in range(10):
         sw = d.sweep(base, prior_centre(surface, d.budgets, counting))
         specs = plan_specs(sw, vocab_size)
         cost = design_cost(specs, throughput, workers)
@@ -156,7 +156,7 @@ def _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flo
         used = cost.wall_s / cap_s if cap_s else cost.flops / cap_flops
         if abs(used - 1) < 0.03:
             break
-        d = replace(d, top=d.top / used ** (0.9 if used > 1 else 0.8))
+        d = replace(d, top=d.top / used ** (1.0 if i < 3 else 0.7))  # cost grows about linearly with the top
     ok = used <= 1.03 and cost.min_steps >= MIN_STEPS
     return (d, sw, specs, cost) if ok else None
 

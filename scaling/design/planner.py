@@ -157,17 +157,12 @@ def plan_sweep(prior: Prior, base: SweepConfig, vocab_size: int, target: float, 
     if not (cap and cap > 0 and np.isfinite(cap)):
         raise ConfigError(f"plan: the cost cap ({cap}) must be positive")
     guess = 10 ** np.floor(np.log10(target)) / 100 if cap_flops is None else cap_flops / 20
-    filled, cheapest = [], None
-    for d in designs or candidates(min(guess, 1e13)):
-        got = fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)
-        if got is None:
-            continue
-        filled.append(got)
+    filled = [f for d in designs or candidates(guess)
+              if (f := fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)) is not None]
     if not filled:
-        smallest = Design("wsd", 3, 2.0, 3, 2.0, 1, 1.0)
         from scaling.design.candidates import MIN_STEPS
 
-        cheapest = _cheapest_cost(smallest, base, vocab_size, prior, throughput, workers)
+        cheapest = _cheapest_cost(Design("wsd", 3, 2.0, 3, 2.0, 1, 1.0), base, vocab_size, prior, throughput, workers)
         need = f"{cheapest.wall_s:.0f} s of wall time" if cap_s is not None else f"{cheapest.flops:.3g} FLOPs"
         raise ConfigError(f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
                           f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})")

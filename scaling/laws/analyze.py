@@ -12,6 +12,7 @@ import numpy as np
 from scaling.errors import FitError
 from scaling.laws.fit.bootstrap import (counts_from_indices, percentile_interval, point_ids, resample_indices,
                                         seed_noise)
+from scaling.laws.fit.calibration import lack_of_fit
 from scaling.laws.fit.correction import correct_isoflops, shift_samples
 from scaling.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from scaling.laws.fit.frontier import Counting
@@ -103,13 +104,15 @@ def analyze(
                      "'scaling sweep run --simulate', not trained")
 
     if "approach1" in methods:
-        f1 = fit_envelope(n, d, l, c, curves=_used_curves(table))
+        f1 = fit_envelope(n, d, l, c, curves=_used_curves(table), points=points)
         if f1.params_law.success:
             fits["approach1"] = f1
         else:
             errors["approach1"] = f"cannot fit power laws: {f1.params_law.message}"
-    # Approach 2's fit also serves approach2_corrected, which corrects it.
-    a2 = fit_isoflops(n, d, l, c, allow_edge=allow_edge) if {"approach2", "approach2_corrected"} & set(methods) else None
+    # Approach 2's fit also serves approach2_corrected, which corrects it, and the parametric methods'
+    # lack-of-fit test (and their interval when they fail it).
+    a2 = (fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+          if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods) else None)
     if "approach2" in methods:
         fits["approach2"] = a2
         if not a2.params_law.success:
@@ -145,6 +148,19 @@ def analyze(
             fits["approach2_corrected"] = correct_isoflops(a2, surface[1], n, d, c, counting=counting,
                                                            surface_name=surface[0])
 
+    # A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval.
+    misfit = {}
+    if a2 is not None:
+        for m in ("approach3", "vpnls"):
+            if m in methods and fits[m] is not None and m not in errors:
+                test = lack_of_fit(fits[m], n, d, l, c, a2)
+                if test is not None:
+                    misfit[m] = test
+                if test and test["flagged"]:
+                    notes.append(f"{m}: the Chinchilla form fails a lack-of-fit test against the IsoFLOP parabolas "
+                                 f"(F = {test['F']:.2f} on {test['df'][0]} and {test['df'][1]} dof, "
+                                 f"p = {test['p']:.2g}); its intervals on N_opt and D_opt are Approach 2's, stretched "
+                                 "to hold its estimate, where those are narrower")
     samples: dict = {}
     if n_bootstrap:
         sizes = np.bincount(g)
@@ -154,12 +170,14 @@ def analyze(
         rng = np.random.default_rng(seed)
         idx = resample_indices(g, n_bootstrap, rng, points)
         if fits["approach1"] is not None:
-            samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table))
+            samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table),
+                                                      points=points)
         fc = fits["approach2_corrected"]
         a2_samples = None
-        if (fits["approach2"] is not None or fc is not None) and a2.params_law.success:
+        flagged = any(t["flagged"] for t in misfit.values())
+        if (fits["approach2"] is not None or fc is not None or flagged) and a2.params_law.success:
             a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
-        if fits["approach2"] is not None and a2_samples is not None:
+        if (fits["approach2"] is not None or flagged) and a2_samples is not None:
             samples["approach2"] = a2_samples
         f3 = fits["approach3"]
         counts = counts_from_indices(idx, n.size)
@@ -179,11 +197,11 @@ def analyze(
                          "is the spread of a minimum under resampling, not a confidence interval")
     return AnalysisResult(
         table=table, methods=methods, approach1=fits["approach1"],
-        approach2=fits["approach2"], approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
+        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None), approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
         errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
         n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
         vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
-        counting=counting, seed_noise=noise, calibrated=calibrate,
+        counting=counting, seed_noise=noise, calibrated=calibrate, misfit=misfit,
     )
 
 

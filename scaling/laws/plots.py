@@ -15,7 +15,6 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from scaling.laws.fit.calibration import interval_scale, scale_interval
 from scaling.laws.result import PARAMETRIC, AnalysisResult
 
 _STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
@@ -98,12 +97,9 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
         line = analysis.predict(m, grid)[key]
         ax.plot(grid, line, color=color, lw=1.5, label=f"{label}: ∝ C^{exp:.3f}")
         shown += list(line)
-        if analysis.samples.get(m):
-            band = np.array([analysis.sample_predictions(m, c)[key] for c in grid])
-            with np.errstate(invalid="ignore"):  # replicates that overflowed to inf
-                edges = np.nanpercentile(band, [50 * (1 - analysis.level), 50 * (1 + analysis.level)], axis=1)
-            if analysis.calibrated:  # the same calibrated interval as the tables print
-                edges = np.array(scale_interval(line, edges, interval_scale(m)))
+        if analysis.samples.get(m):  # the intervals the tables print (calibrated, or a misfit's Approach 2)
+            ci = "params_ci" if quantity == "params" else "tokens_ci"
+            edges = np.array([[np.nan if v is None else v for v in analysis.prediction(m, c)[ci]] for c in grid]).T
             bands.append((edges, color))
     for c in analysis.targets:
         ax.axvline(c, color="gray", ls=":", lw=1)

@@ -18,7 +18,7 @@ from scaling.errors import RecordError
 from scaling.jsonio import json_float
 from scaling.laws import schema
 from scaling.laws.fit.bootstrap import percentile_interval
-from scaling.laws.fit.calibration import interval_scale, scale_interval
+from scaling.laws.fit.calibration import interval_scale, misfit_interval, scale_interval
 from scaling.laws.fit.correction import Approach2Correction
 from scaling.laws.fit.envelope import EnvelopeFit
 from scaling.laws.fit.frontier import Counting, frontier
@@ -60,6 +60,8 @@ class AnalysisResult:
         notes: remarks on the data worth showing the user.
         calibrated: intervals on N_opt and D_opt in :meth:`prediction` carry each method's calibration factor
             (:mod:`~scaling.laws.fit.calibration`); False gives the plain percentile intervals.
+        misfit: parametric method -> its lack-of-fit test against the IsoFLOP parabolas
+            (:func:`~scaling.laws.fit.calibration.lack_of_fit`); a flagged method's intervals are Approach 2's.
     """
 
     table: RunTable
@@ -79,6 +81,7 @@ class AnalysisResult:
     counting: Counting = Counting()
     seed_noise: dict = field(default_factory=dict)
     calibrated: bool = True
+    misfit: dict = field(default_factory=dict)
 
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
@@ -109,11 +112,17 @@ class AnalysisResult:
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
         scale = interval_scale(method) if self.calibrated else 1.0
+        misfit = self.calibrated and (self.misfit.get(method) or {}).get("flagged") and self.samples.get("approach2")
+        a2 = self.prediction("approach2", flops) if misfit else None
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
             iv = percentile_interval(samp[key], self.level) if samp else None
-            if key != "loss" and scale != 1.0 and iv is not None:
+            if key != "loss" and iv is not None and (scale != 1.0 or misfit):
                 rec[f"{ci}_raw"] = list(iv)
                 iv = scale_interval(rec[key], iv, scale)
+                other = misfit_interval(rec[key], a2[ci]) if misfit else None
+                if other is not None and other[1] / other[0] < iv[1] / iv[0]:
+                    iv = other
+                    rec["interval_from"] = "approach2 (this form fails its lack-of-fit test)"
             rec[ci] = list(iv or (None, None)) if samp else None
         if samp and scale != 1.0:
             rec["interval_scale"] = scale
@@ -151,6 +160,7 @@ class AnalysisResult:
             "methods": list(self.methods), "errors": dict(self.errors), "notes": list(self.notes),
             "targets": list(self.targets),
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
+            "misfit": self.misfit,
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
                           "calibrated": self.calibrated,
                           "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
@@ -223,7 +233,7 @@ class AnalysisResult:
                    approach3=fits["approach3"], errors=dict(doc.get("errors") or {}), samples=samples,
                    targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
-                   calibrated=bool(boot.get("calibrated", False)),
+                   calibrated=bool(boot.get("calibrated", False)), misfit=dict(doc.get("misfit") or {}),
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
                    approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
                    seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})

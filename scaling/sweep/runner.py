@@ -206,17 +206,26 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
         wall += r.wall_time_s or 0.0
         ind_wall += (r.wall_time_s or 0.0) * ((r.flops or 0.0) / own if own else 1.0)
     trunks = trunk_folders(root)
-    for tf in trunks:
-        try:
-            st = tf.read_state()
-        except RecordError:
-            continue
-        cost += st.flops
-        wall += st.wall_time_s
+    t_flops, t_wall = trunk_costs(root)
+    cost += t_flops
+    wall += t_wall
     return SweepStatus(sweep.name, sweep.planned_runs, len(recs), by("ok"), by("diverged"), by("failed"),
                        started - len(recs) - damaged, float(sum(r.flops or 0 for r in recs)),
                        tuple(sorted(sweep.budgets)), damaged, _changed_keys(sweep, root), cost_flops=cost,
                        cost_wall_s=wall, independent_wall_s=ind_wall, trunks=len(trunks))
+
+
+def trunk_costs(root: str | Path) -> tuple[float, float]:
+    """FLOPs and wall time spent growing a sweep folder's WSD trunks (a damaged trunk.json counts nothing)."""
+    flops = wall = 0.0
+    for tf in trunk_folders(root):
+        try:
+            st = tf.read_state()
+        except RecordError:
+            continue
+        flops += st.flops
+        wall += st.wall_time_s
+    return flops, wall
 
 
 def _changed_keys(sweep: SweepConfig, root: Path) -> tuple[str, ...]:

@@ -60,3 +60,22 @@ def test_an_analysis_reports_seed_noise_and_it_round_trips():
     assert doc["bootstrap"]["resampling"].startswith("(N, C) points resampled")
     assert AnalysisResult.from_dict(doc).seed_noise == res.seed_noise
 
+
+
+def test_approach1_averages_seeds():
+    from scaling.laws.fit.envelope import fit_envelope
+
+    # one budget, three sizes, two seeds each: size 2 has the lowest single run, size 1 the lowest mean
+    n = np.array([1e6, 1e6, 2e6, 2e6, 4e6, 4e6])
+    loss = np.array([2.00, 2.02, 1.95, 2.20, 2.10, 2.12])
+    c = np.full(6, 1e18)
+    d = c / (6 * n)
+    pts = point_ids(np.zeros(6, dtype=int), n)
+    f = fit_envelope(n, d, loss, c, points=pts)
+    assert f.optimal_params[0] == 1e6 and f.min_loss[0] == pytest.approx(2.01)
+    assert fit_envelope(n, d, loss, c).optimal_params[0] == 2e6  # without points: the lowest run
+    df = _seeded(sigma=0.01, seeds=3, rng=np.random.default_rng(1))
+    res = analyze(load_runs(df), methods="approach1", targets=[1e21], n_bootstrap=100, seed=0)
+    assert "mean over its seeds" in res.approach1.source
+    lo, hi = res.prediction("approach1", 1e21)["params_ci"]
+    assert lo < hi

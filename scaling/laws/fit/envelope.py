@@ -1,6 +1,7 @@
 """Approach 1: the lower envelope of loss against compute (Hoffmann et al. 2022, Section 3.1).
 
-Without training curves, each budget contributes its lowest-loss run (N, D).
+Without training curves, each budget contributes its lowest-loss run (N, D); when runs are seeds of one
+(N, C) point, its lowest point, with the seeds' losses averaged.
 With per-step curves, loss is interpolated for every run at log-spaced FLOP
 values; at each value the run with the lowest loss gives (N, D) there, as
 Chinchilla did with its 1,500 log-spaced FLOP values. Values where the best
@@ -30,7 +31,8 @@ class EnvelopeFit:
         min_loss: the envelope's loss at each point, in nats per token.
         params_law, tokens_law: power laws through the points.
         loss_law: L* = E + k·C^γ through the envelope's losses.
-        source: "lowest-loss run per budget" or "envelope of training curves".
+        source: "lowest-loss run per budget", "lowest-loss point per budget (mean over its seeds)" or
+            "envelope of training curves".
     """
 
     flops: np.ndarray
@@ -84,7 +86,17 @@ def _interior(L: np.ndarray, n: np.ndarray) -> np.ndarray:
     return reach & (n[best] > n.min()) & (n[best] < n.max())
 
 
-def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int = 200) -> EnvelopeFit:
+def _point_means(l: np.ndarray, pts: np.ndarray, ii: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Mean loss of each point ``ids`` over the runs ``ii`` (rows: resamples), inf where a point drew no run."""
+    hot = pts[ii][..., None] == ids  # (..., runs, points)
+    count = hot.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (l[ii][..., None] * hot).sum(axis=-2) / count
+    return np.where(count > 0, mean, np.inf)
+
+
+def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int = 200,
+                 points=None) -> EnvelopeFit:
     """Approach 1: optimal (N, D) from the lowest loss reached at each compute.
 
     Args:
@@ -94,6 +106,8 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
             the arrays), ``flops`` and ``loss``, and optionally ``tokens``;
             one row per logged step.
         n_points: number of log-spaced FLOP values on the envelope.
+        points: without curves, the (N, C) point of each run: several seeds of one point count as one
+            run with their mean loss (the lowest of several noisy seeds is biased low).
 
     Returns:
         An :class:`EnvelopeFit`.
@@ -101,8 +115,17 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
     n, d, l, c = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss, budget))
     if curves is None or len(curves) == 0:
         values, inv = np.unique(c, return_inverse=True)
-        best = np.array([np.flatnonzero(inv == k)[np.argmin(l[inv == k])] for k in range(values.size)])
-        fc, fn, fd, fl, source = values, n[best], d[best], l[best], "lowest-loss run per budget"
+        pts = np.arange(n.size) if points is None else np.asarray(points)
+        fn, fd, fl = (np.empty(values.size) for _ in range(3))
+        for k in range(values.size):
+            rows = np.flatnonzero(inv == k)
+            ids = np.unique(pts[rows])
+            means = _point_means(l, pts, rows, ids)
+            j = rows[pts[rows] == ids[np.argmin(means)]][0]
+            fn[k], fd[k], fl[k] = n[j], d[j], means.min()
+        fc = values
+        source = "lowest-loss run per budget" if points is None or np.unique(pts).size == pts.size else \
+            "lowest-loss point per budget (mean over its seeds)"
     else:
         grid, L, T = _curve_grid(curves, n.size, n_points)
         reach = _interior(L, n)
@@ -117,7 +140,7 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
 
 
 def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: np.ndarray,
-                       *, curves=None, n_points: int = 200) -> dict[str, np.ndarray]:
+                       *, curves=None, n_points: int = 200, points=None) -> dict[str, np.ndarray]:
     """Approach 1 refitted on resamples (stratified run indices ``idx``, shape (R, n)).
 
     Returns arrays of shape (R,) keyed like
@@ -127,13 +150,17 @@ def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: 
     if curves is None or len(curves) == 0:
         values = fit.flops
         x = np.log10(values)
-        # Per budget: the position (within the resample) of its lowest-loss run.
+        # Per budget: its lowest point in the resample (a point's loss: the mean of its resampled seeds).
+        pts = np.arange(n.size) if points is None else np.asarray(points)
         vn = np.empty((idx.shape[0], values.size))
         vd, vl = np.empty_like(vn), np.empty_like(vn)
         for k, cv in enumerate(values):
-            ii = idx[:, np.flatnonzero(c == cv)]
-            best = ii[np.arange(ii.shape[0]), np.argmin(l[ii], axis=1)]
-            vn[:, k], vd[:, k], vl[:, k] = n[best], d[best], l[best]
+            rows = np.flatnonzero(c == cv)
+            ids = np.unique(pts[rows])
+            means = _point_means(l, pts, idx[:, rows], ids)  # (R, points)
+            first = np.array([rows[pts[rows] == i][0] for i in ids])
+            best = first[np.argmin(means, axis=1)]
+            vn[:, k], vd[:, k], vl[:, k] = n[best], d[best], means.min(axis=1)
     else:
         grid, L, T = _curve_grid(curves, n.size, n_points)
         reach = _interior(L, n)
