@@ -12,7 +12,8 @@ noise), three measurements:
    planner's best design against cpu.toml's grid, both run on the same hidden truths.
 3. Adaptive pays: the planner's design run adaptively (refit after each budget; stop once the widest interval
    is at most the width the fixed design reached on three truths in four, its 75th percentile; extend within
-   1.5x its cost when not), against running the fixed design in full.
+   1.5x its cost when not), against running the fixed design in full. With --adaptive-start F the adaptive
+   sweep starts from the planner's best design for F times the cap instead, and extends as it needs.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def main():
     ap.add_argument("--screen", type=int, default=6)
     ap.add_argument("--finalists", type=int, default=6)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--adaptive-start", type=float, default=1.0,
+                    help="start adaptive sweeps from the planner's best design for this fraction of the cap")
     args = ap.parse_args()
     t0 = time.perf_counter()
     prior = load_prior(args.prior)
@@ -101,14 +104,21 @@ def main():
         print(f"cost: cpu.toml {cpu_cost.wall_s / 60:.1f} min, planner {best.cost.wall_s / 60:.1f} min")
         fixed = [max(g.values()) for g in got_best]
         goal = float(np.percentile(fixed, 75))
-        print(f"\n3. Adaptive sweeps: the planner's design, stopping at {goal:.2f}x (the fixed design's 75th "
-              f"percentile width), cap 1.5x its cost")
+        small = None
+        if args.adaptive_start < 1:  # the adaptive sweep starts from the best design for a fraction of the cap
+            small = plan_sweep(prior, cpu, vocab, args.target, cap_s=args.adaptive_start * cap_s, methods=METHODS,
+                               throughput=DEFAULT, replicates=args.replicates, screen=args.screen,
+                               finalists=args.finalists, processes=args.processes).best
+            print(f"\nadaptive start: {small.design.label}, {small.cost.wall_s / 60:.1f} min")
+        start_name = "the smaller design" if small else "the planner's design"
+        print(f"\n3. Adaptive sweeps: {start_name}, stopping at {goal:.2f}x (the fixed design's 75th percentile "
+              f"width), cap 1.5x its cost")
         print(f"{'truth':>5s} {'stopped after':>14s} {'width':>7s} {'cost min':>9s} {'fixed width':>12s} "
               f"{'fixed min':>10s} {'ratio':>6s}")
         ratios, reached = [], 0
         for i, s in enumerate(truths):
             sim = Simulator(s, sigma=prior.sigma, seed_sigma=prior.seed_sigma, seed=i, throughput=DEFAULT)
-            start = replace(best.sweep, name=f"ad{i}")
+            start = replace(small.sweep if small else best.sweep, name=f"ad{i}")
             res = run_adaptive(start, lambda: make_executor("local", threads_per_run=1), target=args.target,
                                until_width=goal, cap_s=1.5 * best.cost.wall_s, methods=METHODS, results_root=tmp,
                                simulate=sim, replicates=6, seed=i)

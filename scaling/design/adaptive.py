@@ -135,6 +135,8 @@ def run_adaptive(sweep, new_executor, *, target: float, until_width: float | Non
         if cap is not None and not cap > 0:
             raise ConfigError(f"--{name} cap ({cap}) must be positive")
     throughput = throughput or (simulate.throughput if simulate is not None else DEFAULT)
+    if sweep.warmup_shared and sweep.warmup_budget is None:  # a budget added above keeps every trunk grown
+        sweep = replace(sweep, warmup_budget=max(sweep.budgets))
     root = sweep_dir_for(sweep, results_root)
     log = read_log(root)
     current = sweep
@@ -171,9 +173,8 @@ def run_adaptive(sweep, new_executor, *, target: float, until_width: float | Non
                 done = []  # every budget gets its new seed's runs
             continue
         b = todo[0]
-        sub = replace(current, budgets=tuple(done + [b]))
-        run_sweep(sub, new_executor(), results_root=results_root, cache_dir=cache_dir, progress=progress,
-                  simulate=simulate)
+        run_sweep(current, new_executor(), results_root=results_root, cache_dir=cache_dir, progress=progress,
+                  simulate=simulate, only=(b,), keep_trunks=True)
         done.append(b)
         spent = _spent(root, done, current.seeds, workers)
         width = _widths(root, done, current.seeds, target, methods, n_bootstrap, seed) if len(done) >= 3 else {}
@@ -192,6 +193,10 @@ def run_adaptive(sweep, new_executor, *, target: float, until_width: float | Non
             why = (f"widest interval {widest:.2f}x > {until_width:g}x" if widest is not None and until_width
                    else "fewer than 3 budgets fitted" if not width else f"widest interval {widest:.2f}x")
             decide(Decision("continue", f"{why}; next planned budget {todo[1]:.3g}", **base))
+    from scaling.runs.store import trunk_folders
+
+    for tf in trunk_folders(root):  # stopped: no branch needs a trunk's head or snapshots any more
+        tf.remove_checkpoints()
     return AdaptiveResult(tuple(log), current)
 
 

@@ -42,6 +42,9 @@ class Law:
         level: interval coverage for the replicates.
         counting: the FLOP counting under which a parametric law's optimum is found.
         calibrated: intervals carry the method's calibration factor (:mod:`scaling.laws.fit.calibration`).
+        seeded: the law was fitted to a table with several seeds per point (Approach 1's factor differs).
+        result: the analysis it came from, whose intervals (calibrated, or a misfitting form's Approach 2
+            interval) it then gives.
     """
 
     name: str
@@ -51,6 +54,8 @@ class Law:
     level: float = 0.95
     counting: Counting = Counting()
     calibrated: bool = True
+    seeded: bool = False
+    result: AnalysisResult | None = None
 
     @property
     def kind(self) -> str:
@@ -66,9 +71,13 @@ class Law:
             p = self.fit.predict(flops)
         out = {"optimal_params": float(p["optimal_params"]), "optimal_tokens": float(p["optimal_tokens"]),
                "params_ci": None, "tokens_ci": None}
-        if self.samples:
+        if self.result is not None and self.samples:  # exactly the intervals the fit's tables print
+            pred = self.result.prediction(self.method, flops)
+            out["params_ci"], out["tokens_ci"] = (tuple(pred[k]) if pred[k] and pred[k][0] is not None else None
+                                                  for k in ("params_ci", "tokens_ci"))
+        elif self.samples:
             o = sample_predictions(self.method, self.samples, flops, self.counting)
-            s = interval_scale(self.method) if self.calibrated else 1.0
+            s = interval_scale(self.method, self.seeded) if self.calibrated else 1.0
             for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci")):
                 out[ci] = scale_interval(out[key], percentile_interval(o[key], self.level), s)
         return out
@@ -87,7 +96,7 @@ class Law:
             have = ", ".join(result.fitted) or "none"
             raise LawError(f"{name}: no fitted {' or '.join(order)} (fitted: {have})")
         return cls(f"{name} {chosen}", chosen, result.fit(chosen), result.samples.get(chosen) or None, result.level,
-                   result.counting, result.calibrated)
+                   result.counting, result.calibrated, bool(result.seed_noise.get("dof")), result)
 
 
 def preset_law(name: str) -> Law:

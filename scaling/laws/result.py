@@ -111,7 +111,7 @@ class AnalysisResult:
             rec["counting"] = self.counting.name
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
-        scale = interval_scale(method) if self.calibrated else 1.0
+        scale = interval_scale(method, bool(self.seed_noise.get("dof"))) if self.calibrated else 1.0
         misfit = self.calibrated and (self.misfit.get(method) or {}).get("flagged") and self.samples.get("approach2")
         a2 = self.prediction("approach2", flops) if misfit else None
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):

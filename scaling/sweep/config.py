@@ -14,6 +14,7 @@ A sweep file (see ``sweeps/*.toml``)::
     schedule = "wsd"            # wsd (warmup-stable-decay, the default; [train] cooldown_frac, cooldown_shape) | cosine
     warmup = "per-run"          # per-run (cosine's default): warmup_frac of each run's steps; largest-budget
                                 #   (WSD's, and its only): warmup_frac of the largest budget's steps at that size
+    # warmup_budget = 1.6e13    # optional: the budget whose steps set that shared warmup (default: the largest)
     threads = 1                 # per run
     aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
     head_dim = 32               #   and heads of this size
@@ -54,7 +55,7 @@ else:  # pragma: no cover
 
 SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
               "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim",
-              "schedule", "warmup"}
+              "schedule", "warmup", "warmup_budget"}
 WARMUPS = ("per-run", "largest-budget")
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule",
@@ -85,6 +86,7 @@ class SweepConfig:
     head_dim: int = HEAD_DIM
     schedule: str = "wsd"
     warmup: str | None = None
+    warmup_budget: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -108,19 +110,29 @@ class SweepConfig:
         if self.schedule == "wsd" and self.warmup == "per-run":
             raise SweepError('warmup ("per-run"): under WSD one trunk serves every budget, so it warms up for '
                              'warmup_frac of the largest budget\'s steps; use "largest-budget" or leave it out')
-        if self.warmup_shared and self.schedule == "cosine" and tc.warmup_frac * max(self.budgets) >= min(self.budgets):
+        if self.warmup_budget is not None and not (isinstance(self.warmup_budget, (int, float))
+                                                   and not isinstance(self.warmup_budget, bool) and self.warmup_budget > 0):
+            raise SweepError(f"warmup_budget ({self.warmup_budget!r}) must be a positive FLOP count")
+        ref = self.warmup_reference
+        if self.warmup_shared and self.schedule == "cosine" and tc.warmup_frac * ref >= min(self.budgets):
             raise SweepError(f"warmup (\"largest-budget\"): warmup_frac ({tc.warmup_frac:g}) of the largest budget's "
                              f"steps is the whole of budget {min(self.budgets):.3g}'s run; lower train.warmup_frac "
                              "or narrow the budgets")
-        if self.schedule == "wsd" and (1 - tc.cooldown_frac) * min(self.budgets) < tc.warmup_frac * max(self.budgets):
+        if self.schedule == "wsd" and (1 - tc.cooldown_frac) * min(self.budgets) < tc.warmup_frac * ref:
             raise SweepError(
                 f"budgets: under WSD every trunk warms up for warmup_frac ({tc.warmup_frac:g}) of the largest "
                 f"budget's steps, so the cooldown of budget {min(self.budgets):.3g} would start before the warmup "
-                f"ends; the budgets span {max(self.budgets) / min(self.budgets):.3g}x, at most "
+                f"ends; the budgets span {ref / min(self.budgets):.3g}x, at most "
                 f"(1 - cooldown_frac) / warmup_frac = {(1 - tc.cooldown_frac) / max(tc.warmup_frac, 1e-12):.3g}x: "
                 "lower train.warmup_frac or narrow the budgets")
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
+
+    @property
+    def warmup_reference(self) -> float:
+        """The budget whose steps set a shared warmup: ``warmup_budget``, else the largest budget. An adaptive
+        sweep pins it, so that adding a budget above keeps every trunk it has grown."""
+        return float(self.warmup_budget) if self.warmup_budget is not None else float(max(self.budgets))
 
     @property
     def warmup_shared(self) -> bool:

@@ -140,7 +140,7 @@ def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
     runs with ``warmup = "largest-budget"`` warm up as long, for comparisons at matched warmups.
     :class:`~scaling.sweep.config.SweepConfig` checks that every cooldown starts after it."""
     tc = sweep.train_config()
-    steps = max(1, steps_for(max(sweep.budgets), model, tc.batch_size, tc.flops_convention))
+    steps = max(1, steps_for(sweep.warmup_reference, model, tc.batch_size, tc.flops_convention))
     return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
 
 

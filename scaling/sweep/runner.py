@@ -70,7 +70,8 @@ def check_device(device: str) -> None:
 
 
 def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "results", cache_dir: str | None = None,
-              retry_failed: bool = False, progress=None, simulate=None) -> SweepStatus:
+              retry_failed: bool = False, progress=None, simulate=None, only=None,
+              keep_trunks: bool = False) -> SweepStatus:
     """Run every missing run of a sweep and write runs.csv.
 
     Finished runs (a readable ``result.json``) are skipped; failed ones are
@@ -88,6 +89,8 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
         progress: optional callable(event: dict) for display.
         simulate: a :class:`~scaling.sweep.simulate.Simulator`: draw every run's record from its surface
             instead of training (the executor is not used). A folder holds simulated or trained runs, never both.
+        only: run only these budgets' runs, planned as part of the whole sweep (an adaptive sweep's step).
+        keep_trunks: keep WSD trunks' heads and snapshots at the end (more budgets will branch off them).
 
     Raises:
         ConfigError: the sweep's device is not available here, or the folder holds runs of the other kind.
@@ -108,7 +111,8 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
     # Sizes fixed up front make one graph of the whole sweep; sizes refined from finished budgets are decided
     # a budget at a time, when its turn comes.
     adaptive = isinstance(sweep.sizes, AutoSizes) and sweep.sizes.refine
-    phases = [[b] for b in sorted(sweep.budgets)] if adaptive else [sorted(sweep.budgets)]
+    chosen = sorted(b for b in sweep.budgets if only is None or b in set(only))
+    phases = [[b] for b in chosen] if adaptive else [chosen]
     try:
         for phase in phases:
             todo, done = [], finished_records(root) if adaptive else []
@@ -128,7 +132,7 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
         executor.close()
     # No branch of this sweep needs a trunk's head or snapshots any more, nor a finished run its checkpoint
     # (a kill between a run's record and its clean-up leaves one; a branch to retry re-creates its snapshot).
-    for tf in trunk_folders(root):
+    for tf in trunk_folders(root) if not keep_trunks else ():
         tf.remove_checkpoints()
     for folder in run_folders(root):
         if folder.has_result():

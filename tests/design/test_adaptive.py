@@ -101,3 +101,21 @@ def test_adaptive_cli_logs_each_decision(tmp_path):
     assert r.exit_code == 0, r.output
     assert "[adaptive] after 3 budgets: stop" in r.output and "adaptive sweep stopped" in r.output
     assert len(read_log(tmp_path / "c" / "ad")) == 3
+
+
+def test_a_wsd_sweep_grows_each_trunk_once_across_steps(tmp_path):
+    from scaling.runs.store import run_folders, trunk_folders
+
+    sw = load_sweep(write(tmp_path, SWEEP.format().replace('schedule = "cosine"', 'schedule = "wsd"')))
+    res = run_adaptive(sw, lambda: make_executor("local", threads_per_run=1), target=1e12, until_width=1.01,
+                       cap_flops=2e12, methods=METHODS, results_root=tmp_path / "r", simulate=SIM, n_bootstrap=60,
+                       replicates=3)
+    folder = tmp_path / "r" / "ad"
+    recs = finished_records(folder)
+    # every step planned its budget as part of the whole sweep (the trunks' warmup pinned to the planned top
+    # budget), so no run was trained twice under another warmup, and each size and seed has one trunk
+    assert len(run_folders(folder)) == len(recs)
+    assert len(trunk_folders(folder)) == len({(r.n_params, r.seed) for r in recs})
+    assert max(r.budget_flops for r in recs) > 1.6e10 or max(r.seed for r in recs) > 0  # it was extended
+    assert res.sweep.warmup_budget == 1.6e10
+    assert any(d.action in ("add-budget", "add-seed", "stop") for d in res.decisions)

@@ -91,3 +91,17 @@ def test_truth_is_covered_on_a_correct_surface():
     for m in ("approach2", "approach3", "vpnls"):
         lo, hi = res.prediction(m, 1e22)["params_ci"]
         assert lo <= true_nopt(1e22) <= hi
+
+
+def test_approach1_has_its_own_factor_when_the_table_holds_seeds():
+    from scaling.laws.fit.calibration import SEEDED_SCALE
+
+    base = synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20), n_sizes=5)
+    rng = np.random.default_rng(2)
+    df = pd.concat([base.assign(loss=base.loss * np.exp(rng.normal(0, 0.01, len(base)))) for _ in range(2)],
+                   ignore_index=True)
+    res = analyze(load_runs(df), methods="approach1", targets=[1e21], n_bootstrap=100, seed=0)
+    p = res.prediction("approach1", 1e21)
+    assert res.seed_noise["dof"] > 0 and p["interval_scale"] == SEEDED_SCALE["approach1"] != INTERVAL_SCALE["approach1"]
+    est, (lo, _), (raw_lo, _) = p["optimal_params"], p["params_ci"], p["params_ci_raw"]
+    assert np.log(lo / est) == pytest.approx(SEEDED_SCALE["approach1"] * np.log(raw_lo / est))

@@ -11,7 +11,8 @@ estimate,
 
 that keeps coverage in 90–98% in all three kinds, erring wide where one factor cannot do both.
 Approach 1's spread of minima and Approach 3's bootstrap are wider than their errors (s < 1); the
-others need no factor.
+others need no factor. With several seeds per point Approach 1's spread is wider again, and it has a
+factor of its own.
 
 A parametric method (Approach 3, VPNLS) whose form does not describe the table is treated apart. Its
 resamples wander along a ridge of the misfitting form, and its interval comes out far wider than its
@@ -31,9 +32,15 @@ import numpy as np
 
 #: Factor on each method's 95% log-interval about its estimate (absent: 1, none needed).
 INTERVAL_SCALE: dict[str, float] = {"approach1": 0.70, "approach3": 0.80}
+#: The same for tables with several seeds per point, where Approach 1's resampled minima spread wider still
+#: (0.7 left it at 100% on the seed-shared tables; 0.5 gave 98.0% and, on the second design, 94.2%).
+SEEDED_SCALE: dict[str, float] = {"approach1": 0.50}
 
 
-def interval_scale(method: str) -> float:
+def interval_scale(method: str, seeded: bool = False) -> float:
+    """The factor for a method's intervals; ``seeded``: the table holds several seeds per point."""
+    if seeded and method in SEEDED_SCALE:
+        return SEEDED_SCALE[method]
     return INTERVAL_SCALE.get(method, 1.0)
 
 
