@@ -61,9 +61,8 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
         check_device(sw.device)
     else:
         executor = "local"
-    ex = make_executor(executor, threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
-                       partition=partition, timeout_min=timeout_min, max_workers=workers,
-                       folder=Path(results_root) / sw.name / ".submitit")
+    ex_kw = dict(threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run, partition=partition,
+                 timeout_min=timeout_min, max_workers=workers, folder=Path(results_root) / sw.name / ".submitit")
     where = f"simulated from {simulator.surface.name}" if simulator else f"on {executor}"
     click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) "
                f"{where}; results in {sweep_dir_for(sw, results_root)}", err=True)
@@ -80,21 +79,19 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
 
     vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
     if adaptive:
-        return _adaptive(sw, ex, executor, dict(threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run,
-                                                partition=partition, timeout_min=timeout_min, max_workers=workers),
-                         results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap, methods, on_event)
+        return _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap,
+                         flops_cap, methods, on_event)
     if target or until_width or cost_cap or flops_cap:
         raise click.UsageError("--target, --until-width, --cost and --flops-cap go with --adaptive")
+    ex = make_executor(executor, **ex_kw)
     with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
         st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
                        progress=on_event, simulate=simulator)
     click.echo(_status_line(st))
 
 
-def _adaptive(sw, ex, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap,
+def _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap,
               methods, on_event):
-    from pathlib import Path
-
     from scaling.design.adaptive import run_adaptive
     from scaling.design.candidates import parse_duration
     from scaling.laws.result import METHODS
@@ -105,11 +102,9 @@ def _adaptive(sw, ex, executor, ex_kw, results_root, cache_dir, simulator, targe
     ms = tuple(m.strip() for m in methods.split(",") if m.strip())
     if not ms or any(m not in METHODS for m in ms):
         raise click.UsageError(f"--method {methods!r}: choose from {', '.join(METHODS)}")
-    ex.close()
 
-    def new_executor():
-        folder = Path(results_root) / sw.name / ".submitit"
-        return make_executor(executor, folder=folder, **ex_kw)
+    def new_executor():  # run_sweep closes its executor, so each budget gets a fresh one
+        return make_executor(executor, **ex_kw)
 
     def on(e):
         if e["event"] == "decision":

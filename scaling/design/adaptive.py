@@ -274,17 +274,16 @@ def _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, th
     ratio = budgets[-1] / budgets[-2] if len(budgets) > 1 else 2.0
     moves = {"add-budget": replace(current, budgets=tuple(budgets + [float(f"{budgets[-1] * ratio:.4g}")])),
              "add-seed": replace(current, seeds=current.seeds + 1)}
+    have = {s.run_id for b in budgets for s in budget_runs(current, b, vocab, finished)}
     predicted, costs = {}, {}
     for name, sw in moves.items():
         specs = [s for b in sw.budgets for s in budget_runs(sw, b, vocab, finished)]
-        have = {s.run_id for b in budgets for s in budget_runs(current, b, vocab, finished)}
         new = [s for s in specs if s.run_id not in have]
-        extra = design_cost(new, throughput, workers) if new else None
-        if extra is None:
+        if not new:
             continue
+        extra = design_cost(new, throughput, workers)
         after = (spent[0] + extra.flops, spent[1] + extra.wall_s)
         if (cap_s is not None and after[1] > cap_s * 1.02) or (cap_flops is not None and after[0] > cap_flops * 1.02):
-            costs[name] = None
             continue
         costs[name] = extra
         out = evaluate_design(specs, prior, target, tuple(methods), replicates, 100, seed)

@@ -18,7 +18,7 @@ from scaling.errors import ConfigError, SweepError
 from scaling.model.flops import param_counts
 from scaling.runs.throughput import Throughput
 from scaling.sweep.config import AutoSizes, SweepConfig
-from scaling.sweep.plan import RunSpec, budget_runs
+from scaling.sweep.plan import RunSpec, budget_runs, trunk_tips
 
 #: Fewest optimiser steps a planned run may have: shorter runs are mostly warmup.
 MIN_STEPS = 50
@@ -96,22 +96,17 @@ def plan_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec]:
 
 def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> Cost:
     """Cost of a plan's runs: each run's own FLOPs (a branch: its cooldown), each trunk grown once."""
-    n = {id(s): param_counts(s.model).total for s in specs}
     flops = run_s = 0.0
-    chains: dict[str, float] = {}
-    trunks: dict[str, tuple[float, float]] = {}
+    chains: dict[str, float] = {}  # a trunk's growth and its cooldowns, which run one after another
     for s in specs:
-        own = s.planned_cost
-        sec = float(throughput.seconds(n[id(s)], own))
-        flops += own
+        sec = float(throughput.seconds(param_counts(s.model).total, s.planned_cost))
+        flops += s.planned_cost
         run_s += sec
         if s.is_branch:
             chains[s.trunk_id] = chains.get(s.trunk_id, 0.0) + sec
-            f = s.branch_step * s.step_flops
-            if f > trunks.get(s.trunk_id, (0.0, 0.0))[0]:
-                trunks[s.trunk_id] = (f, float(throughput.seconds(n[id(s)], f)))
-    for tid, (f, sec) in trunks.items():
-        flops += f
+    for tid, s in trunk_tips(specs).items():
+        sec = float(throughput.seconds(param_counts(s.model).total, s.start_flops))
+        flops += s.start_flops
         run_s += sec
         chains[tid] += sec
     longest = max(chains.values(), default=0.0)
@@ -123,8 +118,8 @@ def plan_counting(specs: list[RunSpec]):
     from scaling.laws.fit.frontier import Counting
 
     n = np.array([param_counts(s.model).total for s in specs], dtype=float)
-    d = np.array([s.steps * s.train.batch_size * s.model.seq_len for s in specs], dtype=float)
-    return Counting.from_runs(n, d, np.array([s.steps * s.step_flops for s in specs], dtype=float))
+    return Counting.from_runs(n, np.array([s.tokens for s in specs], dtype=float),
+                              np.array([s.flops for s in specs], dtype=float))
 
 
 def prior_centre(surface, budgets, counting=None) -> tuple[float, float, float]:

@@ -89,9 +89,8 @@ def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -
     rows = []
     for s in specs:
         n = param_counts(s.model).total
-        d = s.steps * s.train.batch_size * s.model.seq_len
-        rows.append({"params": n, "tokens": d, "flops": s.steps * s.step_flops, "budget": s.budget, "seed": s.seed,
-                     "loss": sim.loss(n, d, s.run_id, s.seed)})
+        rows.append({"params": n, "tokens": s.tokens, "flops": s.flops, "budget": s.budget, "seed": s.seed,
+                     "loss": sim.loss(n, s.tokens, s.run_id, s.seed)})
     return pd.DataFrame(rows)
 
 
@@ -166,16 +165,18 @@ def plan_sweep(prior: Prior, base: SweepConfig, vocab_size: int, target: float, 
         need = f"{cheapest.wall_s:.0f} s of wall time" if cap_s is not None else f"{cheapest.flops:.3g} FLOPs"
         raise ConfigError(f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
                           f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})")
+    def rank(s: DesignScore):  # narrowest widest interval first, the cheaper on a tie
+        return s.score(methods), s.cost.wall_s
+
     # Stage 1 screens every candidate on a few replicates; stage 2 judges the finalists on many.
     screened = _score(filled, prior, target, methods, min(screen, replicates), n_bootstrap, seed, processes, progress)
-    finalists = [s for s in sorted(screened, key=lambda s: (s.score(methods), s.cost.wall_s))][:max(1, finalists)]
+    finalists = sorted(screened, key=rank)[:max(1, finalists)]
+    keep = {id(s.design) for s in finalists}
     if replicates > screen:
-        keep = {id(s.design) for s in finalists}
         again = [f for f in filled if id(f[0]) in keep]
         finalists = _score(again, prior, target, methods, replicates, n_bootstrap, seed + 1, processes, progress)
-    scores = sorted(finalists, key=lambda s: (s.score(methods), s.cost.wall_s))
-    rest = sorted((s for s in screened if id(s.design) not in {id(f.design) for f in scores}),
-                  key=lambda s: (s.score(methods), s.cost.wall_s))
+    scores = sorted(finalists, key=rank)
+    rest = sorted((s for s in screened if id(s.design) not in keep), key=rank)
     return Plan(target, tuple(methods), prior, tuple(scores), _cap_text(cap_s, cap_flops), throughput, tuple(rest))
 
 

@@ -197,7 +197,9 @@ def analyze(
                          "is the spread of a minimum under resampling, not a confidence interval")
     return AnalysisResult(
         table=table, methods=methods, approach1=fits["approach1"],
-        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None), approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
+        # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
+        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
+        approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
         errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
         n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
         vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],

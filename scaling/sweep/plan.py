@@ -67,9 +67,24 @@ class RunSpec:
         return step_flops(self.model, self.train.batch_size, self.train.flops_convention)
 
     @property
+    def tokens(self) -> int:
+        """Tokens the run trains on: its steps × batch × sequence length (a branch: the trunk's prefix too)."""
+        return self.steps * self.train.batch_size * self.model.seq_len
+
+    @property
+    def flops(self) -> float:
+        """FLOPs of all the run's steps, under the sweep's convention (a branch: the trunk's prefix too)."""
+        return self.steps * self.step_flops
+
+    @property
+    def start_flops(self) -> float:
+        """FLOPs of the trunk prefix a branch starts from (0 for an independent run)."""
+        return (self.branch_step or 0) * self.step_flops
+
+    @property
     def planned_cost(self) -> float:
         """FLOPs this spec spends itself: all of the budget for an independent run, the cooldown for a branch."""
-        return (self.steps - (self.branch_step if self.is_branch else 0)) * self.step_flops
+        return self.flops - self.start_flops
 
     def to_dict(self) -> dict:
         d = {"run_id": self.run_id, "model": self.model.to_dict(), "budget": self.budget, "train": self.train.to_dict(),
@@ -77,7 +92,7 @@ class RunSpec:
              "checkpoint_every_s": self.checkpoint_every_s}
         if self.is_branch:
             d.update(trunk_warmup_steps=self.trunk_warmup_steps, trunk_id=self.trunk_id, branch_step=self.branch_step,
-                     start_flops=self.branch_step * self.step_flops)
+                     start_flops=self.start_flops)
         return d
 
     @classmethod
@@ -148,11 +163,17 @@ def planned_cost(sweep: SweepConfig, vocab_size: int) -> float:
     """FLOPs the sweep will spend, planned with the prior sizes: under WSD each trunk once (to its last
     branch point) plus every cooldown; otherwise every run in full."""
     specs = [s for b in sweep.budgets for s in budget_runs(sweep, b, vocab_size, [])]
-    trunks: dict[str, float] = {}
+    return float(sum(s.planned_cost for s in specs) + sum(s.start_flops for s in trunk_tips(specs).values()))
+
+
+def trunk_tips(specs: list[RunSpec]) -> dict[str, RunSpec]:
+    """Each WSD trunk of these specs -> its branch with the furthest branch point (the trunk is grown once,
+    that far). Independent runs have no trunk."""
+    out: dict[str, RunSpec] = {}
     for s in specs:
-        if s.is_branch:
-            trunks[s.trunk_id] = max(trunks.get(s.trunk_id, 0.0), s.branch_step * s.step_flops)
-    return float(sum(s.planned_cost for s in specs) + sum(trunks.values()))
+        if s.is_branch and (s.trunk_id not in out or s.branch_step > out[s.trunk_id].branch_step):
+            out[s.trunk_id] = s
+    return out
 
 
 def shared_trunks(sweep: SweepConfig, vocab_size: int) -> int:

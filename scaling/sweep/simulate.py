@@ -27,7 +27,7 @@ from scaling.laws.surface import Surface
 from scaling.model.flops import all_flops_per_token, param_counts
 from scaling.runs.record import RunRecord, TrunkState
 from scaling.runs.throughput import DEFAULT, Throughput
-from scaling.sweep.plan import RunSpec
+from scaling.sweep.plan import RunSpec, trunk_tips
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,14 @@ class Simulator:
     def record(self, spec: RunSpec) -> RunRecord:
         """The record of one simulated run (a WSD branch pays only its cooldown)."""
         counts = param_counts(spec.model)
-        steps = spec.steps
-        tokens = steps * spec.train.batch_size * spec.model.seq_len
-        flops = steps * spec.step_flops
-        own_steps = steps - (spec.branch_step or 0)
-        cost = own_steps * spec.step_flops
+        steps, tokens, cost = spec.steps, spec.tokens, spec.planned_cost
         wall = float(self.throughput.seconds(counts.total, cost))
         loss = self.loss(counts.total, tokens, spec.run_id, spec.seed)
-        tps = own_steps * spec.train.batch_size * spec.model.seq_len / wall if wall > 0 else None
+        own_tokens = (steps - (spec.branch_step or 0)) * spec.train.batch_size * spec.model.seq_len
+        tps = own_tokens / wall if wall > 0 else None
         return RunRecord(
             status="ok", model=spec.model, train_config=spec.train, corpus=spec.corpus, tokenizer=spec.tokenizer,
-            seed=spec.seed, flops_convention=spec.train.flops_convention, budget_flops=spec.budget, flops=flops,
+            seed=spec.seed, flops_convention=spec.train.flops_convention, budget_flops=spec.budget, flops=spec.flops,
             tokens=tokens, steps=steps, steps_done=steps, n_params=counts.total,
             n_params_non_embedding=counts.non_embedding, n_params_embedding=counts.embedding,
             flops_per_token=all_flops_per_token(spec.model), train_loss=loss, val_loss=loss, lr=None,
@@ -96,16 +93,9 @@ class Simulator:
 
     def trunk_states(self, specs: list[RunSpec]) -> list[TrunkState]:
         """What each WSD trunk of these branches cost: grown once, to its furthest branch point."""
-        out: dict[str, TrunkState] = {}
-        for s in specs:
-            if not s.is_branch:
-                continue
-            prev = out.get(s.trunk_id)
-            if prev is None or s.branch_step > prev.steps:
-                wall = float(self.throughput.seconds(param_counts(s.model).total, s.branch_step * s.step_flops))
-                out[s.trunk_id] = TrunkState(s.trunk_id, steps=s.branch_step, step_flops=s.step_flops,
-                                             wall_time_s=wall)
-        return list(out.values())
+        return [TrunkState(tid, steps=s.branch_step, step_flops=s.step_flops,
+                           wall_time_s=float(self.throughput.seconds(param_counts(s.model).total, s.start_flops)))
+                for tid, s in trunk_tips(specs).items()]
 
 
 def _int(key: str) -> int:
