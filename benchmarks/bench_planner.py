@@ -9,7 +9,8 @@ noise), three measurements:
    its best design, against the width obtained by running that design through ``run_sweep --simulate`` and
    ``analyze`` on each hidden truth.
 2. Better designs: at the cost of today's ``sweeps/cpu.toml`` (its plan under the same cost model), the
-   planner's best design against cpu.toml's grid, both run on the same hidden truths.
+   planner's best design against cpu.toml's grid, both run on the same hidden truths; and the other way
+   round, the planner's best design for half that cost (``--half``, default on) against cpu.toml at full cost.
 3. Adaptive pays: the planner's design run adaptively (refit after each budget; stop once the widest interval
    is at most the width the fixed design reached on three truths in four, its 75th percentile; extend within
    1.5x its cost when not), against running the fixed design in full. With --adaptive-start F the adaptive
@@ -63,6 +64,7 @@ def main():
     ap.add_argument("--screen", type=int, default=6)
     ap.add_argument("--finalists", type=int, default=6)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--no-half", action="store_true", help="skip the design for half cpu.toml's cost")
     ap.add_argument("--adaptive-start", type=float, default=1.0,
                     help="start adaptive sweeps from the planner's best design for this fraction of the cap")
     args = ap.parse_args()
@@ -84,13 +86,23 @@ def main():
     print(f"planner's best: {best.design.label}, {best.cost.runs} runs, {best.cost.flops:.3g} FLOPs, "
           f"{best.cost.wall_s / 60:.1f} min; predicted width "
           + ", ".join(f"{m} {best.width[m]:.2f}x" for m in METHODS))
+    half = None
+    if not args.no_half:
+        half = plan_sweep(prior, cpu, vocab, args.target, cap_s=0.5 * cap_s, methods=METHODS, throughput=DEFAULT,
+                          replicates=args.replicates, screen=args.screen, finalists=args.finalists,
+                          processes=args.processes).best
+        print(f"planner's best for half the cost: {half.design.label}, {half.cost.runs} runs, {half.cost.flops:.3g} "
+              f"FLOPs, {half.cost.wall_s / 60:.1f} min; predicted width "
+              + ", ".join(f"{m} {half.width[m]:.2f}x" for m in METHODS))
     rng = np.random.default_rng(12345)
     truths = [prior.draw(rng) for _ in range(args.truths)]
-    got_best, got_cpu = [], []
+    got_best, got_cpu, got_half = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i, s in enumerate(truths):
             got_best.append(obtained(replace(best.sweep, name=f"best{i}"), s, prior, args.target, i, tmp)[1])
             got_cpu.append(obtained(replace(cpu, name=f"cpu{i}"), s, prior, args.target, i, tmp)[1])
+            if half:
+                got_half.append(obtained(replace(half.sweep, name=f"half{i}"), s, prior, args.target, i, tmp)[1])
         print("\n1. Honest predictions (planner's best design; median over hidden truths)")
         print(f"{'method':12s} {'predicted':>10s} {'obtained':>10s} {'obtained/predicted':>19s}")
         for m in METHODS:
@@ -102,6 +114,14 @@ def main():
             a, b = np.median([g[m] for g in got_cpu]), np.median([g[m] for g in got_best])
             print(f"{m:12s} {a:9.2f}x {b:9.2f}x {a / b:12.2f}")
         print(f"cost: cpu.toml {cpu_cost.wall_s / 60:.1f} min, planner {best.cost.wall_s / 60:.1f} min")
+        if half:
+            print("\n2b. The same width for half the cost? (planner's design for half cpu.toml's cost)")
+            print(f"{'method':12s} {'cpu.toml':>10s} {'planner/2':>10s} {'cpu/planner':>12s} {'FLOPs ratio':>12s}")
+            for m in METHODS:
+                a, b = np.median([g[m] for g in got_cpu]), np.median([g[m] for g in got_half])
+                print(f"{m:12s} {a:9.2f}x {b:9.2f}x {a / b:12.2f} {half.cost.flops / cpu_cost.flops:12.2f}")
+            print(f"cost: cpu.toml {cpu_cost.wall_s / 60:.1f} min and {cpu_cost.flops:.3g} FLOPs, planner "
+                  f"{half.cost.wall_s / 60:.1f} min and {half.cost.flops:.3g} FLOPs")
         fixed = [max(g.values()) for g in got_best]
         goal = float(np.percentile(fixed, 75))
         small = None

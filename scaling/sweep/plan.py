@@ -140,12 +140,16 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
     tc = sweep.train_config()
     wsd, matched = sweep.schedule == "wsd", sweep.schedule == "cosine" and sweep.warmup_shared
 
-    def spec(m: ModelConfig, seed: int) -> RunSpec:
+    def spec(m: ModelConfig, seed: int, mult: float | None) -> RunSpec:
         train = replace(tc, warmup_steps=trunk_warmup_steps(sweep, m)) if matched else tc
+        if sweep.lr_rule is not None or mult is not None:  # the run's own peak LR, explicit in its id
+            peak = sweep.peak_lr(tc, m, param_counts(m).total)
+            train = replace(train, lr=float(f"{peak * (mult or 1.0):.4g}"), lr_scale=1.0)
         return RunSpec(m, float(flops), train, sweep.corpus, sweep.tokenizer, seed, sweep.device,
                        sweep.checkpoint_every_s, trunk_warmup_steps(sweep, m) if wsd else None)
 
-    return [spec(m, seed) for m in budget_models(sweep, flops, vocab_size, finished) for seed in range(sweep.seeds)]
+    return [spec(m, seed, mult) for m in budget_models(sweep, flops, vocab_size, finished)
+            for mult in (sweep.lr_grid or (None,)) for seed in range(sweep.seeds)]
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:

