@@ -35,6 +35,7 @@ class FitOptions:
     huber_delta: float
     init_grid: str | None
     envelope: str
+    unique_tokens: float | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ _fit = [
                  help="Approach 3 starting points: a CSV with columns a, b, e, alpha, beta (default: Chinchilla's 4,500)."),
     click.option("--envelope", type=click.Choice(["curves", "runs"]), default="curves", show_default=True,
                  help="Approach 1 from training curves when the table has them, or from each budget's lowest run."),
+    click.option("--unique-tokens", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="The runs repeat a corpus of U unique tokens: fit D as Muennighoff et al.'s effective D' "
+                      "(R_D* = 15.4), so every law is the law of fresh data."),
 ]
 _uncertainty = [
     click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
@@ -125,12 +129,14 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     runs = load_runs(source, **dataclasses.asdict(table_opts))
     if fit_opts.envelope == "runs":
         runs = dataclasses.replace(runs, curves=None)
+    if fit_opts.unique_tokens:
+        runs = runs.with_unique_tokens(fit_opts.unique_tokens)
     kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
               allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
               init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
     result = analyze(runs, targets=targets, **kw)
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
-    sens = _sensitivity(source, runs, result, table_opts, kw) if unc.sensitivity else None
+    sens = _sensitivity(source, runs, result, table_opts, kw, fit_opts.unique_tokens) if unc.sensitivity else None
     if as_json:
         doc = result.to_dict()
         if bt is not None:
@@ -153,7 +159,7 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
             click.echo(f"wrote {p}", err=as_json)
 
 
-def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict):
+def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict, unique: float | None = None):
     """The sensitivity report of ``scaling fit --sensitivity`` (refits bootstrapped 200 times at most)."""
     from scaling.laws import load_runs
     from scaling.laws.sensitivity import sensitivity
@@ -162,6 +168,8 @@ def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict):
     recounted = None
     if is_sweep_dir(str(source)) and table_opts.recount == "as-run":
         recounted = load_runs(source, **{**dataclasses.asdict(table_opts), "recount": "6N"})
+        if unique:
+            recounted = recounted.with_unique_tokens(unique)
     rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
     return sensitivity(runs, result, recounted=recounted, n_bootstrap=min(kw["n_bootstrap"], 200), seed=kw["seed"],
                        **rest)
@@ -176,6 +184,8 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     from scaling.laws import read_grid
     from scaling.laws.groups import analyze_groups
 
+    if fit_opts.unique_tokens:
+        raise click.UsageError("--unique-tokens does not go with --by")
     load = dataclasses.asdict(table_opts)
     where = load.pop("where")
     groups = analyze_groups(source, by, where=where, load=load, methods=fit_opts.methods, targets=targets,

@@ -28,6 +28,14 @@ R_STAR = 15.4
 _KEYS = ("E", "A", "B", "alpha", "beta")
 
 
+def effective_tokens(d, unique, r_star: float = R_STAR):
+    """Muennighoff et al. (2023, Eq. 5) D' of D tokens drawn from U_D unique ones:
+    D' = U_D + U_D·R_D*·(1 − exp(−R_D / R_D*)), R_D = D / U_D − 1 repetitions; D' = D within one epoch."""
+    d, u = np.asarray(d, dtype=float), np.asarray(unique, dtype=float)
+    repeats = np.maximum(d / u - 1.0, 0.0)
+    return np.where(d <= u, d, u + u * r_star * (1.0 - np.exp(-repeats / r_star)))
+
+
 @dataclass(frozen=True)
 class Surface:
     """L(N, D) = E + A/N^α + B/D'^β, with D' = D or Muennighoff's effective tokens.
@@ -64,11 +72,7 @@ class Surface:
         """D': D itself with unlimited data, else Muennighoff et al.'s discounted count of D tokens drawn
         from U_D unique ones."""
         d = np.asarray(d, dtype=float)
-        if self.unique_tokens is None:
-            return d
-        u = self.unique_tokens
-        repeats = np.maximum(d / u - 1.0, 0.0)
-        return np.where(d <= u, d, u + u * self.r_star * (1.0 - np.exp(-repeats / self.r_star)))
+        return d if self.unique_tokens is None else effective_tokens(d, self.unique_tokens, self.r_star)
 
     def loss(self, n, d):
         """L(N, D) in the surface's units."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -94,6 +94,22 @@ class RunTable:
                    np.asarray(d["budgets"], dtype=float),
                    tuple(Exclusion(int(e["index"]), str(e["reason"])) for e in d["excluded"]), d["derived"],
                    dict(d["columns"]), d["grouping"], None)
+
+    def with_unique_tokens(self, unique: float, r_star: float | None = None) -> "RunTable":
+        """A copy whose D is Muennighoff et al.'s effective D' for runs drawn from ``unique`` tokens
+        (:func:`scaling.laws.surface.effective_tokens`): every estimator then fits the law of fresh data, and
+        its D_opt is in fresh tokens. C stays the FLOPs the runs spent."""
+        from scaling.errors import TableError
+        from scaling.laws.surface import R_STAR, effective_tokens
+
+        r = R_STAR if r_star is None else r_star
+        if not (np.isfinite(unique) and unique > 0 and np.isfinite(r) and r > 0):
+            raise TableError(f"{self.source}: unique tokens ({unique}) and R_D* ({r}) must be positive")
+        d = np.where(np.isfinite(self.n_tokens), effective_tokens(np.nan_to_num(self.n_tokens, nan=1.0), unique, r),
+                     self.n_tokens)
+        cols = {**self.columns, "tokens": f"{self.columns.get('tokens', 'tokens')} as D' for U_D = {unique:.4g}, "
+                                          f"R_D* = {r:g}"}
+        return replace(self, n_tokens=d, columns=cols)
 
     def subset_budgets(self, keep_groups) -> "RunTable":
         """A copy in which only runs of the given budget groups are used (for backtests)."""

@@ -92,6 +92,14 @@ class RunRecord:
         """FLOPs this run spent itself: ``cost_flops``, or all of ``flops`` for records written before it existed."""
         return self.cost_flops if self.cost_flops is not None else (self.flops or 0.0)
 
+    @property
+    def unique_tokens(self) -> float | None:
+        """Distinct training tokens the run saw: its tokens within one epoch, else the training split's size
+        (tokens / epochs). What Muennighoff et al.'s data-constrained law needs (``scaling fit --unique-tokens``)."""
+        if not self.tokens or not self.epochs or self.epochs <= 0:
+            return None
+        return float(min(self.tokens, self.tokens / self.epochs))
+
     @classmethod
     def failed(cls, error: str, *, model: ModelConfig | None = None, train_config: TrainConfig | None = None,
                corpus: str | None = None, tokenizer: str | None = None, seed: int | None = None,

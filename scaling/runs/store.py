@@ -39,7 +39,7 @@ from scaling.runs.record import RunRecord, TrunkState
 RUNS_COLUMNS = ("run_id", "status", "budget", "params", "n_params_non_embedding", "tokens", "flops", "loss",
                 "val_bpb", "train_loss", "n_layers", "d_model", "n_heads", "seed", "flops_convention",
                 "tokens_per_second", "mfu", "wall_time_s", "error", "trunk_id", "branch_step", "cost_flops",
-                "simulated", "lr")
+                "simulated", "lr", "unique_tokens")
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,7 @@ def record_row(run_id: str, r: RunRecord | RecordError) -> dict:
         "mfu": r.mfu, "wall_time_s": r.wall_time_s, "error": r.error.splitlines()[0] if r.error else "",
         "trunk_id": r.trunk_id or "", "branch_step": r.branch_step,
         "cost_flops": r.cost_flops if r.cost_flops is not None else r.flops,
-        "simulated": bool(r.simulated), "lr": r.lr,
+        "simulated": bool(r.simulated), "lr": r.lr, "unique_tokens": r.unique_tokens,
     }
 
 

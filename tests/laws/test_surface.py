@@ -63,3 +63,34 @@ def test_a_fit_file_gives_its_parametric_surface(tmp_path):
     path.write_text(json.dumps(res.to_dict()))
     s = parse_surface(str(path))
     assert s.alpha == pytest.approx(TRUTH["alpha"], rel=1e-4) and s.beta == pytest.approx(TRUTH["beta"], rel=1e-4)
+
+
+def test_repeated_data_biases_the_fit_and_effective_tokens_undo_it(tmp_path):
+    """Runs that repeat a corpus (up to 10 epochs) drawn from Muennighoff's surface: fitted on raw D, Approach 3
+    misreads beta; fitted on D' (--unique-tokens), it recovers the fresh-data law and its optimum."""
+    from click.testing import CliRunner
+
+    from scaling.cli import main
+    from scaling.laws.analyze import analyze
+    from scaling.laws.table_io import load_runs
+    from conftest import synthetic_runs
+
+    u = 3e9
+    s = Surface(**TRUTH, unique_tokens=u)
+    df = synthetic_runs(budgets=(1e18, 3e18, 1e19, 3e19, 1e20))
+    df["loss"] = s.loss(df["params"], df["tokens"])
+    assert (df["tokens"] / u).max() > 5
+    table = load_runs(df)
+    raw = analyze(table, methods="approach3", n_bootstrap=0).approach3
+    fixed = analyze(table.with_unique_tokens(u), methods="approach3", n_bootstrap=0).approach3
+    assert abs(raw.beta - TRUTH["beta"]) > 0.03
+    assert fixed.alpha == pytest.approx(TRUTH["alpha"], abs=0.01) and fixed.beta == pytest.approx(TRUTH["beta"], abs=0.01)
+    path = str(tmp_path / "runs.csv")
+    df.to_csv(path, index=False)
+    r = CliRunner().invoke(main, ["fit", path, "--method", "approach3", "--bootstrap", "0", "--json",
+                                  "--unique-tokens", str(u)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["approach3"]["beta"] == pytest.approx(TRUTH["beta"], abs=0.01)
+    bad = CliRunner().invoke(main, ["fit", path, "--unique-tokens", "-1"])
+    assert bad.exit_code == 2
