@@ -1,6 +1,6 @@
 """Does the planner tell the truth, and do its designs and adaptive sweeps buy more certainty per FLOP?
 
-Run:  python benchmarks/bench_planner.py [--prior results/cpu] [--cost 40min] [--truths 12] [--target 1e15]
+Run:  python benchmarks/bench_planner.py [--prior results/cpu-shakespeare] [--cost 40min] [--truths 12] [--target 1e15]
 
 On the simulated backend, with hidden truths drawn from the prior (a surface per truth, and the prior's
 noise), three measurements:
@@ -8,7 +8,8 @@ noise), three measurements:
 1. Honest predictions: the planner's predicted median 95% interval width (hi/lo) on N_opt at the target for
    its best design, against the width obtained by running that design through ``run_sweep --simulate`` and
    ``analyze`` on each hidden truth.
-2. Better designs: at the cost of today's ``sweeps/cpu.toml`` (its plan under the same cost model), the
+2. Better designs: at the cost of ``sweeps/cpu-shakespeare.toml`` ("cpu.toml" below: the default grid before the
+   LR ladder and the code corpus; its plan under the same cost model), the
    planner's best design against cpu.toml's grid, both run on the same hidden truths; and the other way
    round, the planner's best design for half that cost (``--half``, default on) against cpu.toml at full cost.
 3. Adaptive pays: the planner's design run adaptively (refit after each budget; stop once the widest interval
@@ -56,8 +57,8 @@ def obtained(sweep, surface, prior, target, seed, root):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--prior", default="results/cpu")
-    ap.add_argument("--cost", default=None, help="cap (default: what sweeps/cpu.toml costs under the cost model)")
+    ap.add_argument("--prior", default="results/cpu-shakespeare")
+    ap.add_argument("--cost", default=None, help="cap (default: what sweeps/cpu-shakespeare.toml costs under the cost model)")
     ap.add_argument("--target", type=float, default=1e15)
     ap.add_argument("--truths", type=int, default=12)
     ap.add_argument("--replicates", type=int, default=24)
@@ -70,14 +71,14 @@ def main():
     args = ap.parse_args()
     t0 = time.perf_counter()
     prior = load_prior(args.prior)
-    cpu = load_sweep("sweeps/cpu.toml")
+    cpu = load_sweep("sweeps/cpu-shakespeare.toml")
     vocab = load_corpus(cpu.corpus, cpu.tokenizer).vocab_size
     cpu_fixed = replace(cpu, sizes=replace(cpu.sizes, refine=False), name="cpu")
     cpu_cost = design_cost(plan_specs(cpu_fixed, vocab), DEFAULT, 2)
     cap_s = parse_duration(args.cost) if args.cost else cpu_cost.wall_s
     print(f"prior: {prior.describe()}")
     print(f"cost model: {DEFAULT.describe()}")
-    print(f"sweeps/cpu.toml: {cpu_cost.runs} runs, {cpu_cost.flops:.3g} FLOPs, {cpu_cost.wall_s / 60:.1f} min on 2 "
+    print(f"sweeps/cpu-shakespeare.toml: {cpu_cost.runs} runs, {cpu_cost.flops:.3g} FLOPs, {cpu_cost.wall_s / 60:.1f} min on 2 "
           f"workers; cap {cap_s / 60:.1f} min; target {args.target:.3g}; {args.truths} hidden truths\n")
     plan = plan_sweep(prior, cpu, vocab, args.target, cap_s=cap_s, methods=METHODS, throughput=DEFAULT,
                       replicates=args.replicates, screen=args.screen, finalists=args.finalists,

@@ -33,7 +33,7 @@ val_sequences = 256
 @click.option("--flops", "cap_flops", callback=flops_values, help="Cap as FLOPs (instead of --cost).")
 @click.option("--base", "base_file", type=click.Path(dir_okay=False),
               help="Sweep file whose corpus, model family and training every design keeps (default: byte-level "
-                   "Shakespeare on CPU, as sweeps/cpu.toml).")
+                   "Shakespeare on CPU, as sweeps/cpu-shakespeare.toml).")
 @click.option("--method", "methods", default="approach2,approach3", show_default=True,
               help="Approaches a design must serve (comma-separated); ranked by the widest of their intervals.")
 @click.option("--replicates", type=click.IntRange(min=2), default=24, show_default=True,

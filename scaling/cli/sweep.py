@@ -72,7 +72,9 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
             click.echo(f"warning: {e['message']}", err=True)
         if e["event"] == "budget":
             sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
-            click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}", err=True)
+            centre = f"; centred by {e['centre']}" if e.get("centre") not in (None, "fixed sizes") else ""
+            click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}{centre}",
+                       err=True)
 
     from scaling.data import load_corpus
     from scaling.sweep.plan import planned_cost

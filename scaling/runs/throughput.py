@@ -89,6 +89,6 @@ class Throughput:
         return cls.fit(n, f, w, ", ".join(names) or ", ".join(map(str, folders)))
 
 
-#: Measured on the 2-core development machine (results/cpu, 30 cosine runs, one thread each), for a
+#: Measured on the 2-core development machine (results/cpu-shakespeare, 30 cosine runs, one thread each), for a
 #: package installed without those records: log(FLOP/s) = 20.94 + 0.298 · log N.
-DEFAULT = Throughput(20.94, 0.298, (7.2e3, 6.3e5), 30, "results/cpu on a 2-core CPU, one thread per run")
+DEFAULT = Throughput(20.94, 0.298, (7.2e3, 6.3e5), 30, "results/cpu-shakespeare on a 2-core CPU, one thread per run")

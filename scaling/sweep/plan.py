@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from scaling.model.config import ModelConfig
 from scaling.model.flops import param_counts
 from scaling.runs.record import RunRecord
@@ -110,6 +112,11 @@ class RunSpec:
         return replace(rec, trunk_id=self.trunk_id, branch_step=self.branch_step) if self.is_branch else rec
 
 
+#: The range of N_opt's exponent a that refined ``auto`` sizes accept from finished budgets; published fits
+#: span 0.45-0.73 (Chinchilla's 0.50, Kaplan's 0.73) and ours 0.6-0.7.
+REFINE_EXPONENT = (0.3, 0.85)
+
+
 def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord]) -> tuple[float, str]:
     """N* at a budget for ``auto`` sizes: from the budgets already finished when two or more
     have trustworthy parabolas (and ``refine``), else the prior. Returns (N*, source)."""
@@ -122,7 +129,17 @@ def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord
             f = fit_isoflops([r.n_params for r in ok], [r.tokens for r in ok], [r.val_loss for r in ok],
                              [r.budget_flops for r in ok])
             if f.params_law.success and len(f.used) >= 2:
-                return float(f.params_law.predict(flops)), f"fit to {len(f.used)} finished budgets"
+                a = f.params_law.exponent
+                src = f"fit to {len(f.used)} finished budgets"
+                if REFINE_EXPONENT[0] <= a <= REFINE_EXPONENT[1]:
+                    return float(f.params_law.predict(flops)), src
+                # Two or three close budgets can give any exponent (1.0 on the quick sweep): keep the fitted
+                # optima's centre, clamp the slope.
+                clamped = min(max(a, REFINE_EXPONENT[0]), REFINE_EXPONENT[1])
+                lc = np.mean([np.log10(b.flops) for b in f.used])
+                ln = np.mean([np.log10(b.optimal_params) for b in f.used])
+                return (float(10 ** (ln + clamped * (np.log10(flops) - lc))),
+                        f"{src}, its exponent {a:.2f} clamped to {clamped:.2f}")
     return auto.prior(flops), "prior"
 
 

@@ -11,7 +11,7 @@ from scaling.runs.record import RunRecord
 from scaling.runs.store import (finished_records, iter_records, read_manifest, run_folder, run_folders, trunk_folders,
                                 write_manifest, write_runs_csv)
 from scaling.sweep.config import AutoSizes, SweepConfig
-from scaling.sweep.plan import budget_runs, shared_trunks
+from scaling.sweep.plan import budget_runs, predicted_optimum, shared_trunks
 from scaling.sweep.schedule import Skipped, run_graph, sweep_tasks
 
 
@@ -122,8 +122,10 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 mine = [s for s in specs if _needs_run(run_folder(root, s.run_id), retry_failed)]
                 todo += mine
                 if progress:
+                    centre = (predicted_optimum(sweep, budget, finished)[1] if isinstance(sweep.sizes, AutoSizes)
+                              else "fixed sizes")
                     progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(mine),
-                              "sizes": [param_counts(s.model).total for s in specs]})
+                              "sizes": [param_counts(s.model).total for s in specs], "centre": centre})
             if todo and simulate is not None:
                 _simulate(root, todo, simulate)
             elif todo:

@@ -107,6 +107,17 @@ def test_auto_grid_is_centred_on_the_predicted_optimum():
                                           val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2))
     centre, source = predicted_optimum(sw, 1e13, finished)
     assert source.startswith("fit to 2") and centre == pytest.approx(2e3 * 1e13**0.4, rel=0.02)
+    # Two budgets whose optima say a = 1.0 (as the quick sweep's did): the slope is clamped, the centre kept.
+    steep = []
+    for c in (1e11, 1e12):
+        n_star = 1e-7 * c
+        for n in n_star * np.logspace(-0.6, 0.6, 5):
+            steep.append(RunRecord(status="ok", n_params=n, tokens=c / (6 * n), budget_flops=c,
+                                   val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2))
+    centre, source = predicted_optimum(sw, 1e13, steep)
+    assert "exponent 1.00 clamped to 0.85" in source
+    mid = np.sqrt(1e-7 * 1e11 * 1e-7 * 1e12)  # the fitted optima's centre, at C = sqrt(1e11 * 1e12)
+    assert centre == pytest.approx(mid * (1e13 / np.sqrt(1e23)) ** 0.85, rel=0.02)
 
 
 def _run_cli(args, **kw):
