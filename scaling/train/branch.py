@@ -139,7 +139,7 @@ def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, trai
     with run_threads(threads), run_precision(device), torch.random.fork_rng(
             devices=[device] if device.type == "cuda" else []):
         tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
-        saved = load_checkpoint(checkpoint_path, own, device)
+        saved = load_checkpoint(checkpoint_path, own, device, warnings)
         if saved is not None:
             st = tr.restore(saved)
             warnings.append(f"resumed from a checkpoint at step {st.step}")

@@ -133,7 +133,7 @@ def train(
             ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
             identity = {"model": model_cfg.to_dict(), "train": train_cfg.identity(), "steps": plan.steps, "seed": seed,
                         "corpus": data.name}
-            saved = load_checkpoint(ckpt, identity, device)
+            saved = load_checkpoint(ckpt, identity, device, warnings)
             if saved is not None:
                 st = tr.restore(saved)
                 warnings.append(f"resumed from a checkpoint at step {st.step}")

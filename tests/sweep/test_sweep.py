@@ -300,3 +300,33 @@ def test_train_table_errors(tmp_path, extra, msg):
     with pytest.raises(SweepError) as e:
         load_sweep(write(tmp_path, BASE + extra))
     assert msg in str(e.value)
+
+
+class _Payload:
+    """A pickle that calls a function when loaded (here: creates a marker file)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_planted_checkpoint_runs_no_code_and_the_run_starts_over(tmp_path, cache_dir):
+    from scaling.data import load_corpus
+    from scaling.train import TrainConfig, train
+    from scaling.train.checkpoint import checkpoint_step
+
+    marker = tmp_path / "pwned"
+    ckpt = tmp_path / "checkpoint.pt"
+    torch.save({"identity": {}, "state": {}, "step": 5, "x": _Payload(marker)}, ckpt)
+    data = load_corpus("synthetic", cache_dir=cache_dir)
+    cfg = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
+    rec = train(cfg, 3e8, data, TrainConfig(batch_size=4, threads=1), seed=0, peak_flops=1e11, checkpoint_path=ckpt)
+    assert not marker.exists()
+    assert rec.status == "ok" and rec.steps_done == rec.steps
+    assert any(str(ckpt) in w and "refused" in w for w in rec.warnings)
+    assert not any("resumed" in w for w in rec.warnings)
+    # the sweep's reader of a run's step refuses it too, and removes it
+    torch.save({"step": _Payload(marker)}, ckpt)
+    assert checkpoint_step(ckpt) == 0 and not ckpt.exists() and not marker.exists()
