@@ -49,7 +49,7 @@ from scaling.errors import ConfigError, SweepError
 from scaling.model.config import ASPECT_RATIO, HEAD_DIM
 from scaling.model.flops import CONVENTIONS
 from scaling.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes  # noqa: F401
-from scaling.train.config import TrainConfig
+from scaling.train.config import MAX_THREADS, TrainConfig
 from scaling.train.lr_rule import LRRule
 
 if sys.version_info >= (3, 11):
@@ -105,6 +105,8 @@ class SweepConfig:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")
+        if self.threads > MAX_THREADS:
+            raise SweepError(f"threads ({self.threads}) must be at most {MAX_THREADS} per run")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
         self._resolve_lr()

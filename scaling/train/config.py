@@ -11,6 +11,8 @@ from scaling.model.config import ModelConfig
 from scaling.model.flops import CONVENTIONS, DEFAULT_CONVENTION
 
 SCHEDULES = ("cosine", "wsd")
+#: The most CPU threads a run may ask for (torch.set_num_threads(100000) kills the process).
+MAX_THREADS = 1024
 COOLDOWN_SHAPES = ("1-sqrt", "linear", "cosine")
 
 
@@ -107,8 +109,10 @@ class TrainConfig:
             raise ConfigError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
         if self.dtype not in ("fp32", "bf16"):
             raise ConfigError(f"dtype ({self.dtype!r}) must be 'fp32' or 'bf16'")
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ConfigError(f"threads ({self.threads}) must be a positive integer")
+        if self.threads is not None and (not isinstance(self.threads, int) or isinstance(self.threads, bool)
+                                         or not 1 <= self.threads <= MAX_THREADS):
+            raise ConfigError(f"threads ({self.threads!r}) must be an integer from 1 to {MAX_THREADS} "
+                              "(torch crashes on absurd thread counts)")
         if self.n_evals < 1 or self.val_sequences < 1:
             raise ConfigError("n_evals and val_sequences must be at least 1")
 

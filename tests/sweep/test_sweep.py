@@ -48,6 +48,7 @@ auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 
     (BASE.replace('schedule = "cosine"', 'schedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
     (BASE + "[train]\nschedule = \"wsd\"\n", "train: unknown key 'schedule'"),
     (BASE.replace("threads = 1", 'threads = 1\ndevice = "gpu"'), "device ('gpu') must be cpu, cuda, cuda:N or mps"),
+    (BASE.replace("threads = 1", "threads = 100000"), "threads (100000) must be at most 1024 per run"),
 ])
 def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
     with pytest.raises(SweepError, match=None) as e:
