@@ -17,7 +17,7 @@ def ladder_cmd(results, out, figure):
     """Fit the best peak LR of each size in a ladder sweep (one made with lr_grid), and the law eta*(N)."""
     from scaling.errors import ConfigError
     from scaling.jsonio import write_json_atomic
-    from scaling.laws.ladder import ladder_doc, load_ladder, plot_ladder
+    from scaling.laws.ladder import ladder_doc, ladder_vertices, load_ladder, plot_ladder
 
     fit = load_ladder(results)
     click.echo(f"LR ladder {results}: {len(fit.points)} (size, budget) points, {len(fit.used)} with an optimum "
@@ -29,6 +29,16 @@ def ladder_cmd(results, out, figure):
         click.echo(f"{q.n_params:10.3g} {q.budget:9.2g} {len(q.lrs):4d} {best} {loss}  "
                    f"{q.status}{': ' + q.reason if q.reason else ''}")
     click.echo(f"rule: {fit.rule.describe()}" if fit.rule else f"no rule: {fit.message}")
+    from scaling.runs.store import read_manifest
+
+    grid = tuple((read_manifest(results) or {}).get("lr_grid") or ())
+    moved = ladder_vertices(fit, grid)
+    if moved:
+        for c, v in moved["vertices"].items():
+            click.echo(f"IsoFLOP vertex at {c} FLOPs: N = {v['base']:.3g} at the base LR, {v['best']:.3g} at each "
+                       "size's best LR")
+        click.echo(f"N_opt's exponent a between those budgets: {moved['a']['base']:.2f} at the base LR, "
+                   f"{moved['a']['best']:.2f} at each size's best LR")
     for path in (out, figure):
         if path and Path(path).parent and not Path(path).parent.exists():
             try:
@@ -37,7 +47,7 @@ def ladder_cmd(results, out, figure):
                 raise ConfigError(f"{path}: cannot create its folder ({e.strerror})") from None
     try:
         if out:
-            write_json_atomic(Path(out), ladder_doc(fit))
+            write_json_atomic(Path(out), {**ladder_doc(fit), "lr_grid": list(grid), "isoflop_vertices": moved})
             click.echo(f"wrote {out}")
         if figure:
             plot_ladder(fit, figure)

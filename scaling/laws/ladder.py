@@ -57,6 +57,34 @@ def load_lr_rule(path: str | Path) -> LRRule:
     return fit.rule
 
 
+def ladder_vertices(fit: LadderFit, grid: tuple[float, ...]) -> dict | None:
+    """How the LR moves the compute-optimal size: per budget, the IsoFLOP vertex of the sizes' losses at the
+    base LR (the grid's multiple 1: the rule the ladder was built on) and at each size's best LR (its fitted
+    optimum's loss), and N_opt's exponent a between the lowest and highest budget under each. None without
+    a multiple 1 in the grid, two budgets, or three sizes per budget."""
+    import numpy as np
+
+    from scaling.laws.fit.powerlaw import find_optimal_params
+
+    if 1.0 not in grid:
+        return None
+    k = list(grid).index(1.0)
+    out = {}
+    for c in sorted({q.budget for q in fit.points}):
+        pts = [q for q in fit.points if q.budget == c and len(q.lrs) == len(grid)]
+        if len(pts) < 3:
+            continue
+        n = np.array([q.n_params for q in pts])
+        base = np.array([q.losses[k] for q in pts])
+        best = np.array([q.loss_opt if q.status == "ok" else min(q.losses) for q in pts])
+        out[c] = {"base": find_optimal_params(n, base).x_opt, "best": find_optimal_params(n, best).x_opt}
+    if len(out) < 2:
+        return None
+    lo, hi = min(out), max(out)
+    a = {key: float(np.log(out[hi][key] / out[lo][key]) / np.log(hi / lo)) for key in ("base", "best")}
+    return {"vertices": {f"{c:.3g}": v for c, v in out.items()}, "a": a}
+
+
 def ladder_doc(fit: LadderFit) -> dict:
     """The ladder as JSON: every point with its status, and the rule (what ``scaling ladder --out`` writes)."""
     return {"rule": fit.rule.to_dict() if fit.rule else None, "message": fit.message,

@@ -57,6 +57,26 @@ def test_an_optimum_at_the_grid_edge_is_left_out_with_the_reason():
     assert p.status == "too few" and "3" in p.reason
 
 
+def test_the_ladder_says_how_the_lr_moves_the_compute_optimal_size():
+    """Two budgets, five sizes: at the base LR the small sizes are handicapped (their best LR is far above it),
+    so the base-LR vertex sits at larger N and a differs from the best-LR one."""
+    from scaling.laws.ladder import ladder_vertices
+
+    rows = []
+    mults = (0.25, 0.5, 1, 2, 4, 8)
+    for c, n_star in ((1e12, 4e4), (4e12, 1e5)):
+        for n in n_star * np.array([0.25, 0.5, 1, 2, 4]):
+            best = 2e-3 * (n / 4e4) ** -0.6  # the rule's base LR is 2e-3 at every size
+            for m in mults:
+                y = 2.0 + 0.2 * np.log10(n / n_star) ** 2 + 0.3 * (np.log10(2e-3 * m / best)) ** 2
+                rows.append((n, c, 2e-3 * m, y))
+    fit = fit_lr_ladder(*[np.array(v) for v in zip(*rows)])
+    moved = ladder_vertices(fit, mults)
+    assert moved["a"]["best"] == pytest.approx(np.log(1e5 / 4e4) / np.log(4), abs=0.02)
+    assert abs(moved["a"]["base"] - moved["a"]["best"]) > 0.05
+    assert ladder_vertices(fit, (0.5, 2)) is None
+
+
 def test_fewer_than_two_sizes_give_no_rule_and_say_why():
     n, c, eta, y = synthetic_ladder(sizes=(4e4,))
     fit = fit_lr_ladder(n, c, eta, y)
