@@ -103,16 +103,22 @@ def plot_ladder(fit: LadderFit, path: str | Path | None = None):
     ax1, ax2 = fig.subplots(1, 2)
     sizes = sorted({q.n_params for q in fit.points})
     cmap = colormaps["viridis"]
+    budgets = sorted({q.budget for q in fit.points})
+    styles = ["-", "--", ":", "-."]
     for q in fit.points:
         col = cmap(sizes.index(q.n_params) / max(1, len(sizes) - 1))
-        ax1.plot(q.lrs, q.losses, "o-", color=col, ms=4, label=f"N={q.n_params:.3g}, C={q.budget:.2g}")
+        ax1.plot(q.lrs, q.losses, "o", ls=styles[budgets.index(q.budget) % 4], color=col, ms=4,
+                 label=f"N={q.n_params:.3g}, C={q.budget:.2g}")
         if q.status == "ok":
             ax1.plot([q.lr_opt], [q.loss_opt], "*", color=col, ms=12, mec="k")
     ax1.set(xscale="log", xlabel="peak learning rate", ylabel="final validation loss (nats/token)",
             title="loss against LR, per size (stars: fitted optima)")
     ax1.legend(fontsize=7)
     used = fit.used
-    ax2.plot([q.n_params for q in used], [q.lr_opt for q in used], "o", color="k", label="fitted optima")
+    for c in budgets:
+        mine = [q for q in used if q.budget == c]
+        ax2.plot([q.n_params for q in mine], [q.lr_opt for q in mine], "os^D"[budgets.index(c) % 4], color="k",
+                 mfc="none" if budgets.index(c) else "k", label=f"fitted optima, C={c:.2g}")
     for q in fit.points:
         if q.status != "ok":
             ax2.plot([q.n_params], [q.lrs[int(np.argmin(q.losses))]], "x", color="tab:red",

@@ -42,9 +42,12 @@ def test_the_fit_recovers_a_known_rule():
 
 def test_with_noise_and_seeds_the_interval_holds_the_exponent():
     rng = np.random.default_rng(0)
-    fit = fit_lr_ladder(*synthetic_ladder(noise=0.003, seeds=3, rng=rng))
-    lo, hi = fit.rule.gamma_ci
-    assert lo < 0.35 < hi and hi - lo < 0.3
+    hits, widths = [], []
+    for _ in range(40):
+        lo, hi = fit_lr_ladder(*synthetic_ladder(noise=0.003, seeds=3, rng=rng)).rule.gamma_ci
+        hits.append(lo < 0.35 < hi)
+        widths.append(hi - lo)
+    assert np.mean(hits) >= 0.85 and np.median(widths) < 0.2
 
 
 def test_an_optimum_at_the_grid_edge_is_left_out_with_the_reason():

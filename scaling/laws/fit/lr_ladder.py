@@ -1,7 +1,7 @@
 """Fit an LR ladder: the loss-minimising peak LR of each size, and the power law η*(N) through them.
 
 Each (size, budget) of a ladder was trained at a grid of peak LRs. Its optimum η* is the vertex of a
-quadratic in log10 η fitted to the grid point with the lowest loss and as many neighbours on each side (one or two) (seeds averaged
+quadratic in log10 η through the grid point with the lowest loss and its two neighbours (seeds averaged
 first), the same estimator Approach 2 applies to an IsoFLOP profile. A size whose lowest loss sits at an
 end of its grid has no vertex inside it and is left out of the law with that reason. The law
 log10 η* = log10 η₀ − γ·log10(N / N₀) is then fitted by least squares over the sizes that have one.
@@ -68,8 +68,8 @@ def ladder_point(n_params: float, budget: float, lr, loss) -> LadderPoint:
     if i in (0, grid.size - 1):
         side = "lowest" if i == 0 else "highest"
         return _out(base, "edge", f"the lowest loss is at the {side} LR of the grid ({grid[i]:.3g}); widen the grid")
-    k = min(2, i, grid.size - 1 - i)  # the minimum and up to two neighbours each side, as many on both
-    lo, hi = i - k, i + k + 1
+    lo, hi = i - 1, i + 2  # the minimum and its two neighbours: LR curves are steeper above the optimum than
+    # below it, so a wider window drags a quadratic's vertex off the lowest point
     q = find_optimal_params(grid[lo:hi], mean[lo:hi])
     if not (q.curvature > 0 and grid[lo] <= q.x_opt <= grid[hi - 1]):
         return _out(base, "edge", "the parabola about the lowest loss has no minimum inside the grid")
