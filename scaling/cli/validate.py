@@ -73,8 +73,7 @@ def validate_cmd(sweep_file, budget, centre, methods, factor, seeds, results_roo
     v = judge_check(res, ok["params"], ok["loss"], budget, noise if noise and math.isfinite(noise) else 0.0)
     for line in v.lines():
         click.echo(line)
-    wall = float(df["wall_time_s"].fillna(0).sum())
-    click.echo(f"check cost: {len(ok)} runs, {float(ok['flops'].sum()):.3g} FLOPs, {wall / 60:.1f} min of run time "
-               f"({st.done} done now)")
+    click.echo(f"check cost: {len(ok)} runs, {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time "
+               f"(WSD trunks counted once, with their cooldowns)")
     out = Path(sweep_dir_for(chk, results_root)) / "verdict.json"
     write_json_atomic(out, {"sweep": sw.name, "centre": centre, **v.to_dict()})
