@@ -14,7 +14,7 @@ from pathlib import Path
 from scaling.errors import ConfigError, FitError
 from scaling.laws.fit.lr_ladder import LadderFit, fit_lr_ladder
 from scaling.runs.store import is_sweep_dir, runs_frame
-from scaling.train.lr_rule import LRRule
+from scaling.laws.lr_rule import LRRule
 
 
 def load_ladder(path: str | Path) -> LadderFit:

@@ -50,7 +50,7 @@ from scaling.model.config import ASPECT_RATIO, HEAD_DIM
 from scaling.model.flops import CONVENTIONS
 from scaling.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes  # noqa: F401
 from scaling.train.config import MAX_THREADS, TrainConfig
-from scaling.train.lr_rule import LRRule
+from scaling.laws.lr_rule import LRRule
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -14,7 +14,7 @@ from scaling.laws.ladder import load_ladder, load_lr_rule
 from scaling.model.flops import param_counts
 from scaling.runs import finished_records
 from scaling.sweep import SweepError, budget_runs, load_sweep
-from scaling.train.lr_rule import LRRule
+from scaling.laws.lr_rule import LRRule
 
 
 def synthetic_ladder(eta0=3e-3, n0=5e4, gamma=0.35, sizes=(1e4, 4e4, 1.6e5, 6.4e5), mults=(0.25, 0.5, 1, 2, 4, 8),

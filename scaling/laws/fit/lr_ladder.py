@@ -17,7 +17,7 @@ from scipy import stats
 
 from scaling.errors import FitError
 from scaling.laws.fit.powerlaw import find_optimal_params, fit_linear_log
-from scaling.train.lr_rule import LRRule
+from scaling.laws.lr_rule import LRRule
 
 
 @dataclass(frozen=True)
