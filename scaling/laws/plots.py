@@ -15,7 +15,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from scaling.laws.result import PARAMETRIC, AnalysisResult
+from scaling.laws.result import PARAMETRIC, UNCONSTRAINED, AnalysisResult
 
 _STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
           "approach2": ("tab:blue", "Approach 2 (IsoFLOP)"),
@@ -100,7 +100,9 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
         if analysis.samples.get(m):  # the intervals the tables print (calibrated, or a misfit's Approach 2)
             ci = "params_ci" if quantity == "params" else "tokens_ci"
             edges = np.array([[np.nan if v is None else v for v in analysis.prediction(m, c)[ci]] for c in grid]).T
-            bands.append((edges, color))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                usable = (edges[0] > 0) & (edges[1] / edges[0] <= UNCONSTRAINED)  # wider bands are no answer
+            bands.append((edges, color, usable))
     for c in analysis.targets:
         ax.axvline(c, color="gray", ls=":", lw=1)
         for m in analysis.fitted:
@@ -110,11 +112,11 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
     ys = np.asarray(shown, dtype=float)
     ys = ys[np.isfinite(ys) & (ys > 0)]
     y_lo, y_hi = (ys.min() / 10, ys.max() * 10) if ys.size else (None, None)
-    for (lo_b, hi_b), color in bands:
+    for (lo_b, hi_b), color, usable in bands:
         if y_lo is not None:  # a band edge beyond the view (or not finite) is drawn to the chart's edge
             lo_b = np.where(np.isfinite(lo_b) & (lo_b > y_lo), lo_b, y_lo)
             hi_b = np.where(np.isfinite(hi_b) & (hi_b < y_hi), hi_b, y_hi)
-        ax.fill_between(grid, lo_b, hi_b, color=color, alpha=0.15, lw=0)
+        ax.fill_between(grid, lo_b, hi_b, where=usable, color=color, alpha=0.15, lw=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
     if y_lo is not None:

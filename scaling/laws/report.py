@@ -6,7 +6,7 @@ import numpy as np
 
 from scaling.laws.audit import Audit
 from scaling.laws.backtest import Backtest
-from scaling.laws.result import PARAMETRIC, AnalysisResult
+from scaling.laws.result import PARAMETRIC, UNCONSTRAINED, AnalysisResult
 
 
 def _pct(x) -> str:
@@ -19,9 +19,14 @@ def _g(x, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _ci(ci, digits: int = 3) -> str:
+def _ci(ci, digits: int = 3, positive: bool = False) -> str:
+    """An interval as text; on a positive quantity (N_opt, D_opt) one wider than UNCONSTRAINED (hi/lo) is
+    labelled, not printed: "[2e-13, 6e+11]" reads like an answer and is none."""
     if not ci or ci[0] is None:
         return "-"
+    if positive and ci[1] is not None and (not ci[0] > 0 or ci[1] / ci[0] > UNCONSTRAINED):
+        span = f"spans {ci[1] / ci[0]:.2g}x" if ci[0] > 0 else "reaches 0"
+        return f"unconstrained ({span})"
     return f"[{_g(ci[0], digits)}, {_g(ci[1], digits)}]"
 
 
@@ -108,8 +113,9 @@ def format_analysis(a: AnalysisResult) -> str:
     preds = a.predictions()
     if preds:
         out.append("\nPredictions")
-        rows = [[_g(p["flops"]), p["method"], _g(p["optimal_params"]), _ci(p["params_ci"]), _g(p["optimal_tokens"]),
-                 _ci(p["tokens_ci"]), _g(p["loss"], 4), _ci(p["loss_ci"], 4)] for p in preds]
+        rows = [[_g(p["flops"]), p["method"], _g(p["optimal_params"]), _ci(p["params_ci"], positive=True),
+                 _g(p["optimal_tokens"]), _ci(p["tokens_ci"], positive=True), _g(p["loss"], 4), _ci(p["loss_ci"], 4)]
+                for p in preds]
         out.append(table(["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows))
     if a.n_bootstrap:
         how = "points, then seeds, within budgets" if a.seed_noise.get("dof") else "within budgets"
@@ -135,7 +141,8 @@ def format_groups(by: str, groups) -> str:
                 law = (f.fit if m == "approach2_corrected" else f).params_law
                 e, ci = law.exponent, a.interval(m, "params_exponent")
             preds = [a.prediction(m, c) for c in a.targets]
-            pred = "; ".join(f"{_g(p['flops'])}: {_g(p['optimal_params'])} {_ci(p['params_ci'])}" for p in preds)
+            pred = "; ".join(f"{_g(p['flops'])}: {_g(p['optimal_params'])} {_ci(p['params_ci'], positive=True)}"
+                             for p in preds)
             rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, _g(e, 4), _ci(ci, 4),
                          pred or "-"])
         for m, err in a.errors.items():
@@ -146,8 +153,8 @@ def format_groups(by: str, groups) -> str:
 def format_sensitivity(s) -> str:
     """The sensitivity report of ``scaling fit --sensitivity``."""
     out = ["\nSensitivity: the answer under each choice (refits bootstrapped at most 200 times)"]
-    rows = [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci), _g(r.optimal_tokens),
-             _ci(r.tokens_ci)] for r in s.rows]
+    rows = [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci, positive=True),
+             _g(r.optimal_tokens), _ci(r.tokens_ci, positive=True)] for r in s.rows]
     out.append(table(["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows))
     for c, sp in s.spread.items():
         out.append(f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "

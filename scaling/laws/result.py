@@ -34,6 +34,9 @@ RESAMPLING = "runs resampled with replacement within each budget"
 RESAMPLING_SEEDS = "(N, C) points resampled within each budget, then seeds within each point"
 
 
+#: An interval on N_opt or D_opt wider than this (hi/lo) is reported as "unconstrained", not as numbers.
+UNCONSTRAINED = 100.0
+
 @dataclass(frozen=True, eq=False)
 class AnalysisResult:
     """Fits of one table by the requested approaches, with bootstrap replicates.
@@ -126,6 +129,11 @@ class AnalysisResult:
             rec[ci] = list(iv or (None, None)) if samp else None
         if samp and scale != 1.0:
             rec["interval_scale"] = scale
+        wide = {k: ci[1] / ci[0] for k, ci in (("params", rec.get("params_ci")), ("tokens", rec.get("tokens_ci")))
+                if ci and ci[0] and ci[1] and ci[0] > 0 and ci[1] / ci[0] > UNCONSTRAINED}
+        if wide:  # an interval this wide is no answer: flagged here, labelled in tables and left out of figures
+            rec["unconstrained"] = {k: f"its {self.level:.0%} interval spans {v:.3g}x (over {UNCONSTRAINED:g}x)"
+                                    for k, v in wide.items()}
         return rec
 
     def predictions(self) -> list[dict]:

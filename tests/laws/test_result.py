@@ -64,3 +64,25 @@ def test_old_or_broken_fit_files_are_named(result, tmp_path):
     p.write_text(json.dumps(broken))
     with pytest.raises(LawError, match=r"broken.json: approach3: missing key 'beta'"):
         load_law(p, "approach3")
+
+
+def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
+    """The committed Pig Latin sweep: Approach 2's interval on N_opt(1e15) spans hundreds of times."""
+    from pathlib import Path
+
+    from scaling.laws import analyze, load_runs
+    from scaling.laws.report import format_analysis
+    from scaling.laws.result import UNCONSTRAINED
+
+    res = analyze(load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
+                  methods="approach2,approach3", targets=[1e15], n_bootstrap=200, seed=0)
+    p2, p3 = res.prediction("approach2", 1e15), res.prediction("approach3", 1e15)
+    lo, hi = p2["params_ci"]
+    assert hi / lo > UNCONSTRAINED and "over 100x" in p2["unconstrained"]["params"]
+    lo3, hi3 = p3["params_ci"]
+    assert hi3 / lo3 < UNCONSTRAINED and "params" not in p3.get("unconstrained", {})
+    text = format_analysis(res)
+    row = next(line for line in text.splitlines() if line.startswith("1e+15") and " approach2 " in line)
+    assert "unconstrained (spans" in row and f"{lo:.3g}" not in row
+    assert "unconstrained" not in next(line for line in text.splitlines()
+                                       if line.startswith("1e+15") and " approach3 " in line)
