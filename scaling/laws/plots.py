@@ -87,9 +87,12 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
             pts = [(b.flops, getattr(b, key)) for b in (f.used if m == "approach2" else f.fit.used)]
             ax.scatter(*zip(*pts), color=color, s=25, zorder=3) if pts else None
             shown += [y for _, y in pts]
-        elif m == "approach1":
-            ax.scatter(f.flops, getattr(f, key), color=color, s=12, marker="s", alpha=0.6, zorder=3)
-            shown += list(getattr(f, key))
+        elif m == "approach1":  # envelope points inside the chart's budget range only: a curve's minimum at a
+            # hundredth of the smallest budget is no budget's optimum, and would sit alone far to the left
+            x, y = np.asarray(f.flops, dtype=float), np.asarray(getattr(f, key), dtype=float)
+            inside = (x >= lo) & (x <= hi)
+            ax.scatter(x[inside], y[inside], color=color, s=12, marker="s", alpha=0.6, zorder=3)
+            shown += list(y[inside])
         if m in PARAMETRIC:
             exp = f.a if quantity == "params" else f.b
         else:
