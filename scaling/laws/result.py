@@ -86,6 +86,12 @@ class AnalysisResult:
     calibrated: bool = True
     misfit: dict = field(default_factory=dict)
 
+
+    def __repr__(self) -> str:  # a summary, not every array and bootstrap replicate
+        fitted = ", ".join(self.fitted) or "none"
+        return (f"AnalysisResult({self.table.source!r}: {self.table.n_used} runs; fitted {fitted}; "
+                f"{self.n_bootstrap} bootstrap resamples; targets {[f'{c:.3g}' for c in self.targets]})")
+
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
         return getattr(self, method)

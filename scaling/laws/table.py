@@ -65,6 +65,11 @@ class RunTable:
         """Number of rows in the input."""
         return int(self.loss.size)
 
+    def __repr__(self) -> str:  # a summary: the arrays of a large table run to tens of thousands of characters
+        return (f"RunTable({self.source!r}: {self.n_runs} runs, {self.n_used} used, {self.budgets.size} budgets "
+                f"{_span(self.budgets)}, N {_span(self.n_params[self.used])}, {len(self.excluded)} excluded"
+                f"{', with training curves' if self.curves is not None else ''})")
+
     @property
     def n_used(self) -> int:
         """Number of rows that enter the fits."""
@@ -138,3 +143,9 @@ def group_by_flops(flops: np.ndarray, rel_tol: float) -> np.ndarray:
         prev = flops[i]
         out[i] = g
     return out
+
+
+def _span(x) -> str:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return f"{x.min():.3g}-{x.max():.3g}" if x.size else "-"

@@ -111,3 +111,20 @@ def test_bad_input_errors_name_file_row_and_column(tmp_path, content, name, patt
     with pytest.raises(TableError, match=pattern) as e:
         load_runs(p)
     assert "\n" not in str(e.value)
+
+
+def test_repr_of_a_large_table_and_its_fit_is_a_summary():
+    import numpy as np
+    import pandas as pd
+
+    from scaling.laws import analyze, load_runs
+
+    rng = np.random.default_rng(0)
+    n = rng.uniform(1e6, 1e9, 5000)
+    c = np.repeat([1e18, 1e19, 1e20, 1e21, 1e22], 1000)
+    loss = 2 + 0.1 * (np.log10(n) - 7.5) ** 2 + rng.normal(0, 0.01, 5000)
+    df = pd.DataFrame({"params": n, "tokens": c / (6 * n), "flops": c, "loss": loss})
+    t = load_runs(df)
+    assert len(repr(t)) < 300 and "5000 runs" in repr(t) and "5 budgets" in repr(t)
+    res = analyze(t, methods="approach2", n_bootstrap=0)
+    assert len(repr(res)) < 300 and "approach2" in repr(res)
