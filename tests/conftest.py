@@ -33,6 +33,19 @@ def synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n_sizes=7, span=4.0, 
     return pd.DataFrame(rows)
 
 
+#: A tiny cosine sweep on the synthetic corpus: three budgets, three auto sizes at each.
+COSINE_SWEEP = """
+name = "t"
+schedule = "cosine"
+corpus = "synthetic"
+seq_len = 32
+batch_size = 4
+budgets = [1e8, 3e8, 1e9]
+threads = 1
+[sizes]
+auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }
+"""
+
 #: A small WSD sweep on the synthetic corpus: three budgets 2x apart, three shapes at each.
 WSD_SWEEP = """
 name = "w"

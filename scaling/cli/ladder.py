@@ -18,6 +18,7 @@ def ladder_cmd(results, out, figure):
     from scaling.errors import ConfigError
     from scaling.jsonio import write_json_atomic
     from scaling.laws.ladder import ladder_doc, ladder_vertices, load_ladder, plot_ladder
+    from scaling.runs.store import read_manifest
 
     fit = load_ladder(results)
     click.echo(f"LR ladder {results}: {len(fit.points)} (size, budget) points, {len(fit.used)} with an optimum "
@@ -29,8 +30,6 @@ def ladder_cmd(results, out, figure):
         click.echo(f"{q.n_params:10.3g} {q.budget:9.2g} {len(q.lrs):4d} {best} {loss}  "
                    f"{q.status}{': ' + q.reason if q.reason else ''}")
     click.echo(f"rule: {fit.rule.describe()}" if fit.rule else f"no rule: {fit.message}")
-    from scaling.runs.store import read_manifest
-
     grid = tuple((read_manifest(results) or {}).get("lr_grid") or ())
     moved = ladder_vertices(fit, grid)
     if moved:

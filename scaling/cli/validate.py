@@ -39,18 +39,16 @@ def validate_cmd(sweep_file, budget, centre, methods, factor, seeds, results_roo
     from scaling.laws.table_io import load_runs
     from scaling.runs.store import runs_frame
     from scaling.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
-    from scaling.sweep.check import MIN_FACTOR, check_sweep
+    from scaling.sweep.check import MIN_FACTOR, check_budget, check_sweep
     from scaling.sweep.runner import check_device
 
-    budget = budget[0] if isinstance(budget, (list, tuple)) else budget
     sw = load_sweep(sweep_file)
     check_device(sw.device)
     wanted = tuple(dict.fromkeys([centre, *[m.strip() for m in methods.split(",") if m.strip()]]))
     folder = sweep_dir_for(sw, results_root)
     if not folder.exists():
         raise ConfigError(f"{folder}: no results for {sweep_file}; run `scaling sweep run {sweep_file}` first")
-    if budget < max(sw.budgets):  # checked before the (slow) fit; check_sweep checks it again
-        check_sweep(sw, 1.0, budget)
+    check_budget(sw, budget)  # before the (slow) fit
     res = analyze(load_runs(folder), methods=",".join(wanted), targets=[budget], n_bootstrap=n_bootstrap, seed=0)
     if centre not in res.fitted:
         raise ConfigError(f"{folder}: {centre} could not be fitted ({res.errors.get(centre, 'no reason given')}), "

@@ -19,6 +19,18 @@ from scaling.sweep.sizes import ParamSizes
 MIN_FACTOR = 5.0
 
 
+def check_budget(sweep: SweepConfig, budget: float) -> None:
+    """Refuse a check budget below the sweep's top budget (a check must extrapolate).
+
+    Raises:
+        SweepError: naming both budgets and the budget that would test extrapolation.
+    """
+    top = max(sweep.budgets)
+    if not (isinstance(budget, (int, float)) and budget >= top):
+        raise SweepError(f"check budget ({budget:.3g}) is below the sweep's top budget ({top:.3g}): a check must "
+                         f"extrapolate (use at least {MIN_FACTOR:g}x, {MIN_FACTOR * top:.3g})")
+
+
 def check_sweep(sweep: SweepConfig, n_opt: float, budget: float, factor: float = 3.0, seeds: int = 1,
                 name: str | None = None) -> SweepConfig:
     """The check sweep of ``sweep`` at ``budget``: sizes N_opt/factor, N_opt, factor·N_opt.
@@ -26,10 +38,7 @@ def check_sweep(sweep: SweepConfig, n_opt: float, budget: float, factor: float =
     Raises:
         SweepError: a budget below the sweep's top budget, or a non-positive N_opt or factor ≤ 1.
     """
-    top = max(sweep.budgets)
-    if not (isinstance(budget, (int, float)) and budget >= top):
-        raise SweepError(f"check budget ({budget:.3g}) is below the sweep's top budget ({top:.3g}): a check must "
-                         f"extrapolate (use at least {MIN_FACTOR:g}x, {MIN_FACTOR * top:.3g})")
+    check_budget(sweep, budget)
     if not (n_opt > 0 and factor > 1):
         raise SweepError(f"check: N_opt ({n_opt:.3g}) must be positive and the size factor ({factor}) above 1")
     sizes = ParamSizes((float(f"{n_opt / factor:.4g}"), float(f"{n_opt:.4g}"), float(f"{n_opt * factor:.4g}")))

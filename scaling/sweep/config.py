@@ -262,8 +262,6 @@ def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
         raise SweepError(f"{where}train must be a table")
     check_keys(f"{where}train: ", train, TRAIN_KEYS)
     top = {k: v for k, v in doc.items() if k not in ("sizes", "train")}
-    if "lr_grid" in top and isinstance(top["lr_grid"], list):
-        top["lr_grid"] = tuple(top["lr_grid"])
     top["budgets"] = tuple(float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
                            for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))
     try:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import synthetic_runs, true_loss, true_nopt, write
+from conftest import COSINE_SWEEP, synthetic_runs, true_loss, true_nopt, write
 
 from scaling.cli import main
 from scaling.laws.analyze import analyze
@@ -15,17 +15,7 @@ from scaling.runs import finished_records
 from scaling.sweep import SweepError, load_sweep
 from scaling.sweep.check import check_sweep
 
-SWEEP = """
-name = "v"
-schedule = "cosine"
-corpus = "synthetic"
-seq_len = 32
-batch_size = 4
-budgets = [1e8, 3e8, 1e9]
-threads = 1
-[sizes]
-auto = { k = 5, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }
-"""
+SWEEP = COSINE_SWEEP.replace('name = "t"', 'name = "v"').replace("k = 3,", "k = 5,")
 
 
 def test_check_sweep_centres_three_sizes_and_refuses_a_budget_inside_the_sweep(tmp_path):

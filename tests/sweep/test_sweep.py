@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write
+from conftest import COSINE_SWEEP, write
 
 from scaling.cli import main
 from scaling.model.config import ModelConfig
@@ -20,17 +20,7 @@ from scaling.model.flops import param_counts
 from scaling.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders, trunk_folders
 from scaling.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
 
-BASE = """
-name = "t"
-schedule = "cosine"
-corpus = "synthetic"
-seq_len = 32
-batch_size = 4
-budgets = [1e8, 3e8, 1e9]
-threads = 1
-[sizes]
-auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }
-"""
+BASE = COSINE_SWEEP
 
 
 @pytest.mark.parametrize("text,msg", [
