@@ -16,7 +16,7 @@ budget holds the true optimum there. Three kinds of table:
 Prints, per kind and method: the coverage (share of held-out budgets whose true N_opt lies inside the
 interval) and median width (decades) of the calibrated interval that scaling reports by default and of
 the plain percentile interval (``--raw-intervals``), and the median error of the estimate (decades).
-The calibration factors (scaling/laws/fit/calibration.py) were chosen on --seed 1 and --seed 2 with the
+The calibration factors (isoflop/laws/fit/calibration.py) were chosen on --seed 1 and --seed 2 with the
 default design; check them on other seeds and designs (--sizes, --span, --noise).
 """
 
@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from scaling import analyze, load_runs
+from isoflop import analyze, load_runs
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 KAPLAN = {"Nc": 8.8e13, "Dc": 5.4e13, "aN": 0.076, "aD": 0.095, "E": 1.0}

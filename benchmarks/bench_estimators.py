@@ -18,12 +18,12 @@ import time
 
 import numpy as np
 
-from scaling import load_runs
-from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
-from scaling.laws.fit.correction import correct_isoflops
-from scaling.laws.fit.isoflop import fit_isoflops
-from scaling.laws.fit.parametric import bootstrap_parametric, fit_parametric
-from scaling.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
+from isoflop import load_runs
+from isoflop.laws.fit.bootstrap import counts_from_indices, resample_indices
+from isoflop.laws.fit.correction import correct_isoflops
+from isoflop.laws.fit.isoflop import fit_isoflops
+from isoflop.laws.fit.parametric import bootstrap_parametric, fit_parametric
+from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 
 TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}
 

@@ -21,9 +21,9 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from scaling import fit_parametric, load_runs
-from scaling.laws.fit.bootstrap import counts_from_indices, resample_indices
-from scaling.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
+from isoflop import fit_parametric, load_runs
+from isoflop.laws.fit.bootstrap import counts_from_indices, resample_indices
+from isoflop.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
 
 
 def main() -> None:

@@ -28,16 +28,16 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.data import load_corpus
-from scaling.design import load_prior, plan_sweep
-from scaling.design.adaptive import run_adaptive
-from scaling.design.candidates import design_cost, parse_duration, plan_specs
-from scaling.laws.analyze import analyze
-from scaling.laws.table_io import load_runs
-from scaling.runs.throughput import DEFAULT
-from scaling.sweep import load_sweep, run_sweep
-from scaling.sweep.executors import make_executor
-from scaling.sweep.simulate import Simulator
+from isoflop.data import load_corpus
+from isoflop.design import load_prior, plan_sweep
+from isoflop.design.adaptive import run_adaptive
+from isoflop.design.candidates import design_cost, parse_duration, plan_specs
+from isoflop.laws.analyze import analyze
+from isoflop.laws.table_io import load_runs
+from isoflop.runs.throughput import DEFAULT
+from isoflop.sweep import load_sweep, run_sweep
+from isoflop.sweep.executors import make_executor
+from isoflop.sweep.simulate import Simulator
 
 METHODS = ("approach2", "approach3")
 

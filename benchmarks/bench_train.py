@@ -10,7 +10,7 @@ FLOP/s and MFU = achieved / peak, with FLOPs counted as in PaLM (6N + 12·L·d·
 the convention MFU is quoted in), all in one run.
 
 On CUDA it uses bf16 autocast and the GPU's dense bf16 peak from the table in
-scaling.train, over a ladder of models from about 1M to 100M+ parameters.
+isoflop.train, over a ladder of models from about 1M to 100M+ parameters.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import platform
 
 import torch
 
-from scaling.model.config import ModelConfig
-from scaling.data.corpus import load_corpus
-from scaling.model.flops import flops_per_token, param_counts
-from scaling.train.config import TrainConfig
-from scaling.train.hardware import gpu_peak, measure_cpu_peak
-from scaling.train.loop import train
+from isoflop.model.config import ModelConfig
+from isoflop.data.corpus import load_corpus
+from isoflop.model.flops import flops_per_token, param_counts
+from isoflop.train.config import TrainConfig
+from isoflop.train.hardware import gpu_peak, measure_cpu_peak
+from isoflop.train.loop import train
 
 
 def main() -> None:

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scaling import analyze, load_runs
-from scaling.laws.plots import save_figures
-from scaling.runs import runs_frame
-from scaling.sweep import load_sweep, run_sweep
-from scaling.sweep.executors import LocalExecutor
+from isoflop import analyze, load_runs
+from isoflop.laws.plots import save_figures
+from isoflop.runs import runs_frame
+from isoflop.sweep import load_sweep, run_sweep
+from isoflop.sweep.executors import LocalExecutor
 
 
 def run(sweep_file, overrides, results, cache_dir):

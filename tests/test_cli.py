@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from scaling.cli import main
+from isoflop.cli import main
 
 from conftest import synthetic_runs
 

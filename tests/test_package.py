@@ -9,11 +9,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import scaling
-from scaling import errors
-from scaling.cli import _Group
+import isoflop
+from isoflop import errors
+from isoflop.cli import _Group
 
-PKG = Path(scaling.__file__).resolve().parent
+PKG = Path(isoflop.__file__).resolve().parent
 
 
 def test_every_input_error_derives_from_the_one_root():
@@ -44,20 +44,20 @@ def test_cli_turns_scaling_errors_into_one_line_and_bugs_into_tracebacks():
 
 
 def test_import_has_no_side_effects(tmp_path):
-    code = ("import sys, scaling, scaling.laws, scaling.runs, scaling.sweep, scaling.model, scaling.train, "
-            "scaling.data; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    code = ("import sys, isoflop, isoflop.laws, isoflop.runs, isoflop.sweep, isoflop.model, isoflop.train, "
+            "isoflop.data; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                        env={"PATH": "", "HOME": str(tmp_path / "home")})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
     assert list(tmp_path.iterdir()) == []  # no file or folder written (not even a cache under HOME)
-    assert sorted(scaling.__all__) == scaling.__all__ and all(getattr(scaling, n) is not None for n in scaling.__all__)
+    assert sorted(isoflop.__all__) == isoflop.__all__ and all(getattr(isoflop, n) is not None for n in isoflop.__all__)
 
 
 def test_planning_a_wsd_sweep_needs_no_torch():
     # Branch points, trunk ids and the planned cost are arithmetic: `sweep status` must not pay for torch.
     sweep = PKG.parent / "sweeps" / "wsd.toml"
-    code = ("import sys; from scaling.sweep import load_sweep; from scaling.sweep.plan import planned_cost; "
+    code = ("import sys; from isoflop.sweep import load_sweep; from isoflop.sweep.plan import planned_cost; "
             f"c = planned_cost(load_sweep({str(sweep)!r}), 256); print(c > 0, 'torch' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -68,18 +68,18 @@ def _module_imports() -> dict[str, set[str]]:
     """Module-level imports between the package's modules (imports inside functions are lazy by design)."""
     mods = {}
     for p in PKG.rglob("*.py"):
-        name = ".".join(("scaling", *p.relative_to(PKG).with_suffix("").parts)).removesuffix(".__init__")
+        name = ".".join(("isoflop", *p.relative_to(PKG).with_suffix("").parts)).removesuffix(".__init__")
         mods[name] = p
     graph = {}
     for name, p in mods.items():
         deps = set()
         for node in ast.parse(p.read_text()).body:
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("scaling"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("isoflop"):
                 for a in node.names:
                     sub = f"{node.module}.{a.name}"
                     deps.add(sub if sub in mods else node.module)
             elif isinstance(node, ast.Import):
-                deps |= {a.name for a in node.names if a.name.startswith("scaling")}
+                deps |= {a.name for a in node.names if a.name.startswith("isoflop")}
         graph[name] = {d for d in deps if d in mods and d != name}
     return graph
 
@@ -87,7 +87,7 @@ def _module_imports() -> dict[str, set[str]]:
 def test_no_import_cycles_between_modules():
     graph = _module_imports()
     # A package's __init__ re-exports its modules; only cycles among the modules themselves count.
-    inits = {m for m in graph if (PKG / "/".join(m.split(".")[1:]) / "__init__.py").exists() or m == "scaling"}
+    inits = {m for m in graph if (PKG / "/".join(m.split(".")[1:]) / "__init__.py").exists() or m == "isoflop"}
     g = {m: {d for d in deps if d not in inits} for m, deps in graph.items() if m not in inits}
     state: dict[str, int] = {}
 
@@ -110,8 +110,8 @@ def test_modules_are_short_and_laws_never_import_torch():
     assert max(sizes.values()) <= 400, max(sizes.items(), key=lambda kv: kv[1])
     graph = _module_imports()
     for m, deps in graph.items():
-        if m.startswith("scaling.laws"):
-            assert not any(d.startswith(("scaling.train", "scaling.model.transformer")) for d in deps), m
+        if m.startswith("isoflop.laws"):
+            assert not any(d.startswith(("isoflop.train", "isoflop.model.transformer")) for d in deps), m
     for p in (PKG / "laws" / "fit").glob("*.py"):  # fitting is pure: not even a lazy import of either
         for node in ast.walk(ast.parse(p.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (

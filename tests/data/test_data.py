@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scaling.data import (EOP, EOS, SOS, ByteTokenizer, DataError, fixed_windows, gather, load_corpus, markov_source,
+from isoflop.data import (EOP, EOS, SOS, ByteTokenizer, DataError, fixed_windows, gather, load_corpus, markov_source,
                           pig_latin, strip_markdown)
 
 

@@ -5,15 +5,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from scaling.cli import main
-from scaling.design.adaptive import LOG, read_log, run_adaptive
-from scaling.errors import ConfigError
-from scaling.laws.surface import Surface
-from scaling.runs import finished_records
-from scaling.runs.throughput import Throughput
-from scaling.sweep import load_sweep
-from scaling.sweep.executors import make_executor
-from scaling.sweep.simulate import Simulator
+from isoflop.cli import main
+from isoflop.design.adaptive import LOG, read_log, run_adaptive
+from isoflop.errors import ConfigError
+from isoflop.laws.surface import Surface
+from isoflop.runs import finished_records
+from isoflop.runs.throughput import Throughput
+from isoflop.sweep import load_sweep
+from isoflop.sweep.executors import make_executor
+from isoflop.sweep.simulate import Simulator
 
 from conftest import write
 
@@ -104,7 +104,7 @@ def test_adaptive_cli_logs_each_decision(tmp_path):
 
 
 def test_a_wsd_sweep_grows_each_trunk_once_across_steps(tmp_path):
-    from scaling.runs.store import run_folders, trunk_folders
+    from isoflop.runs.store import run_folders, trunk_folders
 
     sw = load_sweep(write(tmp_path, SWEEP.format().replace('schedule = "cosine"', 'schedule = "wsd"')))
     res = run_adaptive(sw, lambda: make_executor("local", threads_per_run=1), target=1e12, until_width=1.01,

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from scaling.cli import main
-from scaling.design import Design, Prior, design_cost, load_prior, plan_sweep
-from scaling.design.candidates import fill, parse_duration, plan_specs, to_toml
-from scaling.design.planner import evaluate_design
-from scaling.errors import ConfigError, LawError
-from scaling.laws.surface import Surface
-from scaling.runs.throughput import Throughput
-from scaling.sweep import load_sweep
-from scaling.sweep.config import sweep_from_dict, tomllib
+from isoflop.cli import main
+from isoflop.design import Design, Prior, design_cost, load_prior, plan_sweep
+from isoflop.design.candidates import fill, parse_duration, plan_specs, to_toml
+from isoflop.design.planner import evaluate_design
+from isoflop.errors import ConfigError, LawError
+from isoflop.laws.surface import Surface
+from isoflop.runs.throughput import Throughput
+from isoflop.sweep import load_sweep
+from isoflop.sweep.config import sweep_from_dict, tomllib
 
 from conftest import write
 
@@ -94,7 +94,7 @@ def test_plan_ranks_designs_and_respects_the_cap():
 
 
 def test_priors(tmp_path):
-    from scaling import analyze, load_runs
+    from isoflop import analyze, load_runs
 
     from conftest import synthetic_runs
 

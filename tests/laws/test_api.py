@@ -8,19 +8,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-import scaling
-from scaling import analyze, load_runs
-from scaling.laws.plots import plot_isoflops, plot_optimal, plot_parametric
+import isoflop
+from isoflop import analyze, load_runs
+from isoflop.laws.plots import plot_isoflops, plot_optimal, plot_parametric
 
 from conftest import synthetic_runs, true_loss
 
 
 def test_import_has_no_heavy_side_effects():
-    code = "import sys, scaling; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'matplotlib'}))"
+    code = "import sys, isoflop; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'matplotlib'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     for name in ("load_runs", "fit_isoflops", "fit_power_law", "fit_parametric", "find_optimal_params", "fit_linear_log"):
-        assert name in scaling.__all__ and callable(getattr(scaling, name))
+        assert name in isoflop.__all__ and callable(getattr(isoflop, name))
 
 
 def test_plot_functions_draw_on_a_given_axes():

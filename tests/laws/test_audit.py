@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from scaling import audit_run, preset_law
+from isoflop import audit_run, preset_law
 
 
 def test_preset_optimum_follows_chinchilla_eq4():

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import analyze, load_runs
-from scaling.laws.fit.calibration import INTERVAL_SCALE, lack_of_fit, scale_interval
-from scaling.laws.result import AnalysisResult
+from isoflop import analyze, load_runs
+from isoflop.laws.fit.calibration import INTERVAL_SCALE, lack_of_fit, scale_interval
+from isoflop.laws.result import AnalysisResult
 
 from conftest import synthetic_runs, true_nopt
 
@@ -94,7 +94,7 @@ def test_truth_is_covered_on_a_correct_surface():
 
 
 def test_approach1_has_its_own_factor_when_the_table_holds_seeds():
-    from scaling.laws.fit.calibration import SEEDED_SCALE
+    from isoflop.laws.fit.calibration import SEEDED_SCALE
 
     base = synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20), n_sizes=5)
     rng = np.random.default_rng(2)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from scaling import analyze, load_runs
-from scaling.laws.fit.parametric import CHINCHILLA_GRID
+from isoflop import analyze, load_runs
+from isoflop.laws.fit.parametric import CHINCHILLA_GRID
 
 from conftest import TRUTH, synthetic_runs
 

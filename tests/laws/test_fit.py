@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import find_optimal_params, fit_envelope, fit_isoflops, fit_linear_log, fit_power_law, load_runs
+from isoflop import find_optimal_params, fit_envelope, fit_isoflops, fit_linear_log, fit_power_law, load_runs
 
 from conftest import TRUTH, synthetic_runs, true_loss, true_nopt
 
@@ -109,7 +109,7 @@ def test_approaches_on_cs336_reproduce_reference_figures():
 
 
 def test_loss_law_recovers_its_asymptote_and_slope():
-    from scaling.laws.fit.powerlaw import batched_loss_law, fit_loss_law
+    from isoflop.laws.fit.powerlaw import batched_loss_law, fit_loss_law
 
     c = np.logspace(17, 22, 7)
     loss = 1.7 + 300 * c**-0.15
@@ -126,8 +126,8 @@ def test_loss_law_recovers_its_asymptote_and_slope():
 
 
 def test_approach2_residual_bootstrap_keeps_the_design_and_is_tighter_than_case_resampling():
-    from scaling.laws.fit.bootstrap import percentile_interval, resample_indices
-    from scaling.laws.fit.isoflop import bootstrap_isoflops, bootstrap_isoflops_residuals
+    from isoflop.laws.fit.bootstrap import percentile_interval, resample_indices
+    from isoflop.laws.fit.isoflop import bootstrap_isoflops, bootstrap_isoflops_residuals
 
     rng = np.random.default_rng(0)
     clean = synthetic_runs(budgets=np.logspace(17, 21, 5), n_sizes=7)

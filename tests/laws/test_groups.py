@@ -8,10 +8,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import TRUTH, synthetic_runs
 
-from scaling import load_runs
-from scaling.cli import main
-from scaling.errors import TableError
-from scaling.laws.groups import analyze_groups
+from isoflop import load_runs
+from isoflop.cli import main
+from isoflop.errors import TableError
+from isoflop.laws.groups import analyze_groups
 
 
 @pytest.fixture

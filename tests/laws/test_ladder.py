@@ -8,13 +8,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import write
 
-from scaling.cli import main
-from scaling.laws.fit.lr_ladder import fit_lr_ladder, ladder_point
-from scaling.laws.ladder import load_ladder, load_lr_rule
-from scaling.model.flops import param_counts
-from scaling.runs import finished_records
-from scaling.sweep import SweepError, budget_runs, load_sweep
-from scaling.laws.lr_rule import LRRule
+from isoflop.cli import main
+from isoflop.laws.fit.lr_ladder import fit_lr_ladder, ladder_point
+from isoflop.laws.ladder import load_ladder, load_lr_rule
+from isoflop.model.flops import param_counts
+from isoflop.runs import finished_records
+from isoflop.sweep import SweepError, budget_runs, load_sweep
+from isoflop.laws.lr_rule import LRRule
 
 
 def synthetic_ladder(eta0=3e-3, n0=5e4, gamma=0.35, sizes=(1e4, 4e4, 1.6e5, 6.4e5), mults=(0.25, 0.5, 1, 2, 4, 8),
@@ -63,7 +63,7 @@ def test_an_optimum_at_the_grid_edge_is_left_out_with_the_reason():
 def test_the_ladder_says_how_the_lr_moves_the_compute_optimal_size():
     """Two budgets, five sizes: at the base LR the small sizes are handicapped (their best LR is far above it),
     so the base-LR vertex sits at larger N and a differs from the best-LR one."""
-    from scaling.laws.ladder import ladder_vertices
+    from isoflop.laws.ladder import ladder_vertices
 
     rows = []
     mults = (0.25, 0.5, 1, 2, 4, 8)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from scaling import fit_parametric, load_runs
-from scaling.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
+from isoflop import fit_parametric, load_runs
+from isoflop.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
 
 from conftest import TRUTH, synthetic_runs
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import synthetic_runs
 
-from scaling import AnalysisResult, analyze, load_runs
-from scaling.errors import LawError, RecordError
-from scaling.laws.audit import Law, load_law
+from isoflop import AnalysisResult, analyze, load_runs
+from isoflop.errors import LawError, RecordError
+from isoflop.laws.audit import Law, load_law
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +70,9 @@ def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
     """The committed Pig Latin sweep: Approach 2's interval on N_opt(1e15) spans hundreds of times."""
     from pathlib import Path
 
-    from scaling.laws import analyze, load_runs
-    from scaling.laws.report import format_analysis
-    from scaling.laws.result import UNCONSTRAINED
+    from isoflop.laws import analyze, load_runs
+    from isoflop.laws.report import format_analysis
+    from isoflop.laws.result import UNCONSTRAINED
 
     res = analyze(load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
                   methods="approach2,approach3", targets=[1e15], n_bootstrap=200, seed=0)

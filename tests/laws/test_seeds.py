@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import synthetic_runs
 
-from scaling import AnalysisResult, analyze, load_runs
-from scaling.laws.fit.bootstrap import point_ids, resample_indices, seed_noise
-from scaling.laws.report import format_analysis
+from isoflop import AnalysisResult, analyze, load_runs
+from isoflop.laws.fit.bootstrap import point_ids, resample_indices, seed_noise
+from isoflop.laws.report import format_analysis
 
 
 def _seeded(sigma=0.02, seeds=3, rng=None):
@@ -63,7 +63,7 @@ def test_an_analysis_reports_seed_noise_and_it_round_trips():
 
 
 def test_approach1_averages_seeds():
-    from scaling.laws.fit.envelope import fit_envelope
+    from isoflop.laws.fit.envelope import fit_envelope
 
     # one budget, three sizes, two seeds each: size 2 has the lowest single run, size 1 the lowest mean
     n = np.array([1e6, 1e6, 2e6, 2e6, 4e6, 4e6])

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from scaling.errors import LawError
-from scaling.laws.surface import Surface, parse_surface
+from isoflop.errors import LawError
+from isoflop.laws.surface import Surface, parse_surface
 
 from conftest import TRUTH, true_loss, true_nopt
 
@@ -54,7 +54,7 @@ def test_written_forms(tmp_path):
 
 
 def test_a_fit_file_gives_its_parametric_surface(tmp_path):
-    from scaling import analyze, load_runs
+    from isoflop import analyze, load_runs
 
     from conftest import synthetic_runs
 
@@ -70,9 +70,9 @@ def test_repeated_data_biases_the_fit_and_effective_tokens_undo_it(tmp_path):
     misreads beta; fitted on D' (--unique-tokens), it recovers the fresh-data law and its optimum."""
     from click.testing import CliRunner
 
-    from scaling.cli import main
-    from scaling.laws.analyze import analyze
-    from scaling.laws.table_io import load_runs
+    from isoflop.cli import main
+    from isoflop.laws.analyze import analyze
+    from isoflop.laws.table_io import load_runs
     from conftest import synthetic_runs
 
     u = 3e9

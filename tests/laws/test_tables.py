@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import TableError, load_runs
-from scaling.laws.table import group_by_flops
+from isoflop import TableError, load_runs
+from isoflop.laws.table import group_by_flops
 
 from conftest import synthetic_runs
 
@@ -117,7 +117,7 @@ def test_repr_of_a_large_table_and_its_fit_is_a_summary():
     import numpy as np
     import pandas as pd
 
-    from scaling.laws import analyze, load_runs
+    from isoflop.laws import analyze, load_runs
 
     rng = np.random.default_rng(0)
     n = rng.uniform(1e6, 1e9, 5000)

@@ -6,10 +6,10 @@ import pytest
 from conftest import TRUTH, synthetic_runs, true_loss, true_nopt
 from scipy.optimize import nnls
 
-from scaling.laws.fit.correction import correct_isoflops, shift_samples
-from scaling.laws.fit.frontier import Counting, frontier
-from scaling.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
-from scaling.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls, nnls3
+from isoflop.laws.fit.correction import correct_isoflops, shift_samples
+from isoflop.laws.fit.frontier import Counting, frontier
+from isoflop.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
+from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls, nnls3
 
 
 def test_nnls3_matches_scipys_nnls_including_active_constraints():
@@ -151,7 +151,7 @@ def test_corrected_replicates_move_by_the_correction_line():
 def test_a_table_counted_otherwise_gets_its_parametric_optimum_under_its_own_counting():
     import json
 
-    from scaling import AnalysisResult, analyze, load_runs
+    from isoflop import AnalysisResult, analyze, load_runs
 
     df = synthetic_runs(budgets=(1e17, 1e18, 1e19, 1e20))
     r = 0.5 * (df.params / df.params.min()) ** -0.3  # c(N) = 6N(1 + r(N)), as attention and embeddings add

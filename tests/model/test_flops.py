@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from scaling.model.config import ModelConfig
-from scaling.model.shapes import clean_shapes, shape_for_params
-from scaling.model.flops import all_flops_per_token, flops_per_token, matmul_flops_per_token, param_counts
-from scaling.model.transformer import Transformer
+from isoflop.model.config import ModelConfig
+from isoflop.model.shapes import clean_shapes, shape_for_params
+from isoflop.model.flops import all_flops_per_token, flops_per_token, matmul_flops_per_token, param_counts
+from isoflop.model.transformer import Transformer
 
 SHAPES = [
     dict(n_layers=1, d_model=32, n_heads=1, vocab_size=256, seq_len=64),
@@ -123,7 +123,7 @@ def test_config_validation(kw, msg):
 
 
 def test_rotary_scores_depend_only_on_relative_position():
-    from scaling.model.transformer import apply_rotary, rotary_tables
+    from isoflop.model.transformer import apply_rotary, rotary_tables
 
     cos, sin = rotary_tables(32, 8)
     q, k = torch.randn(8), torch.randn(8)

@@ -7,13 +7,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import COSINE_SWEEP, synthetic_runs, true_loss, true_nopt, write
 
-from scaling.cli import main
-from scaling.laws.analyze import analyze
-from scaling.laws.check import judge_check
-from scaling.laws.table_io import load_runs
-from scaling.runs import finished_records
-from scaling.sweep import SweepError, load_sweep
-from scaling.sweep.check import check_sweep
+from isoflop.cli import main
+from isoflop.laws.analyze import analyze
+from isoflop.laws.check import judge_check
+from isoflop.laws.table_io import load_runs
+from isoflop.runs import finished_records
+from isoflop.sweep import SweepError, load_sweep
+from isoflop.sweep.check import check_sweep
 
 SWEEP = COSINE_SWEEP.replace('name = "t"', 'name = "v"').replace("k = 3,", "k = 5,")
 

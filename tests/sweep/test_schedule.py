@@ -6,10 +6,10 @@ import time
 import pytest
 from conftest import WSD_SWEEP, write
 
-from scaling.runs import finished_records
-from scaling.sweep import budget_runs, load_sweep, run_sweep
-from scaling.sweep.executors import LocalExecutor
-from scaling.sweep.schedule import Skipped, Task, critical_paths, run_graph, sweep_tasks
+from isoflop.runs import finished_records
+from isoflop.sweep import budget_runs, load_sweep, run_sweep
+from isoflop.sweep.executors import LocalExecutor
+from isoflop.sweep.schedule import Skipped, Task, critical_paths, run_graph, sweep_tasks
 
 
 def stamp(folder: str, key: str, seconds: float, fail: bool = False) -> str:
@@ -87,7 +87,7 @@ def test_a_wsd_sweep_is_one_graph_of_growth_chains_and_cooldowns(tmp_path):
                    int(x.key.split(":")[2]) < step]
         assert g.after == ((f"grow:{trunk}:{max(earlier)}",) if earlier else ())
     # The cost of the graph is the sweep's planned cost: each trunk step once, plus every cooldown.
-    from scaling.sweep.plan import planned_cost
+    from isoflop.sweep.plan import planned_cost
 
     assert sum(t.cost for t in tasks.values()) == pytest.approx(planned_cost(sweep, 64))
 

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from scaling import analyze, load_runs
-from scaling.errors import ConfigError
-from scaling.laws.surface import Surface
-from scaling.runs import finished_records
-from scaling.runs.throughput import Throughput
-from scaling.sweep import load_sweep, run_sweep, sweep_status
-from scaling.sweep.executors import make_executor
-from scaling.sweep.simulate import Simulator
+from isoflop import analyze, load_runs
+from isoflop.errors import ConfigError
+from isoflop.laws.surface import Surface
+from isoflop.runs import finished_records
+from isoflop.runs.throughput import Throughput
+from isoflop.sweep import load_sweep, run_sweep, sweep_status
+from isoflop.sweep.executors import make_executor
+from isoflop.sweep.simulate import Simulator
 
 from conftest import WSD_SWEEP, write
 
@@ -95,7 +95,7 @@ def test_throughput_model_from_records(tmp_path):
 def test_simulate_cli(tmp_path):
     from click.testing import CliRunner
 
-    from scaling.cli import main
+    from isoflop.cli import main
 
     path = write(tmp_path, WSD_SWEEP)
     r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "r"), "--simulate",

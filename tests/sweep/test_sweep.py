@@ -14,11 +14,11 @@ import torch
 from click.testing import CliRunner
 from conftest import COSINE_SWEEP, write
 
-from scaling.cli import main
-from scaling.model.config import ModelConfig
-from scaling.model.flops import param_counts
-from scaling.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders, trunk_folders
-from scaling.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
+from isoflop.cli import main
+from isoflop.model.config import ModelConfig
+from isoflop.model.flops import param_counts
+from isoflop.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders, trunk_folders
+from isoflop.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = COSINE_SWEEP
 
@@ -47,16 +47,16 @@ def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
 
 
 def test_cosine_run_ids_are_those_of_the_committed_sweep():
-    # The WSD keys joined TrainConfig after results/quick was run: cosine runs must keep their ids,
+    # The WSD keys joined TrainConfig after results/quick-shakespeare was run: cosine runs must keep their ids,
     # or the README's main command would train the committed sweep again.
     repo = Path(__file__).resolve().parents[2]
-    sw = load_sweep(repo / "sweeps" / "quick.toml")
+    sw = load_sweep(repo / "sweeps" / "quick-shakespeare.toml")
     specs = budget_runs(sw, min(sw.budgets), 256, [])
-    have = {f.run_id for f in run_folders(repo / "results" / "quick")}
+    have = {f.run_id for f in run_folders(repo / "results" / "quick-shakespeare")}
     assert len(specs) == 5 and all(s.run_id in have for s in specs)
-    assert load_sweep(repo / "sweeps" / "quick.toml", ("schedule=wsd",)).train_config().schedule == "wsd"
+    assert load_sweep(repo / "sweeps" / "quick-shakespeare.toml", ("schedule=wsd",)).train_config().schedule == "wsd"
     # WSD is the default of a sweep file; a folder written before the key existed ran cosine, and says so.
-    from scaling.sweep import sweep_status
+    from isoflop.sweep import sweep_status
 
     assert sw.schedule == "cosine" and sweep_status(sw, repo / "results").config_changed == ()
 
@@ -112,7 +112,7 @@ def test_auto_grid_is_centred_on_the_predicted_optimum():
 
 
 def _run_cli(args, **kw):
-    return subprocess.run([sys.executable, "-m", "scaling.cli", *args], capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, "-m", "isoflop.cli", *args], capture_output=True, text=True, **kw)
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "wsd"])
@@ -122,7 +122,7 @@ def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_di
                   .replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"))
     res = tmp_path / "res"
     args = ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir), "--workers", "2"]
-    proc = subprocess.Popen([sys.executable, "-m", "scaling.cli", *args], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "isoflop.cli", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     runs = res / "kill" / "runs"
     deadline = time.time() + 120
@@ -223,8 +223,8 @@ def test_end_to_end_tiny_sweep_produces_a_fit(tmp_path, cache_dir):
 
 
 def _tiny_specs(tmp_path, cache_dir, n=3):
-    from scaling.sweep import RunSpec
-    from scaling.train import TrainConfig
+    from isoflop.sweep import RunSpec
+    from isoflop.train import TrainConfig
 
     cfg = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
     return [RunSpec(cfg, 2e8 * (i + 1), TrainConfig(batch_size=4, threads=1), "synthetic", "byte", 0, "cpu")
@@ -233,8 +233,8 @@ def _tiny_specs(tmp_path, cache_dir, n=3):
 
 def test_ray_executor_on_a_local_cluster(tmp_path, cache_dir):
     ray = pytest.importorskip("ray")
-    from scaling.sweep.executors import RayExecutor
-    from scaling.sweep import execute_run
+    from isoflop.sweep.executors import RayExecutor
+    from isoflop.sweep import execute_run
 
     try:
         ex = RayExecutor(num_cpus=2)
@@ -250,8 +250,8 @@ def test_ray_executor_on_a_local_cluster(tmp_path, cache_dir):
 
 def test_submitit_executor_with_its_local_backend(tmp_path, cache_dir):
     pytest.importorskip("submitit")
-    from scaling.sweep.executors import SlurmExecutor
-    from scaling.sweep import execute_run
+    from isoflop.sweep.executors import SlurmExecutor
+    from isoflop.sweep import execute_run
 
     ex = SlurmExecutor(tmp_path / "submitit", cluster="local", timeout_min=10, array_parallelism=2)
     specs = _tiny_specs(tmp_path, cache_dir)
@@ -261,8 +261,8 @@ def test_submitit_executor_with_its_local_backend(tmp_path, cache_dir):
 
 
 def test_checkpoint_resume_gives_the_same_losses(tmp_path, cache_dir):
-    from scaling.data import load_corpus
-    from scaling.train import TrainConfig, train
+    from isoflop.data import load_corpus
+    from isoflop.train import TrainConfig, train
 
     data = load_corpus("synthetic", cache_dir=cache_dir)
     cfg = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
@@ -304,9 +304,9 @@ class _Payload:
 
 
 def test_a_planted_checkpoint_runs_no_code_and_the_run_starts_over(tmp_path, cache_dir):
-    from scaling.data import load_corpus
-    from scaling.train import TrainConfig, train
-    from scaling.train.checkpoint import checkpoint_step
+    from isoflop.data import load_corpus
+    from isoflop.train import TrainConfig, train
+    from isoflop.train.checkpoint import checkpoint_step
 
     marker = tmp_path / "pwned"
     ckpt = tmp_path / "checkpoint.pt"

@@ -7,13 +7,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import WSD_SWEEP, write
 
-from scaling import load_runs
-from scaling.cli import main
-from scaling.data import load_corpus
-from scaling.runs import RunFolder, finished_records, run_folders, trunk_folders
-from scaling.sweep import load_sweep, run_sweep
-from scaling.sweep.executors import LocalExecutor
-from scaling.train import train
+from isoflop import load_runs
+from isoflop.cli import main
+from isoflop.data import load_corpus
+from isoflop.runs import RunFolder, finished_records, run_folders, trunk_folders
+from isoflop.sweep import load_sweep, run_sweep
+from isoflop.sweep.executors import LocalExecutor
+from isoflop.train import train
 
 WSD = WSD_SWEEP
 
@@ -113,8 +113,8 @@ def test_bad_warmup_keys_are_one_line(tmp_path, change, msg):
 
 
 def test_cosine_at_matched_warmups_warms_up_like_the_wsd_trunks(tmp_path):
-    from scaling.sweep import budget_runs
-    from scaling.train.optim import schedule_lr
+    from isoflop.sweep import budget_runs
+    from isoflop.train.optim import schedule_lr
 
     wsd = load_sweep(write(tmp_path, WSD))
     cos = load_sweep(write(tmp_path, WSD.replace('schedule = "wsd"', 'schedule = "cosine"\nwarmup = "largest-budget"')))
@@ -143,7 +143,7 @@ def test_sizes_that_share_no_trunk_warn(tmp_path, cache_dir):
 
 def test_ray_runs_a_wsd_sweep(tmp_path, cache_dir):
     ray = pytest.importorskip("ray")
-    from scaling.sweep.executors import RayExecutor
+    from isoflop.sweep.executors import RayExecutor
 
     sweep = load_sweep(write(tmp_path, WSD), ("budgets=[2e8, 4e8]",))
     try:

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from scaling.model.config import ModelConfig
-from scaling.data import load_corpus
-from scaling.train import TrainConfig, train
+from isoflop.model.config import ModelConfig
+from isoflop.data import load_corpus
+from isoflop.train import TrainConfig, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

@@ -6,12 +6,12 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from scaling.cli import main
-from scaling.model.config import ModelConfig
-from scaling.data import load_corpus
-from scaling.model.flops import flops_per_token
-from scaling.runs import RunFolder, RunRecord
-from scaling.train import TrainConfig, lr_at, plan_run, train
+from isoflop.cli import main
+from isoflop.model.config import ModelConfig
+from isoflop.data import load_corpus
+from isoflop.model.flops import flops_per_token
+from isoflop.runs import RunFolder, RunRecord
+from isoflop.train import TrainConfig, lr_at, plan_run, train
 
 TINY = dict(n_layers=1, d_model=32, n_heads=1, seq_len=32)
 
@@ -114,7 +114,7 @@ def test_cli_train_bad_values(cache_dir, args, msg):
 def test_cpu_peak_measurement_leaves_global_state_alone():
     import torch
 
-    from scaling.train.hardware import measure_cpu_peak
+    from isoflop.train.hardware import measure_cpu_peak
 
     torch.manual_seed(123)
     before, threads = torch.get_rng_state(), torch.get_num_threads()
@@ -123,7 +123,7 @@ def test_cpu_peak_measurement_leaves_global_state_alone():
 
 
 def test_wsd_schedule_holds_the_peak_then_cools_down():
-    from scaling.train.optim import cooldown_start, schedule_lr
+    from isoflop.train.optim import cooldown_start, schedule_lr
 
     for shape in ("1-sqrt", "linear", "cosine"):
         cfg = TrainConfig(schedule="wsd", cooldown_frac=0.2, cooldown_shape=shape, warmup_frac=0.05, final_lr_frac=0.0)

@@ -1,0 +1,58 @@
+"""Command-line interface: thin wrappers over the public API.
+
+Errors derived from :class:`isoflop.errors.ScalingError` (bad input) become
+one line and exit code 2 here, at the boundary; any other exception is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from isoflop.cli.fit import audit, fit
+from isoflop.cli.ladder import ladder_cmd
+from isoflop.cli.options import DIST
+from isoflop.cli.report import report_cmd
+from isoflop.cli.plan import plan_cmd
+from isoflop.cli.sweep import sweep
+from isoflop.cli.train import flops, train_cmd
+from isoflop.cli.validate import validate_cmd
+from isoflop.errors import ScalingError
+
+
+class InputError(click.ClickException):
+    """Bad input: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+class _Group(click.Group):
+    """The top-level group: turns a :class:`ScalingError` from any command into an :class:`InputError`."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ScalingError as e:
+            raise InputError(" ".join(str(e).split("\n")[:1]) or type(e).__name__) from None
+        except click.UsageError as e:  # a bad option value or a missing argument: one line, not the usage block
+            where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            raise InputError(f"{where}: {e.format_message()} (see {where} --help)") from None
+        except OSError as e:  # a folder that cannot be written, a full disk: the environment's fault, named
+            what = e.filename or "a file"
+            raise InputError(f"{what}: cannot read or write ({e.strerror or e}); finished runs and files are kept") \
+                from None
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name=DIST)
+def main():
+    """Compute-optimal scaling laws: plan and run sweeps, fit loss tables, audit runs."""
+
+
+for _cmd in (fit, audit, flops, train_cmd, sweep, plan_cmd, ladder_cmd, validate_cmd, report_cmd):
+    main.add_command(_cmd)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

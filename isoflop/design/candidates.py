@@ -1,0 +1,218 @@
+"""A sweep design: budgets, sizes per budget and their span, seeds, schedule; its plan and its cost here.
+
+A :class:`Design` becomes an ordinary :class:`~isoflop.sweep.config.SweepConfig` (``auto`` sizes centred on
+the prior's optimum, not refined, so that what the planner simulated is exactly what runs), whose plan
+gives every run's N, D and C and whose cost follows from the FLOPs and a
+:class:`~isoflop.runs.throughput.Throughput` model: wall time is the run time over the workers, or the
+longest chain of one WSD trunk and its cooldowns when that is longer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from isoflop.errors import ConfigError, SweepError
+from isoflop.model.flops import param_counts
+from isoflop.runs.throughput import Throughput
+from isoflop.sweep.config import AutoSizes, SweepConfig
+from isoflop.sweep.plan import RunSpec, budget_runs, trunk_tips
+
+#: Fewest optimiser steps a planned run may have: shorter runs are mostly warmup.
+MIN_STEPS = 50
+
+
+@dataclass(frozen=True)
+class Design:
+    """A candidate sweep.
+
+    Attributes:
+        schedule: "cosine" (independent runs) or "wsd" (shared trunks, a cooldown per budget).
+        n_budgets: how many budgets.
+        spacing: the ratio between consecutive budgets.
+        k: sizes per budget.
+        span: sizes over [N*/span, N*·span] about the prior's optimum N*.
+        seeds: runs per (size, budget).
+        top: the largest budget, in FLOPs.
+    """
+
+    schedule: str
+    n_budgets: int
+    spacing: float
+    k: int
+    span: float
+    seeds: int
+    top: float
+
+    def __post_init__(self):
+        if self.schedule not in ("cosine", "wsd"):
+            raise ConfigError(f"design: schedule ({self.schedule!r}) must be cosine or wsd")
+        if self.n_budgets < 3 or self.k < 3 or self.seeds < 1:
+            raise ConfigError("design: needs at least 3 budgets, 3 sizes per budget and 1 seed")
+        if not (self.spacing > 1 and self.span > 1 and self.top > 0):
+            raise ConfigError("design: spacing and span must exceed 1, and the top budget be positive")
+
+    @property
+    def budgets(self) -> tuple[float, ...]:
+        return tuple(float(f"{self.top / self.spacing ** i:.4g}") for i in range(self.n_budgets - 1, -1, -1))
+
+    @property
+    def label(self) -> str:
+        sp = "sqrt2x" if abs(self.spacing - math.sqrt(2)) < 1e-6 else f"{self.spacing:g}x"
+        return (f"{self.schedule} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
+                f"k={self.k} span={self.span:g} seeds={self.seeds}")
+
+    def sweep(self, base: SweepConfig, centre: tuple[float, float, float], name: str | None = None) -> SweepConfig:
+        """The design as a sweep on ``base``'s corpus, model family and training settings; ``centre`` is
+        the prior's N_opt law as (exponent, anchor FLOPs, anchor N)."""
+        a, c0, n0 = centre
+        sizes = AutoSizes(k=self.k, span=self.span, exponent=float(min(max(a, 0.05), 0.95)), anchor_flops=float(c0),
+                          anchor_params=float(n0), refine=False)
+        train = dict(base.train)
+        if self.schedule == "wsd":  # every budget's cooldown must start after the shared warmup ends
+            tc = base.train_config()
+            ratio = self.budgets[-1] / self.budgets[0]
+            train["warmup_frac"] = float(f"{min(tc.warmup_frac, 0.5 * (1 - tc.cooldown_frac) / ratio):.3g}")
+        return replace(base, name=name or base.name, budgets=self.budgets, sizes=sizes, seeds=self.seeds,
+                       schedule=self.schedule, warmup=None, train=train)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a design costs: FLOPs spent (each WSD trunk once), run time, and wall time on ``workers``."""
+
+    flops: float
+    run_s: float
+    wall_s: float
+    runs: int
+    min_steps: int
+
+
+def plan_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec]:
+    return [s for b in sweep.budgets for s in budget_runs(sweep, b, vocab_size, [])]
+
+
+def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> Cost:
+    """Cost of a plan's runs: each run's own FLOPs (a branch: its cooldown), each trunk grown once."""
+    flops = run_s = 0.0
+    chains: dict[str, float] = {}  # a trunk's growth and its cooldowns, which run one after another
+    for s in specs:
+        sec = float(throughput.seconds(param_counts(s.model).total, s.planned_cost))
+        flops += s.planned_cost
+        run_s += sec
+        if s.is_branch:
+            chains[s.trunk_id] = chains.get(s.trunk_id, 0.0) + sec
+    for tid, s in trunk_tips(specs).items():
+        sec = float(throughput.seconds(param_counts(s.model).total, s.start_flops))
+        flops += s.start_flops
+        run_s += sec
+        chains[tid] += sec
+    longest = max(chains.values(), default=0.0)
+    return Cost(flops, run_s, max(run_s / max(1, workers), longest), len(specs), min(s.steps for s in specs))
+
+
+def plan_counting(specs: list[RunSpec]):
+    """The FLOP counting c(N) of a plan's runs (as a table of them would be read)."""
+    from isoflop.laws.fit.frontier import Counting
+
+    n = np.array([param_counts(s.model).total for s in specs], dtype=float)
+    return Counting.from_runs(n, np.array([s.tokens for s in specs], dtype=float),
+                              np.array([s.flops for s in specs], dtype=float))
+
+
+def prior_centre(surface, budgets, counting=None) -> tuple[float, float, float]:
+    """The prior's N_opt law over a budget range, as (exponent, anchor FLOPs, anchor N)."""
+    lo, hi = min(budgets), max(budgets)
+    per_token = counting.per_token if counting is not None else None
+    n_lo, n_hi = surface.optimum(lo, per_token)[0], surface.optimum(hi, per_token)[0]
+    a = math.log(n_hi / n_lo) / math.log(hi / lo) if hi > lo else 0.5
+    return a, float(math.sqrt(lo * hi)), float(math.sqrt(n_lo * n_hi))
+
+
+def fill(design: Design, base: SweepConfig, vocab_size: int, surface, throughput: Throughput, workers: int,
+         cap_s: float | None, cap_flops: float | None, counting=None) -> tuple[Design, SweepConfig, list[RunSpec], Cost] | None:
+    """Scale a design's top budget so that it spends the cap (wall time or FLOPs); None when even its
+    cheapest form has runs under :data:`MIN_STEPS` steps or overspends."""
+    try:
+        return _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flops, counting)
+    except SweepError:  # a design the sweep rules refuse (say, a WSD warmup longer than a cooldown's start)
+        return None
+
+
+def _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flops, counting):
+    d = design
+    for i in range(10):
+        sw = d.sweep(base, prior_centre(surface, d.budgets, counting))
+        specs = plan_specs(sw, vocab_size)
+        cost = design_cost(specs, throughput, workers)
+        counting = plan_counting(specs)  # centre the next pass under the family's own FLOP counting
+        used = cost.wall_s / cap_s if cap_s else cost.flops / cap_flops
+        if abs(used - 1) < 0.03:
+            break
+        d = replace(d, top=d.top / used ** (1.0 if i < 3 else 0.7))  # cost grows about linearly with the top
+    ok = used <= 1.03 and cost.min_steps >= MIN_STEPS
+    return (d, sw, specs, cost) if ok else None
+
+
+def candidates(top_guess: float, schedules=("cosine", "wsd")) -> list[Design]:
+    """The designs a planner compares (72): schedule × budgets (5 at 2×, 4 at 2.5×, 7 at √2×) × sizes per
+    budget and span ((4, 4), (6, 4), (6, 6), (8, 6)) × seeds (1-3); each is then scaled to the cap.
+
+    The grid's edges were widened until the best design under a realistic prior (the seed noise of
+    ``results/planned``) sat inside them, not on them (see the planner benchmark in the README)."""
+    out = []
+    for sch in schedules:
+        for nb, sp in ((5, 2.0), (4, 2.5), (7, math.sqrt(2))):
+            for k, span in ((4, 4.0), (6, 4.0), (6, 6.0), (8, 6.0)):
+                for seeds in (1, 2, 3):
+                    out.append(Design(sch, nb, sp, k, span, seeds, top_guess))
+    return out
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "90s", "40min", "40m", "1h", "1.5h" or a bare number of seconds.
+
+    Raises:
+        ConfigError: not a positive duration.
+    """
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*(s|sec|m|min|h|hr|hours?)?\s*", str(text), re.I)
+    if not m:
+        raise ConfigError(f"--cost {text!r}: not a duration (for example 90s, 40min, 1h)")
+    unit = (m.group(2) or "s").lower()
+    secs = float(m.group(1)) * (3600 if unit.startswith("h") else 60 if unit.startswith("m") else 1)
+    if not secs > 0:
+        raise ConfigError(f"--cost {text!r}: must be positive")
+    return secs
+
+
+def to_toml(sweep: SweepConfig, header: str = "") -> str:
+    """A sweep as a TOML file that :func:`~isoflop.sweep.config.load_sweep` reads back."""
+    d = sweep.to_dict()
+    lines = [f"# {line}" for line in header.splitlines()]
+
+    def val(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, float):
+            return repr(float(np.float64(v)))
+        return str(v)
+
+    for k, v in d.items():
+        if k not in ("sizes", "train") and v is not None:
+            lines.append(f"{k} = {val(v)}")
+    lines.append("\n[sizes]")
+    lines += [f"{k} = {val(v)}" for k, v in d["sizes"].items()]
+    if d["train"]:
+        lines.append("\n[train]")
+        lines += [f"{k} = {val(v)}" for k, v in d["train"].items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,226 @@
+"""Run all three approaches on a loss table, with bootstrap intervals.
+
+This is the layer the CLI calls: ``analyze(table, ...)`` returns an
+:class:`~isoflop.laws.result.AnalysisResult` holding each approach's fit, the
+bootstrap replicates and the predictions at target budgets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isoflop.errors import FitError
+from isoflop.laws.fit.bootstrap import (counts_from_indices, percentile_interval, point_ids, resample_indices,
+                                        seed_noise)
+from isoflop.laws.fit.calibration import lack_of_fit
+from isoflop.laws.fit.correction import correct_isoflops, shift_samples
+from isoflop.laws.fit.envelope import bootstrap_envelope, fit_envelope
+from isoflop.laws.fit.frontier import Counting
+from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
+from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
+from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
+from isoflop.laws.result import METHODS, AnalysisResult
+from isoflop.laws.table import RunTable
+
+
+def _parse_methods(methods) -> tuple[str, ...]:
+    if isinstance(methods, str):
+        methods = (methods,)
+    out: list[str] = []
+    for m in methods:
+        for part in str(m).split(","):
+            part = part.strip()
+            if part == "all":
+                out.extend(METHODS)
+            elif part in METHODS:
+                out.append(part)
+            elif part in ("1", "2", "3"):
+                out.append(f"approach{part}")
+            else:
+                raise FitError(f"unknown method '{part}' (choose from all, {', '.join(METHODS)})")
+    return tuple(m for m in METHODS if m in out)
+
+
+def analyze(
+    table: RunTable,
+    *,
+    methods=("all",),
+    targets=(),
+    n_bootstrap: int = 1000,
+    level: float = 0.95,
+    seed: int | None = 0,
+    allow_edge: bool = False,
+    delta: float = 1e-3,
+    init_grid: np.ndarray | None = None,
+    calibrate: bool = True,
+    progress=None,
+) -> AnalysisResult:
+    """Fit the requested approaches and bootstrap them.
+
+    Args:
+        table: runs from :func:`isoflop.load_runs`.
+        methods: any of "approach1", "approach2", "approach2_corrected", "approach3", "vpnls", or "all".
+        targets: budgets C (FLOPs) at which to predict N_opt, D_opt and the loss.
+        n_bootstrap: resamples (0 for no intervals).
+        level: interval coverage, in (0, 1).
+        seed: seed of the bootstrap's random generator.
+        allow_edge: let Approach 2 use budgets whose vertex lies outside the sampled sizes.
+        delta: Huber threshold of Approach 3.
+        init_grid: Approach 3 starting points (default: the 4,500-point grid).
+        calibrate: intervals on N_opt and D_opt carry each method's measured calibration factor
+            (:mod:`isoflop.laws.fit.calibration`); False gives plain percentile intervals.
+        progress: called as ``progress(stage, done, total)`` as the bootstrap goes (for a progress bar).
+
+    Returns:
+        An :class:`AnalysisResult`. An approach that cannot be fitted (too few runs or
+        budgets) is None, with the reason in ``errors``.
+
+    Raises:
+        FitError: an unknown method, a bad bootstrap setting or target, or no usable runs.
+    """
+    methods = _parse_methods(methods)
+    if n_bootstrap < 0:
+        raise FitError(f"n_bootstrap ({n_bootstrap}) must be non-negative")
+    if not 0 < level < 1:
+        raise FitError(f"level ({level}) must be in (0, 1)")
+    for c in targets:
+        if not (np.isfinite(c) and c > 0):
+            raise FitError(f"target ({c}) must be a positive number of FLOPs")
+    n, d, c_run, l, g = table.used_arrays()
+    if n.size == 0:
+        from collections import Counter
+
+        why = Counter(e.reason.split(":")[0] for e in table.excluded).most_common(3)
+        first = table.excluded[0]
+        raise FitError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
+                         f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
+    c = table.budgets[g]
+    counting = Counting.from_runs(n, d, c_run)
+    points = point_ids(g, n)
+    noise = seed_noise(l, points)
+    fits: dict = {m: None for m in METHODS}
+    errors: dict[str, str] = {}
+    notes: list[str] = []
+    if table.simulated:
+        notes.append(f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
+                     "'scaling sweep run --simulate', not trained")
+
+    if "approach1" in methods:
+        f1 = fit_envelope(n, d, l, c, curves=_used_curves(table), points=points)
+        if f1.params_law.success:
+            fits["approach1"] = f1
+        else:
+            errors["approach1"] = f"cannot fit power laws: {f1.params_law.message}"
+    # Approach 2's fit also serves approach2_corrected, which corrects it, and the parametric methods'
+    # lack-of-fit test (and their interval when they fail it).
+    a2 = (fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+          if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods) else None)
+    if "approach2" in methods:
+        fits["approach2"] = a2
+        if not a2.params_law.success:
+            bad = {s: sum(b.status == s for b in a2.budgets) for s in ("edge", "concave", "too_few")}
+            detail = ", ".join(f"{v} {k}" for k, v in bad.items() if v)
+            errors["approach2"] = f"cannot fit power laws: {a2.params_law.message} with status ok ({detail})"
+    if "approach3" in methods:
+        if n.size < 5:
+            errors["approach3"] = f"needs at least 5 runs, got {n.size}"
+        else:
+            f3 = fit_parametric(n, d, l, delta=delta, init_grid=init_grid)
+            fits["approach3"] = f3
+            if not f3.success:
+                errors["approach3"] = f3.message
+    surface_needed = "approach2_corrected" in methods
+    if "vpnls" in methods or surface_needed:
+        if n.size < 5:
+            errors["vpnls" if "vpnls" in methods else "approach2_corrected"] = f"needs at least 5 runs, got {n.size}"
+        else:
+            fv = fit_vpnls(n, d, l)
+            fits["vpnls"] = fv if fv.success else None
+            if not fv.success and "vpnls" in methods:
+                errors["vpnls"] = fv.message
+    if surface_needed:
+        surface = next(((m, fits[m]) for m in ("vpnls", "approach3") if fits[m] is not None and m not in errors), None)
+        if "approach2_corrected" in errors:
+            pass
+        elif not a2.params_law.success:
+            errors["approach2_corrected"] = "Approach 2 has no power law to correct"
+        elif surface is None:
+            errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
+        else:
+            fits["approach2_corrected"] = correct_isoflops(a2, surface[1], n, d, c, counting=counting,
+                                                           surface_name=surface[0])
+
+    # A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval.
+    misfit = {}
+    if a2 is not None:
+        for m in ("approach3", "vpnls"):
+            if m in methods and fits[m] is not None and m not in errors:
+                test = lack_of_fit(fits[m], n, d, l, c, a2)
+                if test is not None:
+                    misfit[m] = test
+                if test and test["flagged"]:
+                    notes.append(f"{m}: the Chinchilla form fails a lack-of-fit test against the IsoFLOP parabolas "
+                                 f"(F = {test['F']:.2f} on {test['df'][0]} and {test['df'][1]} dof, "
+                                 f"p = {test['p']:.2g}); its intervals on N_opt and D_opt are Approach 2's, stretched "
+                                 "to hold its estimate, where those are narrower")
+    samples: dict = {}
+    if n_bootstrap:
+        sizes = np.bincount(g)
+        if np.any(sizes == 1):
+            notes.append(f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
+                         "resample repeats: intervals understate the spread from those runs")
+        rng = np.random.default_rng(seed)
+        idx = resample_indices(g, n_bootstrap, rng, points)
+        tick = progress or (lambda *a: None)
+        tick("bootstrap: approach1", 0, 4)
+        if fits["approach1"] is not None:
+            samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table),
+                                                      points=points)
+        fc = fits["approach2_corrected"]
+        a2_samples = None
+        flagged = any(t["flagged"] for t in misfit.values())
+        tick("bootstrap: approach2", 1, 4)
+        if (fits["approach2"] is not None or fc is not None or flagged) and a2.params_law.success:
+            a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
+        if (fits["approach2"] is not None or flagged) and a2_samples is not None:
+            samples["approach2"] = a2_samples
+        f3 = fits["approach3"]
+        counts = counts_from_indices(idx, n.size)
+        tick("bootstrap: approach3", 2, 4)
+        if f3 is not None and f3.success:
+            x = bootstrap_parametric(f3, n, d, l, counts)
+            samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
+        tick("bootstrap: vpnls", 3, 4)
+        if fits["vpnls"] is not None and "vpnls" in methods:
+            samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], n, d, l, counts).T))
+        if fc is not None:
+            samples["approach2_corrected"] = shift_samples(a2_samples, fc)
+        tick("bootstrap: done", 4, 4)
+    f1 = fits["approach1"]
+    if f1 is not None and samples.get("approach1"):
+        iv = percentile_interval(samples["approach1"]["params_exponent"], level)
+        if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
+            notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
+                         "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
+                         "is the spread of a minimum under resampling, not a confidence interval")
+    return AnalysisResult(
+        table=table, methods=methods, approach1=fits["approach1"],
+        # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
+        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
+        approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
+        errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
+        n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
+        vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
+        counting=counting, seed_noise=noise, calibrated=calibrate, misfit=misfit,
+    )
+
+
+def _used_curves(table: RunTable):
+    """Training curves re-indexed to the used runs (None when there are none)."""
+    if table.curves is None or len(table.curves) == 0:
+        return None
+    pos = np.full(table.n_runs, -1)
+    pos[table.used] = np.arange(table.n_used)
+    cur = table.curves[table.curves["run"].isin(np.flatnonzero(table.used))].copy()
+    cur["run"] = pos[cur["run"].to_numpy()]
+    return cur

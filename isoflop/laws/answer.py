@@ -1,0 +1,138 @@
+"""The one-line answer: at budget C, train N parameters on D tokens, by the method judged most trustworthy.
+
+The methods are judged on the table in hand, in this order:
+
+1. a method must have a law and a point prediction at C;
+2. with intervals (a bootstrap), its interval on N_opt must not be unconstrained
+   (over :data:`~isoflop.laws.result.UNCONSTRAINED`× wide);
+3. a parametric form (Approach 3, VPNLS) that fails its lack-of-fit test against the IsoFLOP
+   parabolas is set aside: its interval is borrowed from Approach 2, so it adds nothing of its own;
+4. of those left, the narrowest interval on N_opt wins; without intervals, the first of
+   :data:`PREFERENCE` (Approach 2 needs the fewest assumptions about the loss surface);
+5. when every method is set aside, a misfitting form that is still constrained gives a rough answer,
+   said to be rough.
+
+Each method set aside keeps its reason, so the line says why the answer is that method's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from isoflop.laws.result import AnalysisResult
+
+#: Methods that may give the answer, in order of preference when no interval tells them apart.
+PREFERENCE = ("approach2", "approach3", "vpnls", "approach2_corrected")
+NAMES = {"approach2": "Approach 2 (IsoFLOP parabolas)", "approach3": "Approach 3 (parametric loss)",
+         "vpnls": "VPNLS (parametric loss)", "approach2_corrected": "Approach 2, bias-corrected"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer at one budget, and why it is that method's.
+
+    Attributes:
+        flops: the budget C.
+        method: the method chosen, or None when none is usable.
+        params, params_ci, tokens, tokens_ci: N_opt and D_opt and their intervals (None without a bootstrap).
+        level: the intervals' coverage.
+        reason: why this method (or why none).
+        set_aside: method -> why it was not chosen.
+    """
+
+    flops: float
+    method: str | None
+    params: float | None = None
+    params_ci: tuple | None = None
+    tokens: float | None = None
+    tokens_ci: tuple | None = None
+    level: float = 0.95
+    reason: str = ""
+    set_aside: dict = field(default_factory=dict)
+
+    def line(self) -> str:
+        """"At 1e+15 FLOPs: N ≈ 2.7M parameters (95%: 2.2M – 3.3M), D ≈ 60M tokens, by ... (why)"."""
+        if self.method is None:
+            return f"At {self.flops:.3g} FLOPs: no usable answer ({self.reason})"
+        ci = (f" ({self.level:.0%}: {human(self.params_ci[0])} – {human(self.params_ci[1])})"
+              if self.params_ci else "")
+        tci = (f" ({human(self.tokens_ci[0])} – {human(self.tokens_ci[1])})" if self.tokens_ci else "")
+        return (f"At {self.flops:.3g} FLOPs: N ≈ {human(self.params)} parameters{ci}, D ≈ {human(self.tokens)} "
+                f"tokens{tci}, by {NAMES.get(self.method, self.method)}: {self.reason}")
+
+    def to_dict(self) -> dict:
+        return {"flops": self.flops, "method": self.method, "params": self.params,
+                "params_ci": list(self.params_ci) if self.params_ci else None, "tokens": self.tokens,
+                "tokens_ci": list(self.tokens_ci) if self.tokens_ci else None, "level": self.level,
+                "reason": self.reason, "set_aside": dict(self.set_aside), "line": self.line()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Answer":
+        return cls(float(d["flops"]), d.get("method"), d.get("params"),
+                   tuple(d["params_ci"]) if d.get("params_ci") else None, d.get("tokens"),
+                   tuple(d["tokens_ci"]) if d.get("tokens_ci") else None, float(d.get("level", 0.95)),
+                   d.get("reason", ""), dict(d.get("set_aside") or {}))
+
+
+def human(x: float | None) -> str:
+    """2.69e6 -> "2.7M", 5.95e7 -> "60M", 1.2e10 -> "12B"; small counts as they are."""
+    if x is None or x != x:
+        return "?"
+    for scale, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            v = x / scale
+            return f"{v:.2g}{unit}" if v < 10 else f"{v:.0f}{unit}"
+    return f"{x:.3g}"
+
+
+def choose_answer(result: AnalysisResult, flops: float) -> Answer:
+    """The answer at budget ``flops`` by the method judged most trustworthy (see the module docstring)."""
+    set_aside: dict[str, str] = {}
+    usable: list[tuple[float, str, dict]] = []
+    rough: list[tuple[float, str, dict]] = []
+    fitted = set(result.fitted)
+    for m in PREFERENCE:
+        if m not in result.methods:
+            continue
+        if m not in fitted:
+            set_aside[m] = result.errors.get(m, "no law")
+            continue
+        p = result.prediction(m, flops)
+        n, ci = p.get("optimal_params"), p.get("params_ci")
+        if n is None or not n > 0:
+            set_aside[m] = "no prediction at this budget"
+            continue
+        if p.get("unconstrained", {}).get("params"):
+            set_aside[m] = f"unconstrained ({p['unconstrained']['params']})"
+            continue
+        width = ci[1] / ci[0] if ci and ci[0] and ci[1] and ci[0] > 0 else float("inf")
+        test = result.misfit.get(m) or {}
+        if test.get("flagged"):
+            set_aside[m] = f"its form fails the lack-of-fit test (p = {test['p']:.2g})"
+            rough.append((width, m, p))
+            continue
+        usable.append((width, m, p))
+    if not usable and rough:
+        rough.sort(key=lambda t: (t[0], PREFERENCE.index(t[1])))
+        width, m, p = rough[0]
+        reason = ("a rough answer: no method passes every check (" + "; ".join(
+            f"{NAMES.get(k, k).split(' (')[0]}: {v}" for k, v in set_aside.items()) + ")")
+        ci, tci = p.get("params_ci"), p.get("tokens_ci")
+        return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
+                      float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, result.level, reason,
+                      set_aside)
+    if not usable:
+        why = "; ".join(f"{m}: {w}" for m, w in set_aside.items()) or "no method fitted"
+        return Answer(float(flops), None, level=result.level, reason=why, set_aside=set_aside)
+    usable.sort(key=lambda t: (t[0], PREFERENCE.index(t[1])))
+    width, m, p = usable[0]
+    others = [f"{NAMES.get(o, o).split(' (')[0]} {w:.2f}x" for w, o, _ in usable[1:] if w < float("inf")]
+    if width < float("inf"):
+        reason = f"the narrowest usable interval ({width:.2f}x wide" + (f"; {', '.join(others)}" if others else "") + ")"
+    else:
+        reason = "the method with the fewest assumptions (no intervals: run with --bootstrap)"
+    if set_aside:
+        reason += "; set aside: " + "; ".join(f"{NAMES.get(k, k).split(' (')[0]}: {v}" for k, v in set_aside.items())
+    ci, tci = p.get("params_ci"), p.get("tokens_ci")
+    return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
+                  float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, result.level, reason, set_aside)

@@ -1,0 +1,247 @@
+"""Tables of an analysis, a backtest or an audit, for the terminal.
+
+Tables are plain text (two-space columns under a rule), which logs, CI and SLURM output keep as they are. Inside
+:func:`table_style` ("rich"), set by the CLI when its output is a terminal, the same tables are drawn by rich,
+with borders and bold headers.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+
+import numpy as np
+
+from isoflop.laws.audit import Audit
+from isoflop.laws.backtest import Backtest
+from isoflop.laws.result import PARAMETRIC, UNCONSTRAINED, AnalysisResult
+
+
+def _pct(x) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:+.2%}"
+
+
+def _g(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}g}"
+
+
+def _ci(ci, digits: int = 3, positive: bool = False) -> str:
+    """An interval as text; on a positive quantity (N_opt, D_opt) one wider than UNCONSTRAINED (hi/lo) is
+    labelled, not printed: "[2e-13, 6e+11]" reads like an answer and is none."""
+    if not ci or ci[0] is None:
+        return "-"
+    if positive and ci[1] is not None and (not ci[0] > 0 or ci[1] / ci[0] > UNCONSTRAINED):
+        span = f"spans {ci[1] / ci[0]:.2g}x" if ci[0] > 0 else "reaches 0"
+        return f"unconstrained ({span})"
+    return f"[{_g(ci[0], digits)}, {_g(ci[1], digits)}]"
+
+
+_STYLE = contextvars.ContextVar("table_style", default=("plain", 0))
+
+
+@contextmanager
+def table_style(style: str, width: int = 120):
+    """Draw the tables made inside this block as ``style``: "plain" (the default) or "rich" (for a terminal
+    ``width`` columns wide)."""
+    if style not in ("plain", "rich"):
+        raise ValueError(f"table style {style!r} must be plain or rich")
+    token = _STYLE.set((style, width))
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
+
+
+def _rich_table(headers: list[str], rows: list[list[str]], width: int) -> str:
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAVY, header_style="bold", show_edge=False, pad_edge=False)
+    for h in headers:
+        t.add_column(str(h), overflow="fold")
+    for r in rows:
+        t.add_row(*(str(c) for c in r))
+    buf = io.StringIO()
+    Console(file=buf, force_terminal=True, width=width, color_system="standard").print(t)
+    return buf.getvalue().rstrip("\n")
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns separated by two spaces, with a rule under the header (rich's table inside
+    :func:`table_style` "rich")."""
+    style, width = _STYLE.get()
+    if style == "rich":
+        return _rich_table(headers, rows, width)
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def format_analysis(a: AnalysisResult) -> str:
+    """The terminal report of ``scaling fit``."""
+    t = a.table
+    out = [f"{t.source}: {t.n_runs} runs, {t.n_used} used, {t.budgets.size} budgets (grouped {t.grouping})"]
+    if t.derived:
+        out.append(f"derived {t.derived} from C = 6ND")
+    if t.excluded:
+        out.append(f"excluded {len(t.excluded)} run(s):")
+        out += [f"  row {e.index}: {e.reason}" for e in t.excluded]
+    out += [f"note: {n}" for n in a.notes]
+    sn = a.seed_noise
+    if sn.get("dof"):
+        out.append(f"seed noise: sigma = {sn['sigma']:.4g} nats ({sn['sigma_log']:.2%} of the loss), pooled over "
+                   f"{sn['n_points']} (N, C) points with several runs ({sn['dof']} degrees of freedom); the "
+                   "bootstrap resamples points, then seeds within them")
+    pct = f"{a.level:.0%}"
+    if a.approach2 is not None:
+        out.append("\nApproach 2 (IsoFLOP parabolas)")
+        rows = [[_g(b.flops), str(b.n_points), _g(b.optimal_params), _g(b.optimal_tokens), _g(b.min_loss, 4),
+                 _g(b.curvature), _g(b.residual_rms, 2), b.status + (f": {b.reason}" if b.reason else "")]
+                for b in a.approach2.budgets]
+        out.append(table(["C (FLOPs)", "runs", "N*", "D*", "L*", "curv", "rms", "status"], rows))
+    if a.approach1 is not None:
+        f1 = a.approach1
+        out.append(f"\nApproach 1 ({f1.source}): {f1.flops.size} points")
+    fc = a.approach2_corrected
+    if fc is not None:
+        out.append(f"\nApproach 2's grid bias, measured on the {fc.surface} surface at the table's own points"
+                   + (f" ({', '.join(fc.flags)})" if fc.flags else ""))
+        rows = [[_g(b.flops), _g(b.position, 2), f"{b.span:.3g}x", ", ".join(b.flags) or "-",
+                 _pct(b.params_bias), _pct(b.tokens_bias)] for b in fc.budgets]
+        out.append(table(["C (FLOPs)", "vertex at", "span", "grid", "N* bias", "D* bias"], rows))
+        out.append("vertex at: 0 = smallest size sampled, 1 = largest; approach2_corrected divides each vertex "
+                   "by (1 + bias)")
+    for m in PARAMETRIC:
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        how = (f"Huber on log loss, delta={f.delta:g}, {f.n_starts} starts" if m == "approach3" else
+               f"variable projection, squared loss residuals, {f.n_starts} grid points")
+        out.append(f"\n{'Approach 3' if m == 'approach3' else 'VPNLS'} (L = E + A/N^alpha + B/D^beta, {how}, "
+                   f"{f.n_points} runs)")
+        rows = [[k, _g(getattr(f, k), 5), _ci(a.interval(m, k), 4)] for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
+        out.append(table(["param", "estimate", f"{pct} CI"], rows))
+        out.append(f"objective {f.objective:.6g}; {f.message}")
+    if any(m in a.fitted for m in PARAMETRIC):
+        out.append(f"parametric optima under {a.counting.describe()}" + (
+            "" if a.counting.is_6nd else "; N_opt = argmin over N of L(N, C/c(N)), whose exponent tends to "
+            "beta/(alpha+beta) as C grows"))
+    law_rows = []
+    for m in ("approach1", "approach2", "approach2_corrected"):
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        f = f.fit if m == "approach2_corrected" else f
+        for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
+            law = getattr(f, f"{key}_law")
+            law_rows.append([m, f"{sym} = k*C^e", _g(law.exponent, 4), _ci(a.interval(m, f"{key}_exponent"), 4),
+                             _g(law.coefficient, 4), _g(law.r2, 4), str(law.n_points)])
+    for m in PARAMETRIC:
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        six = a.counting.is_6nd
+        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C", _g(f.a, 4),
+                         _ci(a.interval(m, "a"), 4), _g(f.G, 4) if six else "-", "-", str(f.n_points)])
+        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C", _g(f.b, 4),
+                         _ci(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
+    if law_rows:
+        out.append("\nCompute-optimal laws")
+        out.append(table(["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows))
+    for m, err in a.errors.items():
+        out.append(f"{m}: not fitted: {err}")
+    preds = a.predictions()
+    if preds:
+        out.append("\nPredictions")
+        rows = [[_g(p["flops"]), p["method"], _g(p["optimal_params"]), _ci(p["params_ci"], positive=True),
+                 _g(p["optimal_tokens"]), _ci(p["tokens_ci"], positive=True), _g(p["loss"], 4), _ci(p["loss_ci"], 4)]
+                for p in preds]
+        out.append(table(["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows))
+    if a.n_bootstrap:
+        how = "points, then seeds, within budgets" if a.seed_noise.get("dof") else "within budgets"
+        out.append(f"\n{a.n_bootstrap} bootstrap resamples ({how}, seed {a.seed}); percentile intervals")
+    else:
+        out.append("\nno bootstrap (--bootstrap 0): no intervals")
+    return "\n".join(out)
+
+
+def format_groups(by: str, groups) -> str:
+    """The terminal report of ``scaling fit --by``: one row per group and fitted method."""
+    rows = []
+    for g in groups:
+        a = g.result
+        if a is None:
+            rows.append([g.value, "-", "-", "-", "-", "-", f"not fitted: {g.error}"])
+            continue
+        for m in a.fitted:
+            f = a.fit(m)
+            if m in PARAMETRIC:
+                e, ci = f.a, a.interval(m, "a")
+            else:
+                law = (f.fit if m == "approach2_corrected" else f).params_law
+                e, ci = law.exponent, a.interval(m, "params_exponent")
+            preds = [a.prediction(m, c) for c in a.targets]
+            pred = "; ".join(f"{_g(p['flops'])}: {_g(p['optimal_params'])} {_ci(p['params_ci'], positive=True)}"
+                             for p in preds)
+            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, _g(e, 4), _ci(ci, 4),
+                         pred or "-"])
+        for m, err in a.errors.items():
+            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, "-", "-", f"not fitted: {err}"])
+    return table([by, "runs", "budgets", "method", "a", "CI", "N_opt at targets [CI]"], rows)
+
+
+def format_sensitivity(s) -> str:
+    """The sensitivity report of ``scaling fit --sensitivity``."""
+    out = ["\nSensitivity: the answer under each choice (refits bootstrapped at most 200 times)"]
+    rows = [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci, positive=True),
+             _g(r.optimal_tokens), _ci(r.tokens_ci, positive=True)] for r in s.rows]
+    out.append(table(["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows))
+    for c, sp in s.spread.items():
+        out.append(f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
+                   f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
+                   f"D_opt {sp['tokens_without_approach1']:.3g}x")
+    out += [f"warning: {w}" for w in s.warnings]
+    out += [f"missing: {m}" for m in s.missing]
+    out += [f"not fitted: {e}" for e in s.errors]
+    return "\n".join(out)
+
+
+def format_backtest(b: Backtest) -> str:
+    """The terminal report of ``scaling fit --holdout K``."""
+    out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {_g(max(b.train_budgets))} FLOPs, "
+           f"held out the {b.holdout} largest"]
+    rows = []
+    for r in b.rows:
+        inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
+        rows.append([_g(r.flops), r.method, _g(r.predicted_params), _g(r.observed_params), f"{r.params_error:+.1%}",
+                     inside(r.params_inside), _g(r.predicted_loss, 4), _g(r.observed_loss, 4), f"{r.loss_error:+.2%}",
+                     inside(r.loss_inside), r.reference])
+    out.append(table(["C (FLOPs)", "method", "N pred", "N obs", "N err", "in CI", "L pred", "L obs", "L err", "in CI",
+                      "observed from"], rows))
+    return "\n".join(out)
+
+
+def _opt_ci(ci) -> str:
+    return f" {_ci(ci)}" if ci else ""
+
+
+def format_audit(a: Audit) -> str:
+    """The terminal report of ``scaling audit``."""
+    lines = [
+        f"law: {a.law}",
+        f"run: N = {a.n_params:.3g} parameters, D = {a.n_tokens:.3g} tokens, C = {a.flops:.3g} FLOPs, "
+        f"{a.tokens_per_param:.3g} tokens per parameter",
+        f"compute-optimal at {a.flops:.3g} FLOPs: N_opt = {a.optimal_params:.3g}{_opt_ci(a.params_ci)}, "
+        f"D_opt = {a.optimal_tokens:.3g}{_opt_ci(a.tokens_ci)} "
+        f"({a.optimal_tokens / a.optimal_params:.3g} tokens per parameter)",
+    ]
+    if a.loss is not None:
+        lines.append(f"predicted loss: this run {a.loss:.4f}, the optimum {a.optimal_loss:.4f} nats/token "
+                     f"({a.loss - a.optimal_loss:+.4f})")
+    lines.append(a.sentence)
+    return "\n".join(lines)

@@ -1,0 +1,399 @@
+"""Reading loss tables: files, sweep folders and built-in examples -> a validated :class:`RunTable`.
+
+A table holds one row per training run with model size N (parameters),
+training tokens D, training compute C (FLOPs) and final loss L (nats per
+token). Any one of N, D and C may be missing: it follows from the other two
+through C = 6ND (Kaplan et al. 2020, Hoffmann et al. 2022), and the table
+records which one was derived.
+
+Rows whose loss is NaN or infinite, or whose status is not ok, are kept but excluded, each with a
+reason; malformed values (a non-numeric N, a negative C) raise :class:`TableError` with the file, row and column.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from isoflop.errors import TableError
+from isoflop.laws.selection import FALSE_WORDS, TRUE_WORDS, _norm, filter_rows, refuse_checkpoints
+from isoflop.laws.table import Exclusion, RunTable, group_by_flops
+from isoflop.runs.store import is_sweep_dir, read_curves, runs_frame
+
+#: Column names recognised for each quantity, case-insensitively and with
+#: spaces, hyphens and underscores treated alike. Earlier names win.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "n_params", "parameters", "model_size", "Model Size", "N"),
+    "tokens": ("tokens", "n_tokens", "training_tokens", "Training Tokens", "D"),
+    "flops": ("flops", "compute", "compute_budget", "Training FLOP", "C"),
+    "loss": ("loss", "final_loss", "val_loss", "validation_loss", "L"),
+    "budget": ("budget", "budget_flops"),
+    "status": ("status",),
+    "error": ("error",),
+    "outlier": ("outlier", "is_outlier", "excluded", "exclude"),
+    "outlier_reason": ("outlier_reason", "exclusion_reason", "exclude_reason"),
+}
+
+
+
+#: Status values that count as a finished, usable run.
+OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", "done", "finished"})
+
+#: Built-in example tables shipped with the package (see isoflop/examples/README.md).
+EXAMPLES = {
+    "chinchilla": "chinchilla_epoch_svg_extracted.csv",
+    "cs336": "cs336_isoflops_curves.json",
+}
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet", ".pq": "parquet"}
+
+
+def example_path(name: str) -> Path:
+    """Path of a built-in example table ("chinchilla" or "cs336")."""
+    if name not in EXAMPLES:
+        raise TableError(f"unknown example '{name}' (choose from {', '.join(EXAMPLES)})")
+    return Path(str(resources.files("isoflop") / "examples" / EXAMPLES[name]))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV, TSV, JSON (array of objects), JSON Lines or Parquet file.
+
+    Raises:
+        TableError: the file is missing, of unknown format, or malformed.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise TableError(f"{p}: file not found")
+    if p.is_dir():
+        raise TableError(f"{p}: is a directory, not a loss table")
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise TableError(f"{p}: unknown format '{p.suffix}' (expected one of {', '.join(sorted(FORMATS))})")
+    try:
+        if fmt in ("csv", "tsv"):
+            return pd.read_csv(p, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False)
+        if fmt == "jsonl":
+            rows = []
+            for i, line in enumerate(p.read_text().splitlines()):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise TableError(f"{p}: line {i + 1}: invalid JSON ({e.msg})") from None
+            return _records_frame(p, rows)
+        if fmt == "json":
+            try:
+                data = json.loads(p.read_text())
+            except json.JSONDecodeError as e:
+                raise TableError(f"{p}: invalid JSON at line {e.lineno} ({e.msg})") from None
+            if isinstance(data, dict) and isinstance(data.get("runs"), list):
+                data = data["runs"]
+            if not isinstance(data, list):
+                raise TableError(f"{p}: expected a JSON array of objects (one per run), got {type(data).__name__}")
+            return _records_frame(p, data)
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise TableError(f"{p}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+        return pd.read_parquet(p)
+    except TableError:
+        raise
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TableError(f"{p}: cannot read as {fmt}: {msg}") from None
+
+
+def _records_frame(p: Path, rows: list) -> pd.DataFrame:
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TableError(f"{p}: row {i}: expected an object with named fields, got {type(r).__name__}")
+    return pd.DataFrame.from_records(rows)
+
+
+def _find_column(df: pd.DataFrame, role: str, override: str | None, src: str) -> str | None:
+    by_norm: dict[str, str] = {}
+    for c in df.columns:
+        by_norm.setdefault(_norm(c), c)
+    if override is not None:
+        if override in df.columns:
+            return override
+        if _norm(override) in by_norm:
+            return by_norm[_norm(override)]
+        raise TableError(f"{src}: column '{override}' (given for {role}) not found; columns are {list(map(str, df.columns))}")
+    for alias in COLUMN_ALIASES[role]:
+        if _norm(alias) in by_norm:
+            return by_norm[_norm(alias)]
+    return None
+
+
+def _row_label(i: int, fmt_is_csv: bool) -> str:
+    # CSV users look up line numbers; line 1 is the header.
+    return f"row {i} (line {i + 2})" if fmt_is_csv else f"row {i}"
+
+
+def _numeric(df, col, role, src, label, *, allow_missing=False, skip=None) -> np.ndarray:
+    """A column as floats; rows in ``skip`` (runs already excluded, e.g. failed ones) may hold anything."""
+    raw = df[col]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    blank = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    for i in np.flatnonzero(np.isnan(vals)):
+        if skip is not None and skip[i]:
+            continue
+        if blank[i]:
+            if allow_missing:
+                continue
+            raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) is empty")
+        text = str(raw.iloc[i]).strip()
+        if text.lower() in ("nan", "inf", "-inf", "infinity", "-infinity") and allow_missing:
+            vals[i] = float(text.lower().replace("infinity", "inf"))
+            continue
+        if text.lower() == "nan" and not allow_missing:
+            raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) is NaN")
+        raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) value '{text}' is not a number")
+    return vals
+
+
+def _check_positive(vals, col, role, src, label):
+    bad = np.flatnonzero(~(np.isfinite(vals) & (vals > 0)))
+    if bad.size:
+        i = bad[0]
+        raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) must be positive and finite, got {vals[i]:g}")
+
+
+def load_runs(
+    source: str | Path | pd.DataFrame,
+    *,
+    params_col: str | None = None,
+    tokens_col: str | None = None,
+    flops_col: str | None = None,
+    loss_col: str | None = None,
+    budget_col: str | None = None,
+    group_tol: float = 0.05,
+    drop_highest: int = 0,
+    recount: str = "as-run",
+    where: tuple[str, ...] = (),
+) -> RunTable:
+    """Read a loss table into a validated :class:`RunTable`.
+
+    Args:
+        source: a file path (CSV, TSV, JSON array, JSON Lines, Parquet), a
+            sweep's results folder (``results/<sweep>``: its run records and
+            training curves), the name of a built-in example prefixed with
+            ``example:`` (for instance ``"example:chinchilla"``), or a DataFrame.
+        params_col, tokens_col, flops_col, loss_col, budget_col: column names
+            that override the recognised aliases (:data:`COLUMN_ALIASES`).
+        group_tol: without a budget column, runs whose FLOPs lie within this
+            relative tolerance form one budget.
+        drop_highest: exclude this many of the highest-loss runs (as Besiroglu
+            et al. 2024 did for the Chinchilla data).
+        recount: for a sweep folder, "6N" recounts N and C as Kaplan et al.
+            (non-embedding N, C = 6ND; see :func:`recount_runs`).
+        where: filters ``"column=value"`` (all must hold; numbers compare as numbers), for tables that
+            hold several experiments. Row numbers in messages and exclusions stay those of the file.
+
+    Returns:
+        A :class:`RunTable`.
+
+    Raises:
+        TableError: missing file, unknown format, no loss column, fewer than
+            two of N, D and C, a non-numeric or non-positive N, D or C, a filter that names no
+            column or matches no row, or a table that holds several checkpoints of one run.
+
+    A boolean ``outlier`` (or ``excluded``) column excludes the rows marked true, with the reason from an
+    ``outlier_reason`` column when there is one.
+    """
+    df, src, csv_lines, sweep = read_source(source, recount)
+    # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
+    # run), never the training curve, whose losses before the end are of a schedule that had not ended.
+    wsd = sweep and bool((df["trunk_id"].fillna("").astype(str) != "").any())
+    df, rows = filter_rows(df, where, src)
+    curve_ids = list(df["run_id"]) if sweep else None
+
+    def label(i: int) -> str:
+        return _row_label(int(rows[i]), csv_lines)
+
+    if drop_highest < 0:
+        raise TableError(f"{src}: drop_highest ({drop_highest}) must be non-negative")
+    if recount != "as-run" and curve_ids is None:
+        raise TableError(f"{src}: recounting FLOPs needs a sweep folder (with non-embedding parameter counts)")
+    if len(df) == 0:
+        raise TableError(f"{src}: the table has no rows")
+
+    cols = {
+        "params": _find_column(df, "params", params_col, src),
+        "tokens": _find_column(df, "tokens", tokens_col, src),
+        "flops": _find_column(df, "flops", flops_col, src),
+        "loss": _find_column(df, "loss", loss_col, src),
+        "budget": _find_column(df, "budget", budget_col, src),
+        "status": _find_column(df, "status", None, src),
+        "outlier": _find_column(df, "outlier", None, src),
+    }
+    if cols["loss"] is None:
+        raise TableError(f"{src}: no loss column (looked for {', '.join(COLUMN_ALIASES['loss'])}; use --loss-col); "
+                         f"columns are {list(map(str, df.columns))}")
+    present = [r for r in ("params", "tokens", "flops") if cols[r] is not None]
+    if len(present) < 2:
+        missing = [r for r in ("params", "tokens", "flops") if cols[r] is None]
+        raise TableError(f"{src}: needs two of params, tokens and flops (C = 6ND) but found no column for "
+                         f"{' or '.join(missing)}; columns are {list(map(str, df.columns))}")
+
+    # Runs whose status is not ok are excluded with their error; they may lack N, D or C (a crashed run).
+    reasons: dict[int, str] = {}
+    if cols["status"] is not None:
+        status = df[cols["status"]].astype(str).str.strip()
+        err_col = _find_column(df, "error", None, src)
+        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
+        for i, st in enumerate(status):
+            if st.lower() not in OK_STATUSES:
+                why = errors.iloc[i].strip() if errors is not None else ""
+                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
+    if cols["outlier"] is not None:
+        why_col = _find_column(df, "outlier_reason", None, src)
+        for i, v in enumerate(df[cols["outlier"]]):
+            word = str(v).strip().lower() if not (isinstance(v, float) and np.isnan(v)) else ""
+            if word in TRUE_WORDS and i not in reasons:
+                why = str(df[why_col].iloc[i]).strip() if why_col is not None else ""
+                reasons[i] = f"marked in column '{cols['outlier']}'" + (f": {why}" if why and why != "nan" else "")
+            elif word not in TRUE_WORDS | FALSE_WORDS:
+                raise TableError(f"{src}: {label(i)}: column '{cols['outlier']}' value '{v}' is not true or false")
+    skip = np.zeros(len(df), dtype=bool)
+    skip[list(reasons)] = True
+    vals: dict[str, np.ndarray] = {}
+    for role in present:
+        vals[role] = _numeric(df, cols[role], role, src, label, skip=skip)
+        _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, label)
+    derived = None
+    if len(present) == 2:
+        (derived,) = {"params", "tokens", "flops"} - set(present)
+        if derived == "params":
+            vals["params"] = vals["flops"] / (6.0 * vals["tokens"])
+        elif derived == "tokens":
+            vals["tokens"] = vals["flops"] / (6.0 * vals["params"])
+        else:
+            vals["flops"] = 6.0 * vals["params"] * vals["tokens"]
+    loss = _numeric(df, cols["loss"], "loss", src, label, allow_missing=True)
+    bad_loss = np.flatnonzero(np.isfinite(loss) & (loss <= 0))
+    if bad_loss.size:
+        i = bad_loss[0]
+        raise TableError(f"{src}: {label(i)}: column '{cols['loss']}' (loss) must be positive, got {loss[i]:g}")
+
+    for i in np.flatnonzero(~np.isfinite(loss)):
+        if int(i) not in reasons:
+            reasons[int(i)] = "loss is missing or NaN" if np.isnan(loss[i]) else "loss is infinite"
+    if drop_highest:
+        cand = np.array([i for i in range(len(df)) if i not in reasons], dtype=int)
+        if drop_highest >= cand.size:
+            raise TableError(f"{src}: --drop-highest {drop_highest} would leave no runs (only {cand.size} usable)")
+        worst = cand[np.argsort(-loss[cand], kind="stable")[:drop_highest]]
+        for i in worst:
+            reasons[int(i)] = f"one of the {drop_highest} highest-loss runs (drop_highest={drop_highest})"
+    used = np.ones(len(df), dtype=bool)
+    used[list(reasons)] = False
+
+    group = np.full(len(df), -1, dtype=int)
+    if cols["budget"] is not None:
+        braw = _numeric(df, cols["budget"], "budget", src, label, allow_missing=True)
+        for i in np.flatnonzero(used & ~(np.isfinite(braw) & (braw > 0))):
+            raise TableError(f"{src}: {label(int(i))}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}")
+        budgets, inv = np.unique(braw[used], return_inverse=True)
+        group[used] = inv
+        grouping = f"by column '{cols['budget']}'"
+    else:
+        g = group_by_flops(vals["flops"][used], group_tol)
+        group[used] = g
+        c_used = vals["flops"][used]
+        budgets = np.array([np.exp(np.mean(np.log(c_used[g == k]))) for k in range(g.max() + 1)]) if g.size else np.array([])
+        grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
+
+    refuse_checkpoints(df, vals["params"], group, used, src)
+    excluded = tuple(Exclusion(int(rows[i]), reasons[i]) for i in sorted(reasons))
+    curves = None
+    if curve_ids is not None and not wsd:
+        curves = read_curves(source, curve_ids)
+        if recount == "6N" and len(curves):
+            curves["flops"] = 6.0 * vals["params"][curves["run"].to_numpy()] * curves["tokens"].to_numpy()
+    return RunTable(
+        source=src,
+        n_params=vals["params"],
+        n_tokens=vals["tokens"],
+        flops=vals["flops"],
+        loss=loss,
+        used=used,
+        group=group,
+        budgets=np.asarray(budgets, dtype=float),
+        excluded=excluded,
+        derived=derived,
+        columns={k: v for k, v in cols.items() if v is not None},
+        grouping=grouping,
+        curves=curves if curves is not None and len(curves) else None,
+        simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
+    )
+
+
+def read_source(source, recount: str = "as-run") -> tuple[pd.DataFrame, str, bool, bool]:
+    """The rows of a table source as text, with its name for messages, whether its rows are CSV lines, and
+    whether it is a sweep folder (read without writing; its run records, recounted as ``recount``).
+
+    Raises:
+        TableError: as :func:`read_table`, an unknown example, or a sweep folder with no finished run.
+    """
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True), "<dataframe>", False, False
+    if is_sweep_dir(str(source)):
+        df = recount_runs(runs_frame(source), recount).astype({"error": str})
+        if len(df) == 0:
+            raise TableError(f"{source}: no finished runs yet (no runs/*/result.json)")
+        return df, str(source), False, True
+    s = str(source)
+    path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
+    return read_table(path), (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv"), False
+
+
+def recount_runs(df: pd.DataFrame, convention: str) -> pd.DataFrame:
+    """A sweep's runs as if counted under another convention: "6N" (Kaplan et al. 2020) uses
+    N = non-embedding parameters and C = 6·N·D; each budget's nominal C becomes the
+    geometric mean of its runs' recounted C (the runs of one budget no longer share
+    one C under 6N, since the conventions differ by up to 2x across sizes).
+
+    Args:
+        df: a runs table from :func:`isoflop.runs.store.runs_frame`.
+        convention: "6N", or "as-run" to return the table unchanged.
+
+    Raises:
+        TableError: an unknown convention.
+    """
+    if convention == "as-run":
+        return df
+    if convention != "6N":
+        raise TableError(f"unknown recount convention {convention!r} (use as-run or 6N)")
+    out = df.copy()
+    out["params"] = out["n_params_non_embedding"]
+    out["flops"] = 6.0 * out["params"] * out["tokens"]
+    out["budget"] = out.groupby("budget")["flops"].transform(lambda c: float(np.exp(np.log(c).mean())))
+    return out
+
+
+def read_grid(path: str | Path) -> np.ndarray:
+    """Read Approach 3 starting points from a table with columns a, b, e, alpha, beta.
+
+    (a = log A, b = log B, e = log E.) Any format :func:`read_table` reads.
+
+    Raises:
+        TableError: a missing column or a non-numeric value, naming file, row and column.
+    """
+    df = read_table(path)
+    cols = ("a", "b", "e", "alpha", "beta")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise TableError(f"{path}: starting grid needs columns {', '.join(cols)}; missing {', '.join(missing)}")
+    csv_lines = Path(path).suffix.lower() in (".csv", ".tsv")
+    out = np.column_stack([_numeric(df, c, c, str(path), lambda i: _row_label(i, csv_lines)) for c in cols])
+    if not np.all(np.isfinite(out)):
+        i = int(np.flatnonzero(~np.all(np.isfinite(out), axis=1))[0])
+        raise TableError(f"{path}: {_row_label(i, csv_lines)}: starting point is not finite")
+    return out

@@ -1,0 +1,94 @@
+"""What a run costs in wall time on a machine: a throughput model fitted to finished run records.
+
+Tiny models run far below a machine's peak (their matmuls are small), so the achieved FLOP rate grows
+with the model: on a 2-core CPU, 1.2e10 FLOP/s at 7k parameters and 5.6e10 at 630k. The model is a
+power law in N fitted to finished runs' own cost (FLOPs their steps spent, over their wall time),
+log(FLOP/s) = c0 + c1 · log N, held flat outside the sizes it was read from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from isoflop.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Achieved FLOP/s as a function of N.
+
+    Attributes:
+        c0, c1: log(FLOP/s) = c0 + c1 · log N (natural logs).
+        n_range: the smallest and largest N it was fitted on; outside, the rate is held at the edge.
+        runs: how many runs it was fitted on.
+        source: where they came from.
+    """
+
+    c0: float
+    c1: float
+    n_range: tuple[float, float]
+    runs: int
+    source: str
+
+    def flops_per_second(self, n) -> np.ndarray:
+        n = np.clip(np.asarray(n, dtype=float), *self.n_range)
+        return np.exp(self.c0 + self.c1 * np.log(n))
+
+    def seconds(self, n, flops) -> np.ndarray:
+        """Wall time of spending ``flops`` on a model of N parameters."""
+        return np.asarray(flops, dtype=float) / self.flops_per_second(n)
+
+    def describe(self) -> str:
+        lo, hi = self.flops_per_second(self.n_range[0]), self.flops_per_second(self.n_range[1])
+        return (f"{lo:.3g} FLOP/s at N={self.n_range[0]:.3g} to {hi:.3g} at N={self.n_range[1]:.3g} "
+                f"(fitted to {self.runs} runs of {self.source})")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["n_range"] = list(self.n_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Throughput":
+        return cls(float(d["c0"]), float(d["c1"]), tuple(float(x) for x in d["n_range"]), int(d["runs"]),
+                   str(d["source"]))
+
+    @classmethod
+    def fit(cls, n_params, cost_flops, wall_s, source: str) -> "Throughput":
+        """Fit to runs' parameter counts, the FLOPs they spent and their wall times.
+
+        Raises:
+            ConfigError: fewer than two usable runs.
+        """
+        n, f, w = (np.asarray(x, dtype=float) for x in (n_params, cost_flops, wall_s))
+        ok = np.isfinite(n) & np.isfinite(f) & np.isfinite(w) & (n > 0) & (f > 0) & (w > 0)
+        if ok.sum() < 2:
+            raise ConfigError(f"{source}: a throughput model needs two or more finished runs with wall times, "
+                              f"found {int(ok.sum())}")
+        x, y = np.log(n[ok]), np.log(f[ok] / w[ok])
+        c1, c0 = np.polyfit(x, y, 1) if np.ptp(x) > 0 else (0.0, float(np.mean(y)))
+        return cls(float(c0), float(c1), (float(n[ok].min()), float(n[ok].max())), int(ok.sum()), source)
+
+    @classmethod
+    def from_sweeps(cls, folders) -> "Throughput":
+        """Fit to the finished ok runs of one or more sweep folders (reads only)."""
+        from isoflop.runs.store import finished_records
+
+        n, f, w, names = [], [], [], []
+        for folder in folders:
+            recs = [r for r in finished_records(folder) if r.status == "ok" and r.wall_time_s]
+            recs = [r for r in recs if not r.simulated]  # a simulated run's wall time is the model's own
+            n += [r.n_params for r in recs]
+            f += [r.cost for r in recs]
+            w += [r.wall_time_s for r in recs]
+            if recs:
+                names.append(Path(folder).name)
+        return cls.fit(n, f, w, ", ".join(names) or ", ".join(map(str, folders)))
+
+
+#: Measured on the 2-core development machine (results/cpu-shakespeare, 30 cosine runs, one thread each), for a
+#: package installed without those records: log(FLOP/s) = 20.94 + 0.298 · log N.
+DEFAULT = Throughput(20.94, 0.298, (7.2e3, 6.3e5), 30, "results/cpu-shakespeare on a 2-core CPU, one thread per run")

@@ -1,0 +1,151 @@
+"""One task of a sweep, in whatever process an executor gives it: a run (or WSD branch), or a trunk's growth."""
+
+from __future__ import annotations
+
+from isoflop.errors import RecordError
+from isoflop.runs.record import TrunkState
+from isoflop.runs.store import run_folder, trunk_folder
+from isoflop.sweep.plan import RunSpec
+
+
+def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
+    """Run one spec and write its records; return a small summary.
+
+    Never raises for a training failure: the run is recorded as failed with
+    its error, so a sweep goes on. Safe to call again for an interrupted run:
+    it resumes from the run's checkpoint (or starts over), and metrics from
+    after the checkpoint are dropped so no step is logged twice. A damaged
+    ``result.json`` (torn, or not a record) is redone. A WSD branch starts from
+    its trunk's snapshot at its branch point; when that snapshot is missing or
+    damaged, the branch re-creates it first. The snapshot is deleted after the
+    branch unless ``keep_snapshot`` (another branch starts there too).
+    """
+    from isoflop.data.corpus import load_corpus
+    from isoflop.train.checkpoint import checkpoint_step
+
+    spec = RunSpec.from_dict(spec_dict)
+    folder = run_folder(sweep_dir, spec.run_id)
+    why = damage(folder, spec)
+    if why:
+        folder.set_aside(why)  # redo the run from scratch; the damaged files are kept aside
+    done = None if why else folder.read_result()
+    if done is not None:
+        return {"run_id": spec.run_id, "status": done.status, "skipped": True}
+    folder.write_config(spec.to_dict())
+    folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
+    try:
+        data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+        record = (_branch(spec, data, folder, sweep_dir, cache_dir) if spec.is_branch
+                  else _independent(spec, data, folder, cache_dir)).with_run_id(spec.run_id)
+    except Exception as e:  # noqa: BLE001 - a bad corpus or config is this run's failure, not the sweep's
+        record = spec.failed_record(f"{type(e).__name__}: {e}")
+    folder.write_result(record)
+    if spec.is_branch and not keep_snapshot:  # no other branch starts at this snapshot
+        trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step).unlink(missing_ok=True)
+    return {"run_id": spec.run_id, "status": record.status, "skipped": False}
+
+
+def damage(folder, spec: RunSpec) -> str | None:
+    """Why a run folder cannot be trusted, or None: a result.json that is not a record, or a record of another
+    run; for an unfinished run, a config.json that is not the spec its run id names (its curve and checkpoint
+    belong to another run)."""
+    try:
+        rec = folder.read_result()
+    except RecordError as e:
+        return str(e)
+    if rec is not None:
+        if rec.run_id not in (None, spec.run_id):
+            return f"{folder.result_path}: damaged (the record of run {rec.run_id}, not {spec.run_id})"
+        return None
+    if not folder.config_path.exists():
+        return None
+    cfg = folder.read_config()
+    try:
+        other = RunSpec.from_dict(cfg).run_id if isinstance(cfg, dict) else None
+    except Exception:  # noqa: BLE001 - any unreadable spec is damage
+        other = None
+    if other != spec.run_id:
+        return f"{folder.config_path}: damaged (not the spec of run {spec.run_id})"
+    return None
+
+
+def restart_aware(folder):
+    """``folder.append_metrics``, except that the first rows of this attempt first drop any kept rows from
+    their step on: a run whose checkpoint was refused (another shape, another run, a planted pickle) starts
+    over, and no step is logged twice."""
+    first = [True]
+
+    def emit(rows: list[dict]) -> None:
+        if first[0] and rows:
+            first[0] = False
+            folder.keep_metrics_until(min(int(r.get("step", 0)) for r in rows) - 1)
+        folder.append_metrics(rows)
+
+    return emit
+
+
+def _independent(spec: RunSpec, data, folder, cache_dir):
+    from isoflop.train.loop import train
+
+    return train(spec.model, spec.budget, data, spec.train, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
+                 on_metrics=restart_aware(folder), checkpoint_path=folder.checkpoint_path,
+                 checkpoint_every_s=spec.checkpoint_every_s)
+
+
+def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
+    from isoflop.train.branch import train_branch
+
+    def cooldown():
+        return train_branch(spec.model, spec.budget, data, spec.train, warmup_steps=spec.trunk_warmup_steps,
+                            snapshot_path=trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step),
+                            trunk_id=spec.trunk_id, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
+                            on_metrics=restart_aware(folder), checkpoint_path=folder.checkpoint_path,
+                            checkpoint_every_s=spec.checkpoint_every_s)
+
+    try:
+        return cooldown()
+    except FileNotFoundError:  # no snapshot yet (or a missing or damaged one): grow the trunk to it, then branch
+        grow(spec.to_dict(), sweep_dir, cache_dir, data=data)
+        return cooldown()
+
+
+def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=None) -> dict:
+    """Grow a branch's trunk to its branch point and save the snapshot the branch starts from.
+
+    Skips a snapshot that is already there. Resumes a killed growth from the
+    trunk's head, dropping the curve rows after it, so the trunk's curve holds
+    every step once. Updates the trunk's ``trunk.json`` (steps, FLOPs and wall
+    time spent).
+    """
+    from dataclasses import replace
+
+    from isoflop.data.corpus import load_corpus
+    from isoflop.train.branch import grow_trunk
+    from isoflop.train.checkpoint import checkpoint_step
+
+    spec = RunSpec.from_dict(spec_dict)
+    tf = trunk_folder(sweep_dir, spec.trunk_id)
+    snap = tf.snapshot_path(spec.branch_step)
+    if snap.exists() and checkpoint_step(snap) == spec.branch_step:
+        return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": True}
+    tf.write_config({"trunk_id": spec.trunk_id, "model": spec.model.to_dict(), "train": spec.train.to_dict(),
+                     "corpus": spec.corpus, "tokenizer": spec.tokenizer, "seed": spec.seed,
+                     "warmup_steps": spec.trunk_warmup_steps})
+    head = checkpoint_step(tf.head_path)
+    if head <= spec.branch_step:
+        tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
+    data = data if data is not None else load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+    g = grow_trunk(spec.model, data, spec.train, warmup_steps=spec.trunk_warmup_steps, to_step=spec.branch_step,
+                   head_path=tf.head_path, snapshot_path=snap, device=spec.device, seed=spec.seed,
+                   on_metrics=tf.append_metrics, logged_until=tf.last_logged_step(),
+                   checkpoint_every_s=spec.checkpoint_every_s)
+    try:
+        state = tf.read_state()
+    except RecordError:  # a damaged trunk.json: start its accounting again
+        state = TrunkState(spec.trunk_id)
+    # Steps this growth trained that the trunk had already paid for (its head was lost, or was past the branch
+    # point) are counted again, as re-created: the cost is what was spent, not what was kept.
+    again = max(0, min(state.steps, g.to_step) - g.from_step) * spec.step_flops
+    tf.write_state(replace(state, steps=max(state.steps, g.to_step), step_flops=spec.step_flops,
+                           wall_time_s=state.wall_time_s + g.wall_time_s, recreated_flops=state.recreated_flops + again))
+    return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": False, "recreated": g.recreated}
