@@ -132,6 +132,10 @@ def checklist(inp: PageInput) -> list[tuple[str, str]]:
         ("batch", f"{sw.get('batch_size')} × {sw.get('seq_len')} tokens" if sw.get("batch_size") else None),
         ("lr_grid", sw.get("lr_grid"))) if v is not None)) if sw else "not recorded in the table"
     data = (f"corpus {sw.get('corpus')}, tokenizer {sw.get('tokenizer')}" if sw else "not recorded in the table")
+    epochs = sorted(r.epochs for r in (inp.cost.records if inp.cost is not None else ()) if r.epochs)
+    if epochs:
+        data += (f"; passes over the training data per run: median {epochs[len(epochs) // 2]:.2g}, "
+                 f"at most {epochs[-1]:.2g}")
     if "unique_tokens" in (t.derived or "") or "effective" in t.grouping:
         data += "; D is Muennighoff et al.'s effective D' for repeated data"
     excl = f"{len(t.excluded)} of {t.n_runs} rows" + (
@@ -208,7 +212,8 @@ def render_html(inp: PageInput) -> str:
                                  sensitivity_rows(inp)))
         for c, sp in inp.sensitivity.spread.items():
             parts.append(f"<p>spread at {c:g} FLOPs: N_opt {sp['params']:.3g}×, D_opt {sp['tokens']:.3g}× "
-                         "(largest / smallest over every choice)</p>")
+                         "(largest / smallest over every choice); without Approach 1: N_opt "
+                         f"{sp['params_without_approach1']:.3g}×, D_opt {sp['tokens_without_approach1']:.3g}×</p>")
         parts += [f"<p>warning: {e(w)}</p>" for w in inp.sensitivity.warnings]
     parts.append("<h2 id=runs>Runs used and excluded</h2>")
     parts.append(f"<p>{t.n_used} of {t.n_runs} runs used in the fits.</p>")
@@ -247,7 +252,8 @@ def render_markdown(inp: PageInput, figure_dir: str) -> str:
         out.append("not computed")
     else:
         out.append(_table_md(["choice", "variant", "method", "C", "N_opt", "CI", "D_opt", "CI"], sensitivity_rows(inp)))
-        out += ["", *[f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}×, D_opt {sp['tokens']:.3g}×"
+        out += ["", *[f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}×, D_opt {sp['tokens']:.3g}× (without "
+                      f"Approach 1: {sp['params_without_approach1']:.3g}×, {sp['tokens_without_approach1']:.3g}×)"
                       for c, sp in inp.sensitivity.spread.items()]]
     out += ["", "## Runs used and excluded", "", f"{t.n_used} of {t.n_runs} runs used in the fits.", "",
             _table_md(["run", "status", "reason"], excluded_rows(inp)), "", "## Cost", "", *cost_lines(inp), "",
