@@ -90,6 +90,8 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
             devices=[device] if device.type == "cuda" else []):
         tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
         saved = load_checkpoint(head_path, identity, device)
+        if saved is not None and tr.misfit(saved):
+            saved = None  # a head that does not fit this trunk: grow it again from the start
         recreated = saved is not None and saved["step"] > to_step
         st = tr.restore(saved) if saved is not None and not recreated else _State()
         st.curve, st.val_curve = [], []
@@ -139,14 +141,14 @@ def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, trai
     with run_threads(threads), run_precision(device), torch.random.fork_rng(
             devices=[device] if device.type == "cuda" else []):
         tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
-        saved = load_checkpoint(checkpoint_path, own, device, warnings)
-        if saved is not None:
-            st = tr.restore(saved)
+        resumed = tr.resume(load_checkpoint(checkpoint_path, own, device, warnings), checkpoint_path, warnings)
+        if resumed is not None:
+            st = resumed
             warnings.append(f"resumed from a checkpoint at step {st.step}")
         else:
             snap = load_checkpoint(snapshot_path, trunk, device)
-            if snap is None or snap["step"] != start:
-                raise FileNotFoundError(f"{snapshot_path}: no trunk snapshot at step {start}")
+            if snap is None or snap["step"] != start or tr.misfit(snap):
+                raise FileNotFoundError(f"{snapshot_path}: no trunk snapshot at step {start} that fits this model")
             st = tr.restore(snap)
             st.curve, st.val_curve, st.t_train = [], [], 0.0
         try:

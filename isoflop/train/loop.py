@@ -65,6 +65,30 @@ class _Trainer:
                 "np_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": st.__dict__,
                 "step": st.step}
 
+    def misfit(self, saved: dict) -> str | None:
+        """Why ``saved`` cannot be restored into this trainer (parts missing, parameters of another model or
+        shape), or None. Checked before anything is loaded, so a refused state leaves the trainer as it was."""
+        missing = [k for k in ("model", "optimizer", "np_rng", "torch_rng", "state") if k not in saved]
+        if missing:
+            return f"it has no {', '.join(missing)}"
+        own, theirs = self.model.state_dict(), saved["model"]
+        if not isinstance(theirs, dict) or set(theirs) != set(own):
+            return "its parameters are another model's"
+        k = next((k for k, v in own.items() if getattr(theirs[k], "shape", None) != v.shape), None)
+        return None if k is None else f"{k} is {tuple(getattr(theirs[k], 'shape', ()))}, not {tuple(own[k].shape)}"
+
+    def resume(self, saved: dict | None, path, notes: list | None = None) -> _State | None:
+        """Restore ``saved`` (a checkpoint read from ``path``) and return its state; None when there is none or
+        it does not fit this run (noted in ``notes``: the run starts over)."""
+        if saved is None:
+            return None
+        why = self.misfit(saved)
+        if why:
+            if notes is not None:
+                notes.append(f"{path}: does not fit this run ({why}); the run starts over")
+            return None
+        return self.restore(saved)
+
     def restore(self, saved: dict) -> _State:
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
@@ -133,15 +157,10 @@ def train(
             ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
             identity = {"model": model_cfg.to_dict(), "train": train_cfg.identity(), "steps": plan.steps, "seed": seed,
                         "corpus": data.name}
-            saved = load_checkpoint(ckpt, identity, device, warnings)
-            if saved is not None:
-                try:
-                    st = tr.restore(saved)
-                    warnings.append(f"resumed from a checkpoint at step {st.step}")
-                except (KeyError, TypeError, ValueError, RuntimeError) as e:  # tensors of another shape, keys missing
-                    warnings.append(f"{ckpt}: does not fit this run ({type(e).__name__}: {str(e)[:120]}); "
-                                    "the run starts over")
-                    tr, st = _Trainer(model_cfg, train_cfg, lr_peak, device, seed), _State()
+            resumed = tr.resume(load_checkpoint(ckpt, identity, device, warnings), ckpt, warnings)
+            if resumed is not None:
+                st = resumed
+                warnings.append(f"resumed from a checkpoint at step {st.step}")
             evals = {int(round(plan.steps * k / train_cfg.n_evals)) for k in range(1, train_cfg.n_evals + 1)}
             status, error = _steps(tr, data, plan, train_cfg, lambda s: schedule_lr(s, plan.steps, lr_peak, train_cfg),
                                    train_cfg.warmup_for(plan.steps), evals, plan.steps, device, st,

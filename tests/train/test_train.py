@@ -167,3 +167,25 @@ def test_train_takes_a_warmup_in_steps(cache_dir):
     assert rec.train_config.warmup_steps == 7
     lrs = [row["lr"] for row in rec.curve]
     assert lrs.index(max(lrs)) == 6 and lrs[0] == pytest.approx(rec.lr / 7)
+
+
+def test_a_saved_state_of_another_shape_is_refused_before_anything_is_loaded():
+    import torch
+
+    from isoflop.train.loop import _State, _Trainer
+
+    tc = TrainConfig(batch_size=4, threads=1)
+    small = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
+    wide = ModelConfig(n_layers=1, d_model=48, n_heads=1, vocab_size=64, seq_len=32)
+    mine, other = _Trainer(small, tc, 1e-3, torch.device("cpu"), 0), _Trainer(wide, tc, 1e-3, torch.device("cpu"), 1)
+    before = {k: v.clone() for k, v in mine.model.state_dict().items()}
+    notes = []
+    assert "not (" in mine.misfit(other.state({}, _State(step=3)))
+    assert mine.resume(other.state({}, _State(step=3)), "ckpt.pt", notes) is None
+    assert notes and "ckpt.pt: does not fit this run" in notes[0] and "the run starts over" in notes[0]
+    assert all(torch.equal(v, before[k]) for k, v in mine.model.state_dict().items())  # nothing was loaded
+    assert "it has no optimizer" in mine.misfit({"model": {}, "np_rng": 0, "torch_rng": 0, "state": {}})
+    same = _Trainer(small, tc, 1e-3, torch.device("cpu"), 5)
+    st = mine.resume(same.state({}, _State(step=7)), "ckpt.pt", notes)
+    assert st.step == 7 and len(notes) == 1
+    assert all(torch.equal(v, same.model.state_dict()[k]) for k, v in mine.model.state_dict().items())
