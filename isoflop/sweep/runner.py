@@ -13,7 +13,7 @@ from isoflop.runs.store import (finished_records, read_manifest, run_folder, run
 from isoflop.sweep.config import AutoSizes, SweepConfig
 from isoflop.sweep.plan import budget_runs, predicted_optimum, shared_trunks
 from isoflop.sweep.schedule import Skipped, run_graph, sweep_tasks
-from isoflop.sweep.worker import damage
+from isoflop.sweep.worker import examine
 
 
 @dataclass(frozen=True)
@@ -174,9 +174,9 @@ def _simulate(root: Path, specs, simulator) -> None:
 def _needs_run(folder, spec, retry_failed: bool) -> bool:
     """A run is to do when it has no result, a damaged folder (the worker moves it aside and redoes it), or a
     failed result to retry."""
-    if damage(folder, spec):
+    r, why = examine(folder, spec)
+    if why:
         return True
-    r = folder.read_result()
     if r is not None and r.status == "failed" and retry_failed:
         folder.clear()
         return True

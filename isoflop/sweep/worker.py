@@ -25,10 +25,9 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
 
     spec = RunSpec.from_dict(spec_dict)
     folder = run_folder(sweep_dir, spec.run_id)
-    why = damage(folder, spec)
+    done, why = examine(folder, spec)
     if why:
         folder.set_aside(why)  # redo the run from scratch; the damaged files are kept aside
-    done = None if why else folder.read_result()
     if done is not None:
         return {"run_id": spec.run_id, "status": done.status, "skipped": True}
     folder.write_config(spec.to_dict())
@@ -45,28 +44,28 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     return {"run_id": spec.run_id, "status": record.status, "skipped": False}
 
 
-def damage(folder, spec: RunSpec) -> str | None:
-    """Why a run folder cannot be trusted, or None: a result.json that is not a record, or a record of another
-    run; for an unfinished run, a config.json that is not the spec its run id names (its curve and checkpoint
-    belong to another run)."""
+def examine(folder, spec: RunSpec):
+    """A run folder's record (None: unfinished or damaged), and why the folder cannot be trusted (None: it can):
+    a result.json that is not a record, or a record of another run; for an unfinished run, a config.json that is
+    not the spec its run id names (its curve and checkpoint belong to another run)."""
     try:
         rec = folder.read_result()
     except RecordError as e:
-        return str(e)
+        return None, str(e)
     if rec is not None:
         if rec.run_id not in (None, spec.run_id):
-            return f"{folder.result_path}: damaged (the record of run {rec.run_id}, not {spec.run_id})"
-        return None
+            return None, f"{folder.result_path}: damaged (the record of run {rec.run_id}, not {spec.run_id})"
+        return rec, None
     if not folder.config_path.exists():
-        return None
+        return None, None
     cfg = folder.read_config()
     try:
         other = RunSpec.from_dict(cfg).run_id if isinstance(cfg, dict) else None
     except Exception:  # noqa: BLE001 - any unreadable spec is damage
         other = None
     if other != spec.run_id:
-        return f"{folder.config_path}: damaged (not the spec of run {spec.run_id})"
-    return None
+        return None, f"{folder.config_path}: damaged (not the spec of run {spec.run_id})"
+    return None, None
 
 
 def restart_aware(folder):
