@@ -172,18 +172,11 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
 
 def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict, unique: float | None = None):
     """The sensitivity report of ``scaling fit --sensitivity`` (refits bootstrapped 200 times at most)."""
-    from isoflop.laws import load_runs
-    from isoflop.laws.sensitivity import sensitivity
-    from isoflop.runs.store import is_sweep_dir
+    from isoflop.laws.sensitivity import recounted_table, sensitivity
 
-    recounted = None
-    if is_sweep_dir(str(source)) and table_opts.recount == "as-run":
-        recounted = load_runs(source, **{**dataclasses.asdict(table_opts), "recount": "6N"})
-        if unique:
-            recounted = recounted.with_unique_tokens(unique)
     rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
-    return sensitivity(runs, result, recounted=recounted, n_bootstrap=min(kw["n_bootstrap"], 200), seed=kw["seed"],
-                       **rest)
+    return sensitivity(runs, result, recounted=recounted_table(source, dataclasses.asdict(table_opts), unique),
+                       n_bootstrap=min(kw["n_bootstrap"], 200), seed=kw["seed"], **rest)
 
 
 def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets,

@@ -50,12 +50,10 @@ def report_cmd(source, example, out, targets, n_bootstrap, seed, unique_tokens, 
         tick()
         sens = None
         if not no_sensitivity:
-            from isoflop.laws.sensitivity import sensitivity
+            from isoflop.laws.sensitivity import recounted_table, sensitivity
 
-            recounted = load_runs(src, recount="6N") if is_sweep_dir(str(src)) else None
-            if recounted is not None and unique_tokens:
-                recounted = recounted.with_unique_tokens(unique_tokens)
-            sens = sensitivity(runs, result, recounted=recounted, n_bootstrap=min(n_bootstrap, 100), seed=seed)
+            sens = sensitivity(runs, result, recounted=recounted_table(src, unique_tokens=unique_tokens),
+                               n_bootstrap=min(n_bootstrap, 100), seed=seed)
         tick()
     sweep_doc, cost, bad = _sweep_facts(src) if is_sweep_dir(str(src)) else (None, None, ())
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +61,6 @@ def report_cmd(source, example, out, targets, n_bootstrap, seed, unique_tokens, 
         figures = {p.name: p.read_bytes() for p in paths}
     page = PageInput(result, tuple(choose_answer(result, c) for c in targets), figures, sens, sweep_doc, cost, bad,
                      f"Written by isoflop {version(DIST)} on {time.strftime('%Y-%m-%d %H:%M')}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".md":
         fig_dir = out.with_name(out.stem + "_files")
         fig_dir.mkdir(exist_ok=True)

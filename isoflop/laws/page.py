@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from isoflop.laws.answer import NAMES, Answer, human
+from isoflop.laws.report import laws_table, num, predictions_table, sensitivity_table, spread_lines
 from isoflop.laws.result import PARAMETRIC, AnalysisResult
 
 
@@ -44,50 +45,6 @@ class PageInput:
     generated: str = ""
 
 
-def _g(x, digits: int = 3) -> str:
-    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}g}"
-
-
-def _ci(ci) -> str:
-    return "-" if not ci or ci[0] is None else f"[{_g(ci[0])}, {_g(ci[1])}]"
-
-
-def predictions_rows(inp: PageInput) -> list[list[str]]:
-    rows = []
-    for p in inp.result.predictions():
-        wide = p.get("unconstrained") or {}
-        pci = f"unconstrained ({wide['params']})" if "params" in wide else _ci(p.get("params_ci"))
-        tci = f"unconstrained ({wide['tokens']})" if "tokens" in wide else _ci(p.get("tokens_ci"))
-        rows.append([_g(p["flops"]), p["method"], _g(p["optimal_params"]), pci, _g(p["optimal_tokens"]), tci,
-                     _g(p["loss"], 4)])
-    return rows
-
-
-def law_rows(inp: PageInput) -> list[list[str]]:
-    a = inp.result
-    rows = []
-    for m in ("approach1", "approach2", "approach2_corrected"):
-        f = a.fit(m) if m in a.fitted else None
-        if f is None:
-            continue
-        f = f.fit if m == "approach2_corrected" else f
-        rows.append([m, _g(f.params_law.exponent, 4), _ci(a.interval(m, "params_exponent")),
-                     _g(f.tokens_law.exponent, 4), _ci(a.interval(m, "tokens_exponent"))])
-    for m in PARAMETRIC:
-        f = a.fit(m) if m in a.fitted else None
-        if f is not None:
-            rows.append([m, _g(f.a, 4), _ci(a.interval(m, "a")), _g(f.b, 4), _ci(a.interval(m, "b"))])
-    return rows
-
-
-def sensitivity_rows(inp: PageInput) -> list[list[str]]:
-    s = inp.sensitivity
-    if s is None:
-        return []
-    return [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci),
-             _g(r.optimal_tokens), _ci(r.tokens_ci)] for r in s.rows]
-
-
 def excluded_rows(inp: PageInput) -> list[list[str]]:
     rows = [[f"row {e.index}", "excluded", e.reason] for e in inp.result.table.excluded]
     rows += [[run_id, status, reason] for run_id, status, reason in inp.runs]
@@ -98,11 +55,11 @@ def cost_lines(inp: PageInput) -> list[str]:
     c = inp.cost
     if c is None:
         return ["Not recorded: the table holds no wall times or trunk costs (a loss table, not a sweep folder)."]
-    out = [f"{len(c.records)} finished runs; {_g(c.flops)} FLOPs and {c.wall_s / 60:.1f} min of run time spent "
+    out = [f"{len(c.records)} finished runs; {num(c.flops)} FLOPs and {c.wall_s / 60:.1f} min of run time spent "
            "(summed over runs; divide by the workers that ran at once for wall-clock time)."]
     if c.trunks:
         out.append(f"{c.trunks} WSD trunks, each trained once for all its budgets: as independent runs the same "
-                   f"runs would cost {_g(c.independent_flops)} FLOPs and about {c.independent_wall_s / 60:.1f} min.")
+                   f"runs would cost {num(c.independent_flops)} FLOPs and about {c.independent_wall_s / 60:.1f} min.")
     if c.damaged:
         out.append(f"{c.damaged} run folder(s) damaged (redone by the next `scaling sweep run`).")
     return out
@@ -156,8 +113,8 @@ def checklist(inp: PageInput) -> list[tuple[str, str]]:
         ("Optimiser and schedule", optimiser),
         ("Data", data),
         ("Seeds", seeds),
-        ("Budgets and runs", f"{t.budgets.size} budgets from {_g(t.budgets.min()) if t.budgets.size else '-'} to "
-                             f"{_g(top)} FLOPs, {t.n_used} runs used (grouped {t.grouping})"),
+        ("Budgets and runs", f"{t.budgets.size} budgets from {num(t.budgets.min()) if t.budgets.size else '-'} to "
+                             f"{num(top)} FLOPs, {t.n_used} runs used (grouped {t.grouping})"),
         ("Extrapolation", extrap),
         ("Uncertainty", boot),
         ("Excluded", excl),
@@ -193,10 +150,9 @@ def render_html(inp: PageInput) -> str:
              "<h2 id=answer>The answer</h2>"]
     for ans in inp.answers:
         parts.append(f"<p class=\"answer{'' if ans.method else ' none'}\">{e(ans.line())}</p>")
-    parts.append(_table_html(["C (FLOPs)", "method", "N_opt", f"{a.level:.0%} CI", "D_opt", f"{a.level:.0%} CI",
-                              "loss"], predictions_rows(inp)))
-    parts.append("<h3>Compute-optimal exponents</h3>")
-    parts.append(_table_html(["method", "a (N_opt ∝ C^a)", "CI", "b (D_opt ∝ C^b)", "CI"], law_rows(inp)))
+    parts.append(_table_html(*predictions_table(a)))
+    parts.append("<h3>Compute-optimal laws</h3>")
+    parts.append(_table_html(*laws_table(a)))
     parts += [f"<p>note: {e(n)}</p>" for n in a.notes]
     parts += [f"<p>{e(m)}: not fitted: {e(err)}</p>" for m, err in a.errors.items()]
     parts.append("<h2 id=figures>Figures</h2>")
@@ -208,12 +164,8 @@ def render_html(inp: PageInput) -> str:
     if inp.sensitivity is None:
         parts.append("<p>not computed</p>")
     else:
-        parts.append(_table_html(["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"],
-                                 sensitivity_rows(inp)))
-        for c, sp in inp.sensitivity.spread.items():
-            parts.append(f"<p>spread at {c:g} FLOPs: N_opt {sp['params']:.3g}×, D_opt {sp['tokens']:.3g}× "
-                         "(largest / smallest over every choice); without Approach 1: N_opt "
-                         f"{sp['params_without_approach1']:.3g}×, D_opt {sp['tokens_without_approach1']:.3g}×</p>")
+        parts.append(_table_html(*sensitivity_table(inp.sensitivity)))
+        parts += [f"<p>{e(x)}</p>" for x in spread_lines(inp.sensitivity)]
         parts += [f"<p>warning: {e(w)}</p>" for w in inp.sensitivity.warnings]
     parts.append("<h2 id=runs>Runs used and excluded</h2>")
     parts.append(f"<p>{t.n_used} of {t.n_runs} runs used in the fits.</p>")
@@ -242,19 +194,14 @@ def render_markdown(inp: PageInput, figure_dir: str) -> str:
     out = ["# Scaling-law report", "", f"{t.source}: {t.n_runs} runs, {t.n_used} used, {t.budgets.size} budgets. "
            f"{inp.generated}", "", "## The answer", ""]
     out += [f"**{ans.line()}**\n" for ans in inp.answers]
-    out += [_table_md(["C (FLOPs)", "method", "N_opt", "CI", "D_opt", "CI", "loss"], predictions_rows(inp)), "",
-            "### Compute-optimal exponents", "",
-            _table_md(["method", "a", "CI", "b", "CI"], law_rows(inp)), ""]
+    out += [_table_md(*predictions_table(a)), "", "### Compute-optimal laws", "", _table_md(*laws_table(a)), ""]
     out += [f"note: {n}\n" for n in a.notes]
     out += ["## Figures", ""] + [f"![{name}]({figure_dir}/{name})\n" for name in inp.figures]
     out += ["## Sensitivity", ""]
     if inp.sensitivity is None:
         out.append("not computed")
     else:
-        out.append(_table_md(["choice", "variant", "method", "C", "N_opt", "CI", "D_opt", "CI"], sensitivity_rows(inp)))
-        out += ["", *[f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}×, D_opt {sp['tokens']:.3g}× (without "
-                      f"Approach 1: {sp['params_without_approach1']:.3g}×, {sp['tokens_without_approach1']:.3g}×)"
-                      for c, sp in inp.sensitivity.spread.items()]]
+        out += [_table_md(*sensitivity_table(inp.sensitivity)), "", *spread_lines(inp.sensitivity)]
     out += ["", "## Runs used and excluded", "", f"{t.n_used} of {t.n_runs} runs used in the fits.", "",
             _table_md(["run", "status", "reason"], excluded_rows(inp)), "", "## Cost", "", *cost_lines(inp), "",
             "## Reporting checklist", "", _table_md(["item", "this analysis"], [list(r) for r in checklist(inp)]), ""]

@@ -21,13 +21,13 @@ def _pct(x) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:+.2%}"
 
 
-def _g(x, digits: int = 3) -> str:
+def num(x, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "-"
     return f"{x:.{digits}g}"
 
 
-def _ci(ci, digits: int = 3, positive: bool = False) -> str:
+def interval_text(ci, digits: int = 3, positive: bool = False) -> str:
     """An interval as text; on a positive quantity (N_opt, D_opt) one wider than UNCONSTRAINED (hi/lo) is
     labelled, not printed: "[2e-13, 6e+11]" reads like an answer and is none."""
     if not ci or ci[0] is None:
@@ -35,7 +35,7 @@ def _ci(ci, digits: int = 3, positive: bool = False) -> str:
     if positive and ci[1] is not None and (not ci[0] > 0 or ci[1] / ci[0] > UNCONSTRAINED):
         span = f"spans {ci[1] / ci[0]:.2g}x" if ci[0] > 0 else "reaches 0"
         return f"unconstrained ({span})"
-    return f"[{_g(ci[0], digits)}, {_g(ci[1], digits)}]"
+    return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
 
 
 _STYLE = contextvars.ContextVar("table_style", default=("plain", 0))
@@ -82,6 +82,57 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+def laws_table(a: AnalysisResult) -> tuple[list[str], list[list[str]]]:
+    """The compute-optimal laws of every fitted approach: (headers, rows), two rows (N_opt, D_opt) per approach."""
+    pct = f"{a.level:.0%}"
+    law_rows = []
+    for m in ("approach1", "approach2", "approach2_corrected"):
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        f = f.fit if m == "approach2_corrected" else f
+        for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
+            law = getattr(f, f"{key}_law")
+            law_rows.append([m, f"{sym} = k*C^e", num(law.exponent, 4),
+                             interval_text(a.interval(m, f"{key}_exponent"), 4), num(law.coefficient, 4),
+                             num(law.r2, 4), str(law.n_points)])
+    for m in PARAMETRIC:
+        f = a.fit(m)
+        if f is None or m not in a.fitted:
+            continue
+        six = a.counting.is_6nd
+        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C", num(f.a, 4),
+                         interval_text(a.interval(m, "a"), 4), num(f.G, 4) if six else "-", "-", str(f.n_points)])
+        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C", num(f.b, 4),
+                         interval_text(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
+    return ["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows
+
+
+def predictions_table(a: AnalysisResult) -> tuple[list[str], list[list[str]]]:
+    """N_opt, D_opt and the loss at every target by every fitted approach: (headers, rows); an interval on N_opt
+    or D_opt over UNCONSTRAINED wide is labelled, not printed."""
+    pct = f"{a.level:.0%}"
+    rows = [[num(p["flops"]), p["method"], num(p["optimal_params"]), interval_text(p["params_ci"], positive=True),
+             num(p["optimal_tokens"]), interval_text(p["tokens_ci"], positive=True), num(p["loss"], 4),
+             interval_text(p["loss_ci"], 4)] for p in a.predictions()]
+    return ["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows
+
+
+def sensitivity_table(s) -> tuple[list[str], list[list[str]]]:
+    """The answer under each choice of a sensitivity report: (headers, rows)."""
+    rows = [[r.choice, r.variant, r.method, num(r.flops), num(r.optimal_params),
+             interval_text(r.params_ci, positive=True), num(r.optimal_tokens), interval_text(r.tokens_ci, positive=True)]
+            for r in s.rows]
+    return ["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows
+
+
+def spread_lines(s) -> list[str]:
+    """How far the answer moves over a sensitivity report's choices, one line per target."""
+    return [f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
+            f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
+            f"D_opt {sp['tokens_without_approach1']:.3g}x" for c, sp in s.spread.items()]
+
+
 def format_analysis(a: AnalysisResult) -> str:
     """The terminal report of ``scaling fit``."""
     t = a.table
@@ -100,8 +151,8 @@ def format_analysis(a: AnalysisResult) -> str:
     pct = f"{a.level:.0%}"
     if a.approach2 is not None:
         out.append("\nApproach 2 (IsoFLOP parabolas)")
-        rows = [[_g(b.flops), str(b.n_points), _g(b.optimal_params), _g(b.optimal_tokens), _g(b.min_loss, 4),
-                 _g(b.curvature), _g(b.residual_rms, 2), b.status + (f": {b.reason}" if b.reason else "")]
+        rows = [[num(b.flops), str(b.n_points), num(b.optimal_params), num(b.optimal_tokens), num(b.min_loss, 4),
+                 num(b.curvature), num(b.residual_rms, 2), b.status + (f": {b.reason}" if b.reason else "")]
                 for b in a.approach2.budgets]
         out.append(table(["C (FLOPs)", "runs", "N*", "D*", "L*", "curv", "rms", "status"], rows))
     if a.approach1 is not None:
@@ -111,7 +162,7 @@ def format_analysis(a: AnalysisResult) -> str:
     if fc is not None:
         out.append(f"\nApproach 2's grid bias, measured on the {fc.surface} surface at the table's own points"
                    + (f" ({', '.join(fc.flags)})" if fc.flags else ""))
-        rows = [[_g(b.flops), _g(b.position, 2), f"{b.span:.3g}x", ", ".join(b.flags) or "-",
+        rows = [[num(b.flops), num(b.position, 2), f"{b.span:.3g}x", ", ".join(b.flags) or "-",
                  _pct(b.params_bias), _pct(b.tokens_bias)] for b in fc.budgets]
         out.append(table(["C (FLOPs)", "vertex at", "span", "grid", "N* bias", "D* bias"], rows))
         out.append("vertex at: 0 = smallest size sampled, 1 = largest; approach2_corrected divides each vertex "
@@ -124,44 +175,23 @@ def format_analysis(a: AnalysisResult) -> str:
                f"variable projection, squared loss residuals, {f.n_starts} grid points")
         out.append(f"\n{'Approach 3' if m == 'approach3' else 'VPNLS'} (L = E + A/N^alpha + B/D^beta, {how}, "
                    f"{f.n_points} runs)")
-        rows = [[k, _g(getattr(f, k), 5), _ci(a.interval(m, k), 4)] for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
+        rows = [[k, num(getattr(f, k), 5), interval_text(a.interval(m, k), 4)] for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
         out.append(table(["param", "estimate", f"{pct} CI"], rows))
         out.append(f"objective {f.objective:.6g}; {f.message}")
     if any(m in a.fitted for m in PARAMETRIC):
         out.append(f"parametric optima under {a.counting.describe()}" + (
             "" if a.counting.is_6nd else "; N_opt = argmin over N of L(N, C/c(N)), whose exponent tends to "
             "beta/(alpha+beta) as C grows"))
-    law_rows = []
-    for m in ("approach1", "approach2", "approach2_corrected"):
-        f = a.fit(m)
-        if f is None or m not in a.fitted:
-            continue
-        f = f.fit if m == "approach2_corrected" else f
-        for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
-            law = getattr(f, f"{key}_law")
-            law_rows.append([m, f"{sym} = k*C^e", _g(law.exponent, 4), _ci(a.interval(m, f"{key}_exponent"), 4),
-                             _g(law.coefficient, 4), _g(law.r2, 4), str(law.n_points)])
-    for m in PARAMETRIC:
-        f = a.fit(m)
-        if f is None or m not in a.fitted:
-            continue
-        six = a.counting.is_6nd
-        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C", _g(f.a, 4),
-                         _ci(a.interval(m, "a"), 4), _g(f.G, 4) if six else "-", "-", str(f.n_points)])
-        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C", _g(f.b, 4),
-                         _ci(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
+    law_head, law_rows = laws_table(a)
     if law_rows:
         out.append("\nCompute-optimal laws")
-        out.append(table(["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows))
+        out.append(table(law_head, law_rows))
     for m, err in a.errors.items():
         out.append(f"{m}: not fitted: {err}")
-    preds = a.predictions()
-    if preds:
+    head, rows = predictions_table(a)
+    if rows:
         out.append("\nPredictions")
-        rows = [[_g(p["flops"]), p["method"], _g(p["optimal_params"]), _ci(p["params_ci"], positive=True),
-                 _g(p["optimal_tokens"]), _ci(p["tokens_ci"], positive=True), _g(p["loss"], 4), _ci(p["loss_ci"], 4)]
-                for p in preds]
-        out.append(table(["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows))
+        out.append(table(head, rows))
     if a.n_bootstrap:
         how = "points, then seeds, within budgets" if a.seed_noise.get("dof") else "within budgets"
         out.append(f"\n{a.n_bootstrap} bootstrap resamples ({how}, seed {a.seed}); percentile intervals")
@@ -186,9 +216,9 @@ def format_groups(by: str, groups) -> str:
                 law = (f.fit if m == "approach2_corrected" else f).params_law
                 e, ci = law.exponent, a.interval(m, "params_exponent")
             preds = [a.prediction(m, c) for c in a.targets]
-            pred = "; ".join(f"{_g(p['flops'])}: {_g(p['optimal_params'])} {_ci(p['params_ci'], positive=True)}"
+            pred = "; ".join(f"{num(p['flops'])}: {num(p['optimal_params'])} {interval_text(p['params_ci'], positive=True)}"
                              for p in preds)
-            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, _g(e, 4), _ci(ci, 4),
+            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, num(e, 4), interval_text(ci, 4),
                          pred or "-"])
         for m, err in a.errors.items():
             rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, "-", "-", f"not fitted: {err}"])
@@ -198,13 +228,8 @@ def format_groups(by: str, groups) -> str:
 def format_sensitivity(s) -> str:
     """The sensitivity report of ``scaling fit --sensitivity``."""
     out = ["\nSensitivity: the answer under each choice (refits bootstrapped at most 200 times)"]
-    rows = [[r.choice, r.variant, r.method, _g(r.flops), _g(r.optimal_params), _ci(r.params_ci, positive=True),
-             _g(r.optimal_tokens), _ci(r.tokens_ci, positive=True)] for r in s.rows]
-    out.append(table(["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows))
-    for c, sp in s.spread.items():
-        out.append(f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
-                   f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
-                   f"D_opt {sp['tokens_without_approach1']:.3g}x")
+    out.append(table(*sensitivity_table(s)))
+    out += spread_lines(s)
     out += [f"warning: {w}" for w in s.warnings]
     out += [f"missing: {m}" for m in s.missing]
     out += [f"not fitted: {e}" for e in s.errors]
@@ -213,13 +238,13 @@ def format_sensitivity(s) -> str:
 
 def format_backtest(b: Backtest) -> str:
     """The terminal report of ``scaling fit --holdout K``."""
-    out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {_g(max(b.train_budgets))} FLOPs, "
+    out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {num(max(b.train_budgets))} FLOPs, "
            f"held out the {b.holdout} largest"]
     rows = []
     for r in b.rows:
         inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
-        rows.append([_g(r.flops), r.method, _g(r.predicted_params), _g(r.observed_params), f"{r.params_error:+.1%}",
-                     inside(r.params_inside), _g(r.predicted_loss, 4), _g(r.observed_loss, 4), f"{r.loss_error:+.2%}",
+        rows.append([num(r.flops), r.method, num(r.predicted_params), num(r.observed_params), f"{r.params_error:+.1%}",
+                     inside(r.params_inside), num(r.predicted_loss, 4), num(r.observed_loss, 4), f"{r.loss_error:+.2%}",
                      inside(r.loss_inside), r.reference])
     out.append(table(["C (FLOPs)", "method", "N pred", "N obs", "N err", "in CI", "L pred", "L obs", "L err", "in CI",
                       "observed from"], rows))
@@ -227,7 +252,7 @@ def format_backtest(b: Backtest) -> str:
 
 
 def _opt_ci(ci) -> str:
-    return f" {_ci(ci)}" if ci else ""
+    return f" {interval_text(ci)}" if ci else ""
 
 
 def format_audit(a: Audit) -> str:

@@ -179,3 +179,17 @@ def sensitivity(table: RunTable, base: AnalysisResult, *, recounted: RunTable | 
                      _spread([r for r in rows if r.flops == c and r.method != "approach1"]).items()}}
               for c in targets}
     return Sensitivity(tuple(rows), spread, tuple(warnings), tuple(missing), tuple(errors))
+
+
+def recounted_table(source, load: dict | None = None, unique_tokens: float | None = None) -> RunTable | None:
+    """The runs of ``source`` recounted as 6N (non-embedding N, C = 6ND) for the sensitivity report, read with
+    ``load`` (:func:`~isoflop.laws.table_io.load_runs`'s options); None when the source is not a sweep folder, or
+    was read recounted already."""
+    from isoflop.laws.table_io import load_runs
+    from isoflop.runs.store import is_sweep_dir
+
+    load = dict(load or {})
+    if not is_sweep_dir(str(source)) or load.get("recount", "as-run") != "as-run":
+        return None
+    table = load_runs(source, **{**load, "recount": "6N"})
+    return table.with_unique_tokens(unique_tokens) if unique_tokens else table
