@@ -7,23 +7,27 @@ import shutil
 import sys
 from contextlib import contextmanager, nullcontext
 
-
-def is_terminal(stream=None) -> bool:
-    """Whether ``stream`` (default stdout) is an interactive terminal."""
-    stream = stream if stream is not None else sys.stdout
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
+from isoflop.sweep.progress import is_terminal
 
 
 def tables():
     """The table style for this command's output: rich tables on a terminal, plain ones elsewhere."""
     from isoflop.laws.report import table_style
 
-    if is_terminal():
+    if is_terminal(sys.stdout):
         return table_style("rich", shutil.get_terminal_size((120, 24)).columns)
     return nullcontext()
+
+
+def _bar(counts: bool):
+    """A transient rich progress bar on stderr: description, bar, (done/total), time elapsed."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    if counts:
+        columns.append(TextColumn("{task.completed}/{task.total}"))
+    return Progress(*columns, TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True)
 
 
 @contextmanager
@@ -33,11 +37,7 @@ def bootstrap_bar(n_bootstrap: int):
     if not n_bootstrap or not is_terminal(sys.stderr):
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(file=sys.stderr), transient=True) as bar:
+    with _bar(counts=True) as bar:
         task = bar.add_task(f"{n_bootstrap} resamples", total=4)
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -52,11 +52,7 @@ def steps(labels: list[str], enabled: bool = True):
     if not enabled or not is_terminal(sys.stderr):
         yield lambda: None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=Console(file=sys.stderr), transient=True) as bar:
+    with _bar(counts=False) as bar:
         task = bar.add_task(labels[0], total=len(labels))
         state = {"k": 0}
 

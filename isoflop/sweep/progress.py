@@ -63,17 +63,10 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
 
 
 def format_snapshot(s: dict) -> str:
+    """The sweep's progress in one line: runs and FLOPs done, and the ETA (the runs in flight: :func:`rich_view`)."""
     eta = f"{s['eta_s'] / 60:.1f} min" if s["eta_s"] is not None else "?"
-    head = (f"runs {s['done']}/{s['total']}  FLOPs {s['flops']:.3g}/{s['total_flops']:.3g} "
+    return (f"runs {s['done']}/{s['total']}  FLOPs {s['flops']:.3g}/{s['total_flops']:.3g} "
             f"({s['flops'] / max(s['total_flops'], 1):.0%})  ETA {eta}")
-    parts = [head]
-    for a in s["active"]:
-        tps = f"{a['tokens_per_second']:,.0f} tok/s" if a["tokens_per_second"] else "-"
-        loss = f"{a['loss']:.3f}" if a["loss"] is not None else "-"
-        aeta = f"{a['eta_s']:.0f}s" if a["eta_s"] is not None else "?"
-        frac = f"{a['frac']:.0%}" if a["frac"] is not None else "?"
-        parts.append(f"  {a['run_id'][:8]} {frac:>4} loss {loss} {tps} ETA {aeta}")
-    return "\n".join(parts)
 
 
 def rich_view(s: dict):
@@ -83,9 +76,8 @@ def rich_view(s: dict):
     from rich.table import Table
     from rich.text import Text
 
-    head = format_snapshot({**s, "active": []})
-    parts = [Text(head), ProgressBar(total=max(s["total_flops"], 1.0), completed=min(s["flops"], s["total_flops"]),
-                                     width=60)]
+    parts = [Text(format_snapshot(s)),
+             ProgressBar(total=max(s["total_flops"], 1.0), completed=min(s["flops"], s["total_flops"]), width=60)]
     if s["active"]:
         t = Table(show_edge=False, header_style="bold", pad_edge=False)
         for col in ("run", "done", "loss", "tokens/s", "ETA"):
@@ -106,7 +98,7 @@ class Monitor:
     def __init__(self, sweep_dir: Path, total_runs: int, total_flops: float, stream=None, interval: float | None = None):
         self.sweep_dir, self.total_runs, self.total_flops = Path(sweep_dir), total_runs, total_flops
         self.stream = stream or sys.stderr
-        self.live = _isatty(self.stream)
+        self.live = is_terminal(self.stream)
         self.interval = interval if interval is not None else (2.0 if self.live else 30.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -140,7 +132,7 @@ class Monitor:
         if self._view is not None:
             self._view.update(rich_view(s), refresh=True)
             return
-        self.stream.write(format_snapshot(s).splitlines()[0] + "\n")
+        self.stream.write(format_snapshot(s) + "\n")
         self.stream.flush()
 
     def _loop(self):
@@ -151,7 +143,8 @@ class Monitor:
                 pass
 
 
-def _isatty(stream) -> bool:
+def is_terminal(stream) -> bool:
+    """Whether ``stream`` is an interactive terminal (False for files, pipes and closed streams)."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
