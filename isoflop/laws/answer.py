@@ -85,6 +85,17 @@ def human(x: float | None) -> str:
     return f"{x:.3g}"
 
 
+def _short(m: str) -> str:
+    """"approach2" -> "Approach 2" (the name without its parenthesis)."""
+    return NAMES.get(m, m).split(" (")[0]
+
+
+def _answer(flops: float, m: str, p: dict, level: float, reason: str, set_aside: dict) -> Answer:
+    ci, tci = p.get("params_ci"), p.get("tokens_ci")
+    return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
+                  float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, level, reason, set_aside)
+
+
 def choose_answer(result: AnalysisResult, flops: float) -> Answer:
     """The answer at budget ``flops`` by the method judged most trustworthy (see the module docstring)."""
     set_aside: dict[str, str] = {}
@@ -112,27 +123,22 @@ def choose_answer(result: AnalysisResult, flops: float) -> Answer:
             rough.append((width, m, p))
             continue
         usable.append((width, m, p))
+    aside = "; ".join(f"{_short(k)}: {v}" for k, v in set_aside.items())
+    by_width = lambda t: (t[0], PREFERENCE.index(t[1]))  # noqa: E731
     if not usable and rough:
-        rough.sort(key=lambda t: (t[0], PREFERENCE.index(t[1])))
-        width, m, p = rough[0]
-        reason = ("a rough answer: no method passes every check (" + "; ".join(
-            f"{NAMES.get(k, k).split(' (')[0]}: {v}" for k, v in set_aside.items()) + ")")
-        ci, tci = p.get("params_ci"), p.get("tokens_ci")
-        return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
-                      float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, result.level, reason,
-                      set_aside)
+        _, m, p = min(rough, key=by_width)
+        return _answer(flops, m, p, result.level, f"a rough answer: no method passes every check ({aside})",
+                       set_aside)
     if not usable:
         why = "; ".join(f"{m}: {w}" for m, w in set_aside.items()) or "no method fitted"
         return Answer(float(flops), None, level=result.level, reason=why, set_aside=set_aside)
-    usable.sort(key=lambda t: (t[0], PREFERENCE.index(t[1])))
+    usable.sort(key=by_width)
     width, m, p = usable[0]
-    others = [f"{NAMES.get(o, o).split(' (')[0]} {w:.2f}x" for w, o, _ in usable[1:] if w < float("inf")]
+    others = [f"{_short(o)} {w:.2f}x" for w, o, _ in usable[1:] if w < float("inf")]
     if width < float("inf"):
         reason = f"the narrowest usable interval ({width:.2f}x wide" + (f"; {', '.join(others)}" if others else "") + ")"
     else:
         reason = "the method with the fewest assumptions (no intervals: run with --bootstrap)"
     if set_aside:
-        reason += "; set aside: " + "; ".join(f"{NAMES.get(k, k).split(' (')[0]}: {v}" for k, v in set_aside.items())
-    ci, tci = p.get("params_ci"), p.get("tokens_ci")
-    return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
-                  float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, result.level, reason, set_aside)
+        reason += f"; set aside: {aside}"
+    return _answer(flops, m, p, result.level, reason, set_aside)
