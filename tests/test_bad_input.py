@@ -4,11 +4,9 @@ end in one line and exit code 2, naming what is wrong; no traceback. (Damaged ru
 import errno
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import COSINE_SWEEP, write
+from conftest import COSINE_SWEEP, synthetic_runs, write
 
 from isoflop.cli import main
 
@@ -153,14 +151,8 @@ def test_sweep_files_that_fail_only_where_they_run(tmp_path, cache_dir):
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     """A small valid loss table (runs at 3 budgets drawn from a known surface)."""
-    d = tmp_path_factory.mktemp("table")
-    rows = []
-    for C in (1e18, 1e19, 1e20):
-        for N in np.geomspace(np.sqrt(C / 6) / 8, np.sqrt(C / 6) * 8, 7):
-            D = C / (6 * N)
-            rows.append({"N": N, "D": D, "C": C, "loss": 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28})
-    path = d / "runs.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    path = tmp_path_factory.mktemp("table") / "runs.csv"
+    synthetic_runs(budgets=(1e18, 1e19, 1e20)).to_csv(path, index=False)
     return path
 
 

@@ -80,14 +80,12 @@ def test_a_report_of_a_real_sweep_holds_the_answer_figures_sensitivity_runs_cost
 
 
 def test_a_report_of_a_loss_table_as_markdown_writes_its_figures_beside_it(tmp_path):
-    rows = []
-    for C in (1e18, 1e19, 1e20):
-        for N in np.geomspace(np.sqrt(C / 6) / 8, np.sqrt(C / 6) * 8, 7):
-            D = C / (6 * N)
-            rows.append({"N": N, "D": D, "C": C, "loss": 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28})
-    rows.append({"N": 1e9, "D": 1e9, "C": 6e18, "loss": float("nan")})  # excluded, with its reason
+    from conftest import synthetic_runs
+
+    df = synthetic_runs(budgets=(1e18, 1e19, 1e20))
+    nan_row = {"params": 1e9, "tokens": 1e9, "flops": 6e18, "loss": float("nan"), "budget": 1e19}
     table = tmp_path / "runs.csv"
-    pd.DataFrame(rows).to_csv(table, index=False)
+    pd.concat([df, pd.DataFrame([nan_row])]).to_csv(table, index=False)  # the last row is excluded, with its reason
     out = tmp_path / "rep" / "report.md"
     r = CliRunner().invoke(main, ["report", str(table), "--out", str(out), "--bootstrap", "40", "--no-sensitivity"])
     assert r.exit_code == 0, r.output
