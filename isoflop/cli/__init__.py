@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from isoflop.cli.backtest import backtest_cmd
 from isoflop.cli.fit import audit, fit
 from isoflop.cli.ladder import ladder_cmd
 from isoflop.cli.options import DIST
@@ -51,7 +52,7 @@ def main():
     """Compute-optimal scaling laws: plan and run sweeps, fit loss tables, audit runs."""
 
 
-for _cmd in (fit, audit, flops, train_cmd, sweep, plan_cmd, ladder_cmd, validate_cmd, report_cmd):
+for _cmd in (fit, backtest_cmd, audit, flops, train_cmd, sweep, plan_cmd, ladder_cmd, validate_cmd, report_cmd):
     main.add_command(_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,9 @@ from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
 from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from isoflop.laws.result import METHODS, AnalysisResult
+from isoflop.laws.fit.isoflop import fit_budget
+from isoflop.laws.reliability import MIN_ORIGIN, design_of, origins, reference_budgets, reliability
+from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
 
 
@@ -53,6 +56,7 @@ def analyze(
     delta: float = 1e-3,
     init_grid: np.ndarray | None = None,
     calibrate: bool = True,
+    screen: bool = True,
     progress=None,
 ) -> AnalysisResult:
     """Fit the requested approaches and bootstrap them.
@@ -69,6 +73,8 @@ def analyze(
         init_grid: Approach 3 starting points (default: the 4,500-point grid).
         calibrate: intervals on N_opt and D_opt carry each method's measured calibration factor
             (:mod:`isoflop.laws.fit.calibration`); False gives plain percentile intervals.
+        screen: exclude runs far out on one side of their budget's IsoFLOP profile first
+            (:func:`isoflop.laws.screen.screen_runs`; each is listed in the result's table with its reason).
         progress: called as ``progress(stage, done, total)`` as the bootstrap goes (for a progress bar).
 
     Returns:
@@ -86,6 +92,8 @@ def analyze(
     for c in targets:
         if not (np.isfinite(c) and c > 0):
             raise FitError(f"target ({c}) must be a positive number of FLOPs")
+    if screen:
+        table = screen_runs(table)
     n, d, c_run, l, g = table.used_arrays()
     if n.size == 0:
         from collections import Counter
@@ -203,8 +211,14 @@ def analyze(
             notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
                          "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
                          "is the spread of a minimum under resampling, not a confidence interval")
+    rel = (_reliabilities(table, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+           if calibrate and n_bootstrap else {})
+    if calibrate and n_bootstrap and not rel:
+        notes.append(f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
+                     f"laws inside the table (at least {MIN_ORIGIN + 1}): intervals are the bootstrap's alone, "
+                     "with no allowance for the error of extrapolating")
     return AnalysisResult(
-        table=table, methods=methods, approach1=fits["approach1"],
+        table=table, methods=methods, reliability=rel, approach1=fits["approach1"],
         # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
         approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
         approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
@@ -213,6 +227,35 @@ def analyze(
         vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
         counting=counting, seed_noise=noise, calibrated=calibrate, misfit=misfit,
     )
+
+
+def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
+    """Each method's in-table rolling-origin backtest (:mod:`isoflop.laws.reliability`), by point fits alone."""
+    ref = reference_budgets(table)
+    cuts = origins(table)
+    if not cuts:
+        return {}
+    n, d, _, l, g = table.used_arrays()
+    logc = np.log10(table.budgets)
+    present = np.unique(g)
+    vertex = {k: fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k]) for k in ref}
+    scored: dict[str, list] = {m: [] for m in methods}
+    count = dict.fromkeys(methods, 0)
+    for o in cuts:
+        groups = [k for k in present if table.budgets[k] < table.budgets[ref[o]]]
+        ana = analyze(table.subset_budgets(groups), methods=methods, n_bootstrap=0, calibrate=False, screen=False,
+                      **fit_kw)
+        design = design_of(logc[groups])
+        later = ref[o:]
+        for m in ana.fitted:
+            p = ana.predict(m, table.budgets[later])
+            count[m] += 1
+            for k, pn, pt in zip(later, np.atleast_1d(p["optimal_params"]), np.atleast_1d(p["optimal_tokens"])):
+                v = vertex[k]
+                scored[m].append((design, float(table.budgets[ref[o]]), float(table.budgets[k]),
+                                  float(pn / v.optimal_params - 1), float(pt / v.optimal_tokens - 1)))
+    out = {m: reliability(m, scored[m], design_of(logc[present]), count[m]) for m in methods}
+    return {m: r for m, r in out.items() if r is not None}
 
 
 def _used_curves(table: RunTable):

@@ -5,11 +5,16 @@ The methods are judged on the table in hand, in this order:
 1. a method must have a law and a point prediction at C;
 2. with intervals (a bootstrap), its interval on N_opt must not be unconstrained
    (over :data:`~isoflop.laws.result.UNCONSTRAINED`× wide);
-3. a parametric form (Approach 3, VPNLS) that fails its lack-of-fit test against the IsoFLOP
+3. a method whose own in-table backtest (:mod:`isoflop.laws.reliability`) misses by a median error over
+   :data:`~isoflop.laws.reliability.MISS` is set aside;
+4. a parametric form (Approach 3, VPNLS) that fails its lack-of-fit test against the IsoFLOP
    parabolas is set aside: its interval is borrowed from Approach 2, so it adds nothing of its own;
-4. of those left, the narrowest interval on N_opt wins; without intervals, the first of
+5. of those left, the narrowest interval on N_opt wins; without intervals, the first of
    :data:`PREFERENCE` (Approach 2 needs the fewest assumptions about the loss surface);
-5. when every method is set aside, a misfitting form that is still constrained gives a rough answer,
+6. the chosen method's intervals are widened to hold the estimates of the other usable methods: where
+   estimators that each pass their checks disagree, the disagreement is uncertainty about the law's form,
+   which no one method's bootstrap measures;
+7. when every method is set aside, a misfitting form that is still constrained gives a rough answer,
    said to be rough.
 
 Each method set aside keeps its reason, so the line says why the answer is that method's.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from isoflop.laws.reliability import MISS
 from isoflop.laws.result import AnalysisResult
 
 #: Methods that may give the answer, in order of preference when no interval tells them apart.
@@ -96,6 +102,21 @@ def _answer(flops: float, m: str, p: dict, level: float, reason: str, set_aside:
                   float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, level, reason, set_aside)
 
 
+def _hold_others(p: dict, others: list[dict]) -> tuple[dict, bool]:
+    """The chosen method's prediction with its intervals on N_opt and D_opt widened to hold the point estimates of
+    the other usable methods, and whether they moved."""
+    p, moved = dict(p), False
+    for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci")):
+        iv = p.get(ci)
+        if not iv or iv[0] is None or iv[1] is None:
+            continue
+        est = [q[key] for q in others if q.get(key)]
+        lo, hi = min([iv[0], *est]), max([iv[1], *est])
+        moved |= key == "optimal_params" and (lo < iv[0] or hi > iv[1])
+        p[ci] = [lo, hi]
+    return p, moved
+
+
 def choose_answer(result: AnalysisResult, flops: float) -> Answer:
     """The answer at budget ``flops`` by the method judged most trustworthy (see the module docstring)."""
     set_aside: dict[str, str] = {}
@@ -117,6 +138,11 @@ def choose_answer(result: AnalysisResult, flops: float) -> Answer:
             set_aside[m] = f"unconstrained ({p['unconstrained']['params']})"
             continue
         width = ci[1] / ci[0] if ci and ci[0] and ci[1] and ci[0] > 0 else float("inf")
+        rel = result.reliability.get(m)
+        if rel is not None and rel.misses:
+            set_aside[m] = f"its in-table backtest misses (median error {rel.median_error:.0%}, over {MISS:.0%})"
+            rough.append((width, m, p))
+            continue
         test = result.misfit.get(m) or {}
         if test.get("flagged"):
             set_aside[m] = f"its form fails the lack-of-fit test (p = {test['p']:.2g})"
@@ -139,6 +165,11 @@ def choose_answer(result: AnalysisResult, flops: float) -> Answer:
         reason = f"the narrowest usable interval ({width:.2f}x wide" + (f"; {', '.join(others)}" if others else "") + ")"
     else:
         reason = "the method with the fewest assumptions (no intervals: run with --bootstrap)"
+    p, held = _hold_others(p, [q for _, o, q in usable[1:]])
+    if held:
+        reason += (f"; widened to {p['params_ci'][1] / p['params_ci'][0]:.2f}x to hold the estimates of "
+                   f"{', '.join(_short(o) for _, o, _ in usable[1:])} (the spread between usable methods is "
+                   "model-form uncertainty)")
     if set_aside:
         reason += f"; set aside: {aside}"
     return _answer(flops, m, p, result.level, reason, set_aside)

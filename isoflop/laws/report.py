@@ -251,6 +251,29 @@ def format_backtest(b: Backtest) -> str:
     return "\n".join(out)
 
 
+def format_backtest_report(r) -> str:
+    """The terminal report of ``scaling backtest``: per split and method, pooled over the tables."""
+    n = len(r.tables)
+    out = [f"Backtest of {r.source}" + (f", each value of '{r.by}' on its own ({n} tables)" if r.by else "")]
+    rows = []
+    for s in r.summaries():
+        rows.append([s.split, s.method, f"{s.covered}/{s.n}", f"{s.covered_allowing}/{s.n}",
+                     *(f"{x:.1%}" for x in (s.params_median_error, s.params_worst_error, s.tokens_median_error,
+                                            s.tokens_worst_error)), f"{s.median_width:.2f}x"])
+    out.append(table(["split", "method", "covered", "allowing vertex", "N med |err|", "N worst", "D med |err|",
+                      "D worst", "median width"], rows))
+    out.append("covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex. allowing vertex: "
+               "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
+               "losses redrawn with the table's pooled parabola residual), in quadrature.")
+    for name, rb in r.tables.items():
+        for sp, why in rb.errors.items():
+            out.append(f"not run: {name} {sp}: {why}")
+        for b in rb.splits:
+            out += [f"not scored: {name} {b.split}: {u}" for u in b.unscored]
+    out += [f"not backtested: {name}: {why}" for name, why in r.errors.items()]
+    return "\n".join(out)
+
+
 def _opt_ci(ci) -> str:
     return f" {interval_text(ci)}" if ci else ""
 

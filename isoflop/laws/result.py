@@ -24,6 +24,7 @@ from isoflop.laws.fit.envelope import EnvelopeFit
 from isoflop.laws.fit.frontier import Counting, frontier
 from isoflop.laws.fit.isoflop import IsoFLOPFit
 from isoflop.laws.fit.parametric import ParametricFit, derived_quantities
+from isoflop.laws.reliability import Reliability
 from isoflop.laws.table import RunTable
 
 METHODS = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls")
@@ -63,6 +64,9 @@ class AnalysisResult:
         notes: remarks on the data worth showing the user.
         calibrated: intervals on N_opt and D_opt in :meth:`prediction` carry each method's calibration factor
             (:mod:`~isoflop.laws.fit.calibration`); False gives the plain percentile intervals.
+        reliability: method -> its in-table rolling-origin backtest
+            (:class:`~isoflop.laws.reliability.Reliability`); calibrated intervals on N_opt and D_opt are widened
+            by its extrapolation error.
         misfit: parametric method -> its lack-of-fit test against the IsoFLOP parabolas
             (:func:`~isoflop.laws.fit.calibration.lack_of_fit`); a flagged method's intervals are Approach 2's.
     """
@@ -85,6 +89,7 @@ class AnalysisResult:
     seed_noise: dict = field(default_factory=dict)
     calibrated: bool = True
     misfit: dict = field(default_factory=dict)
+    reliability: dict = field(default_factory=dict)
 
 
     def __repr__(self) -> str:  # a summary, not every array and bootstrap replicate
@@ -132,6 +137,11 @@ class AnalysisResult:
                 if other is not None and other[1] / other[0] < iv[1] / iv[0]:
                     iv = other
                     rec["interval_from"] = "approach2 (this form fails its lack-of-fit test)"
+            rel = self.reliability.get(method) if self.calibrated else None
+            if key != "loss" and iv is not None and rel is not None and "interval_from" not in rec:
+                rec.setdefault(f"{ci}_raw", list(iv))
+                iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
+                rec["extrapolation"] = rel.describe()
             if iv is not None and rec[key] is not None and None not in iv:
                 iv = _hold(rec[key], iv)
             rec[ci] = list(iv or (None, None)) if samp else None
@@ -177,6 +187,7 @@ class AnalysisResult:
             "targets": list(self.targets),
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "misfit": self.misfit,
+            "reliability": {m: r.to_dict() for m, r in self.reliability.items()},
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
                           "calibrated": self.calibrated,
                           "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
@@ -250,6 +261,7 @@ class AnalysisResult:
                    targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
                    calibrated=bool(boot.get("calibrated", False)), misfit=dict(doc.get("misfit") or {}),
+                   reliability={m: Reliability.from_dict(r) for m, r in (doc.get("reliability") or {}).items()},
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
                    approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
                    seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})

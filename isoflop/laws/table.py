@@ -43,6 +43,8 @@ class RunTable:
             ``loss`` and optionally ``tokens``; ``run`` is a row index) used by
             Approach 1's envelope.
         simulated: how many rows the simulated backend drew from a known surface instead of training.
+        rows: the input row of each entry (an :class:`Exclusion`'s index), when rows were filtered
+            (``--where``); None when entry i is row i.
     """
 
     source: str
@@ -59,6 +61,11 @@ class RunTable:
     grouping: str = ""
     curves: pd.DataFrame | None = None
     simulated: int = 0
+    rows: np.ndarray | None = None
+
+    def row(self, i: int) -> int:
+        """The input row (0-based) of entry ``i``."""
+        return int(i if self.rows is None else self.rows[i])
 
     @property
     def n_runs(self) -> int:
@@ -88,6 +95,7 @@ class RunTable:
             "budgets": self.budgets.tolist(), "n_params": self.n_params.tolist(), "n_tokens": self.n_tokens.tolist(),
             "flops": self.flops.tolist(), "loss": [float(x) if np.isfinite(x) else None for x in self.loss],
             "used": self.used.tolist(), "group": self.group.tolist(),
+            "rows": None if self.rows is None else [int(r) for r in self.rows],
         }
 
     @classmethod
@@ -98,7 +106,8 @@ class RunTable:
                    np.asarray(d["used"], dtype=bool), np.asarray(d["group"], dtype=int),
                    np.asarray(d["budgets"], dtype=float),
                    tuple(Exclusion(int(e["index"]), str(e["reason"])) for e in d["excluded"]), d["derived"],
-                   dict(d["columns"]), d["grouping"], None)
+                   dict(d["columns"]), d["grouping"], None,
+                   rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int))
 
     def with_unique_tokens(self, unique: float, r_star: float | None = None) -> "RunTable":
         """A copy whose D is Muennighoff et al.'s effective D' for runs drawn from ``unique`` tokens
@@ -119,9 +128,7 @@ class RunTable:
     def subset_budgets(self, keep_groups) -> "RunTable":
         """A copy in which only runs of the given budget groups are used (for backtests)."""
         keep = np.isin(self.group, np.asarray(list(keep_groups), dtype=int)) & self.used
-        return RunTable(self.source, self.n_params, self.n_tokens, self.flops, self.loss, keep,
-                        np.where(keep, self.group, -1), self.budgets, self.excluded, self.derived,
-                        self.columns, self.grouping, self.curves)
+        return replace(self, used=keep, group=np.where(keep, self.group, -1))
 
 
 def group_by_flops(flops: np.ndarray, rel_tol: float) -> np.ndarray:

@@ -47,6 +47,7 @@ OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", 
 EXAMPLES = {
     "chinchilla": "chinchilla_epoch_svg_extracted.csv",
     "cs336": "cs336_isoflops_curves.json",
+    "porian2024": "porian2024_isoflops.csv",
 }
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -54,7 +55,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".n
 
 
 def example_path(name: str) -> Path:
-    """Path of a built-in example table ("chinchilla" or "cs336")."""
+    """Path of a built-in example table ("chinchilla", "cs336" or "porian2024")."""
     if name not in EXAMPLES:
         raise TableError(f"unknown example '{name}' (choose from {', '.join(EXAMPLES)})")
     return Path(str(resources.files("isoflop") / "examples" / EXAMPLES[name]))
@@ -332,6 +333,7 @@ def load_runs(
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
         simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
+        rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int),
     )
 
 

@@ -1,0 +1,151 @@
+"""How far each method's law can be trusted beyond the table, measured on the table itself.
+
+A bootstrap interval measures how the fit moves when the runs are resampled: noise, not the error of
+extrapolating a law that is not exactly right. On published tables that error dominates, and it can only be
+measured by extrapolating. So each method is backtested inside the table in hand (rolling origin): fitted on
+the budgets below each origin and asked for the optimum at every budget from the origin up, where the
+budget's own IsoFLOP vertex is the reference.
+
+A law fitted through k budgets at log budgets x_i (mean x̄, S_xx = Σ(x_i − x̄)²) predicts at x with the error of
+a line through scattered points, whose standard deviation is σ·√(1/k + (x − x̄)²/S_xx), where σ is the scatter of
+the budgets' optima about the law; the reference vertex adds its own scatter, σ again. So each in-table error
+e = log10(N̂ / N_vertex) is divided by √(1 + 1/k + (x − x̄)²/S_xx) of its origin's fit, and their root mean
+square, σ̂, is the scatter measured out of sample: noise, and the drift of a law that is not exactly right,
+as far as the table shows it. At a target budget C* the extrapolation half-width in log10 N is
+
+    w_ext = t · σ̂ · √(1/K + (log10 C* − x̄)²/S_xx)
+
+for the whole fit's K budgets, where t is the Student quantile of the interval's level with one degree of
+freedom per origin (the predictions of one origin are not independent of each other). The interval is the
+bootstrap's, with each side widened to w_ext where that is wider (the in-table errors already hold the noise the
+bootstrap measures, so the two are not added). The same is done for D_opt. Nothing here is a constant tuned to
+a benchmark: σ̂ comes from the table, t from the level and the number of origins, the rest from the design.
+
+Origins start at half the table's reference budgets (at least 3), so that every backtested fit has at least
+half the budgets of the fit whose interval it calibrates. With fewer than 4 reference budgets there is no
+origin, and the intervals stay the bootstrap's (a note says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from isoflop.laws.fit.isoflop import fit_budget
+from isoflop.laws.table import RunTable
+
+#: The fewest reference budgets a rolling origin fits on.
+MIN_ORIGIN = 3
+#: A method whose in-table median |error| on N_opt exceeds this is set aside by the answer line.
+MISS = 0.30
+
+
+def reference_budgets(table: RunTable) -> list[int]:
+    """The budget groups, increasing, whose own IsoFLOP parabola is ``ok``: the ones with an optimum to predict."""
+    n, d, _, l, g = table.used_arrays()
+    return [k for k in range(table.budgets.size)
+            if np.sum(g == k) >= 3 and fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k]).status == "ok"]
+
+
+def origins(table: RunTable) -> list[int]:
+    """The positions in :func:`reference_budgets` at which rolling origins are cut."""
+    nref = len(reference_budgets(table))
+    return list(range(MIN_ORIGIN, nref))
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """One method's in-table extrapolation errors.
+
+    Attributes:
+        method: the method.
+        n_origins: rolling origins backtested (the Student quantile's degrees of freedom).
+        n_pairs: (origin, budget) predictions scored.
+        sigma_params, sigma_tokens: out-of-sample scatter σ̂ of log10 N_opt and log10 D_opt about the laws.
+        median_error, worst_error: median and largest |N̂ − N_vertex| / N_vertex over the predictions.
+        design: the whole fit's budgets (k, mean log10 C, S_xx), which set the leverage at a target.
+        errors: the scored predictions, as (origin budget C, budget C, relative error of N_opt, of D_opt).
+    """
+
+    method: str
+    n_origins: int
+    n_pairs: int
+    sigma_params: float
+    sigma_tokens: float
+    median_error: float
+    worst_error: float
+    design: tuple
+    errors: tuple = ()
+
+    def halfwidth(self, flops: float, level: float, key: str = "params") -> float:
+        """The extrapolation half-width w_ext in log10 at budget C."""
+        from scipy import stats
+
+        sigma = self.sigma_params if key == "params" else self.sigma_tokens
+        t = float(stats.t.ppf(0.5 + level / 2, max(self.n_origins, 1)))
+        k, xbar, sxx = self.design
+        return t * sigma * float(np.sqrt(1.0 / k + (np.log10(flops) - xbar) ** 2 / sxx))
+
+    def widen(self, estimate: float, interval, flops: float, level: float, key: str = "params"):
+        """The bootstrap interval (lo, hi) with each side widened to the extrapolation half-width where narrower."""
+        w = self.halfwidth(flops, level, key)
+        x = np.log10(estimate)
+        if interval is None or interval[0] is None:
+            return (10 ** (x - w), 10 ** (x + w))
+        lo, hi = np.log10(interval[0]), np.log10(interval[1])
+        return (float(10 ** (x - max(x - lo, w))), float(10 ** (x + max(hi - x, w))))
+
+    @property
+    def misses(self) -> bool:
+        """Whether the method's in-table median error exceeds :data:`MISS`."""
+        return bool(self.median_error > MISS)
+
+    def describe(self) -> str:
+        return (f"in-table backtest over {self.n_origins} origins ({self.n_pairs} predictions): median error "
+                f"{self.median_error:.0%}, worst {self.worst_error:.0%}; out-of-sample scatter of N_opt "
+                f"{self.sigma_params:.3f} decades")
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "n_origins": self.n_origins, "n_pairs": self.n_pairs,
+                "sigma_params": self.sigma_params, "sigma_tokens": self.sigma_tokens,
+                "median_error": self.median_error, "worst_error": self.worst_error, "design": list(self.design),
+                "errors": [list(e) for e in self.errors]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Reliability":
+        return cls(str(d["method"]), int(d["n_origins"]), int(d["n_pairs"]), float(d["sigma_params"]),
+                   float(d["sigma_tokens"]), float(d["median_error"]), float(d["worst_error"]),
+                   tuple(float(x) for x in d["design"]),
+                   tuple(tuple(float(x) for x in e) for e in d.get("errors") or ()))
+
+
+def design_of(log_budgets) -> tuple[float, float, float]:
+    """(k, mean, S_xx) of a fit's log10 budgets."""
+    x = np.asarray(log_budgets, dtype=float)
+    return float(x.size), float(x.mean()), float(np.sum((x - x.mean()) ** 2))
+
+
+def reliability(method: str, scored: list, design: tuple, n_origins: int) -> Reliability | None:
+    """A method's :class:`Reliability` from its scored in-table predictions.
+
+    Args:
+        method: the method.
+        scored: per prediction, (the origin fit's design (k, x̄, S_xx), origin budget C, budget C, relative error
+            of N_opt, of D_opt).
+        design: the whole fit's design.
+        n_origins: origins that gave predictions.
+
+    Returns:
+        None when nothing was scored.
+    """
+    rows = [s for s in scored if np.isfinite(s[3]) and np.isfinite(s[4]) and s[3] > -1 and s[4] > -1]
+    if not rows:
+        return None
+    k, xbar, sxx = (np.array(v, dtype=float) for v in zip(*[r[0] for r in rows]))
+    co, c, en, ed = (np.array(v, dtype=float) for v in zip(*[r[1:] for r in rows]))
+    scale = np.sqrt(1.0 / k + (np.log10(c) - xbar) ** 2 / sxx)
+    zn, zd = np.log10(1 + en) / scale, np.log10(1 + ed) / scale
+    return Reliability(method, int(n_origins), len(rows), float(np.sqrt(np.mean(zn**2))),
+                       float(np.sqrt(np.mean(zd**2))), float(np.median(np.abs(en))), float(np.max(np.abs(en))),
+                       tuple(design), tuple(zip(co.tolist(), c.tolist(), en.tolist(), ed.tolist())))
