@@ -26,7 +26,8 @@ def run(*args):
 
 
 def test_fit_json_schema(runs_csv):
-    r = run("fit", runs_csv, "--method", "all", "--bootstrap", 100, "--seed", 0, "--json", "--target", 1e23, "--target", 1e15)
+    r = run("fit", runs_csv, "--method", "all", "--bootstrap", 100, "--seed", 0, "--json", "--target", 1e23, "--target", 1e15,
+            "--no-screen")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["n_runs"] == 36 and doc["n_used"] == 35
@@ -74,14 +75,19 @@ def test_fit_tables_holdout_and_plots(runs_csv, tmp_path):
 def test_holdout_json_reports_errors_and_coverage(runs_csv):
     doc = json.loads(run("fit", runs_csv, "--bootstrap", 100, "--holdout", 1, "--json").output)
     rows = doc["backtest"]["rows"]
-    assert {r["method"] for r in rows} == {"approach1", "approach2", "approach2_corrected", "approach3", "vpnls"}
+    assert {r["method"] for r in rows} == {"approach1", "approach2", "approach2_corrected", "approach3", "vpnls",
+                                           "answer"}
     for r in rows:
         assert r["flops"] == pytest.approx(1e21)
         assert abs(r["params_error"]) < 0.5 and isinstance(r["params_inside"], bool)
+        assert isinstance(r["params_inside_allowing"], bool) and r["width"] >= 1
+    assert next(r for r in rows if r["method"] == "answer")["chosen"] in {"approach2", "approach2_corrected",
+                                                                          "approach3", "vpnls"}
 
 
 def test_example_and_drop_highest():
-    r = run("fit", "--example", "chinchilla", "--drop-highest", 5, "--method", "approach3", "--bootstrap", 0, "--json")
+    r = run("fit", "--example", "chinchilla", "--drop-highest", 5, "--method", "approach3", "--bootstrap", 0, "--json",
+            "--no-screen")
     doc = json.loads(r.output)
     assert doc["n_used"] == 240 and len(doc["excluded"]) == 5
     assert round(doc["approach3"]["E"], 3) == 1.817
@@ -136,3 +142,24 @@ def test_user_starting_grid(runs_csv, tmp_path):
     grid.write_text("a,b,e,alpha\n5,7,0.5,0.3\n")
     r = run("fit", runs_csv, "--init-grid", grid)
     assert r.exit_code == 2 and "missing beta" in r.output
+
+
+def test_backtest_command_on_porian_json_and_table():
+    args = ("backtest", "--example", "porian2024", "--where", "experiment=rw__tuned__short__const__standard__val",
+            "--split", "K1", "--bootstrap", 50, "--method", "approach2,approach3")
+    r = run(*args, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    s = {x["method"]: x for x in doc["summary"]}
+    assert set(s) == {"approach2", "approach3", "answer"} and all(x["split"] == "K1" and x["n"] == 1 for x in s.values())
+    assert 0 <= s["answer"]["covered"] <= s["answer"]["covered_allowing"] <= 1
+    assert "pooled parabola residual" in doc["vertex_uncertainty"]
+    text = run(*args).output
+    assert "allowing vertex" in text and "answer" in text
+
+
+def test_backtest_bad_input_is_one_line_exit_2(tmp_path):
+    r = run("backtest", tmp_path / "nope.csv")
+    assert r.exit_code == 2 and "nope.csv: file not found" in r.output and len(r.output.strip().splitlines()) == 1
+    r = run("backtest", "--example", "porian2024", "--by", "nosuchcolumn", "--bootstrap", 10)
+    assert r.exit_code == 2 and "no such column" in r.output

@@ -36,6 +36,7 @@ class FitOptions:
     init_grid: str | None
     envelope: str
     unique_tokens: float | None
+    no_screen: bool
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ _fit = [
     click.option("--unique-tokens", type=click.FloatRange(min=0, min_open=True), default=None,
                  help="The runs repeat a corpus of U unique tokens: fit D as Muennighoff et al.'s effective D' "
                       "(R_D* = 15.4), so every law is the law of fresh data."),
+    click.option("--no-screen", is_flag=True,
+                 help="Keep runs far up their IsoFLOP profiles (by default a run higher above its budget's minimum "
+                      "than any budget's profile reaches on both sides is excluded, with its reason)."),
 ]
 _uncertainty = [
     click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
@@ -137,7 +141,7 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
         runs = runs.with_unique_tokens(fit_opts.unique_tokens)
     kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
               allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
-              init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
+              init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None, screen=not fit_opts.no_screen)
     with bootstrap_bar(unc.n_bootstrap) as progress:
         result = analyze(runs, targets=targets, progress=progress, **kw)
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
@@ -195,7 +199,8 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
     groups = analyze_groups(source, by, where=where, load=load, methods=fit_opts.methods, targets=targets,
                             n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
                             allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
-                            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None)
+                            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
+                            screen=not fit_opts.no_screen)
     if as_json:
         click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))
     else:

@@ -21,7 +21,7 @@ from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_p
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from isoflop.laws.result import METHODS, AnalysisResult
 from isoflop.laws.fit.isoflop import fit_budget
-from isoflop.laws.reliability import MIN_ORIGIN, design_of, origins, reference_budgets, reliability
+from isoflop.laws.reliability import MIN_ORIGIN, MIN_ORIGINS, design_of, origins, reference_budgets, reliability
 from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
 
@@ -57,6 +57,7 @@ def analyze(
     init_grid: np.ndarray | None = None,
     calibrate: bool = True,
     screen: bool = True,
+    in_table: bool = True,
     progress=None,
 ) -> AnalysisResult:
     """Fit the requested approaches and bootstrap them.
@@ -75,6 +76,8 @@ def analyze(
             (:mod:`isoflop.laws.fit.calibration`); False gives plain percentile intervals.
         screen: exclude runs far out on one side of their budget's IsoFLOP profile first
             (:func:`isoflop.laws.screen.screen_runs`; each is listed in the result's table with its reason).
+        in_table: with ``calibrate``, backtest each method inside the table and widen its intervals on N_opt
+            and D_opt by its extrapolation error (:mod:`isoflop.laws.reliability`).
         progress: called as ``progress(stage, done, total)`` as the bootstrap goes (for a progress bar).
 
     Returns:
@@ -212,11 +215,11 @@ def analyze(
                          "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
                          "is the spread of a minimum under resampling, not a confidence interval")
     rel = (_reliabilities(table, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
-           if calibrate and n_bootstrap else {})
-    if calibrate and n_bootstrap and not rel:
+           if calibrate and in_table and n_bootstrap else {})
+    if calibrate and in_table and n_bootstrap and not rel:
         notes.append(f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
-                     f"laws inside the table (at least {MIN_ORIGIN + 1}): intervals are the bootstrap's alone, "
-                     "with no allowance for the error of extrapolating")
+                     f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
+                     "alone, with no allowance for the error of extrapolating")
     return AnalysisResult(
         table=table, methods=methods, reliability=rel, approach1=fits["approach1"],
         # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.

@@ -24,85 +24,18 @@ from isoflop.errors import FitError, ScalingError
 from isoflop.jsonio import json_float
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
-from isoflop.laws.fit.bootstrap import percentile_interval
-from isoflop.laws.fit.isoflop import fit_budget
 from isoflop.laws.groups import column_values
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.reliability import reference_budgets
 from isoflop.laws.screen import profile_height, screen_runs
 from isoflop.laws.table import RunTable
 from isoflop.laws.table_io import load_runs
+from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex, pooled_scatter
 
 #: The splits of :func:`rolling_backtest`: K largest budgets held out, and the far split.
 SPLITS = ("K1", "K2", "K3", "far")
 #: The answer line's rows carry this method name.
 ANSWER = "answer"
-#: Resamples of a held-out budget's parabola (its vertex's own interval).
-VERTEX_RESAMPLES = 200
-
-
-@dataclass(frozen=True)
-class Vertex:
-    """A held-out budget's own optimum: the vertex of its IsoFLOP parabolas, with a bootstrap interval.
-
-    Attributes:
-        flops: the budget C.
-        params, tokens: N and D at the vertices of the parabolas in log N and log D.
-        params_ci, tokens_ci: 95% percentile intervals of the vertices over runs resampled within the budget
-            (None when too few resamples give a vertex).
-        loss: the loss at the N vertex.
-        n_runs: runs at the budget.
-    """
-
-    flops: float
-    params: float
-    tokens: float
-    params_ci: tuple | None
-    tokens_ci: tuple | None
-    loss: float
-    n_runs: int
-
-
-def pooled_scatter(table: RunTable) -> float:
-    """The residual σ of the table's IsoFLOP parabolas, pooled over its reference budgets: Σ SS / Σ (n_b − 3).
-
-    One budget's own residuals leave too few degrees of freedom (3 with 6 runs) to measure its vertex's
-    uncertainty; the pooled σ has one per run beyond the parabolas' parameters, over the whole table.
-    """
-    n, d, _, l, g = table.used_arrays()
-    ss = dof = 0.0
-    for k in reference_budgets(table):
-        b = fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k])
-        ss += b.residual_rms**2 * b.n_points
-        dof += b.n_points - 3
-    return float(np.sqrt(ss / dof)) if dof > 0 else float("nan")
-
-
-def observed_vertex(flops: float, n, d, l, rng: np.random.Generator, sigma: float,
-                    n_resamples: int = VERTEX_RESAMPLES) -> Vertex | None:
-    """The vertex of one budget's parabolas and its own interval (None when the profile is not ``ok``).
-
-    The interval is a parametric bootstrap: the budget's losses redrawn as its fitted parabola plus normal noise
-    of the table's pooled residual σ (:func:`pooled_scatter`), refitted, and the vertex's 95% percentile interval
-    taken (resamples whose vertex leaves the sampled range count at the range's edge).
-    """
-    n, d, l = (np.asarray(x, dtype=float) for x in (n, d, l))
-    bf = fit_budget(flops, n, d, l)
-    if bf.status != "ok":
-        return None
-    if not np.isfinite(sigma) or sigma <= 0:
-        return Vertex(float(flops), bf.optimal_params, bf.optimal_tokens, None, None, bf.min_loss, int(n.size))
-    u = np.log10(n)
-    fitted = np.polyval(bf.coeffs, u)
-    pn, pd_ = [], []
-    for _ in range(n_resamples):
-        b = fit_budget(flops, n, d, fitted + rng.normal(0.0, sigma, n.size))
-        if b.status in ("ok", "edge"):
-            pn.append(np.clip(b.optimal_params, n.min(), n.max()))
-            pd_.append(np.clip(b.optimal_tokens, d.min(), d.max()))
-    enough = len(pn) >= n_resamples // 2
-    ci = lambda v: tuple(float(x) for x in np.exp(percentile_interval(np.log(v), 0.95))) if enough else None  # noqa: E731
-    return Vertex(float(flops), bf.optimal_params, bf.optimal_tokens, ci(pn), ci(pd_), bf.min_loss, int(n.size))
 
 
 @dataclass(frozen=True)
@@ -411,13 +344,16 @@ def backtest_source(source, *, by: str | None = None, where: tuple[str, ...] = (
         TableError: the table cannot be read, or ``by`` names no column.
     """
     load = dict(load or {})
-    values = column_values(source, by, where) if by else [None]
+    if by is None:  # one table: its bad input is the command's, and a table with no split to run is an error
+        rb = rolling_backtest(load_runs(source, where=tuple(where), **load), splits=splits, **kwargs)
+        if not rb.splits:
+            raise FitError(f"{source}: no split can be run ({'; '.join(f'{k}: {v}' for k, v in rb.errors.items())})")
+        return BacktestReport(str(source), None, {str(source): rb}, {})
     tables, errors = {}, {}
-    for v in values:
-        name = str(source) if v is None else v
+    for v in column_values(source, by, where):
         try:
-            t = load_runs(source, where=tuple(where) + ((f"{by}={v}",) if by else ()), **load)
-            tables[name] = rolling_backtest(t, splits=splits, **kwargs)
-        except ScalingError as e:  # one table that cannot be backtested is its status; the others go on
-            errors[name] = str(e)
+            t = load_runs(source, where=(*where, f"{by}={v}"), **load)
+            tables[v] = rolling_backtest(t, splits=splits, **kwargs)
+        except ScalingError as e:  # one group that cannot be backtested is its status; the others go on
+            errors[v] = str(e)
     return BacktestReport(str(source), by, tables, errors)

@@ -21,9 +21,9 @@ bootstrap's, with each side widened to w_ext where that is wider (the in-table e
 bootstrap measures, so the two are not added). The same is done for D_opt. Nothing here is a constant tuned to
 a benchmark: σ̂ comes from the table, t from the level and the number of origins, the rest from the design.
 
-Origins start at half the table's reference budgets (at least 3), so that every backtested fit has at least
-half the budgets of the fit whose interval it calibrates. With fewer than 4 reference budgets there is no
-origin, and the intervals stay the bootstrap's (a note says so).
+Origins are cut at every reference budget from the fourth up (a fit needs 3 budgets to be backtested at all);
+the leverage term lets fits of few budgets and of many be pooled. With fewer than 2 origins (5 reference
+budgets) nothing is measured, and the intervals stay the bootstrap's (a note says so).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ from isoflop.laws.table import RunTable
 
 #: The fewest reference budgets a rolling origin fits on.
 MIN_ORIGIN = 3
+#: The fewest origins whose errors are trusted to measure σ̂ (one origin gives one degree of freedom, and its
+#: Student quantile, 12.7 at 95%, says only that nothing was measured).
+MIN_ORIGINS = 2
 #: A method whose in-table median |error| on N_opt exceeds this is set aside by the answer line.
 MISS = 0.30
 
@@ -50,8 +53,8 @@ def reference_budgets(table: RunTable) -> list[int]:
 
 def origins(table: RunTable) -> list[int]:
     """The positions in :func:`reference_budgets` at which rolling origins are cut."""
-    nref = len(reference_budgets(table))
-    return list(range(MIN_ORIGIN, nref))
+    cuts = list(range(MIN_ORIGIN, len(reference_budgets(table))))
+    return cuts if len(cuts) >= MIN_ORIGINS else []
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class Reliability:
         if interval is None or interval[0] is None:
             return (10 ** (x - w), 10 ** (x + w))
         lo, hi = np.log10(interval[0]), np.log10(interval[1])
-        return (float(10 ** (x - max(x - lo, w))), float(10 ** (x + max(hi - x, w))))
+        return (float(interval[0]) if x - lo >= w else float(10 ** (x - w)),
+                float(interval[1]) if hi - x >= w else float(10 ** (x + w)))
 
     @property
     def misses(self) -> bool:
@@ -144,7 +148,7 @@ def reliability(method: str, scored: list, design: tuple, n_origins: int) -> Rel
         return None
     k, xbar, sxx = (np.array(v, dtype=float) for v in zip(*[r[0] for r in rows]))
     co, c, en, ed = (np.array(v, dtype=float) for v in zip(*[r[1:] for r in rows]))
-    scale = np.sqrt(1.0 / k + (np.log10(c) - xbar) ** 2 / sxx)
+    scale = np.sqrt(1.0 + 1.0 / k + (np.log10(c) - xbar) ** 2 / sxx)
     zn, zd = np.log10(1 + en) / scale, np.log10(1 + ed) / scale
     return Reliability(method, int(n_origins), len(rows), float(np.sqrt(np.mean(zn**2))),
                        float(np.sqrt(np.mean(zd**2))), float(np.median(np.abs(en))), float(np.max(np.abs(en))),

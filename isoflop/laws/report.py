@@ -241,13 +241,16 @@ def format_backtest(b: Backtest) -> str:
     out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {num(max(b.train_budgets))} FLOPs, "
            f"held out the {b.holdout} largest"]
     rows = []
+    inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
     for r in b.rows:
-        inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
-        rows.append([num(r.flops), r.method, num(r.predicted_params), num(r.observed_params), f"{r.params_error:+.1%}",
-                     inside(r.params_inside), num(r.predicted_loss, 4), num(r.observed_loss, 4), f"{r.loss_error:+.2%}",
-                     inside(r.loss_inside), r.reference])
-    out.append(table(["C (FLOPs)", "method", "N pred", "N obs", "N err", "in CI", "L pred", "L obs", "L err", "in CI",
-                      "observed from"], rows))
+        vci = r.observed.params_ci
+        rows.append([num(r.flops), r.method + (f" ({r.chosen})" if r.chosen else ""), num(r.predicted_params),
+                     interval_text(r.params_ci, positive=True), num(r.observed_params), interval_text(vci) if vci else "-",
+                     f"{r.params_error:+.1%}", inside(r.params_inside), inside(r.params_inside_allowing),
+                     num(r.predicted_loss, 4), num(r.observed_loss, 4), f"{r.loss_error:+.2%}"])
+    out.append(table(["C (FLOPs)", "method", "N pred", "95% CI", "N vertex", "its 95% CI", "N err", "in CI",
+                      "allowing", "L pred", "L obs", "L err"], rows))
+    out += [f"not scored: {u}" for u in b.unscored]
     return "\n".join(out)
 
 

@@ -130,18 +130,19 @@ class AnalysisResult:
         a2 = self.prediction("approach2", flops) if misfit else None
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
             iv = percentile_interval(samp[key], self.level) if samp else None
-            if key != "loss" and iv is not None and (scale != 1.0 or misfit):
+            rel = self.reliability.get(method) if self.calibrated else None
+            if key != "loss" and iv is not None and (scale != 1.0 or misfit or rel is not None):
                 rec[f"{ci}_raw"] = list(iv)
                 iv = scale_interval(rec[key], iv, scale)
                 other = misfit_interval(rec[key], a2[ci]) if misfit else None
                 if other is not None and other[1] / other[0] < iv[1] / iv[0]:
-                    iv = other
-                    rec["interval_from"] = "approach2 (this form fails its lack-of-fit test)"
-            rel = self.reliability.get(method) if self.calibrated else None
-            if key != "loss" and iv is not None and rel is not None and "interval_from" not in rec:
-                rec.setdefault(f"{ci}_raw", list(iv))
-                iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
-                rec["extrapolation"] = rel.describe()
+                    iv = other  # Approach 2's, already widened by its own in-table backtest
+                    rec["interval_from" if key == "optimal_params" else "tokens_interval_from"] = \
+                        "approach2 (this form fails its lack-of-fit test)"
+                elif rel is not None:
+                    rec[f"{ci}_bootstrap"] = list(iv)
+                    iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
+                    rec["extrapolation"] = rel.describe()
             if iv is not None and rec[key] is not None and None not in iv:
                 iv = _hold(rec[key], iv)
             rec[ci] = list(iv or (None, None)) if samp else None

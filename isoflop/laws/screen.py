@@ -9,9 +9,10 @@ exponents on them, which put its optima ten times off on those tables.
 The rule is taken from the table's own profiles, with no constant fitted to any table. Walking out from a
 budget's lowest run, each side of its profile rises to some highest excess loss over the minimum; the lower of
 the two is the height to which that budget's profile is sampled on both sides. The table's profile height h is
-the median of those heights over the budgets that have runs on both sides of their minimum: how far up its
-parabolas the sweep was designed to sample. A run whose loss exceeds its budget's minimum by more than h is
-screened, except that at least two runs are kept on each side of a budget's minimum where it has them (a
+the largest of those heights over the budgets that have runs on both sides of their minimum: how far up its
+parabolas the sweep samples on both sides somewhere. A run whose loss exceeds its budget's minimum by more
+than h sits higher up its profile than any balanced profile of the table reaches: far from every IsoFLOP
+minimum. Those runs are screened, except that at least two runs are kept on each side of a budget's minimum where it has them (a
 side's shape needs two). Runs of one size (seeds) are kept or screened together, by their mean. A budget
 sampled off-centre, with one short side, keeps its runs up to the table's height, not its own; and with h
 fixed, applying the rule again screens nothing more.
@@ -53,7 +54,7 @@ def side_height(loss) -> float:
 
 
 def profile_height(table: RunTable) -> float:
-    """The table's profile height h: the median over budgets of :func:`side_height` (NaN when no budget has
+    """The table's profile height h: the largest over budgets of :func:`side_height` (NaN when no budget has
     runs on both sides of its minimum)."""
     h = [side_height(m) for *_, m in _profiles(table)]
     h = [x for x in h if np.isfinite(x)]

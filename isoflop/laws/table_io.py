@@ -55,7 +55,7 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".n
 
 
 def example_path(name: str) -> Path:
-    """Path of a built-in example table ("chinchilla", "cs336" or "porian2024")."""
+    """Path of a built-in example table (a key of :data:`EXAMPLES`)."""
     if name not in EXAMPLES:
         raise TableError(f"unknown example '{name}' (choose from {', '.join(EXAMPLES)})")
     return Path(str(resources.files("isoflop") / "examples" / EXAMPLES[name]))
@@ -333,8 +333,7 @@ def load_runs(
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
         simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
-        rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int),
-    )
+        rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int))
 
 
 def read_source(source, recount: str = "as-run") -> tuple[pd.DataFrame, str, bool, bool]:

@@ -1,5 +1,6 @@
 """Calibrated intervals: the measured factors, and the lack-of-fit test that hands a misfitting form Approach 2's interval."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -44,7 +45,9 @@ def test_calibrated_and_plain_intervals():
         assert p["params_ci_raw"] == q["params_ci"] and p["interval_scale"] == INTERVAL_SCALE[m]
         est = p["optimal_params"]
         s = INTERVAL_SCALE[m]
-        assert np.log(p["params_ci"][1] / est) == pytest.approx(s * np.log(q["params_ci"][1] / est))
+        scaled = p.get("params_ci_bootstrap", p["params_ci"])  # before the in-table backtest widens it
+        assert np.log(scaled[1] / est) == pytest.approx(s * np.log(q["params_ci"][1] / est))
+        assert p["params_ci"][0] <= scaled[0] and p["params_ci"][1] >= scaled[1]
         assert p["loss_ci"] == q["loss_ci"]  # the loss interval is not calibrated
     back = AnalysisResult.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert back.calibrated and back.prediction("approach3", 1e22)["params_ci"] == pytest.approx(
@@ -54,8 +57,9 @@ def test_calibrated_and_plain_intervals():
 def test_lack_of_fit_flags_a_form_that_does_not_describe_the_table():
     rng = np.random.default_rng(0)
     good = [analyze(load_runs(synthetic_runs(budgets=np.logspace(17, 20, 6), noise=0.01, rng=rng)),
-                    methods="approach2,vpnls", n_bootstrap=0) for _ in range(10)]
-    bad = [analyze(load_runs(kaplan_runs(rng)), methods="approach2,vpnls", n_bootstrap=0) for _ in range(10)]
+                    methods="approach2,vpnls", n_bootstrap=0, screen=False) for _ in range(10)]
+    bad = [analyze(load_runs(kaplan_runs(rng)), methods="approach2,vpnls", n_bootstrap=0, screen=False)
+           for _ in range(10)]
     p_good = [r.misfit["vpnls"]["p"] for r in good]
     p_bad = [r.misfit["vpnls"]["p"] for r in bad]
     assert sum(p < 0.05 for p in p_good) <= 2  # a 5% test on a correct form
@@ -69,7 +73,9 @@ def test_lack_of_fit_flags_a_form_that_does_not_describe_the_table():
 
 def test_a_misfitting_form_gets_approach2s_interval():
     res = analyze(load_runs(kaplan_runs(np.random.default_rng(3))), methods="approach2,approach3,vpnls",
-                  targets=[1e21], n_bootstrap=100, seed=0)
+                  targets=[1e21], n_bootstrap=100, seed=0, screen=False)
+    # The borrowing on its own: without the in-table backtests' widening, Approach 2's interval is the narrower.
+    res = dataclasses.replace(res, reliability={})
     flagged = [m for m in ("approach3", "vpnls") if res.misfit[m]["flagged"]]
     assert flagged
     a2 = res.prediction("approach2", 1e21)
@@ -103,5 +109,5 @@ def test_approach1_has_its_own_factor_when_the_table_holds_seeds():
     res = analyze(load_runs(df), methods="approach1", targets=[1e21], n_bootstrap=100, seed=0)
     p = res.prediction("approach1", 1e21)
     assert res.seed_noise["dof"] > 0 and p["interval_scale"] == SEEDED_SCALE["approach1"] != INTERVAL_SCALE["approach1"]
-    est, (lo, _), (raw_lo, _) = p["optimal_params"], p["params_ci"], p["params_ci_raw"]
+    est, (lo, _), (raw_lo, _) = p["optimal_params"], p.get("params_ci_bootstrap", p["params_ci"]), p["params_ci_raw"]
     assert np.log(lo / est) == pytest.approx(SEEDED_SCALE["approach1"] * np.log(raw_lo / est))

@@ -1,0 +1,106 @@
+"""Rolling-origin backtests, the in-table reliability that widens intervals, and the held-out vertex's own
+uncertainty."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from isoflop import analyze, load_runs
+from isoflop.laws.answer import choose_answer
+from isoflop.laws.backtest import SPLITS, backtest, backtest_source, rolling_backtest
+from isoflop.laws.reliability import MISS, Reliability, origins, reference_budgets
+from isoflop.laws.result import AnalysisResult
+from isoflop.laws.vertex import observed_vertex, pooled_scatter
+
+from conftest import synthetic_runs, true_nopt
+
+BUDGETS = np.logspace(17, 20.5, 8)
+
+
+def test_porian_ships_with_the_package():
+    t = load_runs("example:porian2024")
+    assert t.n_runs == 1745
+    raw = pd.read_csv("isoflop/examples/porian2024_isoflops.csv")
+    assert raw.experiment.nunique() == 15
+    one = load_runs("example:porian2024", where=("experiment=rw__tuned__short__const__standard__val",))
+    assert one.budgets.size == 12 and one.budgets[0] == pytest.approx(1.25e16)
+
+
+def test_rolling_backtest_on_a_known_surface_is_small_and_covered():
+    runs = load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(0)))
+    rb = rolling_backtest(runs, methods="approach2,approach3", n_bootstrap=100)
+    assert {b.split for b in rb.splits} == set(SPLITS) and not rb.errors
+    far = next(b for b in rb.splits if b.split == "far")
+    assert len(far.train_budgets) == 4 and sorted({r.flops for r in far.rows}) == pytest.approx(BUDGETS[-2:])
+    for r in rb.rows:
+        assert abs(r.params_error) < 0.15 and abs(r.tokens_error) < 0.15
+        assert r.distance > 0 and r.width >= 1
+    k1 = [s for s in rb.summaries() if s.split == "K1"]
+    assert {s.method for s in k1} == {"approach2", "approach3", "answer"}
+    assert all(s.covered_allowing >= s.covered for s in rb.summaries())
+    doc = json.loads(json.dumps(rb.to_dict()))
+    assert doc["summary"][0]["n"] >= 1 and doc["splits"][0]["rows"][0]["observed"]["params"] > 0
+
+
+def test_the_vertex_interval_holds_the_true_optimum_of_a_noisy_budget():
+    rng = np.random.default_rng(1)
+    hits = 0
+    for _ in range(40):
+        df = synthetic_runs(budgets=(1e19,), noise=0.01, rng=rng)
+        v = observed_vertex(1e19, df.params, df.tokens, df.loss, rng, sigma=0.01 * 2.5)
+        hits += v is not None and v.params_ci is not None and v.params_ci[0] <= true_nopt(1e19) <= v.params_ci[1]
+    assert hits >= 34  # about 95% of 40, with room for the parabola's bias on this grid
+    runs = load_runs(synthetic_runs(noise=0.01, rng=rng))
+    assert 0.005 < pooled_scatter(runs) < 0.05  # the losses' 1% noise, in nats (losses are about 2.5)
+
+
+def test_in_table_reliability_widens_the_intervals():
+    rng = np.random.default_rng(2)
+    good = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=rng)), methods="approach2",
+                   targets=[1e22], n_bootstrap=100)
+    rel = good.reliability["approach2"]
+    assert rel.n_origins == len(origins(good.table)) == len(reference_budgets(good.table)) - 3
+    assert rel.median_error < 0.15 and not rel.misses
+    p = good.prediction("approach2", 1e22)
+    assert p["params_ci"][0] <= p["params_ci_bootstrap"][0] and p["params_ci"][1] >= p["params_ci_bootstrap"][1]
+    assert "in-table backtest" in p["extrapolation"]
+    w = rel.halfwidth(1e22, 0.95)
+    assert w == pytest.approx(rel.halfwidth(1e22, 0.95, "params")) and rel.halfwidth(1e23, 0.95) > w > 0
+    back = AnalysisResult.from_dict(json.loads(json.dumps(good.to_dict())))
+    assert back.reliability["approach2"] == rel
+    assert back.prediction("approach2", 1e22)["params_ci"] == pytest.approx(p["params_ci"])
+    raw = analyze(good.table, methods="approach2", targets=[1e22], n_bootstrap=100, calibrate=False)
+    assert not raw.reliability and "extrapolation" not in raw.prediction("approach2", 1e22)
+
+
+def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
+    res = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(3))),
+                  methods="approach2,approach3", targets=[1e22], n_bootstrap=100)
+    first = choose_answer(res, 1e22)
+    bad = dataclasses.replace(res.reliability[first.method], median_error=MISS + 0.1)
+    other = choose_answer(dataclasses.replace(res, reliability={**res.reliability, first.method: bad}), 1e22)
+    assert other.method != first.method and "in-table backtest misses" in other.set_aside[first.method]
+
+
+def test_backtest_source_pools_groups_and_records_those_it_cannot_run(tmp_path):
+    rng = np.random.default_rng(4)
+    a = synthetic_runs(budgets=BUDGETS, noise=0.005, rng=rng).assign(experiment="long")
+    b = synthetic_runs(budgets=BUDGETS[:2], noise=0.005, rng=rng).assign(experiment="short")
+    p = tmp_path / "two.csv"
+    pd.concat([a, b]).to_csv(p, index=False)
+    rep = backtest_source(p, by="experiment", splits=("K1",), methods="approach2", n_bootstrap=50)
+    assert set(rep.tables) == {"long", "short"}
+    assert "K1" in rep.tables["short"].errors and not rep.tables["long"].errors
+    s = [x for x in rep.summaries() if x.method == "answer"]
+    assert len(s) == 1 and s[0].n == 1
+
+
+def test_a_single_backtest_refuses_too_few_budgets():
+    from isoflop.errors import FitError
+
+    runs = load_runs(synthetic_runs(budgets=(1e17, 1e18, 1e19)))
+    with pytest.raises(FitError, match="needs 4 budgets with an IsoFLOP vertex"):
+        backtest(runs, 2)
