@@ -16,11 +16,10 @@ from isoflop.laws.fit.calibration import lack_of_fit
 from isoflop.laws.fit.correction import correct_isoflops, shift_samples
 from isoflop.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from isoflop.laws.fit.frontier import Counting
-from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
+from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_budget, fit_isoflops
 from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from isoflop.laws.result import METHODS, AnalysisResult
-from isoflop.laws.fit.isoflop import fit_budget
 from isoflop.laws.reliability import MIN_ORIGIN, MIN_ORIGINS, design_of, origins, reference_budgets, reliability
 from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
@@ -74,8 +73,9 @@ def analyze(
         init_grid: Approach 3 starting points (default: the 4,500-point grid).
         calibrate: intervals on N_opt and D_opt carry each method's measured calibration factor
             (:mod:`isoflop.laws.fit.calibration`); False gives plain percentile intervals.
-        screen: exclude runs far out on one side of their budget's IsoFLOP profile first
-            (:func:`isoflop.laws.screen.screen_runs`; each is listed in the result's table with its reason).
+        screen: leave runs far up their budget's IsoFLOP profile out of the parametric fits (Approach 3, VPNLS,
+            and the surface Approach 2's correction is measured on; :func:`isoflop.laws.screen.screen_runs`). They
+            are listed in the result's ``screened`` with their reasons; Approaches 1 and 2 use every run.
         in_table: with ``calibrate``, backtest each method inside the table and widen its intervals on N_opt
             and D_opt by its extrapolation error (:mod:`isoflop.laws.reliability`).
         progress: called as ``progress(stage, done, total)`` as the bootstrap goes (for a progress bar).
@@ -95,8 +95,6 @@ def analyze(
     for c in targets:
         if not (np.isfinite(c) and c > 0):
             raise FitError(f"target ({c}) must be a positive number of FLOPs")
-    if screen:
-        table = screen_runs(table)
     n, d, c_run, l, g = table.used_arrays()
     if n.size == 0:
         from collections import Counter
@@ -109,6 +107,11 @@ def analyze(
     counting = Counting.from_runs(n, d, c_run)
     points = point_ids(g, n)
     noise = seed_noise(l, points)
+    # The parametric fits see the screened runs (the same runs when nothing is screened).
+    st = screen_runs(table) if screen else table
+    screened = tuple(e for e in st.excluded if e not in set(table.excluded))
+    ps = st.used[table.used]  # which of the used runs the parametric fits keep
+    ns, ds, ls = n[ps], d[ps], l[ps]
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
     notes: list[str] = []
@@ -133,19 +136,19 @@ def analyze(
             detail = ", ".join(f"{v} {k}" for k, v in bad.items() if v)
             errors["approach2"] = f"cannot fit power laws: {a2.params_law.message} with status ok ({detail})"
     if "approach3" in methods:
-        if n.size < 5:
-            errors["approach3"] = f"needs at least 5 runs, got {n.size}"
+        if ns.size < 5:
+            errors["approach3"] = f"needs at least 5 runs, got {ns.size}"
         else:
-            f3 = fit_parametric(n, d, l, delta=delta, init_grid=init_grid)
+            f3 = fit_parametric(ns, ds, ls, delta=delta, init_grid=init_grid)
             fits["approach3"] = f3
             if not f3.success:
                 errors["approach3"] = f3.message
     surface_needed = "approach2_corrected" in methods
     if "vpnls" in methods or surface_needed:
-        if n.size < 5:
-            errors["vpnls" if "vpnls" in methods else "approach2_corrected"] = f"needs at least 5 runs, got {n.size}"
+        if ns.size < 5:
+            errors["vpnls" if "vpnls" in methods else "approach2_corrected"] = f"needs at least 5 runs, got {ns.size}"
         else:
-            fv = fit_vpnls(n, d, l)
+            fv = fit_vpnls(ns, ds, ls)
             fits["vpnls"] = fv if fv.success else None
             if not fv.success and "vpnls" in methods:
                 errors["vpnls"] = fv.message
@@ -166,7 +169,9 @@ def analyze(
     if a2 is not None:
         for m in ("approach3", "vpnls"):
             if m in methods and fits[m] is not None and m not in errors:
-                test = lack_of_fit(fits[m], n, d, l, c, a2)
+                # On the runs the form was fitted to, against the parabolas of those same runs.
+                a2s = a2 if not screened else fit_isoflops(ns, ds, ls, c[ps], allow_edge=allow_edge)
+                test = lack_of_fit(fits[m], ns, ds, ls, c[ps], a2s)
                 if test is not None:
                     misfit[m] = test
                 if test and test["flagged"]:
@@ -196,14 +201,15 @@ def analyze(
         if (fits["approach2"] is not None or flagged) and a2_samples is not None:
             samples["approach2"] = a2_samples
         f3 = fits["approach3"]
-        counts = counts_from_indices(idx, n.size)
+        idx_s = idx if not screened else resample_indices(g[ps], n_bootstrap, rng, point_ids(g[ps], ns))
+        counts = counts_from_indices(idx_s, ns.size)
         tick("bootstrap: approach3", 2, 4)
         if f3 is not None and f3.success:
-            x = bootstrap_parametric(f3, n, d, l, counts)
+            x = bootstrap_parametric(f3, ns, ds, ls, counts)
             samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
         tick("bootstrap: vpnls", 3, 4)
         if fits["vpnls"] is not None and "vpnls" in methods:
-            samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], n, d, l, counts).T))
+            samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], ns, ds, ls, counts).T))
         if fc is not None:
             samples["approach2_corrected"] = shift_samples(a2_samples, fc)
         tick("bootstrap: done", 4, 4)
@@ -214,14 +220,17 @@ def analyze(
             notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
                          "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
                          "is the spread of a minimum under resampling, not a confidence interval")
-    rel = (_reliabilities(table, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+    if screened:
+        notes.append(f"{len(screened)} runs sit higher up their IsoFLOP profile than any budget's profile reaches on "
+                     "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')")
+    rel = (_reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
            if calibrate and in_table and n_bootstrap else {})
     if calibrate and in_table and n_bootstrap and not rel:
         notes.append(f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
                      f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
                      "alone, with no allowance for the error of extrapolating")
     return AnalysisResult(
-        table=table, methods=methods, reliability=rel, approach1=fits["approach1"],
+        table=table, methods=methods, reliability=rel, screened=screened, approach1=fits["approach1"],
         # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
         approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
         approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
@@ -246,8 +255,7 @@ def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
     count = dict.fromkeys(methods, 0)
     for o in cuts:
         groups = [k for k in present if table.budgets[k] < table.budgets[ref[o]]]
-        ana = analyze(table.subset_budgets(groups), methods=methods, n_bootstrap=0, calibrate=False, screen=False,
-                      **fit_kw)
+        ana = analyze(table.subset_budgets(groups), methods=methods, n_bootstrap=0, calibrate=False, **fit_kw)
         design = design_of(logc[groups])
         later = ref[o:]
         for m in ana.fitted:

@@ -8,7 +8,9 @@ The methods are judged on the table in hand, in this order:
 3. a method whose own in-table backtest (:mod:`isoflop.laws.reliability`) misses by a median error over
    :data:`~isoflop.laws.reliability.MISS` is set aside;
 4. a parametric form (Approach 3, VPNLS) that fails its lack-of-fit test against the IsoFLOP
-   parabolas is set aside: its interval is borrowed from Approach 2, so it adds nothing of its own;
+   parabolas is set aside when the table is too short to backtest it (its interval is then borrowed from
+   Approach 2, so it adds nothing of its own); with an in-table backtest, that measured error judges it and
+   widens its interval instead;
 5. of those left, the narrowest interval on N_opt wins; without intervals, the first of
    :data:`PREFERENCE` (Approach 2 needs the fewest assumptions about the loss surface);
 6. the chosen method's intervals are widened to hold the estimates of the other usable methods: where
@@ -144,7 +146,7 @@ def choose_answer(result: AnalysisResult, flops: float) -> Answer:
             rough.append((width, m, p))
             continue
         test = result.misfit.get(m) or {}
-        if test.get("flagged"):
+        if test.get("flagged") and rel is None:  # with an in-table backtest, its measured error judges it
             set_aside[m] = f"its form fails the lack-of-fit test (p = {test['p']:.2g})"
             rough.append((width, m, p))
             continue

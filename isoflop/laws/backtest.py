@@ -27,7 +27,6 @@ from isoflop.laws.answer import choose_answer
 from isoflop.laws.groups import column_values
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.reliability import reference_budgets
-from isoflop.laws.screen import profile_height, screen_runs
 from isoflop.laws.table import RunTable
 from isoflop.laws.table_io import load_runs
 from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex, pooled_scatter
@@ -170,8 +169,7 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
     """
     if holdout < 1:
         raise FitError(f"holdout ({holdout}) must be at least 1")
-    screen = kwargs.get("screen", True)
-    ref = reference_budgets(screen_runs(table) if screen else table)
+    ref = reference_budgets(table)
     if len(ref) < holdout + 2:
         raise FitError(f"holdout {holdout} needs {holdout + 2} budgets with an IsoFLOP vertex; the table has "
                        f"{len(ref)} of {table.budgets.size}")
@@ -184,11 +182,9 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
     kwargs = dict(kwargs)
     kwargs["targets"] = ()
     ana = analyze(sub, seed=seed, **kwargs)
-    # The held-out runs are screened at the fitted budgets' profile height: nothing of theirs enters the fit.
-    seen = screen_runs(table, height=profile_height(sub)) if screen else table
-    n, d, _, l, g = seen.used_arrays()
+    n, d, _, l, g = table.used_arrays()
     rng = np.random.default_rng(seed)
-    sigma = pooled_scatter(seen)
+    sigma = pooled_scatter(table)
     top = float(table.budgets[fit_groups[-1]])
     rows, unscored = [], []
     for k in held:
@@ -277,7 +273,7 @@ def rolling_backtest(table: RunTable, splits=SPLITS, **kwargs) -> RollingBacktes
         **kwargs: passed to :func:`backtest` and :func:`analyze`.
     """
     out, errors = [], {}
-    nref = len(reference_budgets(screen_runs(table) if kwargs.get("screen", True) else table))
+    nref = len(reference_budgets(table))
     for sp in splits:
         if sp not in SPLITS:
             raise FitError(f"unknown split '{sp}' (choose from {', '.join(SPLITS)})")

@@ -25,7 +25,7 @@ from isoflop.laws.fit.frontier import Counting, frontier
 from isoflop.laws.fit.isoflop import IsoFLOPFit
 from isoflop.laws.fit.parametric import ParametricFit, derived_quantities
 from isoflop.laws.reliability import Reliability
-from isoflop.laws.table import RunTable
+from isoflop.laws.table import Exclusion, RunTable
 
 METHODS = ("approach1", "approach2", "approach2_corrected", "approach3", "vpnls")
 #: Methods that fit the surface L(N, D) = E + A/N^α + B/D^β (their replicates are its five parameters).
@@ -64,6 +64,8 @@ class AnalysisResult:
         notes: remarks on the data worth showing the user.
         calibrated: intervals on N_opt and D_opt in :meth:`prediction` carry each method's calibration factor
             (:mod:`~isoflop.laws.fit.calibration`); False gives the plain percentile intervals.
+        screened: runs left out of the parametric fits (:class:`~isoflop.laws.table.Exclusion`, with reasons):
+            far up their IsoFLOP profiles (:mod:`isoflop.laws.screen`).
         reliability: method -> its in-table rolling-origin backtest
             (:class:`~isoflop.laws.reliability.Reliability`); calibrated intervals on N_opt and D_opt are widened
             by its extrapolation error.
@@ -90,6 +92,7 @@ class AnalysisResult:
     calibrated: bool = True
     misfit: dict = field(default_factory=dict)
     reliability: dict = field(default_factory=dict)
+    screened: tuple = ()
 
 
     def __repr__(self) -> str:  # a summary, not every array and bootstrap replicate
@@ -126,6 +129,8 @@ class AnalysisResult:
         for key in ("optimal_params", "optimal_tokens", "loss"):
             rec[key] = json_float(point[key])
         scale = interval_scale(method, bool(self.seed_noise.get("dof"))) if self.calibrated else 1.0
+        # A form that fails its lack-of-fit test may take Approach 2's interval (stretched to hold its estimate)
+        # where that is narrower than its own, widened by its in-table backtest.
         misfit = self.calibrated and (self.misfit.get(method) or {}).get("flagged") and self.samples.get("approach2")
         a2 = self.prediction("approach2", flops) if misfit else None
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
@@ -134,15 +139,15 @@ class AnalysisResult:
             if key != "loss" and iv is not None and (scale != 1.0 or misfit or rel is not None):
                 rec[f"{ci}_raw"] = list(iv)
                 iv = scale_interval(rec[key], iv, scale)
+                if rel is not None:
+                    rec[f"{ci}_bootstrap"] = list(iv)
+                    iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
+                    rec["extrapolation"] = rel.describe()
                 other = misfit_interval(rec[key], a2[ci]) if misfit else None
                 if other is not None and other[1] / other[0] < iv[1] / iv[0]:
                     iv = other  # Approach 2's, already widened by its own in-table backtest
                     rec["interval_from" if key == "optimal_params" else "tokens_interval_from"] = \
                         "approach2 (this form fails its lack-of-fit test)"
-                elif rel is not None:
-                    rec[f"{ci}_bootstrap"] = list(iv)
-                    iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
-                    rec["extrapolation"] = rel.describe()
             if iv is not None and rec[key] is not None and None not in iv:
                 iv = _hold(rec[key], iv)
             rec[ci] = list(iv or (None, None)) if samp else None
@@ -189,6 +194,7 @@ class AnalysisResult:
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "misfit": self.misfit,
             "reliability": {m: r.to_dict() for m, r in self.reliability.items()},
+            "screened": [{"index": e.index, "reason": e.reason} for e in self.screened],
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
                           "calibrated": self.calibrated,
                           "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
@@ -263,6 +269,7 @@ class AnalysisResult:
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
                    calibrated=bool(boot.get("calibrated", False)), misfit=dict(doc.get("misfit") or {}),
                    reliability={m: Reliability.from_dict(r) for m, r in (doc.get("reliability") or {}).items()},
+                   screened=tuple(Exclusion(int(e["index"]), str(e["reason"])) for e in doc.get("screened") or ()),
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
                    approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
                    seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})

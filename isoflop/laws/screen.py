@@ -1,4 +1,4 @@
-"""Screening runs far out on one side of their IsoFLOP profile, before any fit.
+"""Screening runs far up one side of their IsoFLOP profile, before the parametric fits.
 
 Published IsoFLOP grids often run far past the optimum on one side: Porian et al.'s tables hold models trained
 on a fiftieth of a token per parameter, with losses 4–5 nats above their budget's minimum and near the loss of
@@ -17,7 +17,11 @@ side's shape needs two). Runs of one size (seeds) are kept or screened together,
 sampled off-centre, with one short side, keeps its runs up to the table's height, not its own; and with h
 fixed, applying the rule again screens nothing more.
 
-Every screened run is listed in the table's exclusions with its reason.
+:func:`isoflop.laws.analyze.analyze` fits Approach 3 and VPNLS (and the surface on which Approach 2's correction
+is measured) to the screened runs, and lists each screened run with its reason under ``screened``. Approaches 1
+and 2 keep every run: a parabola's vertex is a local reading of its budget, and on Porian et al.'s tables
+screening its far runs moved the vertices (the held-out ones too) more than it helped, measured by
+``benchmarks/bench_real.py``.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
     from isoflop.laws.result import UNCONSTRAINED
 
     res = analyze(load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
-                  methods="approach2,approach3", targets=[1e15], n_bootstrap=200, seed=0)
+                  methods="approach2,approach3", targets=[1e15], n_bootstrap=200, seed=0, screen=False)
     p2, p3 = res.prediction("approach2", 1e15), res.prediction("approach3", 1e15)
     lo, hi = p2["params_ci"]
     assert hi / lo > UNCONSTRAINED and "over 100x" in p2["unconstrained"]["params"]
