@@ -72,7 +72,8 @@ def report_cmd(source, example, out, targets, n_bootstrap, seed, unique_tokens, 
     for ans in page.answers:
         click.echo(ans.line())
     click.echo(f"wrote {out} ({len(figures)} figures, {len(result.table.excluded) + len(bad)} runs excluded or "
-               f"not ok, {'with' if sens is not None else 'without'} sensitivity)")
+               f"not ok, {len(result.screened)} screened from the parametric fits, "
+               f"{'with' if sens is not None else 'without'} sensitivity)")
 
 
 def _sweep_facts(folder):

@@ -47,6 +47,7 @@ class PageInput:
 
 def excluded_rows(inp: PageInput) -> list[list[str]]:
     rows = [[f"row {e.index}", "excluded", e.reason] for e in inp.result.table.excluded]
+    rows += [[f"row {e.index}", "screened (Approach 3, VPNLS)", e.reason] for e in inp.result.screened]
     rows += [[run_id, status, reason] for run_id, status, reason in inp.runs]
     return rows
 
@@ -96,7 +97,8 @@ def checklist(inp: PageInput) -> list[tuple[str, str]]:
     if "unique_tokens" in (t.derived or "") or "effective" in t.grouping:
         data += "; D is Muennighoff et al.'s effective D' for repeated data"
     excl = f"{len(t.excluded)} of {t.n_runs} rows" + (
-        ": " + "; ".join(sorted({e.reason.split(':')[0] for e in t.excluded})) if t.excluded else "")
+        ": " + "; ".join(sorted({e.reason.split(':')[0] for e in t.excluded})) if t.excluded else "") + (
+        f"; {len(a.screened)} more left out of the parametric fits (off-centre)" if a.screened else "")
     sn = a.seed_noise
     seeds = (f"{sw.get('seeds', 1)} per (N, C) point" if sw else "as in the table") + (
         f"; seed noise σ = {sn['sigma']:.3g} nats ({sn['sigma_log']:.2%})" if sn.get("dof") else "")

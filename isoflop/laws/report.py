@@ -142,6 +142,9 @@ def format_analysis(a: AnalysisResult) -> str:
     if t.excluded:
         out.append(f"excluded {len(t.excluded)} run(s):")
         out += [f"  row {e.index}: {e.reason}" for e in t.excluded]
+    if a.screened:
+        out.append(f"left out of Approach 3 and VPNLS ({len(a.screened)} run(s)):")
+        out += [f"  row {e.index}: {e.reason}" for e in a.screened]
     out += [f"note: {n}" for n in a.notes]
     sn = a.seed_noise
     if sn.get("dof"):

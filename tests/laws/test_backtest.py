@@ -104,3 +104,15 @@ def test_a_single_backtest_refuses_too_few_budgets():
     runs = load_runs(synthetic_runs(budgets=(1e17, 1e18, 1e19)))
     with pytest.raises(FitError, match="needs 4 budgets with an IsoFLOP vertex"):
         backtest(runs, 2)
+
+
+def test_a_misfitting_form_is_judged_by_its_in_table_backtest_when_it_has_one():
+    res = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(5))),
+                  methods="approach2,approach3", targets=[1e22], n_bootstrap=100)
+    assert "approach3" in res.reliability
+    flagged = {**res.misfit, "approach3": {**res.misfit["approach3"], "flagged": True, "p": 1e-9}}
+    judged = choose_answer(dataclasses.replace(res, misfit=flagged), 1e22)
+    assert "approach3" not in judged.set_aside
+    short = {m: r for m, r in res.reliability.items() if m != "approach3"}
+    untested = choose_answer(dataclasses.replace(res, misfit=flagged, reliability=short), 1e22)
+    assert "lack-of-fit" in untested.set_aside["approach3"]
