@@ -38,6 +38,9 @@ _EXPORTS = {
     # laws
     "RunTable": "isoflop.laws.table", "load_runs": "isoflop.laws.table_io", "analyze": "isoflop.laws.analyze",
     "AnalysisResult": "isoflop.laws.result", "Backtest": "isoflop.laws.backtest", "backtest": "isoflop.laws.backtest",
+    "rolling_backtest": "isoflop.laws.backtest", "backtest_source": "isoflop.laws.backtest",
+    "BacktestReport": "isoflop.laws.backtest", "Reliability": "isoflop.laws.reliability",
+    "screen_runs": "isoflop.laws.screen",
     "PRESETS": "isoflop.laws.audit", "Audit": "isoflop.laws.audit", "Law": "isoflop.laws.audit",
     "audit_run": "isoflop.laws.audit", "load_law": "isoflop.laws.audit", "preset_law": "isoflop.laws.audit",
     "save_figures": "isoflop.laws.plots", "analyze_groups": "isoflop.laws.groups",
