@@ -344,7 +344,8 @@ def backtest_source(source, *, by: str | None = None, where: tuple[str, ...] = (
         rb = rolling_backtest(load_runs(source, where=tuple(where), **load), splits=splits, **kwargs)
         if not rb.splits:
             raise FitError(f"{source}: no split can be run ({'; '.join(f'{k}: {v}' for k, v in rb.errors.items())})")
-        return BacktestReport(str(source), None, {str(source): rb}, {})
+        name = str(source) + (f" where {', '.join(where)}" if where else "")
+        return BacktestReport(name, None, {name: rb}, {})
     tables, errors = {}, {}
     for v in column_values(source, by, where):
         try:
