@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from isoflop.laws.backtest import backtest_source
+from isoflop.laws.backtest import BacktestReport, backtest_source
 from isoflop.laws.report import format_backtest_report
 
 
@@ -37,7 +37,7 @@ def main():
     porian = backtest_source("example:porian2024", by="experiment", **kw)
     chin = backtest_source("example:chinchilla", **kw)
     # One pooled report: the 15 experiments and Chinchilla side by side.
-    pooled = type(porian)("real tables (Porian et al.'s 15 experiments, Chinchilla)", "table",
+    pooled = BacktestReport("real tables (Porian et al.'s 15 experiments, Chinchilla)", "table",
                           {**porian.tables, "chinchilla": next(iter(chin.tables.values()))},
                           {**porian.errors, **chin.errors})
     print(format_backtest_report(pooled))

@@ -16,11 +16,11 @@ from isoflop.laws.fit.calibration import lack_of_fit
 from isoflop.laws.fit.correction import correct_isoflops, shift_samples
 from isoflop.laws.fit.envelope import bootstrap_envelope, fit_envelope
 from isoflop.laws.fit.frontier import Counting
-from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_budget, fit_isoflops
+from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
 from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
 from isoflop.laws.result import METHODS, AnalysisResult
-from isoflop.laws.reliability import MIN_ORIGIN, MIN_ORIGINS, design_of, origins, reference_budgets, reliability
+from isoflop.laws.reliability import MIN_ORIGIN, MIN_ORIGINS, cuts, design_of, reference_budgets, reference_fits, reliability
 from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
 
@@ -109,7 +109,8 @@ def analyze(
     noise = seed_noise(l, points)
     # The parametric fits see the screened runs (the same runs when nothing is screened).
     st = screen_runs(table) if screen else table
-    screened = tuple(e for e in st.excluded if e not in set(table.excluded))
+    before = set(table.excluded)
+    screened = tuple(e for e in st.excluded if e not in before)
     ps = st.used[table.used]  # which of the used runs the parametric fits keep
     ns, ds, ls = n[ps], d[ps], l[ps]
     fits: dict = {m: None for m in METHODS}
@@ -167,10 +168,10 @@ def analyze(
     # A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval.
     misfit = {}
     if a2 is not None:
+        # On the runs the forms were fitted to, against the parabolas of those same runs.
+        a2s = a2 if not screened else fit_isoflops(ns, ds, ls, c[ps], allow_edge=allow_edge)
         for m in ("approach3", "vpnls"):
             if m in methods and fits[m] is not None and m not in errors:
-                # On the runs the form was fitted to, against the parabolas of those same runs.
-                a2s = a2 if not screened else fit_isoflops(ns, ds, ls, c[ps], allow_edge=allow_edge)
                 test = lack_of_fit(fits[m], ns, ds, ls, c[ps], a2s)
                 if test is not None:
                     misfit[m] = test
@@ -243,17 +244,16 @@ def analyze(
 
 def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
     """Each method's in-table rolling-origin backtest (:mod:`isoflop.laws.reliability`), by point fits alone."""
-    ref = reference_budgets(table)
-    cuts = origins(table)
-    if not cuts:
+    vertex = reference_fits(table)
+    ref = list(vertex)
+    at = cuts(len(ref))
+    if not at:
         return {}
-    n, d, _, l, g = table.used_arrays()
     logc = np.log10(table.budgets)
-    present = np.unique(g)
-    vertex = {k: fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k]) for k in ref}
+    present = np.unique(table.used_arrays()[4])
     scored: dict[str, list] = {m: [] for m in methods}
     count = dict.fromkeys(methods, 0)
-    for o in cuts:
+    for o in at:
         groups = [k for k in present if table.budgets[k] < table.budgets[ref[o]]]
         ana = analyze(table.subset_budgets(groups), methods=methods, n_bootstrap=0, calibrate=False, **fit_kw)
         design = design_of(logc[groups])

@@ -16,12 +16,12 @@ reported: the plain one (is the vertex inside the interval) and this one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from isoflop.errors import FitError, ScalingError
-from isoflop.jsonio import json_float
+from isoflop.jsonio import finite_json
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
 from isoflop.laws.groups import column_values
@@ -83,18 +83,7 @@ class BacktestRow:
         return self.observed.params
 
     def to_dict(self) -> dict:
-        out = {}
-        for k, v in self.__dict__.items():
-            if k == "observed":
-                v = {kk: (list(vv) if isinstance(vv, tuple) else json_float(vv) if isinstance(vv, float) else vv)
-                     for kk, vv in v.__dict__.items()}
-            elif isinstance(v, tuple):
-                v = [json_float(x) for x in v]
-            elif isinstance(v, float):
-                v = json_float(v)
-            out[k] = v
-        out["observed_params"] = json_float(self.observed.params)
-        return out
+        return finite_json({**asdict(self), "observed_params": self.observed.params})
 
 
 def _inside(ci, value) -> bool | None:
@@ -223,7 +212,13 @@ class Summary:
     median_width: float
 
     def to_dict(self) -> dict:
-        return {k: json_float(v) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+        return finite_json(asdict(self))
+
+
+def summaries(rows) -> list[Summary]:
+    """Per split and method (the answer line last) over a set of rows."""
+    methods = [m for m in dict.fromkeys(r.method for r in rows) if m != ANSWER] + [ANSWER]
+    return [s for sp in SPLITS for m in methods if (s := summarize(rows, sp, m)) is not None]
 
 
 def summarize(rows, split: str, method: str) -> Summary | None:
@@ -252,8 +247,7 @@ class RollingBacktest:
         return tuple(r for b in self.splits for r in b.rows)
 
     def summaries(self) -> list[Summary]:
-        methods = list(dict.fromkeys(r.method for r in self.rows))
-        return [s for sp in SPLITS for m in methods if (s := summarize(self.rows, sp, m)) is not None]
+        return summaries(self.rows)
 
     def to_dict(self) -> dict:
         return {"source": self.source, "errors": dict(self.errors), "splits": [b.to_dict() for b in self.splits],
@@ -309,9 +303,7 @@ class BacktestReport:
 
     def summaries(self) -> list[Summary]:
         """Per split and method (the answer line last), pooled over the tables."""
-        rows = self.rows
-        methods = [m for m in dict.fromkeys(r.method for r in rows) if m != ANSWER] + [ANSWER]
-        return [s for sp in SPLITS for m in methods if (s := summarize(rows, sp, m)) is not None]
+        return summaries(self.rows)
 
     def to_dict(self) -> dict:
         return {"source": self.source, "by": self.by, "errors": dict(self.errors),

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from isoflop.laws.fit.isoflop import fit_budget
+from isoflop.laws.fit.isoflop import BudgetFit, fit_budget
 from isoflop.laws.table import RunTable
 
 #: The fewest reference budgets a rolling origin fits on.
@@ -44,17 +44,29 @@ MIN_ORIGINS = 2
 MISS = 0.30
 
 
-def reference_budgets(table: RunTable) -> list[int]:
-    """The budget groups, increasing, whose own IsoFLOP parabola is ``ok``: the ones with an optimum to predict."""
+def reference_fits(table: RunTable) -> dict[int, BudgetFit]:
+    """Budget group -> its own IsoFLOP parabolas, for the groups (increasing) whose parabola is ``ok``: the ones
+    with an optimum to predict."""
     n, d, _, l, g = table.used_arrays()
-    return [k for k in range(table.budgets.size)
-            if np.sum(g == k) >= 3 and fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k]).status == "ok"]
+    fits = {k: fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k])
+            for k in range(table.budgets.size) if np.sum(g == k) >= 3}
+    return {k: b for k, b in fits.items() if b.status == "ok"}
+
+
+def reference_budgets(table: RunTable) -> list[int]:
+    """The budget groups, increasing, of :func:`reference_fits`."""
+    return list(reference_fits(table))
+
+
+def cuts(n_reference: int) -> list[int]:
+    """The positions among ``n_reference`` reference budgets at which rolling origins are cut."""
+    out = list(range(MIN_ORIGIN, n_reference))
+    return out if len(out) >= MIN_ORIGINS else []
 
 
 def origins(table: RunTable) -> list[int]:
     """The positions in :func:`reference_budgets` at which rolling origins are cut."""
-    cuts = list(range(MIN_ORIGIN, len(reference_budgets(table))))
-    return cuts if len(cuts) >= MIN_ORIGINS else []
+    return cuts(len(reference_budgets(table)))
 
 
 @dataclass(frozen=True)

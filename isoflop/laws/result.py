@@ -133,9 +133,9 @@ class AnalysisResult:
         # where that is narrower than its own, widened by its in-table backtest.
         misfit = self.calibrated and (self.misfit.get(method) or {}).get("flagged") and self.samples.get("approach2")
         a2 = self.prediction("approach2", flops) if misfit else None
+        rel = self.reliability.get(method) if self.calibrated else None
         for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"), ("loss", "loss_ci")):
             iv = percentile_interval(samp[key], self.level) if samp else None
-            rel = self.reliability.get(method) if self.calibrated else None
             if key != "loss" and iv is not None and (scale != 1.0 or misfit or rel is not None):
                 rec[f"{ci}_raw"] = list(iv)
                 iv = scale_interval(rec[key], iv, scale)
@@ -188,13 +188,13 @@ class AnalysisResult:
             "schema_version": SCHEMA_VERSION,
             "source": t.source, "n_runs": t.n_runs, "n_used": t.n_used, "derived": t.derived,
             "columns": dict(t.columns), "grouping": t.grouping, "n_budgets": int(t.budgets.size),
-            "excluded": [{"index": e.index, "reason": e.reason} for e in t.excluded],
+            "excluded": [e.to_dict() for e in t.excluded],
             "methods": list(self.methods), "errors": dict(self.errors), "notes": list(self.notes),
             "targets": list(self.targets),
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "misfit": self.misfit,
             "reliability": {m: r.to_dict() for m, r in self.reliability.items()},
-            "screened": [{"index": e.index, "reason": e.reason} for e in self.screened],
+            "screened": [e.to_dict() for e in self.screened],
             "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
                           "calibrated": self.calibrated,
                           "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
@@ -269,7 +269,7 @@ class AnalysisResult:
                    n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
                    calibrated=bool(boot.get("calibrated", False)), misfit=dict(doc.get("misfit") or {}),
                    reliability={m: Reliability.from_dict(r) for m, r in (doc.get("reliability") or {}).items()},
-                   screened=tuple(Exclusion(int(e["index"]), str(e["reason"])) for e in doc.get("screened") or ()),
+                   screened=tuple(Exclusion.from_dict(e) for e in doc.get("screened") or ()),
                    notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
                    approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
                    seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})

@@ -17,6 +17,13 @@ class Exclusion:
     index: int
     reason: str
 
+    def to_dict(self) -> dict:
+        return {"index": self.index, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Exclusion":
+        return cls(int(d["index"]), str(d["reason"]))
+
 
 @dataclass(frozen=True, eq=False)
 class RunTable:
@@ -91,7 +98,7 @@ class RunTable:
         """The table as JSON-ready data (training curves left out); :meth:`from_dict` reads it back."""
         return {
             "source": self.source, "derived": self.derived, "columns": dict(self.columns), "grouping": self.grouping,
-            "excluded": [{"index": e.index, "reason": e.reason} for e in self.excluded],
+            "excluded": [e.to_dict() for e in self.excluded],
             "budgets": self.budgets.tolist(), "n_params": self.n_params.tolist(), "n_tokens": self.n_tokens.tolist(),
             "flops": self.flops.tolist(), "loss": [float(x) if np.isfinite(x) else None for x in self.loss],
             "used": self.used.tolist(), "group": self.group.tolist(),
@@ -105,7 +112,7 @@ class RunTable:
         return cls(d["source"], f("n_params"), f("n_tokens"), f("flops"), f("loss"),
                    np.asarray(d["used"], dtype=bool), np.asarray(d["group"], dtype=int),
                    np.asarray(d["budgets"], dtype=float),
-                   tuple(Exclusion(int(e["index"]), str(e["reason"])) for e in d["excluded"]), d["derived"],
+                   tuple(Exclusion.from_dict(e) for e in d["excluded"]), d["derived"],
                    dict(d["columns"]), d["grouping"], None,
                    rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int))
 

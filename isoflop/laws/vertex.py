@@ -12,7 +12,7 @@ import numpy as np
 
 from isoflop.laws.fit.bootstrap import percentile_interval
 from isoflop.laws.fit.isoflop import fit_budget
-from isoflop.laws.reliability import reference_budgets
+from isoflop.laws.reliability import reference_fits
 from isoflop.laws.table import RunTable
 
 #: Redraws of a budget's losses for its vertex's own interval.
@@ -47,10 +47,8 @@ def pooled_scatter(table: RunTable) -> float:
     One budget's own residuals leave too few degrees of freedom (3 with 6 runs) to measure its vertex's
     uncertainty; the pooled σ has one per run beyond the parabolas' parameters, over the whole table.
     """
-    n, d, _, l, g = table.used_arrays()
     ss = dof = 0.0
-    for k in reference_budgets(table):
-        b = fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k])
+    for b in reference_fits(table).values():
         ss += b.residual_rms**2 * b.n_points
         dof += b.n_points - 3
     return float(np.sqrt(ss / dof)) if dof > 0 else float("nan")
