@@ -9,12 +9,13 @@ prints, per method and for the answer line, pooled over the 16 tables:
 
 * covered: held-out budgets whose own IsoFLOP vertex lies inside the 95% interval on N_opt;
 * allowing vertex: the same with the interval's sides widened, in quadrature, by the vertex's own half-width
-  (its parabola refitted to losses redrawn with the table's pooled parabola residual);
+  (its parabola refitted to losses redrawn with the budget's own residual scatter, σ² drawn from its posterior);
 * the median and worst |error| of N_opt and D_opt, and the median width (hi/lo) of the interval on N_opt.
 
-``--before`` switches off what the intervals gained in this turn (the screening of runs far up their
-profiles, and the widening by each method's in-table backtest), to print the table as it was; the
-calibration factors and the lack-of-fit test stay as they are in both.
+``--before`` switches off what the fits and intervals gained in issue 20 (the screening of runs far up their
+profiles, and the widening by each method's in-table backtest), to print the methods' rows as they were; the
+calibration factors, the lack-of-fit test, the answer line's rule (today: the average of the usable methods) and
+the held-out vertex's own interval are today's in both.
 """
 
 from __future__ import annotations

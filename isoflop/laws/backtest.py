@@ -7,8 +7,8 @@ the lower half of the budgets and predicts the top two) and summarises, per meth
 coverage, error and width.
 
 The held-out optimum is itself an estimate: the vertex of the held-out budget's own IsoFLOP parabola, fitted
-to a handful of runs. :func:`observed_vertex` bootstraps that parabola (its losses redrawn with the noise of the
-table's pooled parabola residuals), and
+to a handful of runs. :func:`observed_vertex` bootstraps that parabola (its losses redrawn with the budget's own
+residual scatter, whose variance is itself drawn from its posterior given so few runs), and
 a prediction counts as *covered allowing for the vertex* when its interval, widened on each side in log space
 by the vertex's own half-width in quadrature (√(w_pred² + w_vertex²)), holds the vertex. Both counts are
 reported: the plain one (is the vertex inside the interval) and this one.
@@ -23,13 +23,13 @@ import numpy as np
 from isoflop.errors import FitError, ScalingError
 from isoflop.jsonio import finite_json
 from isoflop.laws.analyze import analyze
-from isoflop.laws.answer import choose_answer
+from isoflop.laws.answer import AVERAGE, choose_answer
 from isoflop.laws.groups import column_values
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.reliability import reference_budgets
 from isoflop.laws.table import RunTable
 from isoflop.laws.table_io import load_runs
-from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex, pooled_scatter
+from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex
 
 #: The splits of :func:`rolling_backtest`: K largest budgets held out, and the far split.
 SPLITS = ("K1", "K2", "K3", "far")
@@ -53,7 +53,7 @@ class BacktestRow:
         params_inside: whether the interval holds the observed vertex (None without an interval).
         params_inside_allowing: the same, with the interval widened by the vertex's own uncertainty.
         width: hi/lo of the interval on N_opt.
-        chosen: for the answer line, the method it picked.
+        chosen: for the answer line, the method it picked, or "average(...)" naming the methods it averaged.
         predicted_loss, observed_loss, loss_error, loss_ci, loss_inside: the minimum loss, likewise.
     """
 
@@ -173,13 +173,12 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
     ana = analyze(sub, seed=seed, **kwargs)
     n, d, _, l, g = table.used_arrays()
     rng = np.random.default_rng(seed)
-    sigma = pooled_scatter(table)
     top = float(table.budgets[fit_groups[-1]])
     rows, unscored = [], []
     for k in held:
         c = float(table.budgets[k])
         sel = g == k
-        v = observed_vertex(c, n[sel], d[sel], l[sel], rng, sigma)
+        v = observed_vertex(c, n[sel], d[sel], l[sel], rng)
         if v is None:
             unscored.append(f"budget {c:.3g}: no vertex")
             continue
@@ -188,8 +187,9 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
         a = choose_answer(ana, c)
         if a.method is not None:
             p = {"optimal_params": a.params, "optimal_tokens": a.tokens, "params_ci": a.params_ci,
-                 "tokens_ci": a.tokens_ci, "loss": ana.prediction(a.method, c).get("loss")}
-            rows.append(_row(split, ANSWER, c, top, p, v, chosen=a.method))
+                 "tokens_ci": a.tokens_ci, "loss": a.loss}
+            chosen = a.method if a.method != AVERAGE else f"{AVERAGE}({', '.join(a.members)})"
+            rows.append(_row(split, ANSWER, c, top, p, v, chosen=chosen))
         else:
             unscored.append(f"budget {c:.3g}: no answer ({a.reason})")
     return Backtest(holdout, tuple(float(table.budgets[k]) for k in fit_groups), tuple(rows), ana, split,
@@ -311,7 +311,8 @@ class BacktestReport:
                 "tables": {k: rb.to_dict() for k, rb in self.tables.items()},
                 "vertex_uncertainty": "a held-out vertex's own 95% interval is the percentile interval of its "
                                       f"parabola's vertex over {VERTEX_RESAMPLES} redraws of the budget's losses "
-                                      "(its fitted parabola plus normal noise of the pooled parabola residual σ); "
+                                      "(its fitted parabola plus normal noise whose variance is drawn from its "
+                                      "posterior given the parabola's residuals, SS/chi2(n - 3)); "
                                       "'covered allowing for the vertex' widens each side of the predicted "
                                       "log-interval by the vertex's half-width on the facing side, in quadrature"}
 

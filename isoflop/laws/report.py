@@ -270,7 +270,7 @@ def format_backtest_report(r) -> str:
                       "D worst", "median width"], rows))
     out.append("covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex. allowing vertex: "
                "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
-               "losses redrawn with the table's pooled parabola residual), in quadrature.")
+               "losses redrawn with the budget's own residual scatter), in quadrature.")
     for name, rb in r.tables.items():
         for sp, why in rb.errors.items():
             out.append(f"not run: {name} {sp}: {why}")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from isoflop.cli import main
 from isoflop.laws import analyze, load_runs
-from isoflop.laws.answer import choose_answer, human
+from isoflop.laws.answer import AVERAGE, PREFERENCE, choose_answer, human
 from isoflop.laws.page import default_target
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,18 +104,22 @@ def test_report_refuses_bad_input_with_one_line(tmp_path):
     assert r.exit_code == 2 and "must end in .html or .md" in r.output
 
 
-def test_the_answer_prefers_the_narrowest_method_that_passes_every_check():
+def test_the_answer_averages_the_methods_that_pass_every_check():
     from conftest import synthetic_runs, true_nopt  # a known surface: every method fits
 
     runs = load_runs(synthetic_runs(noise=0.003, rng=np.random.default_rng(0)))
     res = analyze(runs, targets=(1e22,), n_bootstrap=60, seed=0)
     ans = choose_answer(res, 1e22)
-    assert ans.method in ("approach2", "approach3", "vpnls", "approach2_corrected")
-    widths = {m: (lambda p: p["params_ci"][1] / p["params_ci"][0])(res.prediction(m, 1e22))
-              for m in res.fitted if m != "approach1" and m not in ans.set_aside}
-    assert widths[ans.method] == pytest.approx(min(widths.values()))
-    assert ans.params_ci[0] <= ans.params <= ans.params_ci[1]
+    assert ans.method == AVERAGE and len(ans.members) >= 2
+    assert set(ans.members) == {m for m in res.fitted if m in PREFERENCE and m not in ans.set_aside}
+    est = [res.prediction(m, 1e22)["optimal_params"] for m in ans.members]
+    # The median of an equal-weight mixture lies among its members' medians, and its 95% interval holds each
+    # of them (the mixture has at least 1/(2k) of its mass on either side of each).
+    assert min(est) <= ans.params <= max(est)
+    assert all(ans.params_ci[0] <= e <= ans.params_ci[1] for e in est)
     assert ans.params_ci[0] / 1.5 < true_nopt(1e22) < ans.params_ci[1] * 1.5
+    assert ans.loss is not None and ans.loss > 0
+    assert "the average of Approach" in ans.line() and "mixed with equal weights" in ans.line()
     line = ans.line()
     assert line.startswith("At 1e+22 FLOPs: N ≈ ") and "parameters (95%: " in line and " tokens" in line
     assert human(2.69e6) == "2.7M" and human(5.95e7) == "60M" and human(649_000) == "649k"
