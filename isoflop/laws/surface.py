@@ -1,13 +1,8 @@
 """A known loss surface L(N, D), for simulated sweeps and for the planner's hidden truths.
 
 The Chinchilla form (Hoffmann et al. 2022, Eq. 2), L(N, D) = E + A/N^α + B/D'^β, where D' is the
-number of *effective* tokens. Every token is worth one while the data is seen once; with a limited
-corpus of U_D unique tokens, the data-constrained law of Muennighoff et al. (2023, Eq. 5,
-huggingface/datablations) discounts repeats:
-
-    D' = U_D + U_D · R_D* · (1 − exp(−R_D / R_D*)),   R_D = D / U_D − 1 (repetitions after the first epoch),
-
-with R_D* ≈ 15.4 their fitted half-life of repeated data. Without ``unique_tokens`` D' = D.
+number of *effective* tokens: D itself while the data is seen once, and with a limited corpus of U_D unique
+tokens, Muennighoff et al.'s discount of repeats (:mod:`isoflop.laws.repeats`). Without ``unique_tokens`` D' = D.
 
 A surface is written as text ``E=1.8,A=482,B=2085,alpha=0.348,beta=0.366[,unique_tokens=4.5e6,r_star=15.4]``,
 as a preset name (``epoch``, ``chinchilla``), or read from a ``scaling fit --json`` file (its Approach 3
@@ -22,18 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from isoflop.errors import LawError
+from isoflop.laws.repeats import R_STAR, effective_tokens
 
-#: Muennighoff et al. (2023): the fitted R_D*, beyond which repeated tokens are worth little.
-R_STAR = 15.4
 _KEYS = ("E", "A", "B", "alpha", "beta")
-
-
-def effective_tokens(d, unique, r_star: float = R_STAR):
-    """Muennighoff et al. (2023, Eq. 5) D' of D tokens drawn from U_D unique ones:
-    D' = U_D + U_D·R_D*·(1 − exp(−R_D / R_D*)), R_D = D / U_D − 1 repetitions; D' = D within one epoch."""
-    d, u = np.asarray(d, dtype=float), np.asarray(unique, dtype=float)
-    repeats = np.maximum(d / u - 1.0, 0.0)
-    return np.where(d <= u, d, u + u * r_star * (1.0 - np.exp(-repeats / r_star)))
 
 
 @dataclass(frozen=True)

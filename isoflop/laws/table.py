@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from isoflop.errors import FitError
+from isoflop.errors import FitError, TableError
+from isoflop.laws.repeats import R_STAR, effective_tokens
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,8 @@ class RunTable:
 
     def with_unique_tokens(self, unique: float, r_star: float | None = None) -> "RunTable":
         """A copy whose D is Muennighoff et al.'s effective D' for runs drawn from ``unique`` tokens
-        (:func:`isoflop.laws.surface.effective_tokens`): every estimator then fits the law of fresh data, and
+        (:func:`isoflop.laws.repeats.effective_tokens`): every estimator then fits the law of fresh data, and
         its D_opt is in fresh tokens. C stays the FLOPs the runs spent."""
-        from isoflop.errors import TableError
-        from isoflop.laws.surface import R_STAR, effective_tokens
-
         r = R_STAR if r_star is None else r_star
         if not (np.isfinite(unique) and unique > 0 and np.isfinite(r) and r > 0):
             raise TableError(f"{self.source}: unique tokens ({unique}) and R_D* ({r}) must be positive")
