@@ -27,7 +27,7 @@ _EXPORTS = {
     "load_corpus": "isoflop.data.corpus", "TrainConfig": "isoflop.train.config", "plan_run": "isoflop.train.plan",
     "train": "isoflop.train.loop",
     # run records
-    "RunRecord": "isoflop.runs.record", "RunFolder": "isoflop.runs.store",
+    "RunRecord": "isoflop.train.record", "RunFolder": "isoflop.runs.store",
     # sweeps
     "SweepConfig": "isoflop.sweep.config", "load_sweep": "isoflop.sweep.config", "run_sweep": "isoflop.sweep.runner",
     "sweep_status": "isoflop.sweep.runner", "make_executor": "isoflop.sweep.executors",

@@ -106,6 +106,32 @@ def test_no_import_cycles_between_modules():
             visit(m, [m])
 
 
+def test_no_import_cycles_between_packages():
+    """The data flows one way (model -> train -> runs -> sweep -> laws -> design -> cli), so the packages, too,
+    import one another without a circle."""
+    graph = _module_imports()
+    pkg = lambda m: ".".join(m.split(".")[:2])  # noqa: E731
+    g: dict[str, set[str]] = {}
+    for m, deps in graph.items():
+        if m == "isoflop":
+            continue
+        g.setdefault(pkg(m), set()).update(pkg(d) for d in deps if pkg(d) != pkg(m) and d != "isoflop")
+    state: dict[str, int] = {}
+
+    def visit(p, path):
+        state[p] = 1
+        for d in sorted(g.get(p, ())):
+            if state.get(d) == 1:
+                pytest.fail("package cycle: " + " -> ".join(path + [d]))
+            if d not in state:
+                visit(d, path + [d])
+        state[p] = 2
+
+    for p in sorted(g):
+        if p not in state:
+            visit(p, [p])
+
+
 def test_modules_are_short_and_laws_never_import_torch():
     sizes = {p.relative_to(PKG): len(p.read_text().splitlines()) for p in PKG.rglob("*.py")}
     assert max(sizes.values()) <= 400, max(sizes.items(), key=lambda kv: kv[1])

@@ -1,10 +1,14 @@
-"""Run records and the folders that hold them.
+"""The folders that hold run records, and what is read from them.
 
-* :mod:`~isoflop.runs.record`: :class:`RunRecord`, one schema both ways.
 * :mod:`~isoflop.runs.store`: the one reader and writer of run and sweep folders.
+* :mod:`~isoflop.runs.cost`: what a sweep spent; :mod:`~isoflop.runs.throughput`: how fast it trained.
+
+The record itself (:class:`RunRecord`, :class:`TrunkState`) is what training returns, so it lives with training
+(:mod:`isoflop.train.record`) and is re-exported here: the data flow is train → records → folders, and a package
+that trains must not import the one that stores.
 """
 
-from isoflop.runs.record import SCHEMA_VERSION, RunRecord, TrunkState
+from isoflop.train.record import SCHEMA_VERSION, RunRecord, TrunkState
 from isoflop.runs.store import (
     RUNS_COLUMNS,
     RunFolder,

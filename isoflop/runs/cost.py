@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isoflop.errors import RecordError
-from isoflop.runs.record import RunRecord
+from isoflop.train.record import RunRecord
 from isoflop.runs.store import iter_records, trunk_folders
 
 

@@ -7,7 +7,7 @@ A run folder::
                     (``kind`` "train": step, tokens, flops, train_loss, lr, wall_time_s;
                      ``kind`` "val": step, tokens, flops, val_loss)
     checkpoint.pt   periodic checkpoint of a long run (removed when it ends)
-    result.json     the :class:`~isoflop.runs.record.RunRecord` without its curves,
+    result.json     the :class:`~isoflop.train.record.RunRecord` without its curves,
                     written last and atomically
 
 A sweep folder ``results/<sweep>/`` holds ``sweep.json`` (the sweep's resolved
@@ -35,7 +35,7 @@ import pandas as pd
 
 from isoflop.errors import RecordError
 from isoflop.jsonio import dumps, write_json_atomic
-from isoflop.runs.record import RunRecord, TrunkState
+from isoflop.train.record import RunRecord, TrunkState
 
 #: Columns of runs.csv, in order (N, D, C and L in the names load_runs reads).
 RUNS_COLUMNS = ("run_id", "status", "budget", "params", "n_params_non_embedding", "tokens", "flops", "loss",

@@ -10,7 +10,7 @@ import numpy as np
 
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import param_counts
-from isoflop.runs.record import RunRecord
+from isoflop.train.record import RunRecord
 from isoflop.sweep.config import AutoSizes, SweepConfig
 from isoflop.train.config import TrainConfig, trunk_identity
 from isoflop.train.plan import cooldown_start, step_flops, steps_for

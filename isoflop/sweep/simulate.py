@@ -25,7 +25,7 @@ import numpy as np
 from isoflop.errors import ConfigError
 from isoflop.laws.surface import Surface
 from isoflop.model.flops import all_flops_per_token, param_counts
-from isoflop.runs.record import RunRecord, TrunkState
+from isoflop.train.record import RunRecord, TrunkState
 from isoflop.runs.throughput import DEFAULT, Throughput
 from isoflop.sweep.plan import RunSpec, trunk_tips
 

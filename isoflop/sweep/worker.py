@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from isoflop.errors import RecordError
-from isoflop.runs.record import TrunkState
+from isoflop.train.record import TrunkState
 from isoflop.runs.store import run_folder, trunk_folder
 from isoflop.sweep.plan import RunSpec
 

@@ -7,6 +7,7 @@
 * :mod:`~isoflop.train.checkpoint`: resumable state on disk.
 * :mod:`~isoflop.train.hardware`: peak FLOP/s, MFU, provenance, per-run precision.
 * :mod:`~isoflop.train.loop`: :func:`train`, which reads top to bottom.
+* :mod:`~isoflop.train.record`: :class:`RunRecord`, what a run returns, one schema both ways.
 
 Modules that need torch load on first use, so ``import isoflop.train`` stays cheap.
 """

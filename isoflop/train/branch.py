@@ -24,7 +24,7 @@ import torch
 from isoflop.data.corpus import Corpus
 from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
-from isoflop.runs.record import RunRecord
+from isoflop.train.record import RunRecord
 from isoflop.train.checkpoint import load_checkpoint, save_checkpoint
 from isoflop.train.config import TrainConfig, trunk_identity
 from isoflop.train.hardware import peak_flops_for, run_precision, run_threads

@@ -25,7 +25,7 @@ from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import all_flops_per_token, flops_per_token, param_counts
 from isoflop.model.transformer import Transformer
-from isoflop.runs.record import RunRecord
+from isoflop.train.record import RunRecord
 from isoflop.train.checkpoint import load_checkpoint, save_checkpoint
 from isoflop.train.config import TrainConfig
 from isoflop.train.evaluate import evaluate
