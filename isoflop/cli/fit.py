@@ -220,9 +220,10 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
 
 
 @click.command()
-@click.option("--params", "n_params", type=float, required=True, help="N, the run's parameters.")
-@click.option("--tokens", "n_tokens", type=float, required=True, help="D, the run's training tokens.")
-@click.option("--flops", type=float, default=None, help="C in FLOPs (default 6ND).")
+@click.option("--params", "n_params", type=float, default=None, help="N, the run's parameters.")
+@click.option("--tokens", "n_tokens", type=float, default=None, help="D, the run's training tokens.")
+@click.option("--flops", type=float, default=None,
+              help="C in FLOPs. Any two of --params, --tokens and --flops; the third is derived from C = 6ND.")
 @click.option("--law", "law_path", type=click.Path(dir_okay=False), help="JSON written by 'scaling fit --json'.")
 @click.option("--preset", type=click.Choice(["chinchilla", "epoch"]), help="A published parametric fit.")
 @click.option("--method", type=click.Choice(["approach1", "approach2", "approach2_corrected", "approach3", "vpnls"]),
@@ -231,7 +232,7 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
               help="Factor within which a run counts as optimal when the law has no interval.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_json):
-    """Is a run of N parameters on D tokens compute-optimal?"""
+    """Is a run of N parameters on D tokens compute-optimal? Give any two of N, D and C."""
     from isoflop.jsonio import dumps
     from isoflop.laws import audit_run, load_law, preset_law
 

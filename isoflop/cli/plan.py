@@ -62,16 +62,13 @@ def plan_cmd(target, prior_src, cost, cap_flops, base_file, methods, replicates,
     from isoflop.design import load_prior, plan_sweep
     from isoflop.design.candidates import parse_duration, to_toml
     from isoflop.jsonio import dumps
-    from isoflop.laws.result import METHODS
+    from isoflop.laws.analyze import parse_methods
     from isoflop.runs.throughput import DEFAULT, Throughput
     from isoflop.sweep.config import load_sweep, sweep_from_dict, tomllib
 
     if (cost is None) == (cap_flops is None):
         raise click.UsageError("give a cost cap: --cost DURATION or --flops C (one of them)")
-    ms = tuple(m.strip() for m in methods.split(",") if m.strip())
-    bad = [m for m in ms if m not in METHODS]
-    if bad or not ms:
-        raise click.UsageError(f"--method {methods!r}: choose from {', '.join(METHODS)}")
+    ms = parse_methods(methods)
     cap_s = parse_duration(cost) if cost is not None else None
     base = load_sweep(base_file) if base_file else sweep_from_dict(tomllib.loads(BASE), "built-in base: ")
     if out:

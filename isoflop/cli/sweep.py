@@ -97,14 +97,12 @@ def _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, u
               methods, on_event):
     from isoflop.design.adaptive import run_adaptive
     from isoflop.design.candidates import parse_duration
-    from isoflop.laws.result import METHODS
+    from isoflop.laws.analyze import parse_methods
     from isoflop.sweep import make_executor
 
     if target is None:
         raise click.UsageError("--adaptive needs --target (the budget whose N_opt the sweep is for)")
-    ms = tuple(m.strip() for m in methods.split(",") if m.strip())
-    if not ms or any(m not in METHODS for m in ms):
-        raise click.UsageError(f"--method {methods!r}: choose from {', '.join(METHODS)}")
+    ms = parse_methods(methods)
 
     def new_executor():  # run_sweep closes its executor, so each budget gets a fresh one
         return make_executor(executor, **ex_kw)

@@ -34,7 +34,7 @@ def validate_cmd(sweep_file, budget, centre, methods, factor, seeds, results_roo
     RESULTS/<name>-check, an ordinary sweep folder; its verdict to verdict.json there."""
     from isoflop.errors import ConfigError
     from isoflop.jsonio import write_json_atomic
-    from isoflop.laws.analyze import analyze
+    from isoflop.laws.analyze import analyze, parse_methods
     from isoflop.laws.check import judge_check
     from isoflop.laws.table_io import load_runs
     from isoflop.runs.store import runs_frame
@@ -44,7 +44,7 @@ def validate_cmd(sweep_file, budget, centre, methods, factor, seeds, results_roo
 
     sw = load_sweep(sweep_file)
     check_device(sw.device)
-    wanted = tuple(dict.fromkeys([centre, *[m.strip() for m in methods.split(",") if m.strip()]]))
+    wanted = tuple(dict.fromkeys([centre, *parse_methods(methods)]))
     folder = sweep_dir_for(sw, results_root)
     if not folder.exists():
         raise ConfigError(f"{folder}: no results for {sweep_file}; run `scaling sweep run {sweep_file}` first")

@@ -25,7 +25,13 @@ from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
 
 
-def _parse_methods(methods) -> tuple[str, ...]:
+def parse_methods(methods) -> tuple[str, ...]:
+    """Method names, as ``--method`` takes them ("approach2,approach3", "all", "2,3", or a sequence of those),
+    in :data:`METHODS` order.
+
+    Raises:
+        FitError: an unknown name, named in the message.
+    """
     if isinstance(methods, str):
         methods = (methods,)
     out: list[str] = []
@@ -87,7 +93,7 @@ def analyze(
     Raises:
         FitError: an unknown method, a bad bootstrap setting or target, or no usable runs.
     """
-    methods = _parse_methods(methods)
+    methods = parse_methods(methods)
     if n_bootstrap < 0:
         raise FitError(f"n_bootstrap ({n_bootstrap}) must be non-negative")
     if not 0 < level < 1:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from isoflop.errors import LawError, RecordError
+from isoflop.model.flops import complete_ndc
 from isoflop.laws.fit.frontier import Counting, frontier
 from isoflop.laws.fit.parametric import ParametricFit
 from isoflop.laws.fit.bootstrap import percentile_interval
@@ -151,6 +152,7 @@ class Audit:
         loss, optimal_loss: predicted losses of the run and of the optimum
             (parametric laws only; else None).
         law: the law's name.
+        derived: which of "params", "tokens" and "flops" was derived from the other two (C = 6ND), or None.
     """
 
     n_params: float
@@ -167,9 +169,11 @@ class Audit:
     loss: float | None
     optimal_loss: float | None
     law: str
+    derived: str | None = None
 
 
-def audit_run(n_params: float, n_tokens: float, law: Law, flops: float | None = None, tolerance: float = 1.1) -> Audit:
+def audit_run(n_params: float | None, n_tokens: float | None, law: Law, flops: float | None = None,
+              tolerance: float = 1.1) -> Audit:
     """Judge whether a run of N parameters on D tokens is compute-optimal under a law.
 
     The run is compute-optimal when N lies inside the law's interval on N_opt
@@ -179,18 +183,23 @@ def audit_run(n_params: float, n_tokens: float, law: Law, flops: float | None = 
         n_params: N, in parameters.
         n_tokens: D, in tokens.
         law: from :func:`preset_law` or :func:`load_law`.
-        flops: C in FLOPs; 6ND when None.
+        flops: C in FLOPs. Any two of N, D and C suffice; the third comes from C = 6ND
+            (:func:`isoflop.model.flops.complete_ndc`), and ``derived`` says which.
         tolerance: factor within which a run counts as optimal when the law has no interval.
 
     Raises:
-        LawError: non-positive inputs.
+        LawError: non-positive inputs, or fewer than two of N, D and C.
     """
     for name, v in (("params", n_params), ("tokens", n_tokens), ("flops", flops)):
         if v is not None and not (np.isfinite(v) and v > 0):
             raise LawError(f"--{name} ({v}) must be a positive number")
     if tolerance < 1:
         raise LawError(f"tolerance ({tolerance}) must be at least 1")
-    c = 6.0 * n_params * n_tokens if flops is None else float(flops)
+    given = [k for k, v in (("params", n_params), ("tokens", n_tokens), ("flops", flops)) if v is not None]
+    if len(given) < 2:
+        raise LawError(f"give at least two of --params, --tokens and --flops (got {', '.join(given) or 'none'})")
+    n, d, c, derived = complete_ndc(n_params, n_tokens, flops)
+    n_params, n_tokens, c = float(n), float(d), float(c)
     o = law.optimum(c)
     n_opt, d_opt = o["optimal_params"], o["optimal_tokens"]
     ratio = n_params / n_opt
@@ -212,4 +221,4 @@ def audit_run(n_params: float, n_tokens: float, law: Law, flops: float | None = 
         loss = float(law.fit.loss(n_params, n_tokens))
         opt_loss = float(law.fit.loss(n_opt, d_opt))
     return Audit(float(n_params), float(n_tokens), c, n_tokens / n_params, n_opt, d_opt, ci, o["tokens_ci"],
-                 ratio, verdict, sentence, loss, opt_loss, law.name)
+                 ratio, verdict, sentence, loss, opt_loss, law.name, derived)

@@ -284,12 +284,16 @@ def _opt_ci(ci) -> str:
     return f" {interval_text(ci)}" if ci else ""
 
 
+_DERIVED = {"params": "N", "tokens": "D", "flops": "C"}
+
+
 def format_audit(a: Audit) -> str:
     """The terminal report of ``scaling audit``."""
     lines = [
         f"law: {a.law}",
         f"run: N = {a.n_params:.3g} parameters, D = {a.n_tokens:.3g} tokens, C = {a.flops:.3g} FLOPs, "
-        f"{a.tokens_per_param:.3g} tokens per parameter",
+        f"{a.tokens_per_param:.3g} tokens per parameter"
+        + (f" ({_DERIVED[a.derived]} derived from the other two, C = 6ND)" if a.derived else ""),
         f"compute-optimal at {a.flops:.3g} FLOPs: N_opt = {a.optimal_params:.3g}{_opt_ci(a.params_ci)}, "
         f"D_opt = {a.optimal_tokens:.3g}{_opt_ci(a.tokens_ci)} "
         f"({a.optimal_tokens / a.optimal_params:.3g} tokens per parameter)",

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from isoflop.errors import TableError
+from isoflop.model.flops import complete_ndc
 from isoflop.laws.selection import FALSE_WORDS, TRUE_WORDS, _norm, filter_rows, refuse_checkpoints
 from isoflop.laws.table import Exclusion, RunTable, group_by_flops
 from isoflop.runs.store import is_sweep_dir, read_curves, runs_frame
@@ -268,15 +269,8 @@ def load_runs(
     for role in present:
         vals[role] = _numeric(df, cols[role], role, src, label, skip=skip)
         _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, label)
-    derived = None
-    if len(present) == 2:
-        (derived,) = {"params", "tokens", "flops"} - set(present)
-        if derived == "params":
-            vals["params"] = vals["flops"] / (6.0 * vals["tokens"])
-        elif derived == "tokens":
-            vals["tokens"] = vals["flops"] / (6.0 * vals["params"])
-        else:
-            vals["flops"] = 6.0 * vals["params"] * vals["tokens"]
+    vals["params"], vals["tokens"], vals["flops"], derived = complete_ndc(
+        vals.get("params"), vals.get("tokens"), vals.get("flops"))
     loss = _numeric(df, cols["loss"], "loss", src, label, allow_missing=True)
     bad_loss = np.flatnonzero(np.isfinite(loss) & (loss <= 0))
     if bad_loss.size:

@@ -122,3 +122,29 @@ def matmul_flops_per_token(cfg: ModelConfig) -> tuple[float, float]:
 def tokens_for_budget(budget_flops: float, cfg: ModelConfig, convention: FlopsConvention = DEFAULT_CONVENTION) -> float:
     """Training tokens D = C / (FLOPs per token) that a budget C buys."""
     return budget_flops / flops_per_token(cfg, convention)
+
+
+def complete_ndc(params=None, tokens=None, flops=None):
+    """Any two of N, D and C give the third under Kaplan et al.'s C ≈ 6ND (2020, Section 2.1), the counting of
+    a table or run that gives no more than its totals.
+
+    Args:
+        params, tokens, flops: N, D and C (numbers or arrays); exactly one may be None.
+
+    Returns:
+        (N, D, C, derived): the three, and the name ("params", "tokens" or "flops") of the one derived, or None
+        when all three were given.
+
+    Raises:
+        ConfigError: more than one is missing.
+    """
+    missing = [k for k, v in (("params", params), ("tokens", tokens), ("flops", flops)) if v is None]
+    if len(missing) > 1:
+        raise ConfigError(f"give at least two of N, D and C ({' and '.join(missing)} are missing)")
+    if params is None:
+        params = flops / (6.0 * tokens)
+    elif tokens is None:
+        tokens = flops / (6.0 * params)
+    elif flops is None:
+        flops = 6.0 * params * tokens
+    return params, tokens, flops, (missing[0] if missing else None)

@@ -132,6 +132,7 @@ def test_durations():
     (["--cost", "forever"], "not a duration"),
     (["--flops", "-1"], "must be positive"),
     (["--cost", "1h", "--flops", "1e14"], "one of them"),
+    (["--cost", "1h", "--method", "approach2,approach9"], "unknown method 'approach9'"),
 ])
 def test_plan_bad_input_is_one_line(tmp_path, args, says):
     notes = write(tmp_path, "hello\n", "notes.txt")

@@ -62,3 +62,17 @@ def test_an_interval_wider_than_the_chart_does_not_set_its_scale():
     lo, hi = plot_optimal(res, "params").get_ylim()
     assert ci[1] / ci[0] > 1e30 and hi / lo < 1e7  # the decades of the estimates, not the interval's 44
     assert lo > ci[0] and hi < ci[1]
+
+
+def test_one_method_parser_serves_every_command():
+    import pytest
+
+    from isoflop.errors import FitError
+    from isoflop.laws.analyze import parse_methods
+    from isoflop.laws.result import METHODS
+
+    assert parse_methods("3, approach2") == ("approach2", "approach3")  # METHODS order, whatever was typed
+    assert parse_methods(["vpnls", "2"]) == ("approach2", "vpnls") and parse_methods("all") == METHODS
+    for bad in ("approach9", ""):
+        with pytest.raises(FitError, match="unknown method"):
+            parse_methods(bad)

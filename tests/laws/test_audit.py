@@ -33,3 +33,30 @@ def test_verdicts(factor, verdict):
 def test_audit_rejects_non_positive():
     with pytest.raises(ValueError, match="--params"):
         audit_run(-1, 1e9, preset_law("epoch"))
+
+
+def test_any_two_of_n_d_and_c_audit_a_run_and_the_third_is_derived():
+    from click.testing import CliRunner
+
+    from isoflop.cli import main
+    from isoflop.errors import ConfigError
+    from isoflop.model.flops import complete_ndc
+
+    law = preset_law("epoch")
+    full = audit_run(2.17e5, 6.6e6, law, flops=8.6e12)
+    assert full.derived is None
+    by_c = audit_run(None, 6.6e6, law, flops=8.6e12)  # the write-up's question: C and D only
+    assert by_c.derived == "params" and by_c.n_params == pytest.approx(8.6e12 / (6 * 6.6e6))
+    assert by_c.optimal_params == pytest.approx(full.optimal_params)
+    by_n = audit_run(2.17e5, None, law, flops=8.6e12)
+    assert by_n.derived == "tokens" and by_n.n_tokens == pytest.approx(8.6e12 / (6 * 2.17e5))
+    assert audit_run(2.17e5, 6.6e6, law).derived == "flops"
+    with pytest.raises(ValueError, match="at least two"):
+        audit_run(None, None, law, flops=8.6e12)
+    with pytest.raises(ConfigError, match="tokens and flops are missing"):
+        complete_ndc(params=1.0)
+    assert complete_ndc(np.array([1.0, 2.0]), None, np.array([60.0, 60.0]))[1] == pytest.approx([10.0, 5.0])
+    r = CliRunner().invoke(main, ["audit", "--flops", "8.6e12", "--tokens", "6.6e6", "--preset", "epoch"])
+    assert r.exit_code == 0 and "N derived from the other two" in r.output
+    r = CliRunner().invoke(main, ["audit", "--flops", "8.6e12", "--preset", "epoch"])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1 and "at least two" in r.output
