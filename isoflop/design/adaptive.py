@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isoflop.errors import ConfigError, RecordError
+from isoflop.errors import ConfigError, LawError, RecordError
 
 LOG = "adaptive.jsonl"
 ACTIONS = ("continue", "add-budget", "add-seed", "stop")
@@ -269,7 +269,7 @@ def _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, th
     res = analyze(_table(root, budgets, current.seeds), methods="vpnls", n_bootstrap=100, seed=seed)
     try:
         prior = prior_from_result(res, root.name)
-    except Exception as e:  # noqa: BLE001 - no surface to predict from: nothing to choose between
+    except LawError as e:  # no surface to predict from: nothing to choose between
         return Decision("stop", f"cannot predict a move ({e})", **base)
     ratio = budgets[-1] / budgets[-2] if len(budgets) > 1 else 2.0
     moves = {"add-budget": replace(current, budgets=tuple(budgets + [float(f"{budgets[-1] * ratio:.4g}")])),

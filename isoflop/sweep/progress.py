@@ -139,7 +139,7 @@ class Monitor:
         while not self._stop.wait(self.interval):
             try:
                 self._show()
-            except Exception:  # noqa: BLE001 - a display hiccup must not stop the sweep
+            except (OSError, ValueError):  # a closed or broken stream must not stop the sweep
                 pass
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from isoflop.errors import RecordError
+from isoflop.errors import RecordError, ScalingError
 from isoflop.train.record import TrunkState
 from isoflop.runs.store import run_folder, trunk_folder
 from isoflop.sweep.plan import RunSpec
@@ -61,7 +61,7 @@ def examine(folder, spec: RunSpec):
     cfg = folder.read_config()
     try:
         other = RunSpec.from_dict(cfg).run_id if isinstance(cfg, dict) else None
-    except Exception:  # noqa: BLE001 - any unreadable spec is damage
+    except (ScalingError, KeyError, TypeError, ValueError):  # a spec that does not read back is damage
         other = None
     if other != spec.run_id:
         return None, f"{folder.config_path}: damaged (not the spec of run {spec.run_id})"

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import torch
 
+#: What reading a torn, truncated or foreign checkpoint raises: torch's zip reader (RuntimeError), a short file
+#: (EOFError), the file system (OSError), and contents of the wrong shape (KeyError, TypeError, ValueError). A
+#: file whose pickle asks for code is refused apart, as :class:`pickle.UnpicklingError`, and said so.
+TORN = (RuntimeError, EOFError, OSError, KeyError, TypeError, ValueError)
+
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Save atomically: a kill while saving leaves the previous checkpoint intact."""
@@ -27,7 +32,7 @@ def _read(path: Path, device) -> dict:
 
     Raises:
         pickle.UnpicklingError: the file asks for anything else (a function call, a class): it is refused.
-        Exception: a torn or unreadable file.
+        TORN: a torn or unreadable file (see :data:`TORN`).
     """
     return torch.load(path, map_location=device, weights_only=True)
 
@@ -50,7 +55,7 @@ def load_checkpoint(path: Path | None, identity: dict, device: torch.device, not
         if notes is not None:
             notes.append(msg)
         return None
-    except Exception:  # noqa: BLE001 - a torn or foreign file is as good as none
+    except TORN:  # a torn or foreign file is as good as none
         return None
     ok = isinstance(state, dict) and state.get("identity") == identity and "state" in state
     return state if ok else None
@@ -67,6 +72,6 @@ def checkpoint_step(path: Path) -> int:
         print(f"warning: {_refused(path, e)}", file=sys.stderr)
         path.unlink(missing_ok=True)
         return 0
-    except Exception:  # noqa: BLE001 - a torn checkpoint is as good as none
+    except TORN:  # a torn checkpoint is as good as none
         path.unlink(missing_ok=True)
         return 0
