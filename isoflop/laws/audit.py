@@ -188,16 +188,14 @@ def audit_run(n_params: float | None, n_tokens: float | None, law: Law, flops: f
         tolerance: factor within which a run counts as optimal when the law has no interval.
 
     Raises:
-        LawError: non-positive inputs, or fewer than two of N, D and C.
+        LawError: non-positive inputs.
+        ConfigError: fewer than two of N, D and C (from :func:`~isoflop.model.flops.complete_ndc`).
     """
     for name, v in (("params", n_params), ("tokens", n_tokens), ("flops", flops)):
         if v is not None and not (np.isfinite(v) and v > 0):
             raise LawError(f"--{name} ({v}) must be a positive number")
     if tolerance < 1:
         raise LawError(f"tolerance ({tolerance}) must be at least 1")
-    given = [k for k, v in (("params", n_params), ("tokens", n_tokens), ("flops", flops)) if v is not None]
-    if len(given) < 2:
-        raise LawError(f"give at least two of --params, --tokens and --flops (got {', '.join(given) or 'none'})")
     n, d, c, derived = complete_ndc(n_params, n_tokens, flops)
     n_params, n_tokens, c = float(n), float(d), float(c)
     o = law.optimum(c)
