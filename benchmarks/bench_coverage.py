@@ -67,8 +67,9 @@ def table(kind, rng, sizes=7, span=4.0, noise=0.01):
                     eps = tilt[s, 0] + tilt[s, 1] * u + rng.normal(0, noise / 2)
                 else:
                     eps = rng.normal(0, noise)
-                rows.append({"params": n, "tokens": d, "flops": c, "budget": c, "loss": surface(n, d) * np.exp(eps),
-                             "seed": s})
+                rows.append(
+                    {"params": n, "tokens": d, "flops": c, "budget": c, "loss": surface(n, d) * np.exp(eps), "seed": s}
+                )
     return pd.DataFrame(rows), surface
 
 
@@ -81,17 +82,25 @@ def main():
     ap.add_argument("--methods", default="all", help="methods to fit (comma-separated; default all)")
     ap.add_argument("--sizes", type=int, default=7, help="sizes per budget")
     ap.add_argument("--span", type=float, default=4.0, help="sizes over [N*/span, N*·span] about the true optimum")
-    ap.add_argument("--noise", type=float, default=0.01, help="log-normal noise per run (the seed-shared kind "
-                    "tilts by this and adds half of it)")
+    ap.add_argument(
+        "--noise",
+        type=float,
+        default=0.01,
+        help="log-normal noise per run (the seed-shared kind tilts by this and adds half of it)",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    held = BUDGETS[-args.holdout:]
-    print(f"{args.tables} tables per kind, {len(BUDGETS) - args.holdout} budgets fitted, held out "
-          f"{', '.join(f'{c:.3g}' for c in held)}; {args.bootstrap} bootstrap resamples; 95% intervals")
+    held = BUDGETS[-args.holdout :]
+    print(
+        f"{args.tables} tables per kind, {len(BUDGETS) - args.holdout} budgets fitted, held out "
+        f"{', '.join(f'{c:.3g}' for c in held)}; {args.bootstrap} bootstrap resamples; 95% intervals"
+    )
     print(f"{args.sizes} sizes per budget over x{args.span:g} either way of the optimum, {args.noise:.1%} noise")
     print("coverage of the calibrated intervals (scaling's default), then of the plain percentile ones")
-    print(f"\n{'kind':13s} {'method':20s} {'calibrated':>10s} {'width (dec)':>12s} {'plain':>7s} {'width':>6s} "
-          f"{'|error| (dec)':>14s} {'fitted':>7s}")
+    print(
+        f"\n{'kind':13s} {'method':20s} {'calibrated':>10s} {'width (dec)':>12s} {'plain':>7s} {'width':>6s} "
+        f"{'|error| (dec)':>14s} {'fitted':>7s}"
+    )
     t0 = time.perf_counter()
     for kind in ("independent", "seed-shared", "misspecified"):
         hits = {m: [] for m in (*METHODS, "answer")}
@@ -103,8 +112,13 @@ def main():
         for _ in range(args.tables):
             df, surface = table(kind, rng, args.sizes, args.span, args.noise)
             fit_df = df[df.budget < held[0] * 0.999]
-            res = analyze(load_runs(fit_df), targets=list(held), n_bootstrap=args.bootstrap,
-                          seed=int(rng.integers(1 << 30)), methods=args.methods)
+            res = analyze(
+                load_runs(fit_df),
+                targets=list(held),
+                n_bootstrap=args.bootstrap,
+                seed=int(rng.integers(1 << 30)),
+                methods=args.methods,
+            )
             for m in flagged:
                 if m in res.misfit:
                     flagged[m].append(res.misfit[m]["flagged"])
@@ -128,12 +142,19 @@ def main():
                     errs["answer"].append(abs(np.log10(a.params / truth)))
         for m in (*METHODS, "answer"):
             if hits[m]:
-                raw = (f"{np.mean(raw_hits[m]):7.1%} {np.median(raw_widths[m]):6.3f}" if raw_hits.get(m)
-                       else f"{'-':>7s} {'-':>6s}")
-                print(f"{kind:13s} {m:20s} {np.mean(hits[m]):10.1%} {np.median(widths[m]):12.3f} {raw} "
-                      f"{np.median(errs[m]):14.3f} {len(hits[m]):7d}")
-        print(f"{kind:13s} the form failed its lack-of-fit test in "
-              + ", ".join(f"{np.mean(v):.0%} of tables ({m})" for m, v in flagged.items() if v))
+                raw = (
+                    f"{np.mean(raw_hits[m]):7.1%} {np.median(raw_widths[m]):6.3f}"
+                    if raw_hits.get(m)
+                    else f"{'-':>7s} {'-':>6s}"
+                )
+                print(
+                    f"{kind:13s} {m:20s} {np.mean(hits[m]):10.1%} {np.median(widths[m]):12.3f} {raw} "
+                    f"{np.median(errs[m]):14.3f} {len(hits[m]):7d}"
+                )
+        print(
+            f"{kind:13s} the form failed its lack-of-fit test in "
+            + ", ".join(f"{np.mean(v):.0%} of tables ({m})" for m, v in flagged.items() if v)
+        )
     print(f"\n{time.perf_counter() - t0:.0f} s")
 
 

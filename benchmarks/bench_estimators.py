@@ -48,13 +48,19 @@ def published(args):
         w = counts_from_indices(idx, n.size)
         _, b3 = best_time(lambda: bootstrap_parametric(a3, n, d, l, w), 1)
         bv_x, bv = best_time(lambda: bootstrap_vpnls(vp, n, d, l, w), 1)
-        print(f"{'':10s} {'E':>8s} {'A':>10s} {'B':>10s} {'alpha':>8s} {'beta':>8s} {'a':>7s} "
-              f"{'N_opt(' + format(target, 'g') + ')':>14s} {'fit, s':>8s} {f'{args.resamples} boot, s':>14s}")
+        print(
+            f"{'':10s} {'E':>8s} {'A':>10s} {'B':>10s} {'alpha':>8s} {'beta':>8s} {'a':>7s} "
+            f"{'N_opt(' + format(target, 'g') + ')':>14s} {'fit, s':>8s} {f'{args.resamples} boot, s':>14s}"
+        )
         for label, f, tf, tb in (("approach3", a3, t3, b3), ("vpnls", vp, tv, bv)):
-            print(f"{label:10s} {f.E:8.4f} {f.A:10.2f} {f.B:10.2f} {f.alpha:8.4f} {f.beta:8.4f} {f.a:7.4f} "
-                  f"{float(f.optimal_params(target)):14.4g} {tf:8.3f} {tb:14.2f}")
-        print(f"VPNLS / Approach 3 time: fit {tv / t3:.3f}, bootstrap {bv / b3:.3f}; "
-              f"VPNLS replicates that converged: {np.isfinite(bv_x).all(axis=1).mean():.1%}")
+            print(
+                f"{label:10s} {f.E:8.4f} {f.A:10.2f} {f.B:10.2f} {f.alpha:8.4f} {f.beta:8.4f} {f.a:7.4f} "
+                f"{float(f.optimal_params(target)):14.4g} {tf:8.3f} {tb:14.2f}"
+            )
+        print(
+            f"VPNLS / Approach 3 time: fit {tv / t3:.3f}, bootstrap {bv / b3:.3f}; "
+            f"VPNLS replicates that converged: {np.isfinite(bv_x).all(axis=1).mean():.1%}"
+        )
 
 
 def true_nopt(c, t=TRUTH):
@@ -81,8 +87,10 @@ def bias_table(target=1e23):
     budgets = np.logspace(17, 21, 5)
     tn = true_nopt(target)
     td = target / (6 * tn)
-    print(f"\nApproach 2's bias on noise-free tables from L = {TRUTH['E']} + {TRUTH['A']:g}/N^{TRUTH['alpha']} + "
-          f"{TRUTH['B']:g}/D^{TRUTH['beta']} (budgets 1e17-1e21, 5), predicting {target:g} FLOPs")
+    print(
+        f"\nApproach 2's bias on noise-free tables from L = {TRUTH['E']} + {TRUTH['A']:g}/N^{TRUTH['alpha']} + "
+        f"{TRUTH['B']:g}/D^{TRUTH['beta']} (budgets 1e17-1e21, 5), predicting {target:g} FLOPs"
+    )
     print(f"{'grid':22s} {'raw N*':>8s} {'raw D*':>8s} {'corr N*':>8s} {'corr D*':>8s}  flags; per-budget N* bias")
     for name, (mult, drift) in GRIDS.items():
         rows = []
@@ -95,9 +103,11 @@ def bias_table(target=1e23):
         fix = correct_isoflops(raw, fit_vpnls(n, d, l), n, d, c)
         p, q = raw.predict(target), fix.predict(target)
         flags = sorted({f for b in fix.budgets for f in b.flags} | set(fix.flags))
-        print(f"{name:22s} {p['optimal_params'] / tn - 1:+8.2%} {p['optimal_tokens'] / td - 1:+8.2%} "
-              f"{q['optimal_params'] / tn - 1:+8.2%} {q['optimal_tokens'] / td - 1:+8.2%}  "
-              f"{', '.join(flags) or '-'}; " + " ".join(f"{b.params_bias:+.1%}" for b in fix.budgets))
+        print(
+            f"{name:22s} {p['optimal_params'] / tn - 1:+8.2%} {p['optimal_tokens'] / td - 1:+8.2%} "
+            f"{q['optimal_params'] / tn - 1:+8.2%} {q['optimal_tokens'] / td - 1:+8.2%}  "
+            f"{', '.join(flags) or '-'}; " + " ".join(f"{b.params_bias:+.1%}" for b in fix.budgets)
+        )
 
 
 def main():

@@ -59,13 +59,21 @@ def main() -> None:
 
     print(f"\nApproach 3, {len(CHINCHILLA_GRID)} starts")
     print(f"  ours (batched L-BFGS + polish): {t_ours:8.3f} s   best objective {ours.objective:.12g}")
-    how = "measured" if len(starts) == len(CHINCHILLA_GRID) else f"{t_loop_measured:.2f} s for {len(starts)} starts, scaled"
+    how = (
+        "measured"
+        if len(starts) == len(CHINCHILLA_GRID)
+        else f"{t_loop_measured:.2f} s for {len(starts)} starts, scaled"
+    )
     print(f"  scipy L-BFGS-B loop:            {t_loop:8.3f} s   best objective {best.fun:.12g}   ({how})")
-    print(f"  speed-up: {t_loop / t_ours:.1f}x;  ours - loop objective: {ours.objective - best.fun:+.3e} "
-          f"({'ok' if ours.objective <= best.fun + 1e-9 else 'WORSE'})")
+    print(
+        f"  speed-up: {t_loop / t_ours:.1f}x;  ours - loop objective: {ours.objective - best.fun:+.3e} "
+        f"({'ok' if ours.objective <= best.fun + 1e-9 else 'WORSE'})"
+    )
     print(f"  ours: E={ours.E:.4f} A={ours.A:.1f} B={ours.B:.1f} alpha={ours.alpha:.4f} beta={ours.beta:.4f}")
     bx = best.x
-    print(f"  loop: E={np.exp(bx[2]):.4f} A={np.exp(bx[0]):.1f} B={np.exp(bx[1]):.1f} alpha={bx[3]:.4f} beta={bx[4]:.4f}")
+    print(
+        f"  loop: E={np.exp(bx[2]):.4f} A={np.exp(bx[0]):.1f} B={np.exp(bx[1]):.1f} alpha={bx[3]:.4f} beta={bx[4]:.4f}"
+    )
 
     idx = resample_indices(g, args.resamples, np.random.default_rng(0))
     w = counts_from_indices(idx, n.size)
@@ -74,8 +82,10 @@ def main() -> None:
     t_boot = time.perf_counter() - t0
     ok = np.isfinite(x[:, 0])
     a = x[ok, 4] / (x[ok, 3] + x[ok, 4])
-    print(f"\nbootstrap: {args.resamples} resamples in {t_boot:.2f} s ({1e3 * t_boot / args.resamples:.2f} ms each), "
-          f"{ok.sum()} converged; a 95% CI [{np.percentile(a, 2.5):.4f}, {np.percentile(a, 97.5):.4f}]")
+    print(
+        f"\nbootstrap: {args.resamples} resamples in {t_boot:.2f} s ({1e3 * t_boot / args.resamples:.2f} ms each), "
+        f"{ok.sum()} converged; a 95% CI [{np.percentile(a, 2.5):.4f}, {np.percentile(a, 97.5):.4f}]"
+    )
 
 
 if __name__ == "__main__":

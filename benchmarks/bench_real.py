@@ -24,7 +24,7 @@ import argparse
 import time
 
 from isoflop.laws.backtest import BacktestReport, backtest_source
-from isoflop.laws.report import format_backtest_report
+from isoflop.laws.backtest_report import format_backtest_report
 
 
 def main():
@@ -38,12 +38,17 @@ def main():
     porian = backtest_source("example:porian2024", by="experiment", **kw)
     chin = backtest_source("example:chinchilla", **kw)
     # One pooled report: the 15 experiments and Chinchilla side by side.
-    pooled = BacktestReport("real tables (Porian et al.'s 15 experiments, Chinchilla)", "table",
-                          {**porian.tables, "chinchilla": next(iter(chin.tables.values()))},
-                          {**porian.errors, **chin.errors})
+    pooled = BacktestReport(
+        "real tables (Porian et al.'s 15 experiments, Chinchilla)",
+        "table",
+        {**porian.tables, "chinchilla": next(iter(chin.tables.values()))},
+        {**porian.errors, **chin.errors},
+    )
     print(format_backtest_report(pooled))
-    print(f"\n{time.perf_counter() - t0:.0f} s ({args.bootstrap} bootstrap resamples per fit, seed {args.seed}"
-          f"{', before: no screening, no in-table widening' if args.before else ''})")
+    print(
+        f"\n{time.perf_counter() - t0:.0f} s ({args.bootstrap} bootstrap resamples per fit, seed {args.seed}"
+        f"{', before: no screening, no in-table widening' if args.before else ''})"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import platform
 
 import torch
 
-from isoflop.model.config import ModelConfig
 from isoflop.data.corpus import load_corpus
+from isoflop.model.config import ModelConfig
 from isoflop.model.flops import flops_per_token, param_counts
 from isoflop.train.config import TrainConfig
 from isoflop.train.hardware import gpu_peak, measure_cpu_peak
@@ -53,24 +53,44 @@ def main() -> None:
         peak = measure_cpu_peak(args.threads, seconds=2.0)
         widths = [int(w) for w in (args.widths or "32,64,128,256").split(",")]
         dtype = "fp32"
-        print(f"device cpu ({platform.processor() or platform.machine()}), {args.threads} threads, torch {torch.__version__}; "
-              f"measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s")
-    print(f"{args.batch_size} x {args.seq_len} = {args.batch_size * args.seq_len} tokens per step, {args.steps} steps\n")
-    print(f"{'d_model':>7} {'layers':>6} {'params':>11} {'tokens/s':>11} {'GFLOP/s (PaLM)':>15} {'MFU':>7} {'GFLOP/s (chinchilla)':>21}")
+        print(
+            f"device cpu ({platform.processor() or platform.machine()}), {args.threads} threads, torch {torch.__version__}; "
+            f"measured fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
+        )
+    print(
+        f"{args.batch_size} x {args.seq_len} = {args.batch_size * args.seq_len} tokens per step, {args.steps} steps\n"
+    )
+    print(
+        f"{'d_model':>7} {'layers':>6} {'params':>11} {'tokens/s':>11} {'GFLOP/s (PaLM)':>15} {'MFU':>7} {'GFLOP/s (chinchilla)':>21}"
+    )
     for d in widths:
         L = max(1, d // 32) if dev.type == "cpu" else max(2, d // 64)
-        cfg = ModelConfig(n_layers=L, d_model=d, n_heads=max(1, d // 64 if dev.type == "cuda" else d // 32),
-                          vocab_size=256, seq_len=args.seq_len)
+        cfg = ModelConfig(
+            n_layers=L,
+            d_model=d,
+            n_heads=max(1, d // 64 if dev.type == "cuda" else d // 32),
+            vocab_size=256,
+            seq_len=args.seq_len,
+        )
         budget = args.steps * args.batch_size * args.seq_len * flops_per_token(cfg, "6N+attn")
-        tc = TrainConfig(batch_size=args.batch_size, flops_convention="6N+attn", threads=args.threads, dtype=dtype,
-                         compile=args.compile, n_evals=1, val_sequences=4)
+        tc = TrainConfig(
+            batch_size=args.batch_size,
+            flops_convention="6N+attn",
+            threads=args.threads,
+            dtype=dtype,
+            compile=args.compile,
+            n_evals=1,
+            val_sequences=4,
+        )
         # A short warm-up run first: allocator, kernels (and compilation) settle before timing.
         train(cfg, budget / 4, data, tc, device=dev, peak_flops=peak)
         r = train(cfg, budget, data, tc, device=dev, peak_flops=peak)
         palm = r.tokens_per_second * flops_per_token(cfg, "6N+attn")
         chin = r.tokens_per_second * flops_per_token(cfg, "chinchilla")
-        print(f"{d:>7} {L:>6} {param_counts(cfg).total:>11,} {r.tokens_per_second:>11,.0f} {palm / 1e9:>15.1f} "
-              f"{palm / peak:>7.1%} {chin / 1e9:>21.1f}")
+        print(
+            f"{d:>7} {L:>6} {param_counts(cfg).total:>11,} {r.tokens_per_second:>11,.0f} {palm / 1e9:>15.1f} "
+            f"{palm / peak:>7.1%} {chin / 1e9:>21.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,15 +42,26 @@ def lr_search(args):
     rows = {}
     for sched in ("cosine", "wsd"):
         for sc in scales:
-            _, st, wall = run(args.sweep, [f"schedule={sched}", f"name=lr-{sched}-{sc:g}", f"train.lr_scale={sc}",
-                                           f"budgets=[{args.lr_budget}]", f"sizes.params={args.lr_sizes}"],
-                              args.results, args.cache_dir)
+            _, st, wall = run(
+                args.sweep,
+                [
+                    f"schedule={sched}",
+                    f"name=lr-{sched}-{sc:g}",
+                    f"train.lr_scale={sc}",
+                    f"budgets=[{args.lr_budget}]",
+                    f"sizes.params={args.lr_sizes}",
+                ],
+                args.results,
+                args.cache_dir,
+            )
             df = runs_frame(Path(args.results) / f"lr-{sched}-{sc:g}")
             for _, r in df.iterrows():
                 rows[(sched, int(r["params"]), sc)] = r["loss"]
-            print(f"  {sched:6s} lr x{sc:<4g} {wall:6.1f} s  " +
-                  "  ".join(f"N={int(r['params'])}: {r['loss']:.4f}" for _, r in df.sort_values("params").iterrows()),
-                  flush=True)
+            print(
+                f"  {sched:6s} lr x{sc:<4g} {wall:6.1f} s  "
+                + "  ".join(f"N={int(r['params'])}: {r['loss']:.4f}" for _, r in df.sort_values("params").iterrows()),
+                flush=True,
+            )
     print(f"\nfinal validation loss at C = {args.lr_budget:g} FLOPs (nats/token), by LR scale of the width rule")
     sizes = sorted({k[1] for k in rows})
     print(f"{'schedule':8s} {'N':>8s} " + " ".join(f"{'x' + format(s, 'g'):>8s}" for s in scales) + "   best")
@@ -83,13 +94,17 @@ def grid(args):
         out[sched] = (st, wall, runs_frame(folder), res)
         print(f"{sched}: {st.ok}/{st.done} ok in {wall:.1f} s", flush=True)
     (sc, wc, dc, rc), (sw_, ww, dw, rw) = out["cosine"], out["wsd"]
-    print(f"\ngrid: {args.sweep} at {args.lr_scale:g} x the width rule's LR; cosine warmup: {args.warmup or 'per-run'}; "
-          f"WSD cooldown {sw.train_config().cooldown_frac:g}; python {platform.python_version()}, "
-          f"torch {torch.__version__}, 2 runs at a time, 1 thread each")
+    print(
+        f"\ngrid: {args.sweep} at {args.lr_scale:g} x the width rule's LR; cosine warmup: {args.warmup or 'per-run'}; "
+        f"WSD cooldown {sw.train_config().cooldown_frac:g}; python {platform.python_version()}, "
+        f"torch {torch.__version__}, 2 runs at a time, 1 thread each"
+    )
     print(f"\n{'':24s} {'cosine':>14s} {'WSD':>14s} {'WSD/cosine':>11s}")
     print(f"{'FLOPs spent':24s} {sc.cost_flops:14.4g} {sw_.cost_flops:14.4g} {sw_.cost_flops / sc.cost_flops:11.3f}")
-    print(f"{'run time (records), s':24s} {sc.cost_wall_s:14.1f} {sw_.cost_wall_s:14.1f} "
-          f"{sw_.cost_wall_s / sc.cost_wall_s:11.3f}")
+    print(
+        f"{'run time (records), s':24s} {sc.cost_wall_s:14.1f} {sw_.cost_wall_s:14.1f} "
+        f"{sw_.cost_wall_s / sc.cost_wall_s:11.3f}"
+    )
     print(f"{'wall time (this run), s':24s} {wc:14.1f} {ww:14.1f} {ww / wc if wc > 1 else float('nan'):11.3f}")
     key = lambda d: {(float(r["budget"]), int(r["params"])): float(r["loss"]) for _, r in d.iterrows()}  # noqa: E731
     kc, kw = key(dc), key(dw)
@@ -101,7 +116,9 @@ def grid(args):
             ratios.append(kw[k] / kc[k] - 1)
             print(f"{k[0]:10.3g} {k[1]:8d} {kc[k]:8.4f} {kw[k]:8.4f} {ratios[-1]:+10.2%}")
     print(f"worst WSD/cosine - 1: {max(ratios):+.2%}; mean {np.mean(ratios):+.2%}")
-    print(f"\n{'method':10s} {'a (cosine)':>28s} {'a (WSD)':>28s} {'delta a':>8s}   N_opt({args.target:g}) cosine / WSD")
+    print(
+        f"\n{'method':10s} {'a (cosine)':>28s} {'a (WSD)':>28s} {'delta a':>8s}   N_opt({args.target:g}) cosine / WSD"
+    )
     for m in ("approach1", "approach2", "approach3"):
         cells = []
         for res in (rc, rw):
@@ -111,9 +128,15 @@ def grid(args):
             a = res.approach3.a if m == "approach3" else res.fit(m).params_law.exponent
             ci = res.interval(m, "a" if m == "approach3" else "params_exponent")
             p = res.prediction(m, args.target)
-            cells.append((f"{a:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{a:.3f}", a,
-                          f"{p['optimal_params']:.3g} [{p['params_ci'][0]:.3g}, {p['params_ci'][1]:.3g}]"
-                          if p["params_ci"] else f"{p['optimal_params']:.3g}"))
+            cells.append(
+                (
+                    f"{a:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{a:.3f}",
+                    a,
+                    f"{p['optimal_params']:.3g} [{p['params_ci'][0]:.3g}, {p['params_ci'][1]:.3g}]"
+                    if p["params_ci"]
+                    else f"{p['optimal_params']:.3g}",
+                )
+            )
         da = cells[1][1] - cells[0][1] if cells[0][1] is not None and cells[1][1] is not None else np.nan
         print(f"{m:10s} {cells[0][0]:>28s} {cells[1][0]:>28s} {da:+8.3f}   {cells[0][2]} / {cells[1][2]}")
 
@@ -126,8 +149,12 @@ def main():
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--lr-scale", type=float, default=1.0)
     ap.add_argument("--tag", default="rule")
-    ap.add_argument("--warmup", choices=["per-run", "largest-budget"], default=None,
-                    help="cosine's warmup: per run (default) or as long as the WSD trunks' (matched)")
+    ap.add_argument(
+        "--warmup",
+        choices=["per-run", "largest-budget"],
+        default=None,
+        help="cosine's warmup: per run (default) or as long as the WSD trunks' (matched)",
+    )
     ap.add_argument("--cooldown-frac", type=float, default=None, help="WSD's cooldown fraction (default: the sweep's)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--target", type=float, default=1e15)

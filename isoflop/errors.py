@@ -58,5 +58,14 @@ class DependencyError(ScalingError, RuntimeError):
     """An optional package the request needs is not installed; the message says which extra to install."""
 
 
-__all__ = ["ConfigError", "DataError", "DependencyError", "FitError", "LawError", "RecordError", "ScalingError",
-           "SweepError", "TableError"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DependencyError",
+    "FitError",
+    "LawError",
+    "RecordError",
+    "ScalingError",
+    "SweepError",
+    "TableError",
+]

@@ -91,8 +91,10 @@ SWEEP_FILES = {
     # sizes
     "shapes-and-params": (_sizes("params = [1e4, 2e4, 4e4]\n" + AUTO), "exactly one of auto, params, shapes"),
     "sizes-empty": (_sizes(""), "exactly one of auto, params, shapes (got none)"),
-    "heads-do-not-divide": (_sizes("shapes = [{ n_layers = 2, d_model = 50, n_heads = 3 }]"),
-                            "d_model (50) must be divisible by n_heads (3)"),
+    "heads-do-not-divide": (
+        _sizes("shapes = [{ n_layers = 2, d_model = 50, n_heads = 3 }]"),
+        "d_model (50) must be divisible by n_heads (3)",
+    ),
     "shape-zero-layers": (_sizes("shapes = [{ n_layers = 0, d_model = 64, n_heads = 2 }]"), "n_layers (0)"),
     "shape-missing-key": (_sizes("shapes = [{ d_model = 64, n_heads = 2 }]"), "needs n_layers, d_model and n_heads"),
     "params-negative": (_sizes("params = [-1e4, 2e4]"), "positive parameter counts"),
@@ -101,7 +103,10 @@ SWEEP_FILES = {
     "auto-k-too-few": (_sub("k = 3", "k = 2"), "sizes.auto.k (2)"),
     "auto-k-fraction": (_sub("k = 3", "k = 3.5"), "sizes.auto.k (3.5)"),
     "auto-span-negative": (_sub("span = 3.0", "span = -3.0"), "sizes.auto.span (-3.0)"),
-    "auto-exponent-string": (_sub("exponent = 0.5", 'exponent = "half"'), "sizes.auto.exponent ('half') must be a number"),
+    "auto-exponent-string": (
+        _sub("exponent = 0.5", 'exponent = "half"'),
+        "sizes.auto.exponent ('half') must be a number",
+    ),
     "auto-exponent-nan": (_sub("exponent = 0.5", "exponent = nan"), "sizes.auto.exponent (nan)"),
     "auto-anchor-inf": (_sub("anchor_params = 2e4", "anchor_params = inf"), "anchor_params"),
     "auto-refine-string": (_sub("anchor_params = 2e4", 'anchor_params = 2e4, refine = "yes"'), "refine ('yes')"),
@@ -130,19 +135,25 @@ def test_a_malformed_sweep_file_gets_one_line_naming_the_file_and_value(tmp_path
 
 def test_sweep_files_that_fail_only_where_they_run(tmp_path, cache_dir):
     """Well-formed files that this machine cannot run stop before any run, with one line."""
-    cases = {"cuda:3": ("threads = 1\ndevice = \"cuda:3\"", "cuda:3"),
-             "missing-text": (f"threads = 1\ncorpus = \"text:{tmp_path / 'nope.txt'}\"", "nope.txt: no such file"),
-             "empty-folder": (f"threads = 1\ncorpus = \"text:{tmp_path / 'empty'}\"", "empty")}
+    cases = {
+        "cuda:3": ('threads = 1\ndevice = "cuda:3"', "cuda:3"),
+        "missing-text": (f'threads = 1\ncorpus = "text:{tmp_path / "nope.txt"}"', "nope.txt: no such file"),
+        "empty-folder": (f'threads = 1\ncorpus = "text:{tmp_path / "empty"}"', "empty"),
+    }
     (tmp_path / "empty").mkdir()
     for name, (repl, fragment) in cases.items():
-        text = _sub("threads = 1", repl).replace('corpus = "synthetic"\n', "" if "text:" in repl else 'corpus = "synthetic"\n')
+        text = _sub("threads = 1", repl).replace(
+            'corpus = "synthetic"\n', "" if "text:" in repl else 'corpus = "synthetic"\n'
+        )
         if name == "cuda:3":
             import torch
+
             if torch.cuda.is_available():
                 continue
         path = write(tmp_path, text, f"{name}.toml")
-        r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "res"), "--cache-dir",
-                                      str(cache_dir)])
+        r = CliRunner().invoke(
+            main, ["sweep", "run", str(path), "--results", str(tmp_path / "res"), "--cache-dir", str(cache_dir)]
+        )
         assert r.exit_code == 2 and fragment in r.output, (name, r.output)
         assert "Traceback" not in r.output and r.output.strip().splitlines()[-1].startswith("Error: ")
         assert not list((tmp_path / "res").rglob("result.json")), name
@@ -222,8 +233,13 @@ def test_a_bad_command_line_value_gets_one_line(tmp_path, table, case):
     (tmp_path / "notjson.json").write_text("{not json")
     (tmp_path / "notfit.json").write_text(json.dumps({"hello": 1}))
     sweep = write(tmp_path, BASE)
-    subst = {"{table}": str(table), "{tmp}": str(tmp_path), "{sweep}": str(sweep),
-             "{notjson}": str(tmp_path / "notjson.json"), "{notfit}": str(tmp_path / "notfit.json")}
+    subst = {
+        "{table}": str(table),
+        "{tmp}": str(tmp_path),
+        "{sweep}": str(sweep),
+        "{notjson}": str(tmp_path / "notjson.json"),
+        "{notfit}": str(tmp_path / "notfit.json"),
+    }
     argv = []
     for a in args:
         for k, v in subst.items():
@@ -243,11 +259,13 @@ def test_a_malformed_loss_table_gets_one_line_naming_it(tmp_path, case):
 
 # --- folders that cannot be written -------------------------------------------------------------------------------
 
+
 def test_a_results_path_that_is_a_file_gets_one_line(tmp_path):
     blocker = tmp_path / "res"
     blocker.write_text("not a folder")
-    r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, BASE)), "--results", str(blocker),
-                                  "--simulate", "epoch"])
+    r = CliRunner().invoke(
+        main, ["sweep", "run", str(write(tmp_path, BASE)), "--results", str(blocker), "--simulate", "epoch"]
+    )
     one_line_exit_2(r, "res")
     assert blocker.read_text() == "not a folder"
 

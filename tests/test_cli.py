@@ -5,10 +5,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import synthetic_runs
 
 from isoflop.cli import main
-
-from conftest import synthetic_runs
 
 
 @pytest.fixture
@@ -26,8 +25,22 @@ def run(*args):
 
 
 def test_fit_json_schema(runs_csv):
-    r = run("fit", runs_csv, "--method", "all", "--bootstrap", 100, "--seed", 0, "--json", "--target", 1e23, "--target", 1e15,
-            "--no-screen")
+    r = run(
+        "fit",
+        runs_csv,
+        "--method",
+        "all",
+        "--bootstrap",
+        100,
+        "--seed",
+        0,
+        "--json",
+        "--target",
+        1e23,
+        "--target",
+        1e15,
+        "--no-screen",
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["n_runs"] == 36 and doc["n_used"] == 35
@@ -49,8 +62,9 @@ def test_fit_json_schema(runs_csv):
     assert all(p["counting"] == "6ND" for p in preds if p["method"] in ("approach3", "vpnls"))
     assert doc["counting"]["name"] == "6ND" and doc["vpnls"]["objective_kind"] == "sum of squared loss residuals"
     fix = doc["approach2_corrected"]
-    assert fix["surface"] == "vpnls" and len(fix["bias"]) == len([b for b in doc["approach2"]["budgets"]
-                                                                    if b["status"] == "ok"])
+    assert fix["surface"] == "vpnls" and len(fix["bias"]) == len(
+        [b for b in doc["approach2"]["budgets"] if b["status"] == "ok"]
+    )
     for p in preds:
         assert p["params_ci"][0] <= p["optimal_params"] <= p["params_ci"][1]
         assert p["optimal_params"] * p["optimal_tokens"] * 6 == pytest.approx(p["flops"], rel=0.05)
@@ -75,20 +89,41 @@ def test_fit_tables_holdout_and_plots(runs_csv, tmp_path):
 def test_holdout_json_reports_errors_and_coverage(runs_csv):
     doc = json.loads(run("fit", runs_csv, "--bootstrap", 100, "--holdout", 1, "--json").output)
     rows = doc["backtest"]["rows"]
-    assert {r["method"] for r in rows} == {"approach1", "approach2", "approach2_corrected", "approach3", "vpnls",
-                                           "answer"}
+    assert {r["method"] for r in rows} == {
+        "approach1",
+        "approach2",
+        "approach2_corrected",
+        "approach3",
+        "vpnls",
+        "answer",
+    }
     for r in rows:
         assert r["flops"] == pytest.approx(1e21)
         assert abs(r["params_error"]) < 0.5 and isinstance(r["params_inside"], bool)
         assert isinstance(r["params_inside_allowing"], bool) and r["width"] >= 1
     chosen = next(r for r in rows if r["method"] == "answer")["chosen"]
-    assert chosen.startswith("average(approach2") or chosen in {"approach2", "approach2_corrected", "approach3",
-                                                               "vpnls"}
+    assert chosen.startswith("average(approach2") or chosen in {
+        "approach2",
+        "approach2_corrected",
+        "approach3",
+        "vpnls",
+    }
 
 
 def test_example_and_drop_highest():
-    r = run("fit", "--example", "chinchilla", "--drop-highest", 5, "--method", "approach3", "--bootstrap", 0, "--json",
-            "--no-screen")
+    r = run(
+        "fit",
+        "--example",
+        "chinchilla",
+        "--drop-highest",
+        5,
+        "--method",
+        "approach3",
+        "--bootstrap",
+        0,
+        "--json",
+        "--no-screen",
+    )
     doc = json.loads(r.output)
     assert doc["n_used"] == 240 and len(doc["excluded"]) == 5
     assert round(doc["approach3"]["E"], 3) == 1.817
@@ -105,8 +140,12 @@ def test_example_and_drop_highest():
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, args, pattern):
-    files = {"bad_format": ("runs.xlsx", "a"), "no_loss": ("a.csv", "params,tokens\n1,2\n"),
-             "bad_n": ("b.csv", "params,tokens,loss\n1e6,1e8,3\nx,1e8,3\n"), "neg_c": ("c.csv", "params,flops,loss\n1e6,-1,3\n")}
+    files = {
+        "bad_format": ("runs.xlsx", "a"),
+        "no_loss": ("a.csv", "params,tokens\n1,2\n"),
+        "bad_n": ("b.csv", "params,tokens,loss\n1e6,1e8,3\nx,1e8,3\n"),
+        "neg_c": ("c.csv", "params,flops,loss\n1e6,-1,3\n"),
+    }
     real = []
     for a in args:
         if a.startswith("{"):
@@ -138,7 +177,9 @@ def test_audit_with_preset_and_fit_json(runs_csv, tmp_path):
 def test_user_starting_grid(runs_csv, tmp_path):
     grid = tmp_path / "grid.csv"
     grid.write_text("a,b,e,alpha,beta\n5,7,0.5,0.3,0.3\n6,8,0.6,0.4,0.4\n")
-    doc = json.loads(run("fit", runs_csv, "--method", "approach3", "--init-grid", grid, "--bootstrap", 0, "--json").output)
+    doc = json.loads(
+        run("fit", runs_csv, "--method", "approach3", "--init-grid", grid, "--bootstrap", 0, "--json").output
+    )
     assert doc["approach3"]["n_starts"] == 2 and doc["approach3"]["alpha"] == pytest.approx(0.34, rel=0.05)
     grid.write_text("a,b,e,alpha\n5,7,0.5,0.3\n")
     r = run("fit", runs_csv, "--init-grid", grid)
@@ -146,13 +187,26 @@ def test_user_starting_grid(runs_csv, tmp_path):
 
 
 def test_backtest_command_on_porian_json_and_table():
-    args = ("backtest", "--example", "porian2024", "--where", "experiment=rw__tuned__short__const__standard__val",
-            "--split", "K1", "--bootstrap", 50, "--method", "approach2,approach3")
+    args = (
+        "backtest",
+        "--example",
+        "porian2024",
+        "--where",
+        "experiment=rw__tuned__short__const__standard__val",
+        "--split",
+        "K1",
+        "--bootstrap",
+        50,
+        "--method",
+        "approach2,approach3",
+    )
     r = run(*args, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     s = {x["method"]: x for x in doc["summary"]}
-    assert set(s) == {"approach2", "approach3", "answer"} and all(x["split"] == "K1" and x["n"] == 1 for x in s.values())
+    assert set(s) == {"approach2", "approach3", "answer"} and all(
+        x["split"] == "K1" and x["n"] == 1 for x in s.values()
+    )
     assert 0 <= s["answer"]["covered"] <= s["answer"]["covered_allowing"] <= 1
     assert "posterior given the parabola's residuals" in doc["vertex_uncertainty"]
     text = run(*args).output

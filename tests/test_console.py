@@ -6,8 +6,9 @@ import json
 import numpy as np
 
 from isoflop.laws import analyze, load_runs
-from isoflop.laws.report import format_analysis, table, table_style
-from isoflop.runs.store import run_folder
+from isoflop.laws.report import format_analysis
+from isoflop.laws.text import table, table_style
+from isoflop.runs.folder import run_folder
 from isoflop.sweep.progress import Monitor
 
 
@@ -19,8 +20,19 @@ class _Terminal(io.StringIO):
 def _sweep_with_an_active_run(tmp_path):
     folder = run_folder(tmp_path, "abcdef0123456789")
     folder.write_config({"budget": 1e9, "start_flops": 0.0})
-    folder.append_metrics([{"kind": "train", "step": s, "tokens": 1000 * s, "flops": 1e8 * s, "train_loss": 3.0 - s / 10,
-                            "wall_time_s": float(s)} for s in (1, 2)])
+    folder.append_metrics(
+        [
+            {
+                "kind": "train",
+                "step": s,
+                "tokens": 1000 * s,
+                "flops": 1e8 * s,
+                "train_loss": 3.0 - s / 10,
+                "wall_time_s": float(s),
+            }
+            for s in (1, 2)
+        ]
+    )
     return tmp_path
 
 

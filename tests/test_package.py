@@ -44,10 +44,17 @@ def test_cli_turns_scaling_errors_into_one_line_and_bugs_into_tracebacks():
 
 
 def test_import_has_no_side_effects(tmp_path):
-    code = ("import sys, isoflop, isoflop.laws, isoflop.runs, isoflop.sweep, isoflop.model, isoflop.train, "
-            "isoflop.data; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                       env={"PATH": "", "HOME": str(tmp_path / "home")})
+    code = (
+        "import sys, isoflop, isoflop.laws, isoflop.runs, isoflop.sweep, isoflop.model, isoflop.train, "
+        "isoflop.data; print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "", "HOME": str(tmp_path / "home")},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
     assert list(tmp_path.iterdir()) == []  # no file or folder written (not even a cache under HOME)
@@ -57,8 +64,10 @@ def test_import_has_no_side_effects(tmp_path):
 def test_planning_a_wsd_sweep_needs_no_torch():
     # Branch points, trunk ids and the planned cost are arithmetic: `sweep status` must not pay for torch.
     sweep = PKG.parent / "sweeps" / "wsd.toml"
-    code = ("import sys; from isoflop.sweep import load_sweep; from isoflop.sweep.plan import planned_cost; "
-            f"c = planned_cost(load_sweep({str(sweep)!r}), 256); print(c > 0, 'torch' in sys.modules)")
+    code = (
+        "import sys; from isoflop.sweep import load_sweep; from isoflop.sweep.plan import planned_cost; "
+        f"c = planned_cost(load_sweep({str(sweep)!r}), 256); print(c > 0, 'torch' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["True", "False"]
@@ -141,6 +150,9 @@ def test_modules_are_short_and_laws_never_import_torch():
             assert not any(d.startswith(("isoflop.train", "isoflop.model.transformer")) for d in deps), m
     for p in (PKG / "laws" / "fit").glob("*.py"):  # fitting is pure: not even a lazy import of either
         for node in ast.walk(ast.parse(p.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not any(n.split(".")[0] in ("torch", "matplotlib") for n in names), p.name

@@ -15,8 +15,8 @@ from isoflop.cli.backtest import backtest_cmd
 from isoflop.cli.fit import audit, fit
 from isoflop.cli.ladder import ladder_cmd
 from isoflop.cli.options import DIST
-from isoflop.cli.report import report_cmd
 from isoflop.cli.plan import plan_cmd
+from isoflop.cli.report import report_cmd
 from isoflop.cli.sweep import sweep
 from isoflop.cli.train import flops, train_cmd
 from isoflop.cli.validate import validate_cmd
@@ -42,8 +42,9 @@ class _Group(click.Group):
             raise InputError(f"{where}: {e.format_message()} (see {where} --help)") from None
         except OSError as e:  # a folder that cannot be written, a full disk: the environment's fault, named
             what = e.filename or "a file"
-            raise InputError(f"{what}: cannot read or write ({e.strerror or e}); finished runs and files are kept") \
-                from None
+            raise InputError(
+                f"{what}: cannot read or write ({e.strerror or e}); finished runs and files are kept"
+            ) from None
 
 
 @click.group(cls=_Group)

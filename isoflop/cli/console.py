@@ -12,7 +12,7 @@ from isoflop.sweep.progress import is_terminal
 
 def tables():
     """The table style for this command's output: rich tables on a terminal, plain ones elsewhere."""
-    from isoflop.laws.report import table_style
+    from isoflop.laws.text import table_style
 
     if is_terminal(sys.stdout):
         return table_style("rich", shutil.get_terminal_size((120, 24)).columns)

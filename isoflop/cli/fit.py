@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import click
 
 from isoflop.cli.options import SectionedCommand, flops_values, option_group, writable_folder
-from isoflop.laws.table_io import EXAMPLES
+from isoflop.laws.table_files import EXAMPLES
 
 
 @dataclass(frozen=True)
@@ -57,78 +57,172 @@ _table = [
     click.option("--flops-col", help="Column holding C (FLOPs)."),
     click.option("--loss-col", help="Column holding the final loss."),
     click.option("--budget-col", help="Column holding the nominal budget used for grouping."),
-    click.option("--group-tol", type=click.FloatRange(min=0), default=0.05, show_default=True,
-                 help="Relative FLOP tolerance for grouping runs into budgets (without a budget column)."),
+    click.option(
+        "--group-tol",
+        type=click.FloatRange(min=0),
+        default=0.05,
+        show_default=True,
+        help="Relative FLOP tolerance for grouping runs into budgets (without a budget column).",
+    ),
     click.option("--drop-highest", type=click.IntRange(min=0), default=0, help="Exclude the K highest-loss runs."),
-    click.option("--recount", type=click.Choice(["as-run", "6N"]), default="as-run", show_default=True,
-                 help="Sweep folders: recount N and C as Kaplan's 6N (non-embedding N, C = 6ND)."),
-    click.option("--where", multiple=True, metavar="COL=VALUE",
-                 help="Keep only rows where COL equals VALUE; repeatable (all must hold)."),
+    click.option(
+        "--recount",
+        type=click.Choice(["as-run", "6N"]),
+        default="as-run",
+        show_default=True,
+        help="Sweep folders: recount N and C as Kaplan's 6N (non-embedding N, C = 6ND).",
+    ),
+    click.option(
+        "--where",
+        multiple=True,
+        metavar="COL=VALUE",
+        help="Keep only rows where COL equals VALUE; repeatable (all must hold).",
+    ),
 ]
 _fit = [
-    click.option("--method", "methods", multiple=True, default=("all",), show_default=True,
-                 help="approach1, approach2, approach2_corrected, approach3, vpnls or all; repeatable or "
-                      "comma-separated."),
-    click.option("--allow-edge", is_flag=True, help="Let Approach 2 use budgets whose vertex is outside the sampled sizes."),
-    click.option("--huber-delta", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-                 help="Approach 3 Huber threshold on log loss."),
-    click.option("--init-grid", type=click.Path(dir_okay=False),
-                 help="Approach 3 starting points: a CSV with columns a, b, e, alpha, beta (default: Chinchilla's 4,500)."),
-    click.option("--envelope", type=click.Choice(["curves", "runs"]), default="curves", show_default=True,
-                 help="Approach 1 from training curves when the table has them, or from each budget's lowest run."),
-    click.option("--unique-tokens", type=click.FloatRange(min=0, min_open=True), default=None,
-                 help="The runs repeat a corpus of U unique tokens: fit D as Muennighoff et al.'s effective D' "
-                      "(R_D* = 15.4), so every law is the law of fresh data."),
-    click.option("--no-screen", is_flag=True,
-                 help="Keep runs far up their IsoFLOP profiles (by default a run higher above its budget's minimum "
-                      "than any budget's profile reaches on both sides is excluded, with its reason)."),
+    click.option(
+        "--method",
+        "methods",
+        multiple=True,
+        default=("all",),
+        show_default=True,
+        help="approach1, approach2, approach2_corrected, approach3, vpnls or all; repeatable or comma-separated.",
+    ),
+    click.option(
+        "--allow-edge", is_flag=True, help="Let Approach 2 use budgets whose vertex is outside the sampled sizes."
+    ),
+    click.option(
+        "--huber-delta",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1e-3,
+        show_default=True,
+        help="Approach 3 Huber threshold on log loss.",
+    ),
+    click.option(
+        "--init-grid",
+        type=click.Path(dir_okay=False),
+        help="Approach 3 starting points: a CSV with columns a, b, e, alpha, beta (default: Chinchilla's 4,500).",
+    ),
+    click.option(
+        "--envelope",
+        type=click.Choice(["curves", "runs"]),
+        default="curves",
+        show_default=True,
+        help="Approach 1 from training curves when the table has them, or from each budget's lowest run.",
+    ),
+    click.option(
+        "--unique-tokens",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="The runs repeat a corpus of U unique tokens: fit D as Muennighoff et al.'s effective D' "
+        "(R_D* = 15.4), so every law is the law of fresh data.",
+    ),
+    click.option(
+        "--no-screen",
+        is_flag=True,
+        help="Keep runs far up their IsoFLOP profiles (by default a run higher above its budget's minimum "
+        "than any budget's profile reaches on both sides is excluded, with its reason).",
+    ),
 ]
 _uncertainty = [
-    click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=1000, show_default=True,
-                 help="Bootstrap resamples (0: no intervals)."),
-    click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-                 show_default=True, help="Interval coverage."),
+    click.option(
+        "--bootstrap",
+        "n_bootstrap",
+        type=click.IntRange(min=0),
+        default=1000,
+        show_default=True,
+        help="Bootstrap resamples (0: no intervals).",
+    ),
+    click.option(
+        "--level",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.95,
+        show_default=True,
+        help="Interval coverage.",
+    ),
     click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed."),
     click.option("--holdout", type=click.IntRange(min=0), default=0, help="Backtest: hold out the K largest budgets."),
-    click.option("--raw-intervals", is_flag=True,
-                 help="Plain percentile intervals on N_opt and D_opt, without each method's measured calibration."),
-    click.option("--sensitivity", is_flag=True,
-                 help="Refit under every estimator, counting, loss and left-out budget; report N_opt and D_opt "
-                      "at each target under each, and their spread."),
+    click.option(
+        "--raw-intervals",
+        is_flag=True,
+        help="Plain percentile intervals on N_opt and D_opt, without each method's measured calibration.",
+    ),
+    click.option(
+        "--sensitivity",
+        is_flag=True,
+        help="Refit under every estimator, counting, loss and left-out budget; report N_opt and D_opt "
+        "at each target under each, and their spread.",
+    ),
 ]
 
 
 @click.command(cls=SectionedCommand)
-@option_group("Input", [
-    click.argument("table", required=False),
-    click.option("--example", type=click.Choice(sorted(EXAMPLES)), help="Use a built-in table instead of a file."),
-])
+@option_group(
+    "Input",
+    [
+        click.argument("table", required=False),
+        click.option("--example", type=click.Choice(sorted(EXAMPLES)), help="Use a built-in table instead of a file."),
+    ],
+)
 @option_group("Reading the table", _table, into=TableOptions, name="table_opts")
-@option_group("Reading the table", [
-    click.option("--by", "by", metavar="COL", default=None,
-                 help="Fit each value of COL as its own table; prints one table of groups."),
-])
+@option_group(
+    "Reading the table",
+    [
+        click.option(
+            "--by",
+            "by",
+            metavar="COL",
+            default=None,
+            help="Fit each value of COL as its own table; prints one table of groups.",
+        )
+    ],
+)
 @option_group("Estimators", _fit, into=FitOptions, name="fit_opts")
 @option_group("Uncertainty", _uncertainty, into=UncertaintyOptions, name="unc")
-@option_group("Output", [
-    click.option("--target", "targets", multiple=True, callback=flops_values,
-                 help="Budget C (FLOPs) to predict at; repeatable."),
-    click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables."),
-    click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here."),
-])
-def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json,
-        plot_dir):
+@option_group(
+    "Output",
+    [
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            callback=flops_values,
+            help="Budget C (FLOPs) to predict at; repeatable.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables."),
+        click.option("--plot-dir", type=click.Path(file_okay=False), help="Write PNG figures here."),
+    ],
+)
+def fit(
+    table,
+    example,
+    by,
+    table_opts: TableOptions,
+    fit_opts: FitOptions,
+    unc: UncertaintyOptions,
+    targets,
+    as_json,
+    plot_dir,
+):
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
+    from isoflop.cli.console import bootstrap_bar, tables
     from isoflop.jsonio import dumps
     from isoflop.laws import analyze, backtest, load_runs, read_grid
-    from isoflop.cli.console import bootstrap_bar, tables
     from isoflop.laws.answer import choose_answer
 
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")
     if by is not None:
-        return _fit_groups(table if table is not None else f"example:{example}", by, table_opts, fit_opts, unc,
-                           targets, as_json, plot_dir)
+        return _fit_groups(
+            table if table is not None else f"example:{example}",
+            by,
+            table_opts,
+            fit_opts,
+            unc,
+            targets,
+            as_json,
+            plot_dir,
+        )
     source = table if table is not None else f"example:{example}"
     if unc.sensitivity and not targets:
         raise click.UsageError("--sensitivity reports N_opt and D_opt at the targets: give at least one --target")
@@ -139,9 +233,17 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
         runs = dataclasses.replace(runs, curves=None)
     if fit_opts.unique_tokens:
         runs = runs.with_unique_tokens(fit_opts.unique_tokens)
-    kw = dict(methods=fit_opts.methods, n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
-              allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
-              init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None, screen=not fit_opts.no_screen)
+    kw = dict(
+        methods=fit_opts.methods,
+        n_bootstrap=unc.n_bootstrap,
+        level=unc.level,
+        seed=unc.seed,
+        allow_edge=fit_opts.allow_edge,
+        delta=fit_opts.huber_delta,
+        calibrate=not unc.raw_intervals,
+        init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
+        screen=not fit_opts.no_screen,
+    )
     with bootstrap_bar(unc.n_bootstrap) as progress:
         result = analyze(runs, targets=targets, progress=progress, **kw)
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
@@ -155,7 +257,8 @@ def fit(table, example, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
         doc["answers"] = [choose_answer(result, c).to_dict() for c in result.targets]
         click.echo(dumps(doc))
     else:
-        from isoflop.laws.report import format_analysis, format_backtest, format_sensitivity
+        from isoflop.laws.backtest_report import format_backtest
+        from isoflop.laws.report import format_analysis, format_sensitivity
 
         with tables():
             click.echo(format_analysis(result))
@@ -179,12 +282,19 @@ def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict, uniqu
     from isoflop.laws.sensitivity import recounted_table, sensitivity
 
     rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
-    return sensitivity(runs, result, recounted=recounted_table(source, dataclasses.asdict(table_opts), unique),
-                       n_bootstrap=min(kw["n_bootstrap"], 200), seed=kw["seed"], **rest)
+    return sensitivity(
+        runs,
+        result,
+        recounted=recounted_table(source, dataclasses.asdict(table_opts), unique),
+        n_bootstrap=min(kw["n_bootstrap"], 200),
+        seed=kw["seed"],
+        **rest,
+    )
 
 
-def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets,
-                as_json, plot_dir):
+def _fit_groups(
+    source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json, plot_dir
+):
     """``scaling fit --by COL``: every group fitted on its own, one table of groups (or one JSON document)."""
     from pathlib import Path
 
@@ -196,11 +306,22 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
         raise click.UsageError("--unique-tokens does not go with --by")
     load = dataclasses.asdict(table_opts)
     where = load.pop("where")
-    groups = analyze_groups(source, by, where=where, load=load, methods=fit_opts.methods, targets=targets,
-                            n_bootstrap=unc.n_bootstrap, level=unc.level, seed=unc.seed,
-                            allow_edge=fit_opts.allow_edge, delta=fit_opts.huber_delta, calibrate=not unc.raw_intervals,
-                            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
-                            screen=not fit_opts.no_screen)
+    groups = analyze_groups(
+        source,
+        by,
+        where=where,
+        load=load,
+        methods=fit_opts.methods,
+        targets=targets,
+        n_bootstrap=unc.n_bootstrap,
+        level=unc.level,
+        seed=unc.seed,
+        allow_edge=fit_opts.allow_edge,
+        delta=fit_opts.huber_delta,
+        calibrate=not unc.raw_intervals,
+        init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
+        screen=not fit_opts.no_screen,
+    )
     if as_json:
         click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))
     else:
@@ -222,14 +343,26 @@ def _fit_groups(source, by, table_opts: TableOptions, fit_opts: FitOptions, unc:
 @click.command()
 @click.option("--params", "n_params", type=float, default=None, help="N, the run's parameters.")
 @click.option("--tokens", "n_tokens", type=float, default=None, help="D, the run's training tokens.")
-@click.option("--flops", type=float, default=None,
-              help="C in FLOPs. Any two of --params, --tokens and --flops; the third is derived from C = 6ND.")
+@click.option(
+    "--flops",
+    type=float,
+    default=None,
+    help="C in FLOPs. Any two of --params, --tokens and --flops; the third is derived from C = 6ND.",
+)
 @click.option("--law", "law_path", type=click.Path(dir_okay=False), help="JSON written by 'scaling fit --json'.")
 @click.option("--preset", type=click.Choice(["chinchilla", "epoch"]), help="A published parametric fit.")
-@click.option("--method", type=click.Choice(["approach1", "approach2", "approach2_corrected", "approach3", "vpnls"]),
-              help="Which approach of --law to use (default: approach3, else vpnls, approach2_corrected, 2, 1).")
-@click.option("--tolerance", type=click.FloatRange(min=1), default=1.1, show_default=True,
-              help="Factor within which a run counts as optimal when the law has no interval.")
+@click.option(
+    "--method",
+    type=click.Choice(["approach1", "approach2", "approach2_corrected", "approach3", "vpnls"]),
+    help="Which approach of --law to use (default: approach3, else vpnls, approach2_corrected, 2, 1).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=1),
+    default=1.1,
+    show_default=True,
+    help="Factor within which a run counts as optimal when the law has no interval.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def audit(n_params, n_tokens, flops, law_path, preset, method, tolerance, as_json):
     """Is a run of N parameters on D tokens compute-optimal? Give any two of N, D and C."""

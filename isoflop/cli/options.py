@@ -23,10 +23,12 @@ class SectionedCommand(click.Command):
 
 def with_options(options):
     """Apply a list of click options/arguments in the order listed."""
+
     def deco(f):
         for o in reversed(options):
             f = o(f)
         return f
+
     return deco
 
 
@@ -36,12 +38,13 @@ def option_group(section: str, options: list, into=None, name: str | None = None
 
     The option names (their Python identifiers) must be the dataclass's fields.
     """
+
     def deco(f):
         if into is not None:
             keys = {fl.name for fl in fields(into)}
             inner = f
 
-            def f(*args, **kw):  # noqa: F811 - the wrapper the options decorate
+            def f(*args, **kw):
                 kw[name] = into(**{k: kw.pop(k) for k in list(kw) if k in keys})
                 return inner(*args, **kw)
 
@@ -51,6 +54,7 @@ def option_group(section: str, options: list, into=None, name: str | None = None
             f = o(f)
             f.__click_params__[-1].section = section
         return f
+
     return deco
 
 

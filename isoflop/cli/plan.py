@@ -31,29 +31,72 @@ val_sequences = 256
 @click.option("--prior", "prior_src", help="A fit JSON, a results folder or a loss table (default: a wide prior).")
 @click.option("--cost", "cost", help="Cap as wall time here (90s, 40min, 1h).")
 @click.option("--flops", "cap_flops", callback=flops_values, help="Cap as FLOPs (instead of --cost).")
-@click.option("--base", "base_file", type=click.Path(dir_okay=False),
-              help="Sweep file whose corpus, model family and training every design keeps (default: byte-level "
-                   "Shakespeare on CPU, as sweeps/cpu-shakespeare.toml).")
-@click.option("--method", "methods", default="approach2,approach3", show_default=True,
-              help="Approaches a design must serve (comma-separated); ranked by the widest of their intervals.")
-@click.option("--replicates", type=click.IntRange(min=2), default=24, show_default=True,
-              help="Simulated sweeps per finalist.")
-@click.option("--screen", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Simulated sweeps per candidate in the first round.")
+@click.option(
+    "--base",
+    "base_file",
+    type=click.Path(dir_okay=False),
+    help="Sweep file whose corpus, model family and training every design keeps (default: byte-level "
+    "Shakespeare on CPU, as sweeps/cpu-shakespeare.toml).",
+)
+@click.option(
+    "--method",
+    "methods",
+    default="approach2,approach3",
+    show_default=True,
+    help="Approaches a design must serve (comma-separated); ranked by the widest of their intervals.",
+)
+@click.option(
+    "--replicates", type=click.IntRange(min=2), default=24, show_default=True, help="Simulated sweeps per finalist."
+)
+@click.option(
+    "--screen",
+    type=click.IntRange(min=1),
+    default=6,
+    show_default=True,
+    help="Simulated sweeps per candidate in the first round.",
+)
 @click.option("--finalists", type=click.IntRange(min=1), default=6, show_default=True)
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=20), default=100, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Runs in flight when the sweep runs (for its wall time).")
-@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Processes that simulate and fit.")
-@click.option("--throughput", "throughput_from", multiple=True, type=click.Path(file_okay=False),
-              help="Sweep folder(s) whose runs' wall times give the cost model (default: this machine's).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Runs in flight when the sweep runs (for its wall time).",
+)
+@click.option(
+    "--processes", type=click.IntRange(min=1), default=2, show_default=True, help="Processes that simulate and fit."
+)
+@click.option(
+    "--throughput",
+    "throughput_from",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Sweep folder(s) whose runs' wall times give the cost model (default: this machine's).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the best design here as a sweep TOML.")
 @click.option("--name", default=None, help="The written sweep's name (default: the --out file's stem).")
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked designs as JSON.")
-def plan_cmd(target, prior_src, cost, cap_flops, base_file, methods, replicates, screen, finalists, n_bootstrap,
-             workers, processes, throughput_from, seed, out, name, as_json):
+def plan_cmd(
+    target,
+    prior_src,
+    cost,
+    cap_flops,
+    base_file,
+    methods,
+    replicates,
+    screen,
+    finalists,
+    n_bootstrap,
+    workers,
+    processes,
+    throughput_from,
+    seed,
+    out,
+    name,
+    as_json,
+):
     """Simulate sweeps of candidate designs from a prior and rank them by the interval on N_opt at --target."""
     from dataclasses import replace
     from pathlib import Path
@@ -83,9 +126,24 @@ def plan_cmd(target, prior_src, cost, cap_flops, base_file, methods, replicates,
         if done == total or done % 8 == 0:
             click.echo(f"  {done}/{total} designs simulated ({reps} sweeps each)", err=True)
 
-    plan = plan_sweep(prior, base, vocab, target, cap_s=cap_s, cap_flops=cap_flops,
-                      methods=ms, throughput=tp, workers=workers, replicates=replicates, screen=screen,
-                      finalists=finalists, n_bootstrap=n_bootstrap, seed=seed, processes=processes, progress=progress)
+    plan = plan_sweep(
+        prior,
+        base,
+        vocab,
+        target,
+        cap_s=cap_s,
+        cap_flops=cap_flops,
+        methods=ms,
+        throughput=tp,
+        workers=workers,
+        replicates=replicates,
+        screen=screen,
+        finalists=finalists,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        processes=processes,
+        progress=progress,
+    )
     if as_json:
         click.echo(dumps(plan.to_dict()))
     else:
@@ -96,11 +154,13 @@ def plan_cmd(target, prior_src, cost, cap_flops, base_file, methods, replicates,
     if out:
         best = plan.best
         sw = replace(best.sweep, name=name or Path(out).stem)
-        header = (f"Planned by 'scaling plan' for N_opt at {plan.target:.3g} FLOPs, cap {plan.cap}: {best.design.label}.\n"
-                  f"Predicted 95% interval width (hi/lo) on N_opt: "
-                  + ", ".join(f"{m} {best.width.get(m, float('inf')):.2f}x" for m in plan.methods)
-                  + f"; cost {best.cost.flops:.3g} FLOPs, ~{best.cost.wall_s / 60:.0f} min on {workers} workers.\n"
-                  f"Prior: {prior.describe()}")
+        header = (
+            f"Planned by 'scaling plan' for N_opt at {plan.target:.3g} FLOPs, cap {plan.cap}: {best.design.label}.\n"
+            f"Predicted 95% interval width (hi/lo) on N_opt: "
+            + ", ".join(f"{m} {best.width.get(m, float('inf')):.2f}x" for m in plan.methods)
+            + f"; cost {best.cost.flops:.3g} FLOPs, ~{best.cost.wall_s / 60:.0f} min on {workers} workers.\n"
+            f"Prior: {prior.describe()}"
+        )
         Path(out).write_text(to_toml(sw, header))
         load_sweep(out)  # what was written reads back
         click.echo(f"wrote {out}", err=True)
@@ -109,21 +169,31 @@ def plan_cmd(target, prior_src, cost, cap_flops, base_file, methods, replicates,
 def format_plan(plan) -> str:
     """The ranked table of a plan."""
     ms = plan.methods
-    head = (f"designs for N_opt at {plan.target:.3g} FLOPs, cap {plan.cap}; ranked by the widest median 95% "
-            f"interval (hi/lo) of {', '.join(ms)} over {plan.best.replicates} simulated sweeps each")
-    cols = ["rank", "design", "runs", "FLOPs", "wall min"] + [f"{m} width" for m in ms] + [f"{m} bias" for m in ms] + \
-        [f"{m} cover" for m in ms]
+    head = (
+        f"designs for N_opt at {plan.target:.3g} FLOPs, cap {plan.cap}; ranked by the widest median 95% "
+        f"interval (hi/lo) of {', '.join(ms)} over {plan.best.replicates} simulated sweeps each"
+    )
+    cols = (
+        ["rank", "design", "runs", "FLOPs", "wall min"]
+        + [f"{m} width" for m in ms]
+        + [f"{m} bias" for m in ms]
+        + [f"{m} cover" for m in ms]
+    )
     rows = []
     for i, s in enumerate(plan.scores, 1):
-        rows.append([str(i), s.design.label, str(s.cost.runs), f"{s.cost.flops:.3g}", f"{s.cost.wall_s / 60:.1f}"]
-                    + [f"{s.width[m]:.2f}x" if m in s.width else "-" for m in ms]
-                    + [f"{10 ** s.bias[m] - 1:+.0%}" if m in s.bias else "-" for m in ms]
-                    + [f"{s.coverage[m]:.0%}" if m in s.coverage else "-" for m in ms])
-    from isoflop.laws.report import table
+        rows.append(
+            [str(i), s.design.label, str(s.cost.runs), f"{s.cost.flops:.3g}", f"{s.cost.wall_s / 60:.1f}"]
+            + [f"{s.width[m]:.2f}x" if m in s.width else "-" for m in ms]
+            + [f"{10 ** s.bias[m] - 1:+.0%}" if m in s.bias else "-" for m in ms]
+            + [f"{s.coverage[m]:.0%}" if m in s.coverage else "-" for m in ms]
+        )
+    from isoflop.laws.text import table
 
     out = [head, "", table(cols, rows)]
     if plan.screened_out:
         best = plan.screened_out[0]
-        out.append(f"\n{len(plan.screened_out)} more designs screened out on {best.replicates} sweeps each "
-                   f"(the best of them: {best.design.label}, {best.score(ms):.2f}x)")
+        out.append(
+            f"\n{len(plan.screened_out)} more designs screened out on {best.replicates} sweeps each "
+            f"(the best of them: {best.design.label}, {best.score(ms):.2f}x)"
+        )
     return "\n".join(out)

@@ -8,11 +8,17 @@ import click
 
 from isoflop.cli.options import flops_values, with_options, writable_folder
 
-sweep_common = with_options([
-    click.argument("sweep_file", type=click.Path(dir_okay=False)),
-    click.option("--set", "overrides", multiple=True, help="Override a key: --set seq_len=64, --set train.lr=1e-3."),
-    click.option("--results", "results_root", default="results", show_default=True, help="Folder of sweep results."),
-])
+sweep_common = with_options(
+    [
+        click.argument("sweep_file", type=click.Path(dir_okay=False)),
+        click.option(
+            "--set", "overrides", multiple=True, help="Override a key: --set seq_len=64, --set train.lr=1e-3."
+        ),
+        click.option(
+            "--results", "results_root", default="results", show_default=True, help="Folder of sweep results."
+        ),
+    ]
+)
 
 
 @click.group()
@@ -30,26 +36,73 @@ def sweep():
 @click.option("--workers", type=click.IntRange(min=1), help="Local: runs in flight (default cores / threads).")
 @click.option("--retry-failed", is_flag=True, help="Rerun runs recorded as failed.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
-@click.option("--simulate", "law", metavar="LAW",
-              help="Train nothing: draw each run's loss from LAW (a fit JSON, a preset, or E=..,A=..,B=..,alpha=..,beta=..).")
-@click.option("--noise", type=float, default=0.01, show_default=True, help="--simulate: independent noise per run (0.01 = 1%).")
-@click.option("--seed-noise", type=float, default=0.0, show_default=True,
-              help="--simulate: noise shared by all runs of one seed (a level and a slope per decade of N).")
+@click.option(
+    "--simulate",
+    "law",
+    metavar="LAW",
+    help="Train nothing: draw each run's loss from LAW (a fit JSON, a preset, or E=..,A=..,B=..,alpha=..,beta=..).",
+)
+@click.option(
+    "--noise", type=float, default=0.01, show_default=True, help="--simulate: independent noise per run (0.01 = 1%)."
+)
+@click.option(
+    "--seed-noise",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="--simulate: noise shared by all runs of one seed (a level and a slope per decade of N).",
+)
 @click.option("--sim-seed", type=int, default=0, show_default=True, help="--simulate: seed of the draws.")
-@click.option("--throughput", "throughput_from", multiple=True, type=click.Path(file_okay=False),
-              help="--simulate: sweep folder(s) whose runs' wall times give the cost model (default: this machine's).")
-@click.option("--adaptive", is_flag=True,
-              help="Run budget by budget, refit after each, stop at --until-width or the cap, and extend the sweep "
-                   "(a budget above, or a seed) when the planner predicts it pays; decisions go to adaptive.jsonl.")
+@click.option(
+    "--throughput",
+    "throughput_from",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="--simulate: sweep folder(s) whose runs' wall times give the cost model (default: this machine's).",
+)
+@click.option(
+    "--adaptive",
+    is_flag=True,
+    help="Run budget by budget, refit after each, stop at --until-width or the cap, and extend the sweep "
+    "(a budget above, or a seed) when the planner predicts it pays; decisions go to adaptive.jsonl.",
+)
 @click.option("--target", callback=flops_values, help="--adaptive: the budget C whose N_opt the sweep is for.")
-@click.option("--until-width", type=float, help="--adaptive: stop when every interval on N_opt is at most this (hi/lo).")
+@click.option(
+    "--until-width", type=float, help="--adaptive: stop when every interval on N_opt is at most this (hi/lo)."
+)
 @click.option("--cost", "cost_cap", help="--adaptive: cap on run time over the workers (40min, 1h).")
 @click.option("--flops-cap", callback=flops_values, help="--adaptive: cap on FLOPs spent.")
-@click.option("--method", "methods", default="approach2,approach3", show_default=True,
-              help="--adaptive: approaches whose intervals must narrow (comma-separated).")
-def sweep_run(sweep_file, overrides, results_root, executor, address, partition, gpus_per_run, timeout_min, workers,
-              retry_failed, cache_dir, law, noise, seed_noise, sim_seed, throughput_from, adaptive, target, until_width,
-              cost_cap, flops_cap, methods):
+@click.option(
+    "--method",
+    "methods",
+    default="approach2,approach3",
+    show_default=True,
+    help="--adaptive: approaches whose intervals must narrow (comma-separated).",
+)
+def sweep_run(
+    sweep_file,
+    overrides,
+    results_root,
+    executor,
+    address,
+    partition,
+    gpus_per_run,
+    timeout_min,
+    workers,
+    retry_failed,
+    cache_dir,
+    law,
+    noise,
+    seed_noise,
+    sim_seed,
+    throughput_from,
+    adaptive,
+    target,
+    until_width,
+    cost_cap,
+    flops_cap,
+    methods,
+):
     """Run every missing run of a sweep; finished runs are skipped, so it resumes after a kill."""
     from isoflop.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
     from isoflop.sweep.progress import Monitor
@@ -61,12 +114,22 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
         check_device(sw.device)
     else:
         executor = "local"
-    ex_kw = dict(threads_per_run=sw.threads, address=address, gpus_per_run=gpus_per_run, partition=partition,
-                 timeout_min=timeout_min, max_workers=workers, folder=Path(results_root) / sw.name / ".submitit")
+    ex_kw = dict(
+        threads_per_run=sw.threads,
+        address=address,
+        gpus_per_run=gpus_per_run,
+        partition=partition,
+        timeout_min=timeout_min,
+        max_workers=workers,
+        folder=Path(results_root) / sw.name / ".submitit",
+    )
     where = f"simulated from {simulator.surface.name}" if simulator else f"on {executor}"
     writable_folder(sweep_dir_for(sw, results_root), "the results folder")
-    click.echo(f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) "
-               f"{where}; results in {sweep_dir_for(sw, results_root)}", err=True)
+    click.echo(
+        f"sweep {sw.name}: {len(sw.budgets)} budgets x {sw.sizes_per_budget} sizes x {sw.seeds} seed(s) "
+        f"{where}; results in {sweep_dir_for(sw, results_root)}",
+        err=True,
+    )
 
     def on_event(e):
         if e["event"] == "warning":
@@ -74,27 +137,48 @@ def sweep_run(sweep_file, overrides, results_root, executor, address, partition,
         if e["event"] == "budget":
             sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
             centre = f"; centred by {e['centre']}" if e.get("centre") not in (None, "fixed sizes") else ""
-            click.echo(f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}{centre}",
-                       err=True)
+            click.echo(
+                f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}{centre}", err=True
+            )
 
     from isoflop.data import load_corpus
     from isoflop.sweep.plan import planned_cost
 
     vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
     if adaptive:
-        return _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap,
-                         flops_cap, methods, on_event)
+        return _adaptive(
+            sw,
+            executor,
+            ex_kw,
+            results_root,
+            cache_dir,
+            simulator,
+            target,
+            until_width,
+            cost_cap,
+            flops_cap,
+            methods,
+            on_event,
+        )
     if target or until_width or cost_cap or flops_cap:
         raise click.UsageError("--target, --until-width, --cost and --flops-cap go with --adaptive")
     ex = make_executor(executor, **ex_kw)
     with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
-        st = run_sweep(sw, ex, results_root=results_root, cache_dir=cache_dir, retry_failed=retry_failed,
-                       progress=on_event, simulate=simulator)
+        st = run_sweep(
+            sw,
+            ex,
+            results_root=results_root,
+            cache_dir=cache_dir,
+            retry_failed=retry_failed,
+            progress=on_event,
+            simulate=simulator,
+        )
     click.echo(_status_line(st))
 
 
-def _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap,
-              methods, on_event):
+def _adaptive(
+    sw, executor, ex_kw, results_root, cache_dir, simulator, target, until_width, cost_cap, flops_cap, methods, on_event
+):
     from isoflop.design.adaptive import run_adaptive
     from isoflop.design.candidates import parse_duration
     from isoflop.laws.analyze import parse_methods
@@ -110,19 +194,34 @@ def _adaptive(sw, executor, ex_kw, results_root, cache_dir, simulator, target, u
     def on(e):
         if e["event"] == "decision":
             w = ", ".join(f"{m} {v:.2f}x" for m, v in e["width"].items())
-            click.echo(f"[adaptive] after {e['budgets_done']} budgets: {e['action']}: {e['reason']}"
-                       + (f" (widths: {w})" if w else ""), err=True)
+            click.echo(
+                f"[adaptive] after {e['budgets_done']} budgets: {e['action']}: {e['reason']}"
+                + (f" (widths: {w})" if w else ""),
+                err=True,
+            )
         elif e["event"] != "budget" or e["todo"]:
             on_event(e)
 
-    res = run_adaptive(sw, new_executor, target=target, until_width=until_width,
-                       cap_s=parse_duration(cost_cap) if cost_cap else None, cap_flops=flops_cap, methods=ms,
-                       workers=ex_kw["max_workers"] or 2, results_root=results_root, cache_dir=cache_dir,
-                       simulate=simulator, progress=on)
+    res = run_adaptive(
+        sw,
+        new_executor,
+        target=target,
+        until_width=until_width,
+        cap_s=parse_duration(cost_cap) if cost_cap else None,
+        cap_flops=flops_cap,
+        methods=ms,
+        workers=ex_kw["max_workers"] or 2,
+        results_root=results_root,
+        cache_dir=cache_dir,
+        simulate=simulator,
+        progress=on,
+    )
     f = res.final
-    click.echo(f"{sw.name}: adaptive sweep {'stopped' if f.action == 'stop' else f.action}: {f.reason}; "
-               f"{len(f.budgets)} budgets x {f.seeds} seed(s), {f.cost_flops:.3g} FLOPs, "
-               f"{f.cost_wall_s / 60:.1f} min of run time over the workers")
+    click.echo(
+        f"{sw.name}: adaptive sweep {'stopped' if f.action == 'stop' else f.action}: {f.reason}; "
+        f"{len(f.budgets)} budgets x {f.seeds} seed(s), {f.cost_flops:.3g} FLOPs, "
+        f"{f.cost_wall_s / 60:.1f} min of run time over the workers"
+    )
 
 
 def _simulator(law, noise, seed_noise, sim_seed, throughput_from):
@@ -135,15 +234,19 @@ def _simulator(law, noise, seed_noise, sim_seed, throughput_from):
 
 
 def _status_line(st) -> str:
-    line = (f"{st.name}: {st.done} runs finished ({st.ok} ok, {st.diverged} diverged, {st.failed} failed), "
-            f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs")
+    line = (
+        f"{st.name}: {st.done} runs finished ({st.ok} ok, {st.diverged} diverged, {st.failed} failed), "
+        f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs"
+    )
     if st.damaged:
         line += f"; {st.damaged} damaged run folder(s), redone by the next 'sweep run'"
     if st.done:
-        line += (f"\ncost: {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time"
-                 + (f" ({st.trunks} WSD trunks, each counted once)" if st.trunks else "")
-                 + f"; as independent runs {st.independent_flops:.3g} FLOPs, ~{st.independent_wall_s / 60:.1f} min"
-                 + (f" ({1 - st.cost_flops / st.independent_flops:.0%} saved)" if st.independent_flops else ""))
+        line += (
+            f"\ncost: {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time"
+            + (f" ({st.trunks} WSD trunks, each counted once)" if st.trunks else "")
+            + f"; as independent runs {st.independent_flops:.3g} FLOPs, ~{st.independent_wall_s / 60:.1f} min"
+            + (f" ({1 - st.cost_flops / st.independent_flops:.0%} saved)" if st.independent_flops else "")
+        )
     return line
 
 
@@ -169,4 +272,3 @@ def sweep_status_cmd(sweep_file, overrides, results_root):
         b = rows[budget]
         best = f"best loss {b['best'][0]:.4f} at N={b['best'][1]:.3g}" if b["best"] else ""
         click.echo(f"  {budget:.3g} FLOPs: {b['ok']} ok, {b['diverged']} diverged, {b['failed']} failed  {best}")
-

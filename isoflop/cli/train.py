@@ -11,16 +11,28 @@ import click
 from isoflop.cli.options import with_options
 
 #: --params or --n-layers/--d-model/--n-heads, plus sequence and position options.
-shape_options = with_options([
-    click.option("--params", "n_params", type=float, help="Target parameter count: the nearest clean shape of the family."),
-    click.option("--n-layers", type=click.IntRange(min=1), help="Depth; alone, width and heads follow the family's rule."),
-    click.option("--d-model", type=click.IntRange(min=1), help="Width (with --n-layers)."),
-    click.option("--n-heads", type=click.IntRange(min=1), help="Attention heads (with --d-model)."),
-    click.option("--seq-len", type=click.IntRange(min=1), default=256, show_default=True, help="Context length T."),
-    click.option("--pos", "pos_encoding", type=click.Choice(["rotary", "learned", "sinusoidal"]), default="rotary",
-                 show_default=True, help="Position encoding."),
-    click.option("--untied", is_flag=True, help="Do not tie the output head to the token embedding."),
-])
+shape_options = with_options(
+    [
+        click.option(
+            "--params", "n_params", type=float, help="Target parameter count: the nearest clean shape of the family."
+        ),
+        click.option(
+            "--n-layers", type=click.IntRange(min=1), help="Depth; alone, width and heads follow the family's rule."
+        ),
+        click.option("--d-model", type=click.IntRange(min=1), help="Width (with --n-layers)."),
+        click.option("--n-heads", type=click.IntRange(min=1), help="Attention heads (with --d-model)."),
+        click.option("--seq-len", type=click.IntRange(min=1), default=256, show_default=True, help="Context length T."),
+        click.option(
+            "--pos",
+            "pos_encoding",
+            type=click.Choice(["rotary", "learned", "sinusoidal"]),
+            default="rotary",
+            show_default=True,
+            help="Position encoding.",
+        ),
+        click.option("--untied", is_flag=True, help="Do not tie the output head to the token embedding."),
+    ]
+)
 
 
 def model_config(n_params, n_layers, d_model, n_heads, seq_len, vocab_size, pos_encoding, untied):
@@ -55,11 +67,20 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
     pc = param_counts(cfg)
     fpt = all_flops_per_token(cfg)
     if as_json:
-        click.echo(dumps({"model": cfg.to_dict(), "params": {"total": pc.total, "embedding": pc.embedding,
-                          "non_embedding": pc.non_embedding}, "flops_per_token": fpt}))
+        click.echo(
+            dumps(
+                {
+                    "model": cfg.to_dict(),
+                    "params": {"total": pc.total, "embedding": pc.embedding, "non_embedding": pc.non_embedding},
+                    "flops_per_token": fpt,
+                }
+            )
+        )
         return
-    click.echo(f"shape: n_layers={cfg.n_layers} d_model={cfg.d_model} n_heads={cfg.n_heads} seq_len={cfg.seq_len} "
-               f"vocab={cfg.vocab_size} pos={cfg.pos_encoding} {'tied' if cfg.tie_embeddings else 'untied'}")
+    click.echo(
+        f"shape: n_layers={cfg.n_layers} d_model={cfg.d_model} n_heads={cfg.n_heads} seq_len={cfg.seq_len} "
+        f"vocab={cfg.vocab_size} pos={cfg.pos_encoding} {'tied' if cfg.tie_embeddings else 'untied'}"
+    )
     click.echo(f"params: total {pc.total:,}  embedding {pc.embedding:,}  non-embedding {pc.non_embedding:,}")
     for k, v in fpt.items():
         click.echo(f"training FLOPs/token [{k}]: {v:,.0f}  ({v / fpt['chinchilla']:.2f}x chinchilla)")
@@ -68,35 +89,86 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
 @click.command("train")
 @shape_options
 @click.option("--budget", type=float, required=True, help="Compute budget C in FLOPs.")
-@click.option("--data", "corpus", default="shakespeare", show_default=True,
-              help="shakespeare, text:PATH, piglatin or synthetic.")
+@click.option(
+    "--data", "corpus", default="shakespeare", show_default=True, help="shakespeare, text:PATH, piglatin or synthetic."
+)
 @click.option("--tokenizer", default="byte", show_default=True, help="byte or bpe:VOCAB (e.g. bpe:4096).")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Write the run folder here (result.json, metrics.jsonl, config.json).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Write the run folder here (result.json, metrics.jsonl, config.json).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
 @click.option("--compile", "compile_", is_flag=True, help="Use torch.compile.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Sequences per step.")
 @click.option("--lr", type=float, help="Peak learning rate (default: the width rule).")
-@click.option("--schedule", type=click.Choice(["cosine", "wsd"]), default="cosine", show_default=True,
-              help="LR schedule: cosine, or warmup-stable-decay.")
-@click.option("--warmup-frac", type=float, default=0.05, show_default=True,
-              help="Fraction of the steps spent warming up linearly.")
+@click.option(
+    "--schedule",
+    type=click.Choice(["cosine", "wsd"]),
+    default="cosine",
+    show_default=True,
+    help="LR schedule: cosine, or warmup-stable-decay.",
+)
+@click.option(
+    "--warmup-frac",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Fraction of the steps spent warming up linearly.",
+)
 @click.option("--warmup-steps", type=click.IntRange(min=1), help="Warm up for this many steps instead.")
-@click.option("--cooldown-frac", type=float, default=0.2, show_default=True,
-              help="WSD: fraction of the steps spent cooling down, in (0, 1).")
-@click.option("--cooldown-shape", type=click.Choice(["1-sqrt", "linear", "cosine"]), default="1-sqrt",
-              show_default=True, help="WSD: shape of the cooldown.")
-@click.option("--flops-convention", type=click.Choice(["6N", "6N+attn", "chinchilla"]), default="chinchilla",
-              show_default=True)
+@click.option(
+    "--cooldown-frac",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="WSD: fraction of the steps spent cooling down, in (0, 1).",
+)
+@click.option(
+    "--cooldown-shape",
+    type=click.Choice(["1-sqrt", "linear", "cosine"]),
+    default="1-sqrt",
+    show_default=True,
+    help="WSD: shape of the cooldown.",
+)
+@click.option(
+    "--flops-convention", type=click.Choice(["6N", "6N+attn", "chinchilla"]), default="chinchilla", show_default=True
+)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads for the run.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--peak-tflops", type=float, help="Peak TFLOP/s of the hardware, for MFU.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
-def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, budget, corpus, tokenizer, out,
-              device, dtype, compile_, batch_size, lr, schedule, warmup_frac, warmup_steps, cooldown_frac, cooldown_shape,
-              flops_convention, threads, seed, peak_tflops, cache_dir, as_json):
+def train_cmd(
+    n_params,
+    n_layers,
+    d_model,
+    n_heads,
+    seq_len,
+    pos_encoding,
+    untied,
+    budget,
+    corpus,
+    tokenizer,
+    out,
+    device,
+    dtype,
+    compile_,
+    batch_size,
+    lr,
+    schedule,
+    warmup_frac,
+    warmup_steps,
+    cooldown_frac,
+    cooldown_shape,
+    flops_convention,
+    threads,
+    seed,
+    peak_tflops,
+    cache_dir,
+    as_json,
+):
     """Train one model to exactly the steps a FLOP budget buys; write its result record."""
     from isoflop.data import load_corpus
     from isoflop.jsonio import dumps
@@ -105,22 +177,51 @@ def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untie
 
     data = load_corpus(corpus, tokenizer, cache_dir)
     cfg = model_config(n_params, n_layers, d_model, n_heads, seq_len, data.vocab_size, pos_encoding, untied)
-    tcfg = TrainConfig(batch_size=batch_size, lr=lr, flops_convention=flops_convention, dtype=dtype,
-                       compile=compile_, threads=threads, schedule=schedule, cooldown_frac=cooldown_frac,
-                       cooldown_shape=cooldown_shape, warmup_frac=warmup_frac, warmup_steps=warmup_steps)
+    tcfg = TrainConfig(
+        batch_size=batch_size,
+        lr=lr,
+        flops_convention=flops_convention,
+        dtype=dtype,
+        compile=compile_,
+        threads=threads,
+        schedule=schedule,
+        cooldown_frac=cooldown_frac,
+        cooldown_shape=cooldown_shape,
+        warmup_frac=warmup_frac,
+        warmup_steps=warmup_steps,
+    )
     plan = plan_run(budget, cfg, batch_size, flops_convention)
-    click.echo(f"{data.name} ({data.tokenizer}, {data.train.size:,} training tokens); model {cfg.n_layers}x{cfg.d_model}, "
-               f"{plan.steps} steps of {plan.tokens_per_step} tokens = {plan.tokens:,} tokens, {plan.flops:.3g} FLOPs",
-               err=as_json)
+    click.echo(
+        f"{data.name} ({data.tokenizer}, {data.train.size:,} training tokens); model {cfg.n_layers}x{cfg.d_model}, "
+        f"{plan.steps} steps of {plan.tokens_per_step} tokens = {plan.tokens:,} tokens, {plan.flops:.3g} FLOPs",
+        err=as_json,
+    )
     folder = RunFolder(Path(out)) if out else None
     if folder is not None:
         folder.remove_run_files()  # a rerun into the same folder starts its curves afresh
-        folder.write_config({"model": cfg.to_dict(), "budget": budget, "train": tcfg.to_dict(), "corpus": corpus,
-                             "tokenizer": tokenizer, "seed": seed, "device": device})
-    res = train(cfg, budget, data, tcfg, device=device, seed=seed,
-                peak_flops=peak_tflops * 1e12 if peak_tflops else None, cache_dir=cache_dir or None,
-                progress=_progress_printer(err=as_json),
-                on_metrics=folder.append_metrics if folder is not None else None)
+        folder.write_config(
+            {
+                "model": cfg.to_dict(),
+                "budget": budget,
+                "train": tcfg.to_dict(),
+                "corpus": corpus,
+                "tokenizer": tokenizer,
+                "seed": seed,
+                "device": device,
+            }
+        )
+    res = train(
+        cfg,
+        budget,
+        data,
+        tcfg,
+        device=device,
+        seed=seed,
+        peak_flops=peak_tflops * 1e12 if peak_tflops else None,
+        cache_dir=cache_dir or None,
+        progress=_progress_printer(err=as_json),
+        on_metrics=folder.append_metrics if folder is not None else None,
+    )
     if folder is not None:
         folder.write_result(res)
         click.echo(f"wrote {folder.result_path}", err=as_json)
@@ -129,8 +230,10 @@ def train_cmd(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untie
     else:
         vl = f"{res.val_loss:.4f} nats/token, {res.val_bpb:.4f} bits/byte" if res.val_loss is not None else "-"
         mfu = f"{res.mfu:.1%}" if res.mfu is not None else "unknown peak"
-        click.echo(f"status {res.status}; val loss {vl}; {res.tokens:,} tokens, {res.flops:.4g} FLOPs in "
-                   f"{res.wall_time_s:.1f} s; {res.tokens_per_second or 0:,.0f} tokens/s; MFU {mfu}")
+        click.echo(
+            f"status {res.status}; val loss {vl}; {res.tokens:,} tokens, {res.flops:.4g} FLOPs in "
+            f"{res.wall_time_s:.1f} s; {res.tokens_per_second or 0:,.0f} tokens/s; MFU {mfu}"
+        )
         if res.error:
             click.echo(f"error: {res.error.splitlines()[0]}")
         for w in res.warnings:
@@ -146,8 +249,10 @@ def _progress_printer(err: bool):
     last = {"t": 0.0}
 
     def show(p: dict) -> None:
-        msg = (f"step {p['step']}/{p['steps']}  loss {p['loss']:.4f}  lr {p['lr']:.2e}  "
-               f"{p['tokens_per_second']:,.0f} tok/s  ETA {p['eta_s']:.0f}s")
+        msg = (
+            f"step {p['step']}/{p['steps']}  loss {p['loss']:.4f}  lr {p['lr']:.2e}  "
+            f"{p['tokens_per_second']:,.0f} tok/s  ETA {p['eta_s']:.0f}s"
+        )
         if live:
             click.echo("\r" + msg + " " * 8, nl=p["step"] == p["steps"], err=err)
         elif p["step"] == p["steps"] or time.monotonic() - last["t"] > 10:

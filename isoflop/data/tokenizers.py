@@ -32,7 +32,7 @@ class BPETokenizer:
         self.name = f"bpe:{vocab_size}"
 
     @classmethod
-    def train(cls, text: str, vocab_size: int, path: Path) -> "BPETokenizer":
+    def train(cls, text: str, vocab_size: int, path: Path) -> BPETokenizer:
         """Train on ``text`` (or load from ``path`` if it exists) and cache to ``path``."""
         try:
             from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -44,8 +44,9 @@ class BPETokenizer:
             tok = Tokenizer(models.BPE())
             tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
             tok.decoder = decoders.ByteLevel()
-            trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                          show_progress=False)
+            trainer = trainers.BpeTrainer(
+                vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+            )
             tok.train_from_iterator(_chunks(text), trainer=trainer)
             path.parent.mkdir(parents=True, exist_ok=True)
             tok.save(str(path))
@@ -72,7 +73,7 @@ def _chunks(text: str, size: int = 1 << 16):
 
 
 def parse_tokenizer(spec: str) -> tuple[str, int | None]:
-    """"byte" -> ("byte", None); "bpe:4096" -> ("bpe", 4096).
+    """ "byte" -> ("byte", None); "bpe:4096" -> ("bpe", 4096).
 
     Raises:
         DataError: anything else, or a BPE vocabulary outside 256–65,535.

@@ -10,5 +10,14 @@ from isoflop.design.candidates import Design, design_cost
 from isoflop.design.planner import DesignScore, Plan, evaluate_design, plan_sweep
 from isoflop.design.prior import Prior, default_prior, load_prior
 
-__all__ = ["Design", "DesignScore", "Plan", "Prior", "default_prior", "design_cost", "evaluate_design", "load_prior",
-           "plan_sweep"]
+__all__ = [
+    "Design",
+    "DesignScore",
+    "Plan",
+    "Prior",
+    "default_prior",
+    "design_cost",
+    "evaluate_design",
+    "load_prior",
+    "plan_sweep",
+]

@@ -59,7 +59,7 @@ class Decision:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, where: str) -> "Decision":
+    def from_dict(cls, d: dict, where: str) -> Decision:
         try:
             out = cls(**{**d, "budgets": tuple(float(b) for b in d["budgets"])})
         except (TypeError, KeyError, ValueError) as e:
@@ -102,11 +102,25 @@ class AdaptiveResult:
         return self.decisions[-1]
 
 
-def run_adaptive(sweep, new_executor, *, target: float, until_width: float | None = None, cap_s: float | None = None,
-                 cap_flops: float | None = None, methods=("approach2", "approach3"), workers: int = 2,
-                 results_root: str | Path = "results", cache_dir: str | None = None, simulate=None,
-                 n_bootstrap: int = 200, replicates: int = 8, seed: int = 0, throughput=None,
-                 progress=None) -> AdaptiveResult:
+def run_adaptive(
+    sweep,
+    new_executor,
+    *,
+    target: float,
+    until_width: float | None = None,
+    cap_s: float | None = None,
+    cap_flops: float | None = None,
+    methods=("approach2", "approach3"),
+    workers: int = 2,
+    results_root: str | Path = "results",
+    cache_dir: str | None = None,
+    simulate=None,
+    n_bootstrap: int = 200,
+    replicates: int = 8,
+    seed: int = 0,
+    throughput=None,
+    progress=None,
+) -> AdaptiveResult:
     """Run a sweep adaptively (see the module docstring).
 
     Args:
@@ -157,14 +171,15 @@ def run_adaptive(sweep, new_executor, *, target: float, until_width: float | Non
 
     # Resume where the log ends: the budgets its last check had finished (a new seed starts them all again).
     last = log[-1] if log else None
-    done: list[float] = [] if last is None or last.action == "add-seed" else sorted(last.budgets)[:last.budgets_done]
+    done: list[float] = [] if last is None or last.action == "add-seed" else sorted(last.budgets)[: last.budgets_done]
     width: dict = dict(last.width) if last is not None else {}
     while True:
         budgets = sorted(current.budgets)
         todo = [b for b in budgets if b not in done]
         if not todo:
-            move = _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput,
-                           replicates, seed, width)
+            move = _extend(
+                current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput, replicates, seed, width
+            )
             decide(move)
             if move.action == "stop":
                 break
@@ -173,25 +188,49 @@ def run_adaptive(sweep, new_executor, *, target: float, until_width: float | Non
                 done = []  # every budget gets its new seed's runs
             continue
         b = todo[0]
-        run_sweep(current, new_executor(), results_root=results_root, cache_dir=cache_dir, progress=progress,
-                  simulate=simulate, only=(b,), keep_trunks=True)
+        run_sweep(
+            current,
+            new_executor(),
+            results_root=results_root,
+            cache_dir=cache_dir,
+            progress=progress,
+            simulate=simulate,
+            only=(b,),
+            keep_trunks=True,
+        )
         done.append(b)
         spent = _spent(root, done, current.seeds, workers)
         width = _widths(root, done, current.seeds, target, methods, n_bootstrap, seed) if len(done) >= 3 else {}
-        base = dict(budgets_done=len(done), budgets=tuple(budgets), seeds=current.seeds, width=width,
-                    cost_flops=spent[0], cost_wall_s=spent[1])
+        base = dict(
+            budgets_done=len(done),
+            budgets=tuple(budgets),
+            seeds=current.seeds,
+            width=width,
+            cost_flops=spent[0],
+            cost_wall_s=spent[1],
+        )
         over = (cap_s is not None and spent[1] >= cap_s) or (cap_flops is not None and spent[0] >= cap_flops)
         widest = max(width.values()) if width and len(width) == len(methods) else None
         if until_width is not None and widest is not None and widest <= until_width:
-            decide(Decision("stop", f"every interval is at most {until_width:g}x (widest {widest:.2f}x) after "
-                            f"{len(done)} budgets", **base))
+            decide(
+                Decision(
+                    "stop",
+                    f"every interval is at most {until_width:g}x (widest {widest:.2f}x) after {len(done)} budgets",
+                    **base,
+                )
+            )
             break
         if over:
             decide(Decision("stop", f"the cost cap is spent ({_spent_text(spent, cap_s, cap_flops)})", **base))
             break
         if len(done) < len(budgets):
-            why = (f"widest interval {widest:.2f}x > {until_width:g}x" if widest is not None and until_width
-                   else "fewer than 3 budgets fitted" if not width else f"widest interval {widest:.2f}x")
+            why = (
+                f"widest interval {widest:.2f}x > {until_width:g}x"
+                if widest is not None and until_width
+                else "fewer than 3 budgets fitted"
+                if not width
+                else f"widest interval {widest:.2f}x"
+            )
             decide(Decision("continue", f"{why}; next planned budget {todo[1]:.3g}", **base))
     from isoflop.runs.store import trunk_folders
 
@@ -204,8 +243,8 @@ def _spent(root: Path, budgets, seeds: int, workers: int) -> tuple[float, float]
     """(FLOPs, run time over the workers) spent on the plan's runs so far: the finished runs of these
     budgets and seeds (runs a killed sweep left beyond them are not counted until the plan reaches them),
     plus every WSD trunk grown."""
-    from isoflop.runs.store import finished_records
     from isoflop.runs.cost import trunk_costs
+    from isoflop.runs.store import finished_records
 
     flops, wall = trunk_costs(root)
     keep = {float(b) for b in budgets}
@@ -235,8 +274,9 @@ def _table(root: Path, budgets, seeds: int):
 def _widths(root: Path, budgets, seeds: int, target: float, methods, n_bootstrap: int, seed: int) -> dict:
     from isoflop.laws.analyze import analyze
 
-    res = analyze(_table(root, budgets, seeds), methods=",".join(methods), targets=[target], n_bootstrap=n_bootstrap,
-                  seed=seed)
+    res = analyze(
+        _table(root, budgets, seeds), methods=",".join(methods), targets=[target], n_bootstrap=n_bootstrap, seed=seed
+    )
     out = {}
     for m in methods:
         if m in res.fitted:
@@ -246,8 +286,9 @@ def _widths(root: Path, budgets, seeds: int, target: float, methods, n_bootstrap
     return out
 
 
-def _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput, replicates, seed,
-            width) -> Decision:
+def _extend(
+    current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput, replicates, seed, width
+) -> Decision:
     """The planned budgets are done: add a budget above the top or a seed, whichever the planner predicts
     narrows the widest interval more, within the cap; or stop."""
     from isoflop.design.candidates import design_cost
@@ -259,21 +300,32 @@ def _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, th
 
     budgets = sorted(current.budgets)
     spent = _spent(root, budgets, current.seeds, workers)
-    base = dict(budgets_done=len(budgets), budgets=tuple(budgets), seeds=current.seeds, width=dict(width),
-                cost_flops=spent[0], cost_wall_s=spent[1])
+    base = dict(
+        budgets_done=len(budgets),
+        budgets=tuple(budgets),
+        seeds=current.seeds,
+        width=dict(width),
+        cost_flops=spent[0],
+        cost_wall_s=spent[1],
+    )
     if cap_s is None and cap_flops is None:
         return Decision("stop", "the planned budgets are done and no cost cap allows more", **base)
     keep = set(budgets)
-    finished = [r for r in finished_records(root) if r.status == "ok" and r.budget_flops in keep
-                and (r.seed or 0) < current.seeds]
+    finished = [
+        r
+        for r in finished_records(root)
+        if r.status == "ok" and r.budget_flops in keep and (r.seed or 0) < current.seeds
+    ]
     res = analyze(_table(root, budgets, current.seeds), methods="vpnls", n_bootstrap=100, seed=seed)
     try:
         prior = prior_from_result(res, root.name)
     except LawError as e:  # no surface to predict from: nothing to choose between
         return Decision("stop", f"cannot predict a move ({e})", **base)
     ratio = budgets[-1] / budgets[-2] if len(budgets) > 1 else 2.0
-    moves = {"add-budget": replace(current, budgets=tuple(budgets + [float(f"{budgets[-1] * ratio:.4g}")])),
-             "add-seed": replace(current, seeds=current.seeds + 1)}
+    moves = {
+        "add-budget": replace(current, budgets=tuple(budgets + [float(f"{budgets[-1] * ratio:.4g}")])),
+        "add-seed": replace(current, seeds=current.seeds + 1),
+    }
     have = {s.run_id for b in budgets for s in budget_runs(current, b, vocab, finished)}
     predicted, costs = {}, {}
     for name, sw in moves.items():
@@ -290,13 +342,20 @@ def _extend(current, root, vocab, target, methods, cap_s, cap_flops, workers, th
         ws = [float(np.median(out[m]["width"])) if out[m]["width"] else np.inf for m in methods]
         predicted[name] = max(ws)
     if not predicted:
-        return Decision("stop", f"the cost cap allows no further move ({_spent_text(spent, cap_s, cap_flops)} spent)",
-                        **base)
+        return Decision(
+            "stop", f"the cost cap allows no further move ({_spent_text(spent, cap_s, cap_flops)} spent)", **base
+        )
     best = min(predicted, key=lambda k: (predicted[k], costs[k].flops))
     sw = moves[best]
     other = {k: v for k, v in predicted.items() if k != best}
-    why = (f"predicted widest interval {predicted[best]:.2f}x after {best}"
-           + "".join(f" against {v:.2f}x after {k}" for k, v in other.items())
-           + f"; it costs ~{costs[best].wall_s / 60:.1f} min, {costs[best].flops:.3g} FLOPs")
-    return Decision(best, why, **{**base, "budgets": tuple(sorted(sw.budgets)), "seeds": sw.seeds},
-                    predicted={k: float(v) for k, v in predicted.items()})
+    why = (
+        f"predicted widest interval {predicted[best]:.2f}x after {best}"
+        + "".join(f" against {v:.2f}x after {k}" for k, v in other.items())
+        + f"; it costs ~{costs[best].wall_s / 60:.1f} min, {costs[best].flops:.3g} FLOPs"
+    )
+    return Decision(
+        best,
+        why,
+        **{**base, "budgets": tuple(sorted(sw.budgets)), "seeds": sw.seeds},
+        predicted={k: float(v) for k, v in predicted.items()},
+    )

@@ -56,27 +56,43 @@ class Design:
 
     @property
     def budgets(self) -> tuple[float, ...]:
-        return tuple(float(f"{self.top / self.spacing ** i:.4g}") for i in range(self.n_budgets - 1, -1, -1))
+        return tuple(float(f"{self.top / self.spacing**i:.4g}") for i in range(self.n_budgets - 1, -1, -1))
 
     @property
     def label(self) -> str:
         sp = "sqrt2x" if abs(self.spacing - math.sqrt(2)) < 1e-6 else f"{self.spacing:g}x"
-        return (f"{self.schedule} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
-                f"k={self.k} span={self.span:g} seeds={self.seeds}")
+        return (
+            f"{self.schedule} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
+            f"k={self.k} span={self.span:g} seeds={self.seeds}"
+        )
 
     def sweep(self, base: SweepConfig, centre: tuple[float, float, float], name: str | None = None) -> SweepConfig:
         """The design as a sweep on ``base``'s corpus, model family and training settings; ``centre`` is
         the prior's N_opt law as (exponent, anchor FLOPs, anchor N)."""
         a, c0, n0 = centre
-        sizes = AutoSizes(k=self.k, span=self.span, exponent=float(min(max(a, 0.05), 0.95)), anchor_flops=float(c0),
-                          anchor_params=float(n0), refine=False)
+        sizes = AutoSizes(
+            k=self.k,
+            span=self.span,
+            exponent=float(min(max(a, 0.05), 0.95)),
+            anchor_flops=float(c0),
+            anchor_params=float(n0),
+            refine=False,
+        )
         train = dict(base.train)
         if self.schedule == "wsd":  # every budget's cooldown must start after the shared warmup ends
             tc = base.train_config()
             ratio = self.budgets[-1] / self.budgets[0]
             train["warmup_frac"] = float(f"{min(tc.warmup_frac, 0.5 * (1 - tc.cooldown_frac) / ratio):.3g}")
-        return replace(base, name=name or base.name, budgets=self.budgets, sizes=sizes, seeds=self.seeds,
-                       schedule=self.schedule, warmup=None, train=train)
+        return replace(
+            base,
+            name=name or base.name,
+            budgets=self.budgets,
+            sizes=sizes,
+            seeds=self.seeds,
+            schedule=self.schedule,
+            warmup=None,
+            train=train,
+        )
 
 
 @dataclass(frozen=True)
@@ -118,8 +134,9 @@ def plan_counting(specs: list[RunSpec]):
     from isoflop.laws.fit.frontier import Counting
 
     n = np.array([param_counts(s.model).total for s in specs], dtype=float)
-    return Counting.from_runs(n, np.array([s.tokens for s in specs], dtype=float),
-                              np.array([s.flops for s in specs], dtype=float))
+    return Counting.from_runs(
+        n, np.array([s.tokens for s in specs], dtype=float), np.array([s.flops for s in specs], dtype=float)
+    )
 
 
 def prior_centre(surface, budgets, counting=None) -> tuple[float, float, float]:
@@ -131,8 +148,17 @@ def prior_centre(surface, budgets, counting=None) -> tuple[float, float, float]:
     return a, float(math.sqrt(lo * hi)), float(math.sqrt(n_lo * n_hi))
 
 
-def fill(design: Design, base: SweepConfig, vocab_size: int, surface, throughput: Throughput, workers: int,
-         cap_s: float | None, cap_flops: float | None, counting=None) -> tuple[Design, SweepConfig, list[RunSpec], Cost] | None:
+def fill(
+    design: Design,
+    base: SweepConfig,
+    vocab_size: int,
+    surface,
+    throughput: Throughput,
+    workers: int,
+    cap_s: float | None,
+    cap_flops: float | None,
+    counting=None,
+) -> tuple[Design, SweepConfig, list[RunSpec], Cost] | None:
     """Scale a design's top budget so that it spends the cap (wall time or FLOPs); None when even its
     cheapest form has runs under :data:`MIN_STEPS` steps or overspends."""
     try:

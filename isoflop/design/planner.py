@@ -53,12 +53,25 @@ class DesignScore:
         return max(self.width.get(m, np.inf) for m in methods)
 
     def to_dict(self) -> dict:
-        return {"design": self.design.label, "budgets": list(self.design.budgets), "schedule": self.design.schedule,
-                "k": self.design.k, "span": self.design.span, "seeds": self.design.seeds,
-                "cost": {"flops": self.cost.flops, "wall_s": self.cost.wall_s, "run_s": self.cost.run_s,
-                         "runs": self.cost.runs},
-                "width": self.width, "bias_dec": self.bias, "coverage": self.coverage, "failed": self.failed,
-                "replicates": self.replicates}
+        return {
+            "design": self.design.label,
+            "budgets": list(self.design.budgets),
+            "schedule": self.design.schedule,
+            "k": self.design.k,
+            "span": self.design.span,
+            "seeds": self.design.seeds,
+            "cost": {
+                "flops": self.cost.flops,
+                "wall_s": self.cost.wall_s,
+                "run_s": self.cost.run_s,
+                "runs": self.cost.runs,
+            },
+            "width": self.width,
+            "bias_dec": self.bias,
+            "coverage": self.coverage,
+            "failed": self.failed,
+            "replicates": self.replicates,
+        }
 
 
 @dataclass(frozen=True)
@@ -78,9 +91,15 @@ class Plan:
         return self.scores[0]
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "methods": list(self.methods), "prior": self.prior.describe(), "cap": self.cap,
-                "throughput": self.throughput.describe(), "designs": [s.to_dict() for s in self.scores],
-                "screened_out": [s.to_dict() for s in self.screened_out]}
+        return {
+            "target": self.target,
+            "methods": list(self.methods),
+            "prior": self.prior.describe(),
+            "cap": self.cap,
+            "throughput": self.throughput.describe(),
+            "designs": [s.to_dict() for s in self.scores],
+            "screened_out": [s.to_dict() for s in self.screened_out],
+        }
 
 
 def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -> pd.DataFrame:
@@ -89,24 +108,36 @@ def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -
     rows = []
     for s in specs:
         n = param_counts(s.model).total
-        rows.append({"params": n, "tokens": s.tokens, "flops": s.flops, "budget": s.budget, "seed": s.seed,
-                     "loss": sim.loss(n, s.tokens, s.run_id, s.seed)})
+        rows.append(
+            {
+                "params": n,
+                "tokens": s.tokens,
+                "flops": s.flops,
+                "budget": s.budget,
+                "seed": s.seed,
+                "loss": sim.loss(n, s.tokens, s.run_id, s.seed),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int, n_bootstrap: int,
-                    seed: int) -> dict:
+def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int, n_bootstrap: int, seed: int) -> dict:
     """Fit ``replicates`` simulated sweeps of one plan; per method the widths, errors and hits at the target."""
     from isoflop.laws.analyze import analyze
     from isoflop.laws.table_io import load_runs
 
     rng = np.random.default_rng(seed)
     out = {m: {"width": [], "err": [], "hit": [], "failed": 0} for m in methods}
-    for r in range(replicates):
+    for _ in range(replicates):
         truth_surface = prior.draw(rng)
         df = simulate_table(specs, truth_surface, prior.sigma, prior.seed_sigma, int(rng.integers(1 << 30)))
-        res = analyze(load_runs(df), methods=",".join(methods), targets=[target], n_bootstrap=n_bootstrap,
-                      seed=int(rng.integers(1 << 30)))
+        res = analyze(
+            load_runs(df),
+            methods=",".join(methods),
+            targets=[target],
+            n_bootstrap=n_bootstrap,
+            seed=int(rng.integers(1 << 30)),
+        )
         truth = truth_surface.optimum(target, res.counting.per_token)[0]
         for m in methods:
             p = res.prediction(m, target) if m in res.fitted else None
@@ -124,11 +155,26 @@ def _evaluate(args):
     return evaluate_design(*args)
 
 
-def plan_sweep(prior: Prior, base: SweepConfig, vocab_size: int, target: float, *, cap_s: float | None = None,
-               cap_flops: float | None = None, methods=("approach2", "approach3"), throughput: Throughput,
-               workers: int = 2, replicates: int = 24, screen: int = 6, finalists: int = 6, n_bootstrap: int = 100,
-               seed: int = 0,
-               designs: list[Design] | None = None, processes: int = 1, progress=None) -> Plan:
+def plan_sweep(
+    prior: Prior,
+    base: SweepConfig,
+    vocab_size: int,
+    target: float,
+    *,
+    cap_s: float | None = None,
+    cap_flops: float | None = None,
+    methods=("approach2", "approach3"),
+    throughput: Throughput,
+    workers: int = 2,
+    replicates: int = 24,
+    screen: int = 6,
+    finalists: int = 6,
+    n_bootstrap: int = 100,
+    seed: int = 0,
+    designs: list[Design] | None = None,
+    processes: int = 1,
+    progress=None,
+) -> Plan:
     """Rank candidate designs by the interval they buy at ``target`` for the cap.
 
     Args:
@@ -156,21 +202,27 @@ def plan_sweep(prior: Prior, base: SweepConfig, vocab_size: int, target: float, 
     if not (cap and cap > 0 and np.isfinite(cap)):
         raise ConfigError(f"plan: the cost cap ({cap}) must be positive")
     guess = 10 ** np.floor(np.log10(target)) / 100 if cap_flops is None else cap_flops / 20
-    filled = [f for d in designs or candidates(guess)
-              if (f := fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)) is not None]
+    filled = [
+        f
+        for d in designs or candidates(guess)
+        if (f := fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)) is not None
+    ]
     if not filled:
         from isoflop.design.candidates import MIN_STEPS
 
         cheapest = _cheapest_cost(Design("wsd", 3, 2.0, 3, 2.0, 1, 1.0), base, vocab_size, prior, throughput, workers)
         need = f"{cheapest.wall_s:.0f} s of wall time" if cap_s is not None else f"{cheapest.flops:.3g} FLOPs"
-        raise ConfigError(f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
-                          f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})")
+        raise ConfigError(
+            f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
+            f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})"
+        )
+
     def rank(s: DesignScore):  # narrowest widest interval first, the cheaper on a tie
         return s.score(methods), s.cost.wall_s
 
     # Stage 1 screens every candidate on a few replicates; stage 2 judges the finalists on many.
     screened = _score(filled, prior, target, methods, min(screen, replicates), n_bootstrap, seed, processes, progress)
-    finalists = sorted(screened, key=rank)[:max(1, finalists)]
+    finalists = sorted(screened, key=rank)[: max(1, finalists)]
     keep = {id(s.design) for s in finalists}
     if replicates > screen:
         again = [f for f in filled if id(f[0]) in keep]
@@ -181,8 +233,10 @@ def plan_sweep(prior: Prior, base: SweepConfig, vocab_size: int, target: float, 
 
 
 def _score(filled, prior, target, methods, replicates, n_bootstrap, seed, processes, progress) -> list[DesignScore]:
-    jobs = [([*specs], prior, target, tuple(methods), replicates, n_bootstrap, seed + 7919 * i)
-            for i, (_, _, specs, _) in enumerate(filled)]
+    jobs = [
+        ([*specs], prior, target, tuple(methods), replicates, n_bootstrap, seed + 7919 * i)
+        for i, (_, _, specs, _) in enumerate(filled)
+    ]
     results = []
     if processes > 1:
         with ProcessPoolExecutor(processes) as pool:
@@ -195,12 +249,19 @@ def _score(filled, prior, target, methods, replicates, n_bootstrap, seed, proces
             results.append(_evaluate(job))
             if progress:
                 progress(len(results), len(jobs), replicates)
-    return [DesignScore(d, sw, cost,
-                        width={m: float(np.median(v["width"])) for m, v in r.items() if v["width"]},
-                        bias={m: float(np.median(v["err"])) for m, v in r.items() if v["err"]},
-                        coverage={m: float(np.mean(v["hit"])) for m, v in r.items() if v["hit"]},
-                        failed={m: v["failed"] for m, v in r.items()}, replicates=replicates)
-            for (d, sw, _, cost), r in zip(filled, results)]
+    return [
+        DesignScore(
+            d,
+            sw,
+            cost,
+            width={m: float(np.median(v["width"])) for m, v in r.items() if v["width"]},
+            bias={m: float(np.median(v["err"])) for m, v in r.items() if v["err"]},
+            coverage={m: float(np.mean(v["hit"])) for m, v in r.items() if v["hit"]},
+            failed={m: v["failed"] for m, v in r.items()},
+            replicates=replicates,
+        )
+        for (d, sw, _, cost), r in zip(filled, results)
+    ]
 
 
 def _cheapest_cost(design: Design, base, vocab_size, prior, throughput, workers) -> Cost:

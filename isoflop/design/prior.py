@@ -55,9 +55,11 @@ class Prior:
 
     def describe(self) -> str:
         s = self.point
-        return (f"{self.source}: {len(self.surfaces) - 1 or 'no'} replicate surfaces about "
-                f"alpha={s.alpha:.3g}, beta={s.beta:.3g}; noise {self.sigma:.2%} per run"
-                + (f", {self.seed_sigma:.2%} shared per seed" if self.seed_sigma else ""))
+        return (
+            f"{self.source}: {len(self.surfaces) - 1 or 'no'} replicate surfaces about "
+            f"alpha={s.alpha:.3g}, beta={s.beta:.3g}; noise {self.sigma:.2%} per run"
+            + (f", {self.seed_sigma:.2%} shared per seed" if self.seed_sigma else "")
+        )
 
 
 def default_prior(rng_seed: int = 0, draws: int = 200, sigma: float = 0.01) -> Prior:
@@ -76,16 +78,22 @@ def default_prior(rng_seed: int = 0, draws: int = 200, sigma: float = 0.01) -> P
         a = 0.5 * n0**al
         b = al * 0.5 / be * d0**be
         out.append(Surface(1.5, float(a), float(b), float(al), float(be), name="default prior"))
-    return Prior(tuple(out), sigma, 0.0, "no prior given: a wide default (alpha, beta in [0.25, 0.45], "
-                 "N_opt(1e12) in [1.5e4, 1.5e5], 1% noise)")
+    return Prior(
+        tuple(out),
+        sigma,
+        0.0,
+        "no prior given: a wide default (alpha, beta in [0.25, 0.45], N_opt(1e12) in [1.5e4, 1.5e5], 1% noise)",
+    )
 
 
 def prior_from_result(result, name: str) -> Prior:
     """A prior from an analysis: its VPNLS (else Approach 3) surface and replicates, and its noise."""
     method = next((m for m in ("vpnls", "approach3") if m in result.fitted), None)
     if method is None:
-        raise LawError(f"{name}: no parametric surface (VPNLS or Approach 3) to simulate from; "
-                       f"fitted: {', '.join(result.fitted) or 'none'}")
+        raise LawError(
+            f"{name}: no parametric surface (VPNLS or Approach 3) to simulate from; "
+            f"fitted: {', '.join(result.fitted) or 'none'}"
+        )
     f = result.fit(method)
     surfaces = [Surface.from_fit(f, f"{name} {method}")]
     s = result.samples.get(method) or {}
@@ -93,8 +101,16 @@ def prior_from_result(result, name: str) -> Prior:
         for la, lb, le, al, be in zip(s["log_A"], s["log_B"], s["log_E"], s["alpha"], s["beta"]):
             vals = np.exp([la, lb, le])
             if np.all(np.isfinite(vals)) and al > 0 and be > 0:
-                surfaces.append(Surface(float(vals[2]), float(vals[0]), float(vals[1]), float(al), float(be),
-                                        name=f"{name} {method} replicate"))
+                surfaces.append(
+                    Surface(
+                        float(vals[2]),
+                        float(vals[0]),
+                        float(vals[1]),
+                        float(al),
+                        float(be),
+                        name=f"{name} {method} replicate",
+                    )
+                )
     t = result.table
     n, d, l = t.n_params[t.used], t.n_tokens[t.used], t.loss[t.used]
     resid = np.log(l / surfaces[0].loss(n, d))

@@ -16,8 +16,28 @@ from isoflop.laws.audit import PRESETS, Audit, Law, audit_run, load_law, preset_
 from isoflop.laws.backtest import Backtest, BacktestReport, BacktestRow, backtest, backtest_source, rolling_backtest
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.table import Exclusion, RunTable, group_by_flops
-from isoflop.laws.table_io import load_runs, read_grid, read_table
+from isoflop.laws.table_files import read_table
+from isoflop.laws.table_io import load_runs, read_grid
 
-__all__ = ["AnalysisResult", "Audit", "Backtest", "BacktestReport", "BacktestRow", "Exclusion", "Law", "PRESETS",
-           "RunTable", "analyze", "audit_run", "backtest", "backtest_source", "group_by_flops", "load_law", "load_runs",
-           "preset_law", "read_grid", "read_table", "rolling_backtest"]
+__all__ = [
+    "PRESETS",
+    "AnalysisResult",
+    "Audit",
+    "Backtest",
+    "BacktestReport",
+    "BacktestRow",
+    "Exclusion",
+    "Law",
+    "RunTable",
+    "analyze",
+    "audit_run",
+    "backtest",
+    "backtest_source",
+    "group_by_flops",
+    "load_law",
+    "load_runs",
+    "preset_law",
+    "read_grid",
+    "read_table",
+    "rolling_backtest",
+]

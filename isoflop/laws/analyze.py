@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from isoflop.errors import FitError
-from isoflop.laws.fit.bootstrap import (counts_from_indices, percentile_interval, point_ids, resample_indices,
-                                        seed_noise)
+from isoflop.laws.fit.bootstrap import counts_from_indices, percentile_interval, point_ids, resample_indices, seed_noise
 from isoflop.laws.fit.calibration import lack_of_fit
 from isoflop.laws.fit.correction import correct_isoflops, shift_samples
 from isoflop.laws.fit.envelope import bootstrap_envelope, fit_envelope
@@ -19,8 +18,16 @@ from isoflop.laws.fit.frontier import Counting
 from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
 from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
+from isoflop.laws.reliability import (
+    MIN_ORIGIN,
+    MIN_ORIGINS,
+    cuts,
+    design_of,
+    reference_budgets,
+    reference_fits,
+    reliability,
+)
 from isoflop.laws.result import METHODS, AnalysisResult
-from isoflop.laws.reliability import MIN_ORIGIN, MIN_ORIGINS, cuts, design_of, reference_budgets, reference_fits, reliability
 from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
 
@@ -107,8 +114,10 @@ def analyze(
 
         why = Counter(e.reason.split(":")[0] for e in table.excluded).most_common(3)
         first = table.excluded[0]
-        raise FitError(f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
-                         f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})")
+        raise FitError(
+            f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
+            f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})"
+        )
     c = table.budgets[g]
     counting = Counting.from_runs(n, d, c_run)
     points = point_ids(g, n)
@@ -123,8 +132,10 @@ def analyze(
     errors: dict[str, str] = {}
     notes: list[str] = []
     if table.simulated:
-        notes.append(f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
-                     "'scaling sweep run --simulate', not trained")
+        notes.append(
+            f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
+            "'scaling sweep run --simulate', not trained"
+        )
 
     if "approach1" in methods:
         f1 = fit_envelope(n, d, l, c, curves=_used_curves(table), points=points)
@@ -134,8 +145,11 @@ def analyze(
             errors["approach1"] = f"cannot fit power laws: {f1.params_law.message}"
     # Approach 2's fit also serves approach2_corrected, which corrects it, and the parametric methods'
     # lack-of-fit test (and their interval when they fail it).
-    a2 = (fit_isoflops(n, d, l, c, allow_edge=allow_edge)
-          if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods) else None)
+    a2 = (
+        fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+        if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods)
+        else None
+    )
     if "approach2" in methods:
         fits["approach2"] = a2
         if not a2.params_law.success:
@@ -168,8 +182,9 @@ def analyze(
         elif surface is None:
             errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
         else:
-            fits["approach2_corrected"] = correct_isoflops(a2, surface[1], n, d, c, counting=counting,
-                                                           surface_name=surface[0])
+            fits["approach2_corrected"] = correct_isoflops(
+                a2, surface[1], n, d, c, counting=counting, surface_name=surface[0]
+            )
 
     # A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval.
     misfit = {}
@@ -182,23 +197,28 @@ def analyze(
                 if test is not None:
                     misfit[m] = test
                 if test and test["flagged"]:
-                    notes.append(f"{m}: the Chinchilla form fails a lack-of-fit test against the IsoFLOP parabolas "
-                                 f"(F = {test['F']:.2f} on {test['df'][0]} and {test['df'][1]} dof, "
-                                 f"p = {test['p']:.2g}); its intervals on N_opt and D_opt are Approach 2's, stretched "
-                                 "to hold its estimate, where those are narrower")
+                    notes.append(
+                        f"{m}: the Chinchilla form fails a lack-of-fit test against the IsoFLOP parabolas "
+                        f"(F = {test['F']:.2f} on {test['df'][0]} and {test['df'][1]} dof, "
+                        f"p = {test['p']:.2g}); its intervals on N_opt and D_opt are Approach 2's, stretched "
+                        "to hold its estimate, where those are narrower"
+                    )
     samples: dict = {}
     if n_bootstrap:
         sizes = np.bincount(g)
         if np.any(sizes == 1):
-            notes.append(f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
-                         "resample repeats: intervals understate the spread from those runs")
+            notes.append(
+                f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
+                "resample repeats: intervals understate the spread from those runs"
+            )
         rng = np.random.default_rng(seed)
         idx = resample_indices(g, n_bootstrap, rng, points)
         tick = progress or (lambda *a: None)
         tick("bootstrap: approach1", 0, 4)
         if fits["approach1"] is not None:
-            samples["approach1"] = bootstrap_envelope(fits["approach1"], n, d, l, c, idx, curves=_used_curves(table),
-                                                      points=points)
+            samples["approach1"] = bootstrap_envelope(
+                fits["approach1"], n, d, l, c, idx, curves=_used_curves(table), points=points
+            )
         fc = fits["approach2_corrected"]
         a2_samples = None
         flagged = any(t["flagged"] for t in misfit.values())
@@ -224,27 +244,49 @@ def analyze(
     if f1 is not None and samples.get("approach1"):
         iv = percentile_interval(samples["approach1"]["params_exponent"], level)
         if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
-            notes.append("Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
-                         "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
-                         "is the spread of a minimum under resampling, not a confidence interval")
+            notes.append(
+                "Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
+                "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
+                "is the spread of a minimum under resampling, not a confidence interval"
+            )
     if screened:
-        notes.append(f"{len(screened)} runs sit higher up their IsoFLOP profile than any budget's profile reaches on "
-                     "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')")
-    rel = (_reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
-           if calibrate and in_table and n_bootstrap else {})
+        notes.append(
+            f"{len(screened)} runs sit higher up their IsoFLOP profile than any budget's profile reaches on "
+            "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')"
+        )
+    rel = (
+        _reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+        if calibrate and in_table and n_bootstrap
+        else {}
+    )
     if calibrate and in_table and n_bootstrap and not rel:
-        notes.append(f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
-                     f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
-                     "alone, with no allowance for the error of extrapolating")
+        notes.append(
+            f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
+            f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
+            "alone, with no allowance for the error of extrapolating"
+        )
     return AnalysisResult(
-        table=table, methods=methods, reliability=rel, screened=screened, approach1=fits["approach1"],
+        table=table,
+        methods=methods,
+        reliability=rel,
+        screened=screened,
+        approach1=fits["approach1"],
         # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
         approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
         approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
-        errors=errors, samples=samples, targets=tuple(float(t) for t in targets), level=level,
-        n_bootstrap=n_bootstrap, seed=seed, notes=tuple(notes),
-        vpnls=fits["vpnls"] if "vpnls" in methods else None, approach2_corrected=fits["approach2_corrected"],
-        counting=counting, seed_noise=noise, calibrated=calibrate, misfit=misfit,
+        errors=errors,
+        samples=samples,
+        targets=tuple(float(t) for t in targets),
+        level=level,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        notes=tuple(notes),
+        vpnls=fits["vpnls"] if "vpnls" in methods else None,
+        approach2_corrected=fits["approach2_corrected"],
+        counting=counting,
+        seed_noise=noise,
+        calibrated=calibrate,
+        misfit=misfit,
     )
 
 
@@ -269,8 +311,15 @@ def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
             count[m] += 1
             for k, pn, pt in zip(later, np.atleast_1d(p["optimal_params"]), np.atleast_1d(p["optimal_tokens"])):
                 v = vertex[k]
-                scored[m].append((design, float(table.budgets[ref[o]]), float(table.budgets[k]),
-                                  float(pn / v.optimal_params - 1), float(pt / v.optimal_tokens - 1)))
+                scored[m].append(
+                    (
+                        design,
+                        float(table.budgets[ref[o]]),
+                        float(table.budgets[k]),
+                        float(pn / v.optimal_params - 1),
+                        float(pt / v.optimal_tokens - 1),
+                    )
+                )
     out = {m: reliability(m, scored[m], design_of(logc[present]), count[m]) for m in methods}
     return {m: r for m, r in out.items() if r is not None}
 

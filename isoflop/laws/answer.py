@@ -43,9 +43,13 @@ from isoflop.laws.result import AnalysisResult
 PREFERENCE = ("approach2", "approach3", "vpnls", "approach2_corrected")
 #: The answer's ``method`` when it is the average of several methods (named in ``members``).
 AVERAGE = "average"
-NAMES = {"approach2": "Approach 2 (IsoFLOP parabolas)", "approach3": "Approach 3 (parametric loss)",
-         "vpnls": "VPNLS (parametric loss)", "approach2_corrected": "Approach 2, bias-corrected",
-         AVERAGE: "the average of the usable methods"}
+NAMES = {
+    "approach2": "Approach 2 (IsoFLOP parabolas)",
+    "approach3": "Approach 3 (parametric loss)",
+    "vpnls": "VPNLS (parametric loss)",
+    "approach2_corrected": "Approach 2, bias-corrected",
+    AVERAGE: "the average of the usable methods",
+}
 
 
 @dataclass(frozen=True)
@@ -76,31 +80,52 @@ class Answer:
     loss: float | None = None
 
     def line(self) -> str:
-        """"At 1e+15 FLOPs: N ≈ 2.7M parameters (95%: 2.2M – 3.3M), D ≈ 60M tokens, by ... (why)"."""
+        """ "At 1e+15 FLOPs: N ≈ 2.7M parameters (95%: 2.2M – 3.3M), D ≈ 60M tokens, by ... (why)"."""
         if self.method is None:
             return f"At {self.flops:.3g} FLOPs: no usable answer ({self.reason})"
-        ci = (f" ({self.level:.0%}: {human(self.params_ci[0])} – {human(self.params_ci[1])})"
-              if self.params_ci else "")
-        tci = (f" ({human(self.tokens_ci[0])} – {human(self.tokens_ci[1])})" if self.tokens_ci else "")
-        by = (f"the average of {' + '.join(_short(m) for m in self.members)}" if self.method == AVERAGE
-              else NAMES.get(self.method, self.method))
-        return (f"At {self.flops:.3g} FLOPs: N ≈ {human(self.params)} parameters{ci}, D ≈ {human(self.tokens)} "
-                f"tokens{tci}, by {by}: {self.reason}")
+        ci = f" ({self.level:.0%}: {human(self.params_ci[0])} – {human(self.params_ci[1])})" if self.params_ci else ""
+        tci = f" ({human(self.tokens_ci[0])} – {human(self.tokens_ci[1])})" if self.tokens_ci else ""
+        by = (
+            f"the average of {' + '.join(_short(m) for m in self.members)}"
+            if self.method == AVERAGE
+            else NAMES.get(self.method, self.method)
+        )
+        return (
+            f"At {self.flops:.3g} FLOPs: N ≈ {human(self.params)} parameters{ci}, D ≈ {human(self.tokens)} "
+            f"tokens{tci}, by {by}: {self.reason}"
+        )
 
     def to_dict(self) -> dict:
-        return {"flops": self.flops, "method": self.method, "params": self.params,
-                "params_ci": list(self.params_ci) if self.params_ci else None, "tokens": self.tokens,
-                "tokens_ci": list(self.tokens_ci) if self.tokens_ci else None, "level": self.level,
-                "reason": self.reason, "set_aside": dict(self.set_aside), "members": list(self.members),
-                "loss": self.loss, "line": self.line()}
+        return {
+            "flops": self.flops,
+            "method": self.method,
+            "params": self.params,
+            "params_ci": list(self.params_ci) if self.params_ci else None,
+            "tokens": self.tokens,
+            "tokens_ci": list(self.tokens_ci) if self.tokens_ci else None,
+            "level": self.level,
+            "reason": self.reason,
+            "set_aside": dict(self.set_aside),
+            "members": list(self.members),
+            "loss": self.loss,
+            "line": self.line(),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Answer":
-        return cls(float(d["flops"]), d.get("method"), d.get("params"),
-                   tuple(d["params_ci"]) if d.get("params_ci") else None, d.get("tokens"),
-                   tuple(d["tokens_ci"]) if d.get("tokens_ci") else None, float(d.get("level", 0.95)),
-                   d.get("reason", ""), dict(d.get("set_aside") or {}), tuple(d.get("members") or ()),
-                   d.get("loss"))
+    def from_dict(cls, d: dict) -> Answer:
+        return cls(
+            float(d["flops"]),
+            d.get("method"),
+            d.get("params"),
+            tuple(d["params_ci"]) if d.get("params_ci") else None,
+            d.get("tokens"),
+            tuple(d["tokens_ci"]) if d.get("tokens_ci") else None,
+            float(d.get("level", 0.95)),
+            d.get("reason", ""),
+            dict(d.get("set_aside") or {}),
+            tuple(d.get("members") or ()),
+            d.get("loss"),
+        )
 
 
 def human(x: float | None) -> str:
@@ -115,36 +140,64 @@ def human(x: float | None) -> str:
 
 
 def _short(m: str) -> str:
-    """"approach2" -> "Approach 2" (the name without its parenthesis)."""
+    """ "approach2" -> "Approach 2" (the name without its parenthesis)."""
     return NAMES.get(m, m).split(" (")[0]
 
 
 def _answer(flops: float, m: str, p: dict, level: float, reason: str, set_aside: dict) -> Answer:
     ci, tci = p.get("params_ci"), p.get("tokens_ci")
-    return Answer(float(flops), m, float(p["optimal_params"]), tuple(ci) if ci and ci[0] else None,
-                  float(p["optimal_tokens"]), tuple(tci) if tci and tci[0] else None, level, reason, set_aside,
-                  (m,), p.get("loss"))
+    return Answer(
+        float(flops),
+        m,
+        float(p["optimal_params"]),
+        tuple(ci) if ci and ci[0] else None,
+        float(p["optimal_tokens"]),
+        tuple(tci) if tci and tci[0] else None,
+        level,
+        reason,
+        set_aside,
+        (m,),
+        p.get("loss"),
+    )
 
 
-def _averaged(flops: float, members: list[tuple[str, dict]], level: float, widths: str, aside: str,
-              set_aside: dict) -> Answer:
+def _averaged(
+    flops: float, members: list[tuple[str, dict]], level: float, widths: str, aside: str, set_aside: dict
+) -> Answer:
     """The :func:`~isoflop.laws.average.average` of the members' predictions of N_opt and D_opt."""
-    out = {key: average([(p[key], *p[ci]) for _, p in members], level)
-           for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"))}
+    out = {
+        key: average([(p[key], *p[ci]) for _, p in members], level)
+        for key, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"))
+    }
     losses = [p["loss"] for _, p in members if p.get("loss") is not None and np.isfinite(p["loss"])]
     n, d = out["optimal_params"], out["optimal_tokens"]
-    reason = (f"{n[2] / n[1]:.2f}x wide, the methods' intervals mixed with equal weights, so the spread between "
-              f"them counts as uncertainty about the law's form ({widths})")
+    reason = (
+        f"{n[2] / n[1]:.2f}x wide, the methods' intervals mixed with equal weights, so the spread between "
+        f"them counts as uncertainty about the law's form ({widths})"
+    )
     if aside:
         reason += f"; set aside: {aside}"
-    return Answer(float(flops), AVERAGE, n[0], n[1:], d[0], d[1:], level, reason, set_aside,
-                  tuple(m for m, _ in members), float(np.mean(losses)) if losses else None)
+    return Answer(
+        float(flops),
+        AVERAGE,
+        n[0],
+        n[1:],
+        d[0],
+        d[1:],
+        level,
+        reason,
+        set_aside,
+        tuple(m for m, _ in members),
+        float(np.mean(losses)) if losses else None,
+    )
 
 
 def _ranged(p: dict) -> bool:
     """Whether a prediction has finite intervals on N_opt and D_opt that hold its estimates."""
-    return all(p.get(ci) and p[ci][0] is not None and p[ci][1] is not None and 0 < p[ci][0] <= p[k] <= p[ci][1]
-               for k, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci")))
+    return all(
+        p.get(ci) and p[ci][0] is not None and p[ci][1] is not None and 0 < p[ci][0] <= p[k] <= p[ci][1]
+        for k, ci in (("optimal_params", "params_ci"), ("optimal_tokens", "tokens_ci"))
+    )
 
 
 def choose_answer(result: AnalysisResult, flops: float) -> Answer:
@@ -184,14 +237,14 @@ def choose_answer(result: AnalysisResult, flops: float) -> Answer:
     by_width = lambda t: (t[0], PREFERENCE.index(t[1]))  # noqa: E731
     if not usable and rough:
         _, m, p = min(rough, key=by_width)
-        return _answer(flops, m, p, result.level, f"a rough answer: no method passes every check ({aside})",
-                       set_aside)
+        return _answer(flops, m, p, result.level, f"a rough answer: no method passes every check ({aside})", set_aside)
     if not usable:
         why = "; ".join(f"{m}: {w}" for m, w in set_aside.items()) or "no method fitted"
         return Answer(float(flops), None, level=result.level, reason=why, set_aside=set_aside)
     usable.sort(key=by_width)
-    ranged = sorted(((o, q) for w, o, q in usable if w < float("inf") and _ranged(q)),
-                    key=lambda t: PREFERENCE.index(t[0]))
+    ranged = sorted(
+        ((o, q) for w, o, q in usable if w < float("inf") and _ranged(q)), key=lambda t: PREFERENCE.index(t[0])
+    )
     if len(ranged) >= 2:
         widths = ", ".join(f"{_short(o)} {w:.2f}x" for w, o, _ in usable if w < float("inf"))
         return _averaged(flops, ranged, result.level, widths, aside, set_aside)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from isoflop.errors import LawError, RecordError
-from isoflop.model.flops import complete_ndc
-from isoflop.laws.fit.frontier import Counting, frontier
-from isoflop.laws.fit.parametric import ParametricFit
 from isoflop.laws.fit.bootstrap import percentile_interval
 from isoflop.laws.fit.calibration import interval_scale, scale_interval
+from isoflop.laws.fit.frontier import Counting, frontier
+from isoflop.laws.fit.parametric import ParametricFit
 from isoflop.laws.result import PARAMETRIC, AnalysisResult, sample_predictions
+from isoflop.model.flops import complete_ndc
 
 #: Published Approach 3 fits of L(N, D) = E + A/N^α + B/D^β.
 PRESETS: dict[str, dict[str, float]] = {
@@ -60,7 +60,7 @@ class Law:
 
     @property
     def kind(self) -> str:
-        """"parametric" (Approach 3 or VPNLS: it predicts the loss of any N, D) or "powerlaw"."""
+        """ "parametric" (Approach 3 or VPNLS: it predicts the loss of any N, D) or "powerlaw"."""
         return "parametric" if self.method in PARAMETRIC else "powerlaw"
 
     def optimum(self, flops: float) -> dict:
@@ -70,12 +70,17 @@ class Law:
             p = {k: v[0] for k, v in frontier(f.E, f.A, f.B, f.alpha, f.beta, flops, self.counting).items()}
         else:
             p = self.fit.predict(flops)
-        out = {"optimal_params": float(p["optimal_params"]), "optimal_tokens": float(p["optimal_tokens"]),
-               "params_ci": None, "tokens_ci": None}
+        out = {
+            "optimal_params": float(p["optimal_params"]),
+            "optimal_tokens": float(p["optimal_tokens"]),
+            "params_ci": None,
+            "tokens_ci": None,
+        }
         if self.result is not None and self.samples:  # exactly the intervals the fit's tables print
             pred = self.result.prediction(self.method, flops)
-            out["params_ci"], out["tokens_ci"] = (tuple(pred[k]) if pred[k] and pred[k][0] is not None else None
-                                                  for k in ("params_ci", "tokens_ci"))
+            out["params_ci"], out["tokens_ci"] = (
+                tuple(pred[k]) if pred[k] and pred[k][0] is not None else None for k in ("params_ci", "tokens_ci")
+            )
         elif self.samples:
             o = sample_predictions(self.method, self.samples, flops, self.counting)
             s = interval_scale(self.method, self.seeded) if self.calibrated else 1.0
@@ -84,7 +89,7 @@ class Law:
         return out
 
     @classmethod
-    def from_result(cls, result: AnalysisResult, method: str | None = None, name: str = "fit") -> "Law":
+    def from_result(cls, result: AnalysisResult, method: str | None = None, name: str = "fit") -> Law:
         """The law of one approach of an analysis: ``method``, or by default the first
         fitted of approach3, vpnls, approach2_corrected, approach2, approach1.
 
@@ -96,8 +101,17 @@ class Law:
         if chosen is None:
             have = ", ".join(result.fitted) or "none"
             raise LawError(f"{name}: no fitted {' or '.join(order)} (fitted: {have})")
-        return cls(f"{name} {chosen}", chosen, result.fit(chosen), result.samples.get(chosen) or None, result.level,
-                   result.counting, result.calibrated, bool(result.seed_noise.get("dof")), result)
+        return cls(
+            f"{name} {chosen}",
+            chosen,
+            result.fit(chosen),
+            result.samples.get(chosen) or None,
+            result.level,
+            result.counting,
+            result.calibrated,
+            bool(result.seed_noise.get("dof")),
+            result,
+        )
 
 
 def preset_law(name: str) -> Law:
@@ -105,8 +119,17 @@ def preset_law(name: str) -> Law:
     if name not in PRESETS:
         raise LawError(f"unknown preset '{name}' (choose from {', '.join(PRESETS)})")
     p = PRESETS[name]
-    fit = ParametricFit(E=p["E"], A=p["A"], B=p["B"], alpha=p["alpha"], beta=p["beta"], objective=np.nan,
-                        n_points=0, success=True, message="published")
+    fit = ParametricFit(
+        E=p["E"],
+        A=p["A"],
+        B=p["B"],
+        alpha=p["alpha"],
+        beta=p["beta"],
+        objective=np.nan,
+        n_points=0,
+        success=True,
+        message="published",
+    )
     return Law(f"preset {name}", "approach3", fit)
 
 
@@ -172,8 +195,9 @@ class Audit:
     derived: str | None = None
 
 
-def audit_run(n_params: float | None, n_tokens: float | None, law: Law, flops: float | None = None,
-              tolerance: float = 1.1) -> Audit:
+def audit_run(
+    n_params: float | None, n_tokens: float | None, law: Law, flops: float | None = None, tolerance: float = 1.1
+) -> Audit:
     """Judge whether a run of N parameters on D tokens is compute-optimal under a law.
 
     The run is compute-optimal when N lies inside the law's interval on N_opt
@@ -218,5 +242,20 @@ def audit_run(n_params: float | None, n_tokens: float | None, law: Law, flops: f
     if law.kind == "parametric":
         loss = float(law.fit.loss(n_params, n_tokens))
         opt_loss = float(law.fit.loss(n_opt, d_opt))
-    return Audit(float(n_params), float(n_tokens), c, n_tokens / n_params, n_opt, d_opt, ci, o["tokens_ci"],
-                 ratio, verdict, sentence, loss, opt_loss, law.name, derived)
+    return Audit(
+        float(n_params),
+        float(n_tokens),
+        c,
+        n_tokens / n_params,
+        n_opt,
+        d_opt,
+        ci,
+        o["tokens_ci"],
+        ratio,
+        verdict,
+        sentence,
+        loss,
+        opt_loss,
+        law.name,
+        derived,
+    )

@@ -25,8 +25,8 @@ from isoflop.jsonio import finite_json
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import AVERAGE, choose_answer
 from isoflop.laws.groups import column_values
-from isoflop.laws.result import AnalysisResult
 from isoflop.laws.reliability import reference_budgets
+from isoflop.laws.result import AnalysisResult
 from isoflop.laws.table import RunTable
 from isoflop.laws.table_io import load_runs
 from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex
@@ -110,11 +110,27 @@ def _row(split: str, method: str, c: float, top: float, p: dict, v: Vertex, chos
     ci = lambda key: tuple(p[key]) if p.get(key) and None not in p[key] else None  # noqa: E731
     pci, tci, lci = ci("params_ci"), ci("tokens_ci"), ci("loss_ci")
     return BacktestRow(
-        split, method, float(c), float(np.log10(c / top)), float(pn), pci, float(pt), tci, v,
-        float((pn - v.params) / v.params), float((pt - v.tokens) / v.tokens), _inside(pci, v.params),
+        split,
+        method,
+        float(c),
+        float(np.log10(c / top)),
+        float(pn),
+        pci,
+        float(pt),
+        tci,
+        v,
+        float((pn - v.params) / v.params),
+        float((pt - v.tokens) / v.tokens),
+        _inside(pci, v.params),
         _inside_allowing(pn, pci, v.params, v.params_ci) if np.isfinite(pn) else None,
-        float(pci[1] / pci[0]) if pci else float("inf"), chosen, float(pl), float(v.loss),
-        float((pl - v.loss) / v.loss), lci, _inside(lci, v.loss))
+        float(pci[1] / pci[0]) if pci else float("inf"),
+        chosen,
+        float(pl),
+        float(v.loss),
+        float((pl - v.loss) / v.loss),
+        lci,
+        _inside(lci, v.loss),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,12 +145,18 @@ class Backtest:
     unscored: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {"split": self.split, "holdout": self.holdout, "train_budgets": list(self.train_budgets),
-                "rows": [r.to_dict() for r in self.rows], "unscored": list(self.unscored)}
+        return {
+            "split": self.split,
+            "holdout": self.holdout,
+            "train_budgets": list(self.train_budgets),
+            "rows": [r.to_dict() for r in self.rows],
+            "unscored": list(self.unscored),
+        }
 
 
-def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | None = None, seed: int | None = 0,
-             **kwargs) -> Backtest:
+def backtest(
+    table: RunTable, holdout: int, *, split: str = "", train: int | None = None, seed: int | None = 0, **kwargs
+) -> Backtest:
     """Fit on the budgets below the ``holdout`` largest reference budgets, and predict those.
 
     A reference budget is one whose own IsoFLOP parabola is ``ok`` (:func:`reference_budgets`): only there is
@@ -160,8 +182,10 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
         raise FitError(f"holdout ({holdout}) must be at least 1")
     ref = reference_budgets(table)
     if len(ref) < holdout + 2:
-        raise FitError(f"holdout {holdout} needs {holdout + 2} budgets with an IsoFLOP vertex; the table has "
-                       f"{len(ref)} of {table.budgets.size}")
+        raise FitError(
+            f"holdout {holdout} needs {holdout + 2} budgets with an IsoFLOP vertex; the table has "
+            f"{len(ref)} of {table.budgets.size}"
+        )
     held = ref[-holdout:]
     cut = ref[train] if train is not None else held[0]
     fit_groups = [k for k in range(table.budgets.size) if table.budgets[k] < table.budgets[cut]]
@@ -186,14 +210,20 @@ def backtest(table: RunTable, holdout: int, *, split: str = "", train: int | Non
             rows.append(_row(split, m, c, top, ana.prediction(m, c), v))
         a = choose_answer(ana, c)
         if a.method is not None:
-            p = {"optimal_params": a.params, "optimal_tokens": a.tokens, "params_ci": a.params_ci,
-                 "tokens_ci": a.tokens_ci, "loss": a.loss}
+            p = {
+                "optimal_params": a.params,
+                "optimal_tokens": a.tokens,
+                "params_ci": a.params_ci,
+                "tokens_ci": a.tokens_ci,
+                "loss": a.loss,
+            }
             chosen = a.method if a.method != AVERAGE else f"{AVERAGE}({', '.join(a.members)})"
             rows.append(_row(split, ANSWER, c, top, p, v, chosen=chosen))
         else:
             unscored.append(f"budget {c:.3g}: no answer ({a.reason})")
-    return Backtest(holdout, tuple(float(table.budgets[k]) for k in fit_groups), tuple(rows), ana, split,
-                    tuple(unscored))
+    return Backtest(
+        holdout, tuple(float(table.budgets[k]) for k in fit_groups), tuple(rows), ana, split, tuple(unscored)
+    )
 
 
 @dataclass(frozen=True)
@@ -229,9 +259,18 @@ def summarize(rows, split: str, method: str) -> Summary | None:
     en = np.abs([r.params_error for r in rs])
     et = np.abs([r.tokens_error for r in rs])
     w = np.array([r.width for r in rs])
-    return Summary(split, method, len(rs), sum(bool(r.params_inside) for r in rs),
-                   sum(bool(r.params_inside_allowing) for r in rs), float(np.nanmedian(en)), float(np.nanmax(en)),
-                   float(np.nanmedian(et)), float(np.nanmax(et)), float(np.median(w)))
+    return Summary(
+        split,
+        method,
+        len(rs),
+        sum(bool(r.params_inside) for r in rs),
+        sum(bool(r.params_inside_allowing) for r in rs),
+        float(np.nanmedian(en)),
+        float(np.nanmax(en)),
+        float(np.nanmedian(et)),
+        float(np.nanmax(et)),
+        float(np.median(w)),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,8 +289,12 @@ class RollingBacktest:
         return summaries(self.rows)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "errors": dict(self.errors), "splits": [b.to_dict() for b in self.splits],
-                "summary": [s.to_dict() for s in self.summaries()]}
+        return {
+            "source": self.source,
+            "errors": dict(self.errors),
+            "splits": [b.to_dict() for b in self.splits],
+            "summary": [s.to_dict() for s in self.summaries()],
+        }
 
 
 def rolling_backtest(table: RunTable, splits=SPLITS, **kwargs) -> RollingBacktest:
@@ -306,19 +349,24 @@ class BacktestReport:
         return summaries(self.rows)
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "by": self.by, "errors": dict(self.errors),
-                "summary": [s.to_dict() for s in self.summaries()],
-                "tables": {k: rb.to_dict() for k, rb in self.tables.items()},
-                "vertex_uncertainty": "a held-out vertex's own 95% interval is the percentile interval of its "
-                                      f"parabola's vertex over {VERTEX_RESAMPLES} redraws of the budget's losses "
-                                      "(its fitted parabola plus normal noise whose variance is drawn from its "
-                                      "posterior given the parabola's residuals, SS/chi2(n - 3)); "
-                                      "'covered allowing for the vertex' widens each side of the predicted "
-                                      "log-interval by the vertex's half-width on the facing side, in quadrature"}
+        return {
+            "source": self.source,
+            "by": self.by,
+            "errors": dict(self.errors),
+            "summary": [s.to_dict() for s in self.summaries()],
+            "tables": {k: rb.to_dict() for k, rb in self.tables.items()},
+            "vertex_uncertainty": "a held-out vertex's own 95% interval is the percentile interval of its "
+            f"parabola's vertex over {VERTEX_RESAMPLES} redraws of the budget's losses "
+            "(its fitted parabola plus normal noise whose variance is drawn from its "
+            "posterior given the parabola's residuals, SS/chi2(n - 3)); "
+            "'covered allowing for the vertex' widens each side of the predicted "
+            "log-interval by the vertex's half-width on the facing side, in quadrature",
+        }
 
 
-def backtest_source(source, *, by: str | None = None, where: tuple[str, ...] = (), load: dict | None = None,
-                    splits=SPLITS, **kwargs) -> BacktestReport:
+def backtest_source(
+    source, *, by: str | None = None, where: tuple[str, ...] = (), load: dict | None = None, splits=SPLITS, **kwargs
+) -> BacktestReport:
     """:func:`rolling_backtest` of a table, or of each value of column ``by`` as its own table, pooled.
 
     Args:

@@ -46,17 +46,23 @@ class CheckVerdict:
 
     def lines(self) -> list[str]:
         """The verdict as lines of text."""
-        head = (f"check at {self.budget:.3g} FLOPs: sizes " + ", ".join(f"{n:.3g}" for n in self.sizes)
-                + "; losses " + ", ".join(f"{v:.4f}" for v in self.losses))
+        head = (
+            f"check at {self.budget:.3g} FLOPs: sizes "
+            + ", ".join(f"{n:.3g}" for n in self.sizes)
+            + "; losses "
+            + ", ".join(f"{v:.4f}" for v in self.losses)
+        )
         if self.status != "ok":
             return [head, f"no measured minimum: {self.reason}"]
         out = [head, f"measured minimum: N = {self.measured_params:.3g}, loss = {self.measured_loss:.4f}"]
         for m, v in self.methods.items():
             lo, hi = v["params_ci"] or (math.nan, math.nan)
             llo, lhi = v["loss_ci"] or (math.nan, math.nan)
-            out.append(f"{m}: predicted N {v['params']:.3g} [{lo:.3g}, {hi:.3g}] -> "
-                       f"{'inside' if v['size_inside'] else 'OUTSIDE'}; loss {v['loss']:.4f} "
-                       f"[{llo:.4f}, {lhi:.4f}] +/- {2 * self.noise:.4f} -> {'inside' if v['loss_inside'] else 'OUTSIDE'}")
+            out.append(
+                f"{m}: predicted N {v['params']:.3g} [{lo:.3g}, {hi:.3g}] -> "
+                f"{'inside' if v['size_inside'] else 'OUTSIDE'}; loss {v['loss']:.4f} "
+                f"[{llo:.4f}, {lhi:.4f}] +/- {2 * self.noise:.4f} -> {'inside' if v['loss_inside'] else 'OUTSIDE'}"
+            )
         return out
 
 
@@ -74,15 +80,25 @@ def judge_check(result, n_params, loss, budget: float, noise: float = 0.0) -> Ch
     mean = np.array([y[n == s].mean() for s in sizes])
     base = dict(budget=float(budget), sizes=tuple(map(float, sizes)), losses=tuple(map(float, mean)), noise=noise)
     if sizes.size < 3:
-        return CheckVerdict(**base, measured_params=math.nan, measured_loss=math.nan, status="too few",
-                            reason=f"{sizes.size} sizes finished; a minimum needs 3")
+        return CheckVerdict(
+            **base,
+            measured_params=math.nan,
+            measured_loss=math.nan,
+            status="too few",
+            reason=f"{sizes.size} sizes finished; a minimum needs 3",
+        )
     i = int(np.argmin(mean))
     q = find_optimal_params(sizes, mean)
     if i in (0, sizes.size - 1) or not (q.curvature > 0 and sizes[0] <= q.x_opt <= sizes[-1]):
         side = "smallest" if i == 0 else "largest"
-        return CheckVerdict(**base, measured_params=math.nan, measured_loss=math.nan, status="edge",
-                            reason=f"the lowest loss is at the {side} size ({sizes[i]:.3g}): the minimum lies beyond "
-                                   "the check's sizes, so every prediction inside them missed")
+        return CheckVerdict(
+            **base,
+            measured_params=math.nan,
+            measured_loss=math.nan,
+            status="edge",
+            reason=f"the lowest loss is at the {side} size ({sizes[i]:.3g}): the minimum lies beyond "
+            "the check's sizes, so every prediction inside them missed",
+        )
     n_star, l_star = float(q.x_opt), float(q.y_opt)
     methods = {}
     for m in result.fitted:
@@ -90,8 +106,12 @@ def judge_check(result, n_params, loss, budget: float, noise: float = 0.0) -> Ch
         ci, lci = p.get("params_ci"), p.get("loss_ci")
         ok_ci = ci and ci[0] is not None and ci[1] is not None
         ok_lci = lci and lci[0] is not None and lci[1] is not None
-        methods[m] = {"params": p["optimal_params"], "params_ci": list(ci) if ok_ci else None, "loss": p["loss"],
-                      "loss_ci": list(lci) if ok_lci else None,
-                      "size_inside": bool(ok_ci and ci[0] <= n_star <= ci[1]),
-                      "loss_inside": bool(ok_lci and lci[0] - 2 * noise <= l_star <= lci[1] + 2 * noise)}
+        methods[m] = {
+            "params": p["optimal_params"],
+            "params_ci": list(ci) if ok_ci else None,
+            "loss": p["loss"],
+            "loss_ci": list(lci) if ok_lci else None,
+            "size_inside": bool(ok_ci and ci[0] <= n_star <= ci[1]),
+            "loss_inside": bool(ok_lci and lci[0] - 2 * noise <= l_star <= lci[1] + 2 * noise),
+        }
     return CheckVerdict(**base, measured_params=n_star, measured_loss=l_star, status="ok", methods=methods)

@@ -9,15 +9,14 @@ a status and its reason, and the others go on.
 
 from __future__ import annotations
 
-
-
 from dataclasses import dataclass
 
 from isoflop.errors import ScalingError, TableError
 from isoflop.laws.analyze import analyze
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.selection import column_named, filter_rows
-from isoflop.laws.table_io import load_runs, read_source
+from isoflop.laws.table_files import read_source
+from isoflop.laws.table_io import load_runs
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,17 @@ class GroupResult:
         return "ok" if self.result is not None else "not fitted"
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "status": self.status, "error": self.error or None,
-                "analysis": self.result.to_dict(include_samples=False) if self.result is not None else None}
+        return {
+            "value": self.value,
+            "status": self.status,
+            "error": self.error or None,
+            "analysis": self.result.to_dict(include_samples=False) if self.result is not None else None,
+        }
 
 
-def analyze_groups(source, by: str, *, where: tuple[str, ...] = (), load: dict | None = None,
-                   **analyze_kw) -> list[GroupResult]:
+def analyze_groups(
+    source, by: str, *, where: tuple[str, ...] = (), load: dict | None = None, **analyze_kw
+) -> list[GroupResult]:
     """Fit each value of column ``by`` (after ``where``) as its own table.
 
     Args:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from isoflop.errors import ConfigError, FitError
 from isoflop.laws.fit.lr_ladder import LadderFit, fit_lr_ladder
-from isoflop.runs.store import is_sweep_dir, runs_frame
 from isoflop.laws.lr_rule import LRRule
+from isoflop.runs.store import is_sweep_dir, runs_frame
 
 
 def load_ladder(path: str | Path) -> LadderFit:
@@ -87,10 +87,23 @@ def ladder_vertices(fit: LadderFit, grid: tuple[float, ...]) -> dict | None:
 
 def ladder_doc(fit: LadderFit) -> dict:
     """The ladder as JSON: every point with its status, and the rule (what ``scaling ladder --out`` writes)."""
-    return {"rule": fit.rule.to_dict() if fit.rule else None, "message": fit.message,
-            "points": [{"n_params": q.n_params, "budget": q.budget, "lrs": list(q.lrs), "losses": list(q.losses),
-                        "lr_opt": q.lr_opt, "loss_opt": q.loss_opt, "status": q.status, "reason": q.reason}
-                       for q in fit.points]}
+    return {
+        "rule": fit.rule.to_dict() if fit.rule else None,
+        "message": fit.message,
+        "points": [
+            {
+                "n_params": q.n_params,
+                "budget": q.budget,
+                "lrs": list(q.lrs),
+                "losses": list(q.losses),
+                "lr_opt": q.lr_opt,
+                "loss_opt": q.loss_opt,
+                "status": q.status,
+                "reason": q.reason,
+            }
+            for q in fit.points
+        ],
+    }
 
 
 def plot_ladder(fit: LadderFit, path: str | Path | None = None):
@@ -107,27 +120,46 @@ def plot_ladder(fit: LadderFit, path: str | Path | None = None):
     styles = ["-", "--", ":", "-."]
     for q in fit.points:
         col = cmap(sizes.index(q.n_params) / max(1, len(sizes) - 1))
-        ax1.plot(q.lrs, q.losses, "o", ls=styles[budgets.index(q.budget) % 4], color=col, ms=4,
-                 label=f"N={q.n_params:.3g}, C={q.budget:.2g}")
+        ax1.plot(
+            q.lrs,
+            q.losses,
+            "o",
+            ls=styles[budgets.index(q.budget) % 4],
+            color=col,
+            ms=4,
+            label=f"N={q.n_params:.3g}, C={q.budget:.2g}",
+        )
         if q.status == "ok":
             ax1.plot([q.lr_opt], [q.loss_opt], "*", color=col, ms=12, mec="k")
-    ax1.set(xscale="log", xlabel="peak learning rate", ylabel="final validation loss (nats/token)",
-            title="loss against LR, per size (stars: fitted optima)")
+    ax1.set(
+        xscale="log",
+        xlabel="peak learning rate",
+        ylabel="final validation loss (nats/token)",
+        title="loss against LR, per size (stars: fitted optima)",
+    )
     ax1.legend(fontsize=7)
     used = fit.used
     for c in budgets:
         mine = [q for q in used if q.budget == c]
-        ax2.plot([q.n_params for q in mine], [q.lr_opt for q in mine], "os^D"[budgets.index(c) % 4], color="k",
-                 mfc="none" if budgets.index(c) else "k", label=f"fitted optima, C={c:.2g}")
+        ax2.plot(
+            [q.n_params for q in mine],
+            [q.lr_opt for q in mine],
+            "os^D"[budgets.index(c) % 4],
+            color="k",
+            mfc="none" if budgets.index(c) else "k",
+            label=f"fitted optima, C={c:.2g}",
+        )
     for q in fit.points:
         if q.status != "ok":
-            ax2.plot([q.n_params], [q.lrs[int(np.argmin(q.losses))]], "x", color="tab:red",
-                     label=f"left out: {q.status}")
+            ax2.plot(
+                [q.n_params], [q.lrs[int(np.argmin(q.losses))]], "x", color="tab:red", label=f"left out: {q.status}"
+            )
     if fit.rule:
         r = fit.rule
         x = np.geomspace(min(sizes) / 1.5, max(sizes) * 1.5, 50)
-        ax2.plot(x, [r.lr(v) for v in x], "-", color="tab:blue",
-                 label=f"eta* = {r.eta0:.2g} (N/{r.n0:.2g})^-{r.gamma:.2f}")
+        ax2.plot(
+            x, [r.lr(v) for v in x], "-", color="tab:blue", label=f"eta* = {r.eta0:.2g} (N/{r.n0:.2g})^-{r.gamma:.2f}"
+        )
     handles, labels = ax2.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax2.legend(uniq.values(), uniq.keys(), fontsize=8)

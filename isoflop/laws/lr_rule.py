@@ -54,9 +54,15 @@ class LRRule:
         return float(f"{self.eta0 * (n_params / self.n0) ** (-self.gamma):.4g}")
 
     def describe(self) -> str:
-        ci = "" if not all(map(math.isfinite, self.gamma_ci)) else f" (95%: {self.gamma_ci[0]:.3f}-{self.gamma_ci[1]:.3f})"
-        return (f"eta*(N) = {self.eta0:.3g} * (N / {self.n0:.3g})^-{self.gamma:.3f}{ci}, fitted to {self.sizes} sizes "
-                f"over N = {self.lo:.3g}-{self.hi:.3g}")
+        ci = (
+            ""
+            if not all(map(math.isfinite, self.gamma_ci))
+            else f" (95%: {self.gamma_ci[0]:.3f}-{self.gamma_ci[1]:.3f})"
+        )
+        return (
+            f"eta*(N) = {self.eta0:.3g} * (N / {self.n0:.3g})^-{self.gamma:.3f}{ci}, fitted to {self.sizes} sizes "
+            f"over N = {self.lo:.3g}-{self.hi:.3g}"
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -65,7 +71,7 @@ class LRRule:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "lr rule") -> "LRRule":
+    def from_dict(cls, d: dict, where: str = "lr rule") -> LRRule:
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise ConfigError(f"{where}: not an LR rule (no schema {SCHEMA!r})")
         d = {k: v for k, v in d.items() if k != "schema"}

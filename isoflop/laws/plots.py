@@ -17,11 +17,13 @@ from matplotlib.figure import Figure
 
 from isoflop.laws.result import PARAMETRIC, UNCONSTRAINED, AnalysisResult
 
-_STYLE = {"approach1": ("tab:green", "Approach 1 (envelope)"),
-          "approach2": ("tab:blue", "Approach 2 (IsoFLOP)"),
-          "approach2_corrected": ("tab:purple", "Approach 2 corrected"),
-          "approach3": ("tab:red", "Approach 3 (parametric)"),
-          "vpnls": ("tab:orange", "VPNLS (parametric)")}
+_STYLE = {
+    "approach1": ("tab:green", "Approach 1 (envelope)"),
+    "approach2": ("tab:blue", "Approach 2 (IsoFLOP)"),
+    "approach2_corrected": ("tab:purple", "Approach 2 corrected"),
+    "approach3": ("tab:red", "Approach 3 (parametric)"),
+    "vpnls": ("tab:orange", "VPNLS (parametric)"),
+}
 
 
 def _axes(ax):
@@ -55,8 +57,15 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
             xs = np.logspace(np.log10(lo) - 0.1, np.log10(hi) + 0.1, 100)
             ax.plot(xs, np.polyval(bf.coeffs, np.log10(xs)), color=col, lw=1.2, ls="-" if ok else "--")
             if np.isfinite(bf.optimal_params):
-                ax.plot([bf.optimal_params], [bf.min_loss], marker="*", ms=11, color=col,
-                        markeredgecolor="black" if ok else col, zorder=4)
+                ax.plot(
+                    [bf.optimal_params],
+                    [bf.min_loss],
+                    marker="*",
+                    ms=11,
+                    color=col,
+                    markeredgecolor="black" if ok else col,
+                    zorder=4,
+                )
     ax.set_xscale("log")
     ax.set_xlabel("model size N (parameters)")
     ax.set_ylabel("final loss L (nats/token)")
@@ -146,8 +155,13 @@ def plot_parametric(analysis: AnalysisResult, ax=None):
     L = f.loss(N, C / analysis.counting.per_token(N))
     cs = ax.contourf(C, N, L, levels=np.quantile(L, np.linspace(0, 0.9, 16)), cmap="magma_r", extend="max")
     ax.figure.colorbar(cs, ax=ax, label="predicted loss L (nats/token)")
-    ax.plot(cgrid, analysis.predict(m, cgrid)["optimal_params"], color="white", lw=2,
-            label=f"N_opt ({analysis.counting.name} counting)")
+    ax.plot(
+        cgrid,
+        analysis.predict(m, cgrid)["optimal_params"],
+        color="white",
+        lw=2,
+        label=f"N_opt ({analysis.counting.name} counting)",
+    )
     ax.scatter(c, n, c="cyan", s=8, edgecolors="black", linewidths=0.3, label="runs")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -48,8 +48,11 @@ def reference_fits(table: RunTable) -> dict[int, BudgetFit]:
     """Budget group -> its own IsoFLOP parabolas, for the groups (increasing) whose parabola is ``ok``: the ones
     with an optimum to predict."""
     n, d, _, l, g = table.used_arrays()
-    fits = {k: fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k])
-            for k in range(table.budgets.size) if np.sum(g == k) >= 3}
+    fits = {
+        k: fit_budget(table.budgets[k], n[g == k], d[g == k], l[g == k])
+        for k in range(table.budgets.size)
+        if np.sum(g == k) >= 3
+    }
     return {k: b for k, b in fits.items() if b.status == "ok"}
 
 
@@ -109,8 +112,10 @@ class Reliability:
         if interval is None or interval[0] is None:
             return (10 ** (x - w), 10 ** (x + w))
         lo, hi = np.log10(interval[0]), np.log10(interval[1])
-        return (float(interval[0]) if x - lo >= w else float(10 ** (x - w)),
-                float(interval[1]) if hi - x >= w else float(10 ** (x + w)))
+        return (
+            float(interval[0]) if x - lo >= w else float(10 ** (x - w)),
+            float(interval[1]) if hi - x >= w else float(10 ** (x + w)),
+        )
 
     @property
     def misses(self) -> bool:
@@ -118,22 +123,38 @@ class Reliability:
         return bool(self.median_error > MISS)
 
     def describe(self) -> str:
-        return (f"in-table backtest over {self.n_origins} origins ({self.n_pairs} predictions): median error "
-                f"{self.median_error:.0%}, worst {self.worst_error:.0%}; out-of-sample scatter of N_opt "
-                f"{self.sigma_params:.3f} decades")
+        return (
+            f"in-table backtest over {self.n_origins} origins ({self.n_pairs} predictions): median error "
+            f"{self.median_error:.0%}, worst {self.worst_error:.0%}; out-of-sample scatter of N_opt "
+            f"{self.sigma_params:.3f} decades"
+        )
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "n_origins": self.n_origins, "n_pairs": self.n_pairs,
-                "sigma_params": self.sigma_params, "sigma_tokens": self.sigma_tokens,
-                "median_error": self.median_error, "worst_error": self.worst_error, "design": list(self.design),
-                "errors": [list(e) for e in self.errors]}
+        return {
+            "method": self.method,
+            "n_origins": self.n_origins,
+            "n_pairs": self.n_pairs,
+            "sigma_params": self.sigma_params,
+            "sigma_tokens": self.sigma_tokens,
+            "median_error": self.median_error,
+            "worst_error": self.worst_error,
+            "design": list(self.design),
+            "errors": [list(e) for e in self.errors],
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Reliability":
-        return cls(str(d["method"]), int(d["n_origins"]), int(d["n_pairs"]), float(d["sigma_params"]),
-                   float(d["sigma_tokens"]), float(d["median_error"]), float(d["worst_error"]),
-                   tuple(float(x) for x in d["design"]),
-                   tuple(tuple(float(x) for x in e) for e in d.get("errors") or ()))
+    def from_dict(cls, d: dict) -> Reliability:
+        return cls(
+            str(d["method"]),
+            int(d["n_origins"]),
+            int(d["n_pairs"]),
+            float(d["sigma_params"]),
+            float(d["sigma_tokens"]),
+            float(d["median_error"]),
+            float(d["worst_error"]),
+            tuple(float(x) for x in d["design"]),
+            tuple(tuple(float(x) for x in e) for e in d.get("errors") or ()),
+        )
 
 
 def design_of(log_budgets) -> tuple[float, float, float]:
@@ -162,6 +183,14 @@ def reliability(method: str, scored: list, design: tuple, n_origins: int) -> Rel
     co, c, en, ed = (np.array(v, dtype=float) for v in zip(*[r[1:] for r in rows]))
     scale = np.sqrt(1.0 + 1.0 / k + (np.log10(c) - xbar) ** 2 / sxx)
     zn, zd = np.log10(1 + en) / scale, np.log10(1 + ed) / scale
-    return Reliability(method, int(n_origins), len(rows), float(np.sqrt(np.mean(zn**2))),
-                       float(np.sqrt(np.mean(zd**2))), float(np.median(np.abs(en))), float(np.max(np.abs(en))),
-                       tuple(design), tuple(zip(co.tolist(), c.tolist(), en.tolist(), ed.tolist())))
+    return Reliability(
+        method,
+        int(n_origins),
+        len(rows),
+        float(np.sqrt(np.mean(zn**2))),
+        float(np.sqrt(np.mean(zd**2))),
+        float(np.median(np.abs(en))),
+        float(np.max(np.abs(en))),
+        tuple(design),
+        tuple(zip(co.tolist(), c.tolist(), en.tolist(), ed.tolist())),
+    )

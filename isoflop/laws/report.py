@@ -1,85 +1,20 @@
-"""Tables of an analysis, a backtest or an audit, for the terminal.
+"""The terminal reports of an analysis, its groups, its sensitivity and an audit.
 
-Tables are plain text (two-space columns under a rule), which logs, CI and SLURM output keep as they are. Inside
-:func:`table_style` ("rich"), set by the CLI when its output is a terminal, the same tables are drawn by rich,
-with borders and bold headers.
+The tables are drawn by :mod:`isoflop.laws.text` (plain, or rich on a terminal); a backtest's report is
+:mod:`isoflop.laws.backtest_report`.
 """
 
 from __future__ import annotations
 
-import contextvars
-from contextlib import contextmanager
-
 import numpy as np
 
 from isoflop.laws.audit import Audit
-from isoflop.laws.backtest import Backtest
-from isoflop.laws.result import PARAMETRIC, UNCONSTRAINED, AnalysisResult
+from isoflop.laws.result import PARAMETRIC, AnalysisResult
+from isoflop.laws.text import interval_text, num, table
 
 
 def _pct(x) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:+.2%}"
-
-
-def num(x, digits: int = 3) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}g}"
-
-
-def interval_text(ci, digits: int = 3, positive: bool = False) -> str:
-    """An interval as text; on a positive quantity (N_opt, D_opt) one wider than UNCONSTRAINED (hi/lo) is
-    labelled, not printed: "[2e-13, 6e+11]" reads like an answer and is none."""
-    if not ci or ci[0] is None:
-        return "-"
-    if positive and ci[1] is not None and (not ci[0] > 0 or ci[1] / ci[0] > UNCONSTRAINED):
-        span = f"spans {ci[1] / ci[0]:.2g}x" if ci[0] > 0 else "reaches 0"
-        return f"unconstrained ({span})"
-    return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]"
-
-
-_STYLE = contextvars.ContextVar("table_style", default=("plain", 0))
-
-
-@contextmanager
-def table_style(style: str, width: int = 120):
-    """Draw the tables made inside this block as ``style``: "plain" (the default) or "rich" (for a terminal
-    ``width`` columns wide)."""
-    if style not in ("plain", "rich"):
-        raise ValueError(f"table style {style!r} must be plain or rich")
-    token = _STYLE.set((style, width))
-    try:
-        yield
-    finally:
-        _STYLE.reset(token)
-
-
-def _rich_table(headers: list[str], rows: list[list[str]], width: int) -> str:
-    import io
-
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAVY, header_style="bold", show_edge=False, pad_edge=False)
-    for h in headers:
-        t.add_column(str(h), overflow="fold")
-    for r in rows:
-        t.add_row(*(str(c) for c in r))
-    buf = io.StringIO()
-    Console(file=buf, force_terminal=True, width=width, color_system="standard").print(t)
-    return buf.getvalue().rstrip("\n")
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned columns separated by two spaces, with a rule under the header (rich's table inside
-    :func:`table_style` "rich")."""
-    style, width = _STYLE.get()
-    if style == "rich":
-        return _rich_table(headers, rows, width)
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def laws_table(a: AnalysisResult) -> tuple[list[str], list[list[str]]]:
@@ -93,18 +28,44 @@ def laws_table(a: AnalysisResult) -> tuple[list[str], list[list[str]]]:
         f = f.fit if m == "approach2_corrected" else f
         for key, sym in (("params", "N_opt"), ("tokens", "D_opt")):
             law = getattr(f, f"{key}_law")
-            law_rows.append([m, f"{sym} = k*C^e", num(law.exponent, 4),
-                             interval_text(a.interval(m, f"{key}_exponent"), 4), num(law.coefficient, 4),
-                             num(law.r2, 4), str(law.n_points)])
+            law_rows.append(
+                [
+                    m,
+                    f"{sym} = k*C^e",
+                    num(law.exponent, 4),
+                    interval_text(a.interval(m, f"{key}_exponent"), 4),
+                    num(law.coefficient, 4),
+                    num(law.r2, 4),
+                    str(law.n_points),
+                ]
+            )
     for m in PARAMETRIC:
         f = a.fit(m)
         if f is None or m not in a.fitted:
             continue
         six = a.counting.is_6nd
-        law_rows.append([m, "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C", num(f.a, 4),
-                         interval_text(a.interval(m, "a"), 4), num(f.G, 4) if six else "-", "-", str(f.n_points)])
-        law_rows.append([m, "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C", num(f.b, 4),
-                         interval_text(a.interval(m, "b"), 4), "-", "-", str(f.n_points)])
+        law_rows.append(
+            [
+                m,
+                "N_opt = G*(C/6)^a" if six else "N_opt ~ C^a at large C",
+                num(f.a, 4),
+                interval_text(a.interval(m, "a"), 4),
+                num(f.G, 4) if six else "-",
+                "-",
+                str(f.n_points),
+            ]
+        )
+        law_rows.append(
+            [
+                m,
+                "D_opt = C/(6 N_opt)" if six else "D_opt ~ C^b at large C",
+                num(f.b, 4),
+                interval_text(a.interval(m, "b"), 4),
+                "-",
+                "-",
+                str(f.n_points),
+            ]
+        )
     return ["method", "law", "exponent", f"{pct} CI", "coefficient", "R2", "points"], law_rows
 
 
@@ -112,25 +73,48 @@ def predictions_table(a: AnalysisResult) -> tuple[list[str], list[list[str]]]:
     """N_opt, D_opt and the loss at every target by every fitted approach: (headers, rows); an interval on N_opt
     or D_opt over UNCONSTRAINED wide is labelled, not printed."""
     pct = f"{a.level:.0%}"
-    rows = [[num(p["flops"]), p["method"], num(p["optimal_params"]), interval_text(p["params_ci"], positive=True),
-             num(p["optimal_tokens"]), interval_text(p["tokens_ci"], positive=True), num(p["loss"], 4),
-             interval_text(p["loss_ci"], 4)] for p in a.predictions()]
+    rows = [
+        [
+            num(p["flops"]),
+            p["method"],
+            num(p["optimal_params"]),
+            interval_text(p["params_ci"], positive=True),
+            num(p["optimal_tokens"]),
+            interval_text(p["tokens_ci"], positive=True),
+            num(p["loss"], 4),
+            interval_text(p["loss_ci"], 4),
+        ]
+        for p in a.predictions()
+    ]
     return ["C (FLOPs)", "method", "N_opt", f"{pct} CI", "D_opt", f"{pct} CI", "loss", f"{pct} CI"], rows
 
 
 def sensitivity_table(s) -> tuple[list[str], list[list[str]]]:
     """The answer under each choice of a sensitivity report: (headers, rows)."""
-    rows = [[r.choice, r.variant, r.method, num(r.flops), num(r.optimal_params),
-             interval_text(r.params_ci, positive=True), num(r.optimal_tokens), interval_text(r.tokens_ci, positive=True)]
-            for r in s.rows]
+    rows = [
+        [
+            r.choice,
+            r.variant,
+            r.method,
+            num(r.flops),
+            num(r.optimal_params),
+            interval_text(r.params_ci, positive=True),
+            num(r.optimal_tokens),
+            interval_text(r.tokens_ci, positive=True),
+        ]
+        for r in s.rows
+    ]
     return ["choice", "variant", "method", "C (FLOPs)", "N_opt", "CI", "D_opt", "CI"], rows
 
 
 def spread_lines(s) -> list[str]:
     """How far the answer moves over a sensitivity report's choices, one line per target."""
-    return [f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
-            f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
-            f"D_opt {sp['tokens_without_approach1']:.3g}x" for c, sp in s.spread.items()]
+    return [
+        f"spread at {c:g} FLOPs: N_opt {sp['params']:.3g}x, D_opt {sp['tokens']:.3g}x (largest / smallest); "
+        f"without Approach 1: N_opt {sp['params_without_approach1']:.3g}x, "
+        f"D_opt {sp['tokens_without_approach1']:.3g}x"
+        for c, sp in s.spread.items()
+    ]
 
 
 def format_analysis(a: AnalysisResult) -> str:
@@ -148,43 +132,80 @@ def format_analysis(a: AnalysisResult) -> str:
     out += [f"note: {n}" for n in a.notes]
     sn = a.seed_noise
     if sn.get("dof"):
-        out.append(f"seed noise: sigma = {sn['sigma']:.4g} nats ({sn['sigma_log']:.2%} of the loss), pooled over "
-                   f"{sn['n_points']} (N, C) points with several runs ({sn['dof']} degrees of freedom); the "
-                   "bootstrap resamples points, then seeds within them")
+        out.append(
+            f"seed noise: sigma = {sn['sigma']:.4g} nats ({sn['sigma_log']:.2%} of the loss), pooled over "
+            f"{sn['n_points']} (N, C) points with several runs ({sn['dof']} degrees of freedom); the "
+            "bootstrap resamples points, then seeds within them"
+        )
     pct = f"{a.level:.0%}"
     if a.approach2 is not None:
         out.append("\nApproach 2 (IsoFLOP parabolas)")
-        rows = [[num(b.flops), str(b.n_points), num(b.optimal_params), num(b.optimal_tokens), num(b.min_loss, 4),
-                 num(b.curvature), num(b.residual_rms, 2), b.status + (f": {b.reason}" if b.reason else "")]
-                for b in a.approach2.budgets]
+        rows = [
+            [
+                num(b.flops),
+                str(b.n_points),
+                num(b.optimal_params),
+                num(b.optimal_tokens),
+                num(b.min_loss, 4),
+                num(b.curvature),
+                num(b.residual_rms, 2),
+                b.status + (f": {b.reason}" if b.reason else ""),
+            ]
+            for b in a.approach2.budgets
+        ]
         out.append(table(["C (FLOPs)", "runs", "N*", "D*", "L*", "curv", "rms", "status"], rows))
     if a.approach1 is not None:
         f1 = a.approach1
         out.append(f"\nApproach 1 ({f1.source}): {f1.flops.size} points")
     fc = a.approach2_corrected
     if fc is not None:
-        out.append(f"\nApproach 2's grid bias, measured on the {fc.surface} surface at the table's own points"
-                   + (f" ({', '.join(fc.flags)})" if fc.flags else ""))
-        rows = [[num(b.flops), num(b.position, 2), f"{b.span:.3g}x", ", ".join(b.flags) or "-",
-                 _pct(b.params_bias), _pct(b.tokens_bias)] for b in fc.budgets]
+        out.append(
+            f"\nApproach 2's grid bias, measured on the {fc.surface} surface at the table's own points"
+            + (f" ({', '.join(fc.flags)})" if fc.flags else "")
+        )
+        rows = [
+            [
+                num(b.flops),
+                num(b.position, 2),
+                f"{b.span:.3g}x",
+                ", ".join(b.flags) or "-",
+                _pct(b.params_bias),
+                _pct(b.tokens_bias),
+            ]
+            for b in fc.budgets
+        ]
         out.append(table(["C (FLOPs)", "vertex at", "span", "grid", "N* bias", "D* bias"], rows))
-        out.append("vertex at: 0 = smallest size sampled, 1 = largest; approach2_corrected divides each vertex "
-                   "by (1 + bias)")
+        out.append(
+            "vertex at: 0 = smallest size sampled, 1 = largest; approach2_corrected divides each vertex by (1 + bias)"
+        )
     for m in PARAMETRIC:
         f = a.fit(m)
         if f is None or m not in a.fitted:
             continue
-        how = (f"Huber on log loss, delta={f.delta:g}, {f.n_starts} starts" if m == "approach3" else
-               f"variable projection, squared loss residuals, {f.n_starts} grid points")
-        out.append(f"\n{'Approach 3' if m == 'approach3' else 'VPNLS'} (L = E + A/N^alpha + B/D^beta, {how}, "
-                   f"{f.n_points} runs)")
-        rows = [[k, num(getattr(f, k), 5), interval_text(a.interval(m, k), 4)] for k in ("E", "A", "B", "alpha", "beta", "a", "b")]
+        how = (
+            f"Huber on log loss, delta={f.delta:g}, {f.n_starts} starts"
+            if m == "approach3"
+            else f"variable projection, squared loss residuals, {f.n_starts} grid points"
+        )
+        out.append(
+            f"\n{'Approach 3' if m == 'approach3' else 'VPNLS'} (L = E + A/N^alpha + B/D^beta, {how}, "
+            f"{f.n_points} runs)"
+        )
+        rows = [
+            [k, num(getattr(f, k), 5), interval_text(a.interval(m, k), 4)]
+            for k in ("E", "A", "B", "alpha", "beta", "a", "b")
+        ]
         out.append(table(["param", "estimate", f"{pct} CI"], rows))
         out.append(f"objective {f.objective:.6g}; {f.message}")
     if any(m in a.fitted for m in PARAMETRIC):
-        out.append(f"parametric optima under {a.counting.describe()}" + (
-            "" if a.counting.is_6nd else "; N_opt = argmin over N of L(N, C/c(N)), whose exponent tends to "
-            "beta/(alpha+beta) as C grows"))
+        out.append(
+            f"parametric optima under {a.counting.describe()}"
+            + (
+                ""
+                if a.counting.is_6nd
+                else "; N_opt = argmin over N of L(N, C/c(N)), whose exponent tends to beta/(alpha+beta) as C grows"
+            )
+        )
     law_head, law_rows = laws_table(a)
     if law_rows:
         out.append("\nCompute-optimal laws")
@@ -219,10 +240,21 @@ def format_groups(by: str, groups) -> str:
                 law = (f.fit if m == "approach2_corrected" else f).params_law
                 e, ci = law.exponent, a.interval(m, "params_exponent")
             preds = [a.prediction(m, c) for c in a.targets]
-            pred = "; ".join(f"{num(p['flops'])}: {num(p['optimal_params'])} {interval_text(p['params_ci'], positive=True)}"
-                             for p in preds)
-            rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, num(e, 4), interval_text(ci, 4),
-                         pred or "-"])
+            pred = "; ".join(
+                f"{num(p['flops'])}: {num(p['optimal_params'])} {interval_text(p['params_ci'], positive=True)}"
+                for p in preds
+            )
+            rows.append(
+                [
+                    g.value,
+                    str(a.table.n_used),
+                    str(a.table.budgets.size),
+                    m,
+                    num(e, 4),
+                    interval_text(ci, 4),
+                    pred or "-",
+                ]
+            )
         for m, err in a.errors.items():
             rows.append([g.value, str(a.table.n_used), str(a.table.budgets.size), m, "-", "-", f"not fitted: {err}"])
     return table([by, "runs", "budgets", "method", "a", "CI", "N_opt at targets [CI]"], rows)
@@ -236,47 +268,6 @@ def format_sensitivity(s) -> str:
     out += [f"warning: {w}" for w in s.warnings]
     out += [f"missing: {m}" for m in s.missing]
     out += [f"not fitted: {e}" for e in s.errors]
-    return "\n".join(out)
-
-
-def format_backtest(b: Backtest) -> str:
-    """The terminal report of ``scaling fit --holdout K``."""
-    out = [f"\nBacktest: fitted on {len(b.train_budgets)} budgets up to {num(max(b.train_budgets))} FLOPs, "
-           f"held out the {b.holdout} largest"]
-    rows = []
-    inside = lambda v: "-" if v is None else ("yes" if v else "NO")  # noqa: E731
-    for r in b.rows:
-        vci = r.observed.params_ci
-        rows.append([num(r.flops), r.method + (f" ({r.chosen})" if r.chosen else ""), num(r.predicted_params),
-                     interval_text(r.params_ci, positive=True), num(r.observed_params), interval_text(vci) if vci else "-",
-                     f"{r.params_error:+.1%}", inside(r.params_inside), inside(r.params_inside_allowing),
-                     num(r.predicted_loss, 4), num(r.observed_loss, 4), f"{r.loss_error:+.2%}"])
-    out.append(table(["C (FLOPs)", "method", "N pred", "95% CI", "N vertex", "its 95% CI", "N err", "in CI",
-                      "allowing", "L pred", "L obs", "L err"], rows))
-    out += [f"not scored: {u}" for u in b.unscored]
-    return "\n".join(out)
-
-
-def format_backtest_report(r) -> str:
-    """The terminal report of ``scaling backtest``: per split and method, pooled over the tables."""
-    n = len(r.tables)
-    out = [f"Backtest of {r.source}" + (f", each value of '{r.by}' on its own ({n} tables)" if r.by else "")]
-    rows = []
-    for s in r.summaries():
-        rows.append([s.split, s.method, f"{s.covered}/{s.n}", f"{s.covered_allowing}/{s.n}",
-                     *(f"{x:.1%}" for x in (s.params_median_error, s.params_worst_error, s.tokens_median_error,
-                                            s.tokens_worst_error)), f"{s.median_width:.2f}x"])
-    out.append(table(["split", "method", "covered", "allowing vertex", "N med |err|", "N worst", "D med |err|",
-                      "D worst", "median width"], rows))
-    out.append("covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex. allowing vertex: "
-               "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
-               "losses redrawn with the budget's own residual scatter), in quadrature.")
-    for name, rb in r.tables.items():
-        for sp, why in rb.errors.items():
-            out.append(f"not run: {name} {sp}: {why}")
-        for b in rb.splits:
-            out += [f"not scored: {name} {b.split}: {u}" for u in b.unscored]
-    out += [f"not backtested: {name}: {why}" for name, why in r.errors.items()]
     return "\n".join(out)
 
 
@@ -299,7 +290,9 @@ def format_audit(a: Audit) -> str:
         f"({a.optimal_tokens / a.optimal_params:.3g} tokens per parameter)",
     ]
     if a.loss is not None:
-        lines.append(f"predicted loss: this run {a.loss:.4f}, the optimum {a.optimal_loss:.4f} nats/token "
-                     f"({a.loss - a.optimal_loss:+.4f})")
+        lines.append(
+            f"predicted loss: this run {a.loss:.4f}, the optimum {a.optimal_loss:.4f} nats/token "
+            f"({a.loss - a.optimal_loss:+.4f})"
+        )
     lines.append(a.sentence)
     return "\n".join(lines)

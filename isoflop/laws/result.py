@@ -38,6 +38,7 @@ RESAMPLING_SEEDS = "(N, C) points resampled within each budget, then seeds withi
 #: An interval on N_opt or D_opt wider than this (hi/lo) is reported as "unconstrained", not as numbers.
 UNCONSTRAINED = 100.0
 
+
 @dataclass(frozen=True, eq=False)
 class AnalysisResult:
     """Fits of one table by the requested approaches, with bootstrap replicates.
@@ -94,11 +95,12 @@ class AnalysisResult:
     reliability: dict = field(default_factory=dict)
     screened: tuple = ()
 
-
     def __repr__(self) -> str:  # a summary, not every array and bootstrap replicate
         fitted = ", ".join(self.fitted) or "none"
-        return (f"AnalysisResult({self.table.source!r}: {self.table.n_used} runs; fitted {fitted}; "
-                f"{self.n_bootstrap} bootstrap resamples; targets {[f'{c:.3g}' for c in self.targets]})")
+        return (
+            f"AnalysisResult({self.table.source!r}: {self.table.n_used} runs; fitted {fitted}; "
+            f"{self.n_bootstrap} bootstrap resamples; targets {[f'{c:.3g}' for c in self.targets]})"
+        )
 
     def fit(self, method: str):
         """The fit object of an approach (or None)."""
@@ -146,18 +148,23 @@ class AnalysisResult:
                 other = misfit_interval(rec[key], a2[ci]) if misfit else None
                 if other is not None and other[1] / other[0] < iv[1] / iv[0]:
                     iv = other  # Approach 2's, already widened by its own in-table backtest
-                    rec["interval_from" if key == "optimal_params" else "tokens_interval_from"] = \
+                    rec["interval_from" if key == "optimal_params" else "tokens_interval_from"] = (
                         "approach2 (this form fails its lack-of-fit test)"
+                    )
             if iv is not None and rec[key] is not None and None not in iv:
                 iv = _hold(rec[key], iv)
             rec[ci] = list(iv or (None, None)) if samp else None
         if samp and scale != 1.0:
             rec["interval_scale"] = scale
-        wide = {k: ci[1] / ci[0] for k, ci in (("params", rec.get("params_ci")), ("tokens", rec.get("tokens_ci")))
-                if ci and ci[0] and ci[1] and ci[0] > 0 and ci[1] / ci[0] > UNCONSTRAINED}
+        wide = {
+            k: ci[1] / ci[0]
+            for k, ci in (("params", rec.get("params_ci")), ("tokens", rec.get("tokens_ci")))
+            if ci and ci[0] and ci[1] and ci[0] > 0 and ci[1] / ci[0] > UNCONSTRAINED
+        }
         if wide:  # an interval this wide is no answer: flagged here, labelled in tables and left out of figures
-            rec["unconstrained"] = {k: f"its {self.level:.0%} interval spans {v:.3g}x (over {UNCONSTRAINED:g}x)"
-                                    for k, v in wide.items()}
+            rec["unconstrained"] = {
+                k: f"its {self.level:.0%} interval spans {v:.3g}x (over {UNCONSTRAINED:g}x)" for k, v in wide.items()
+            }
         return rec
 
     def predictions(self) -> list[dict]:
@@ -186,45 +193,74 @@ class AnalysisResult:
         t = self.table
         doc: dict = {
             "schema_version": SCHEMA_VERSION,
-            "source": t.source, "n_runs": t.n_runs, "n_used": t.n_used, "derived": t.derived,
-            "columns": dict(t.columns), "grouping": t.grouping, "n_budgets": int(t.budgets.size),
+            "source": t.source,
+            "n_runs": t.n_runs,
+            "n_used": t.n_used,
+            "derived": t.derived,
+            "columns": dict(t.columns),
+            "grouping": t.grouping,
+            "n_budgets": int(t.budgets.size),
             "excluded": [e.to_dict() for e in t.excluded],
-            "methods": list(self.methods), "errors": dict(self.errors), "notes": list(self.notes),
+            "methods": list(self.methods),
+            "errors": dict(self.errors),
+            "notes": list(self.notes),
             "targets": list(self.targets),
             "seed_noise": {k: json_float(v) if isinstance(v, float) else v for k, v in self.seed_noise.items()},
             "misfit": self.misfit,
             "reliability": {m: r.to_dict() for m, r in self.reliability.items()},
             "screened": [e.to_dict() for e in self.screened],
-            "bootstrap": {"n_resamples": self.n_bootstrap, "seed": self.seed, "level": self.level,
-                          "calibrated": self.calibrated,
-                          "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
-                          "failed": {m: int(np.sum(~np.isfinite(next(iter(s.values())))))
-                                     for m, s in self.samples.items()}},
+            "bootstrap": {
+                "n_resamples": self.n_bootstrap,
+                "seed": self.seed,
+                "level": self.level,
+                "calibrated": self.calibrated,
+                "resampling": RESAMPLING if not self.seed_noise.get("dof") else RESAMPLING_SEEDS,
+                "failed": {m: int(np.sum(~np.isfinite(next(iter(s.values()))))) for m, s in self.samples.items()},
+            },
         }
         if "approach1" in self.methods:
-            doc["approach1"] = None if self.approach1 is None else self._with_law_cis(
-                "approach1", schema.envelope_to_dict(self.approach1))
+            doc["approach1"] = (
+                None
+                if self.approach1 is None
+                else self._with_law_cis("approach1", schema.envelope_to_dict(self.approach1))
+            )
         if "approach2" in self.methods:
-            doc["approach2"] = None if self.approach2 is None else self._with_law_cis(
-                "approach2", schema.isoflop_to_dict(self.approach2))
+            doc["approach2"] = (
+                None
+                if self.approach2 is None
+                else self._with_law_cis("approach2", schema.isoflop_to_dict(self.approach2))
+            )
         if "approach2_corrected" in self.methods:
             f = self.approach2_corrected
-            doc["approach2_corrected"] = None if f is None else schema.correction_to_dict(
-                f, self._with_law_cis("approach2_corrected", schema.isoflop_to_dict(f.fit)))
+            doc["approach2_corrected"] = (
+                None
+                if f is None
+                else schema.correction_to_dict(
+                    f, self._with_law_cis("approach2_corrected", schema.isoflop_to_dict(f.fit))
+                )
+            )
         for m in PARAMETRIC:
             if m in self.methods:
                 f = self.fit(m)
-                doc[m] = None if f is None else {
-                    **schema.parametric_to_dict(f),
-                    "ci": None if not self.samples.get(m) else {
-                        k: list(self.interval(m, k) or (None, None))
-                        for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G")},
-                }
+                doc[m] = (
+                    None
+                    if f is None
+                    else {
+                        **schema.parametric_to_dict(f),
+                        "ci": None
+                        if not self.samples.get(m)
+                        else {
+                            k: list(self.interval(m, k) or (None, None))
+                            for k in ("E", "A", "B", "alpha", "beta", "a", "b", "G")
+                        },
+                    }
+                )
         doc["counting"] = {**self.counting.to_dict(), "description": self.counting.describe()}
         doc["predictions"] = self.predictions()
         if include_samples and self.samples:
-            doc["bootstrap_samples"] = {m: {k: [json_float(x) for x in v] for k, v in s.items()}
-                                        for m, s in self.samples.items()}
+            doc["bootstrap_samples"] = {
+                m: {k: [json_float(x) for x in v] for k, v in s.items()} for m, s in self.samples.items()
+            }
         doc["table"] = t.to_dict()
         return doc
 
@@ -239,7 +275,7 @@ class AnalysisResult:
         return d
 
     @classmethod
-    def from_dict(cls, doc: dict, where: str = "fit result") -> "AnalysisResult":
+    def from_dict(cls, doc: dict, where: str = "fit result") -> AnalysisResult:
         """Inverse of :meth:`to_dict` (the table's training curves are not stored, so ``table.curves`` is None).
 
         Raises:
@@ -249,33 +285,55 @@ class AnalysisResult:
             raise RecordError(f"{where}: expected the JSON object written by 'scaling fit --json'")
         version = doc.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise RecordError(f"{where}: schema_version {version!r}, but this version reads {SCHEMA_VERSION} "
-                              "(re-run 'scaling fit --json' to write it again)")
+            raise RecordError(
+                f"{where}: schema_version {version!r}, but this version reads {SCHEMA_VERSION} "
+                "(re-run 'scaling fit --json' to write it again)"
+            )
         table = RunTable.from_dict(schema.need(doc, "table", where))
         methods = tuple(schema.need(doc, "methods", where))
         boot = schema.need(doc, "bootstrap", where)
         fits = {m: None for m in METHODS}
-        readers = {"approach1": schema.envelope_from_dict, "approach2": schema.isoflop_from_dict,
-                   "approach2_corrected": schema.correction_from_dict, "approach3": schema.parametric_from_dict,
-                   "vpnls": schema.parametric_from_dict}
+        readers = {
+            "approach1": schema.envelope_from_dict,
+            "approach2": schema.isoflop_from_dict,
+            "approach2_corrected": schema.correction_from_dict,
+            "approach3": schema.parametric_from_dict,
+            "vpnls": schema.parametric_from_dict,
+        }
         for m in METHODS:
             if doc.get(m) is not None:
                 fits[m] = readers[m](doc[m], f"{where}: {m}")
-        samples = {m: {k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in s.items()}
-                   for m, s in (doc.get("bootstrap_samples") or {}).items()}
-        return cls(table=table, methods=methods, approach1=fits["approach1"], approach2=fits["approach2"],
-                   approach3=fits["approach3"], errors=dict(doc.get("errors") or {}), samples=samples,
-                   targets=tuple(float(t) for t in doc.get("targets") or ()), level=float(boot.get("level", 0.95)),
-                   n_bootstrap=int(boot.get("n_resamples") or 0), seed=boot.get("seed"),
-                   calibrated=bool(boot.get("calibrated", False)), misfit=dict(doc.get("misfit") or {}),
-                   reliability={m: Reliability.from_dict(r) for m, r in (doc.get("reliability") or {}).items()},
-                   screened=tuple(Exclusion.from_dict(e) for e in doc.get("screened") or ()),
-                   notes=tuple(doc.get("notes") or ()), vpnls=fits["vpnls"],
-                   approach2_corrected=fits["approach2_corrected"], counting=Counting.from_dict(doc.get("counting")),
-                   seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()})
+        samples = {
+            m: {k: np.array([np.nan if x is None else x for x in v], dtype=float) for k, v in s.items()}
+            for m, s in (doc.get("bootstrap_samples") or {}).items()
+        }
+        return cls(
+            table=table,
+            methods=methods,
+            approach1=fits["approach1"],
+            approach2=fits["approach2"],
+            approach3=fits["approach3"],
+            errors=dict(doc.get("errors") or {}),
+            samples=samples,
+            targets=tuple(float(t) for t in doc.get("targets") or ()),
+            level=float(boot.get("level", 0.95)),
+            n_bootstrap=int(boot.get("n_resamples") or 0),
+            seed=boot.get("seed"),
+            calibrated=bool(boot.get("calibrated", False)),
+            misfit=dict(doc.get("misfit") or {}),
+            reliability={m: Reliability.from_dict(r) for m, r in (doc.get("reliability") or {}).items()},
+            screened=tuple(Exclusion.from_dict(e) for e in doc.get("screened") or ()),
+            notes=tuple(doc.get("notes") or ()),
+            vpnls=fits["vpnls"],
+            approach2_corrected=fits["approach2_corrected"],
+            counting=Counting.from_dict(doc.get("counting")),
+            seed_noise={k: (float("nan") if v is None else v) for k, v in (doc.get("seed_noise") or {}).items()},
+        )
 
 
-def sample_predictions(method: str, samples: dict, flops: float, counting: Counting = Counting()) -> dict[str, np.ndarray]:
+def sample_predictions(
+    method: str, samples: dict, flops: float, counting: Counting = Counting()
+) -> dict[str, np.ndarray]:
     """N_opt, D_opt and the minimum loss at C FLOPs for every bootstrap replicate.
 
     Args:

@@ -54,7 +54,7 @@ def side_height(loss) -> float:
     i = int(np.argmin(loss))
     if i == 0 or i == loss.size - 1:
         return float("nan")
-    return float(min(np.max(loss[:i]), np.max(loss[i + 1:])) - loss[i])
+    return float(min(np.max(loss[:i]), np.max(loss[i + 1 :])) - loss[i])
 
 
 def profile_height(table: RunTable) -> float:
@@ -71,7 +71,7 @@ def off_centre(loss, height: float) -> np.ndarray:
     loss = np.asarray(loss, dtype=float)
     i = int(np.argmin(loss))
     out = (loss - loss[i]) > height
-    out[max(i - MIN_PER_SIDE, 0): i + MIN_PER_SIDE + 1] = False
+    out[max(i - MIN_PER_SIDE, 0) : i + MIN_PER_SIDE + 1] = False
     return out
 
 
@@ -97,9 +97,14 @@ def screen_runs(table: RunTable, height: float | None = None) -> RunTable:
         for j in np.flatnonzero(drop[inv]):
             r = int(rows[sel[j]])
             used[r] = False
-            new.append(Exclusion(table.row(r), f"off-centre: loss {l[sel[j]]:.4g} is {l[sel[j]] - mean[i]:.3g} above "
-                                               f"its budget's minimum ({mean[i]:.4g} at N = {sizes[i]:.3g}), over the "
-                                               f"table's profile height {h:.3g}"))
+            new.append(
+                Exclusion(
+                    table.row(r),
+                    f"off-centre: loss {l[sel[j]]:.4g} is {l[sel[j]] - mean[i]:.3g} above "
+                    f"its budget's minimum ({mean[i]:.4g} at N = {sizes[i]:.3g}), over the "
+                    f"table's profile height {h:.3g}",
+                )
+            )
     if not new:
         return table
     group = np.where(used, table.group, -1)

@@ -15,8 +15,16 @@ import pandas as pd
 from isoflop.errors import TableError
 
 #: Columns that index checkpoints of one run (a table holding several per run is refused, not fitted).
-CHECKPOINT_COLUMNS = ("step", "global_step", "checkpoint", "ckpt", "checkpoint_step", "fraction_elapsed",
-                      "frac_elapsed", "progress")
+CHECKPOINT_COLUMNS = (
+    "step",
+    "global_step",
+    "checkpoint",
+    "ckpt",
+    "checkpoint_step",
+    "fraction_elapsed",
+    "frac_elapsed",
+    "progress",
+)
 TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "1.0"})
 FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "0.0", ""})
 
@@ -61,8 +69,9 @@ def filter_rows(df: pd.DataFrame, where, src: str) -> tuple[pd.DataFrame, np.nda
         if not np.any(keep & hit):
             seen = sorted(set(df[name][keep].astype(str).str.strip()))
             more = f" (values: {', '.join(seen[:8])}{', ...' if len(seen) > 8 else ''})" if seen else ""
-            raise TableError(f"{src}: --where {w!r} matches no row{' left by the filters before it' if where[0] != w else ''}"
-                             f"{more}")
+            raise TableError(
+                f"{src}: --where {w!r} matches no row{' left by the filters before it' if where[0] != w else ''}{more}"
+            )
         keep &= hit
     return df[keep].reset_index(drop=True), rows[keep]
 
@@ -80,6 +89,8 @@ def refuse_checkpoints(df: pd.DataFrame, n: np.ndarray, group: np.ndarray, used:
     for k in range(keys.shape[0]):
         vals = sorted(set(step[u][inv.ravel() == k]))
         if len(vals) > 1:
-            raise TableError(f"{src}: column '{col}' holds several checkpoints of one run (N = {keys[k][0]:.4g}: "
-                             f"{col} {', '.join(vals[:4])}{', ...' if len(vals) > 4 else ''}); fit final losses only, "
-                             f"e.g. --where {col}=VALUE, or drop the checkpoint rows")
+            raise TableError(
+                f"{src}: column '{col}' holds several checkpoints of one run (N = {keys[k][0]:.4g}: "
+                f"{col} {', '.join(vals[:4])}{', ...' if len(vals) > 4 else ''}); fit final losses only, "
+                f"e.g. --where {col}=VALUE, or drop the checkpoint rows"
+            )

@@ -57,11 +57,16 @@ class SensitivityRow:
     tokens_ci: tuple | None
 
     def to_dict(self) -> dict:
-        return {"choice": self.choice, "variant": self.variant, "method": self.method, "flops": self.flops,
-                "optimal_params": json_float(self.optimal_params),
-                "params_ci": [json_float(v) for v in self.params_ci] if self.params_ci else None,
-                "optimal_tokens": json_float(self.optimal_tokens),
-                "tokens_ci": [json_float(v) for v in self.tokens_ci] if self.tokens_ci else None}
+        return {
+            "choice": self.choice,
+            "variant": self.variant,
+            "method": self.method,
+            "flops": self.flops,
+            "optimal_params": json_float(self.optimal_params),
+            "params_ci": [json_float(v) for v in self.params_ci] if self.params_ci else None,
+            "optimal_tokens": json_float(self.optimal_tokens),
+            "tokens_ci": [json_float(v) for v in self.tokens_ci] if self.tokens_ci else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,9 +80,13 @@ class Sensitivity:
     errors: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict:
-        return {"rows": [r.to_dict() for r in self.rows],
-                "spread": {f"{c:g}": {k: json_float(v) for k, v in s.items()} for c, s in self.spread.items()},
-                "warnings": list(self.warnings), "missing": list(self.missing), "errors": list(self.errors)}
+        return {
+            "rows": [r.to_dict() for r in self.rows],
+            "spread": {f"{c:g}": {k: json_float(v) for k, v in s.items()} for c, s in self.spread.items()},
+            "warnings": list(self.warnings),
+            "missing": list(self.missing),
+            "errors": list(self.errors),
+        }
 
 
 def _rows(result: AnalysisResult, choice: str, variant: str, methods=None) -> list[SensitivityRow]:
@@ -87,10 +96,18 @@ def _rows(result: AnalysisResult, choice: str, variant: str, methods=None) -> li
             continue
         for c in result.targets:
             p = result.prediction(m, c)
-            out.append(SensitivityRow(choice, variant, m, c, p["optimal_params"],
-                                      tuple(p["params_ci"]) if p["params_ci"] and p["params_ci"][0] is not None else None,
-                                      p["optimal_tokens"],
-                                      tuple(p["tokens_ci"]) if p["tokens_ci"] and p["tokens_ci"][0] is not None else None))
+            out.append(
+                SensitivityRow(
+                    choice,
+                    variant,
+                    m,
+                    c,
+                    p["optimal_params"],
+                    tuple(p["params_ci"]) if p["params_ci"] and p["params_ci"][0] is not None else None,
+                    p["optimal_tokens"],
+                    tuple(p["tokens_ci"]) if p["tokens_ci"] and p["tokens_ci"][0] is not None else None,
+                )
+            )
     return out
 
 
@@ -113,23 +130,34 @@ def conditioning_warnings(result: AnalysisResult, label: str = "") -> list[str]:
             continue
         iv = result.interval(m, "a")
         if iv and iv[1] - iv[0] > WIDE_A:
-            out.append(f"{label}{m}: the interval on a spans {iv[1] - iv[0]:.2f} ([{iv[0]:.3g}, {iv[1]:.3g}]): the "
-                       "objective's profile is wide, so the table barely constrains the exponent")
+            out.append(
+                f"{label}{m}: the interval on a spans {iv[1] - iv[0]:.2f} ([{iv[0]:.3g}, {iv[1]:.3g}]): the "
+                "objective's profile is wide, so the table barely constrains the exponent"
+            )
         x = np.column_stack([np.asarray(s[k], dtype=float) for k in ("log_A", "log_B", "alpha", "beta")])
         x = x[np.all(np.isfinite(x), axis=1)]
         if x.shape[0] > 10 and np.all(x.std(axis=0) > 0):
             c = np.corrcoef(x.T)
             names = ("log A", "log B", "alpha", "beta")
-            worst = max(((abs(c[i, j]), i, j) for i in range(4) for j in range(i + 1, 4)))
+            worst = max((abs(c[i, j]), i, j) for i in range(4) for j in range(i + 1, 4))
             if worst[0] > RIDGE:
-                out.append(f"{label}{m}: bootstrap replicates lie on a ridge (corr({names[worst[1]]}, "
-                           f"{names[worst[2]]}) = {c[worst[1], worst[2]]:+.3f}): those parameters trade off, "
-                           "and only their combination is measured")
+                out.append(
+                    f"{label}{m}: bootstrap replicates lie on a ridge (corr({names[worst[1]]}, "
+                    f"{names[worst[2]]}) = {c[worst[1], worst[2]]:+.3f}): those parameters trade off, "
+                    "and only their combination is measured"
+                )
     return out
 
 
-def sensitivity(table: RunTable, base: AnalysisResult, *, recounted: RunTable | None = None,
-                n_bootstrap: int = 200, seed: int | None = 0, **analyze_kw) -> Sensitivity:
+def sensitivity(
+    table: RunTable,
+    base: AnalysisResult,
+    *,
+    recounted: RunTable | None = None,
+    n_bootstrap: int = 200,
+    seed: int | None = 0,
+    **analyze_kw,
+) -> Sensitivity:
     """Refit ``table`` under each choice and collect N_opt and D_opt at ``base``'s targets.
 
     Args:
@@ -146,16 +174,17 @@ def sensitivity(table: RunTable, base: AnalysisResult, *, recounted: RunTable | 
     missing, errors = [], []
     # Counting: the parametric optimum under C = 6ND, and the runs recounted as 6N.
     if not base.counting.is_6nd:
-        rows += _rows(dataclasses.replace(base, counting=Counting()), "counting", "frontier under C = 6ND",
-                      PARAMETRIC)
+        rows += _rows(dataclasses.replace(base, counting=Counting()), "counting", "frontier under C = 6ND", PARAMETRIC)
     if recounted is not None:
         try:
             rows += _rows(analyze(recounted, methods=REFERENCE, **kw), "counting", "recounted 6N (non-embedding N)")
         except ScalingError as e:
             errors.append(f"recounted 6N: {e}")
     else:
-        missing.append("counting: recounted 6N (non-embedding N, C = 6ND) needs a sweep folder, whose records "
-                       "hold non-embedding parameter counts")
+        missing.append(
+            "counting: recounted 6N (non-embedding N, C = 6ND) needs a sweep folder, whose records "
+            "hold non-embedding parameter counts"
+        )
     # Loss: Approach 3's Huber threshold.
     for delta in DELTAS:
         try:
@@ -174,10 +203,16 @@ def sensitivity(table: RunTable, base: AnalysisResult, *, recounted: RunTable | 
                 rows += _rows(r, "budgets", f"without {table.budgets[k]:.3g}")
             except ScalingError as e:
                 errors.append(f"without {table.budgets[k]:.3g}: {e}")
-    spread = {c: {**_spread([r for r in rows if r.flops == c]),
-                  **{f"{k}_without_approach1": v for k, v in
-                     _spread([r for r in rows if r.flops == c and r.method != "approach1"]).items()}}
-              for c in targets}
+    spread = {
+        c: {
+            **_spread([r for r in rows if r.flops == c]),
+            **{
+                f"{k}_without_approach1": v
+                for k, v in _spread([r for r in rows if r.flops == c and r.method != "approach1"]).items()
+            },
+        }
+        for c in targets
+    }
     return Sensitivity(tuple(rows), spread, tuple(warnings), tuple(missing), tuple(errors))
 
 

@@ -88,7 +88,7 @@ class Surface:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "surface") -> "Surface":
+    def from_dict(cls, d: dict, where: str = "surface") -> Surface:
         if not isinstance(d, dict):
             raise LawError(f"{where}: expected an object with {', '.join(_KEYS)}")
         missing = [k for k in _KEYS if k not in d]
@@ -105,7 +105,7 @@ class Surface:
         return cls(**kw)
 
     @classmethod
-    def from_fit(cls, fit, name: str = "fit") -> "Surface":
+    def from_fit(cls, fit, name: str = "fit") -> Surface:
         """The surface of a parametric fit (anything with E, A, B, alpha, beta)."""
         return cls(float(fit.E), float(fit.A), float(fit.B), float(fit.alpha), float(fit.beta), name=name)
 

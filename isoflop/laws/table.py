@@ -22,7 +22,7 @@ class Exclusion:
         return {"index": self.index, "reason": self.reason}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Exclusion":
+    def from_dict(cls, d: dict) -> Exclusion:
         return cls(int(d["index"]), str(d["reason"]))
 
 
@@ -81,9 +81,11 @@ class RunTable:
         return int(self.loss.size)
 
     def __repr__(self) -> str:  # a summary: the arrays of a large table run to tens of thousands of characters
-        return (f"RunTable({self.source!r}: {self.n_runs} runs, {self.n_used} used, {self.budgets.size} budgets "
-                f"{_span(self.budgets)}, N {_span(self.n_params[self.used])}, {len(self.excluded)} excluded"
-                f"{', with training curves' if self.curves is not None else ''})")
+        return (
+            f"RunTable({self.source!r}: {self.n_runs} runs, {self.n_used} used, {self.budgets.size} budgets "
+            f"{_span(self.budgets)}, N {_span(self.n_params[self.used])}, {len(self.excluded)} excluded"
+            f"{', with training curves' if self.curves is not None else ''})"
+        )
 
     @property
     def n_used(self) -> int:
@@ -98,39 +100,61 @@ class RunTable:
     def to_dict(self) -> dict:
         """The table as JSON-ready data (training curves left out); :meth:`from_dict` reads it back."""
         return {
-            "source": self.source, "derived": self.derived, "columns": dict(self.columns), "grouping": self.grouping,
+            "source": self.source,
+            "derived": self.derived,
+            "columns": dict(self.columns),
+            "grouping": self.grouping,
             "excluded": [e.to_dict() for e in self.excluded],
-            "budgets": self.budgets.tolist(), "n_params": self.n_params.tolist(), "n_tokens": self.n_tokens.tolist(),
-            "flops": self.flops.tolist(), "loss": [float(x) if np.isfinite(x) else None for x in self.loss],
-            "used": self.used.tolist(), "group": self.group.tolist(),
+            "budgets": self.budgets.tolist(),
+            "n_params": self.n_params.tolist(),
+            "n_tokens": self.n_tokens.tolist(),
+            "flops": self.flops.tolist(),
+            "loss": [float(x) if np.isfinite(x) else None for x in self.loss],
+            "used": self.used.tolist(),
+            "group": self.group.tolist(),
             "rows": None if self.rows is None else [int(r) for r in self.rows],
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunTable":
+    def from_dict(cls, d: dict) -> RunTable:
         """Inverse of :meth:`to_dict` (``curves`` is None)."""
         f = lambda k: np.asarray([np.nan if v is None else v for v in d[k]], dtype=float)  # noqa: E731
-        return cls(d["source"], f("n_params"), f("n_tokens"), f("flops"), f("loss"),
-                   np.asarray(d["used"], dtype=bool), np.asarray(d["group"], dtype=int),
-                   np.asarray(d["budgets"], dtype=float),
-                   tuple(Exclusion.from_dict(e) for e in d["excluded"]), d["derived"],
-                   dict(d["columns"]), d["grouping"], None,
-                   rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int))
+        return cls(
+            d["source"],
+            f("n_params"),
+            f("n_tokens"),
+            f("flops"),
+            f("loss"),
+            np.asarray(d["used"], dtype=bool),
+            np.asarray(d["group"], dtype=int),
+            np.asarray(d["budgets"], dtype=float),
+            tuple(Exclusion.from_dict(e) for e in d["excluded"]),
+            d["derived"],
+            dict(d["columns"]),
+            d["grouping"],
+            None,
+            rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int),
+        )
 
-    def with_unique_tokens(self, unique: float, r_star: float | None = None) -> "RunTable":
+    def with_unique_tokens(self, unique: float, r_star: float | None = None) -> RunTable:
         """A copy whose D is Muennighoff et al.'s effective D' for runs drawn from ``unique`` tokens
         (:func:`isoflop.laws.repeats.effective_tokens`): every estimator then fits the law of fresh data, and
         its D_opt is in fresh tokens. C stays the FLOPs the runs spent."""
         r = R_STAR if r_star is None else r_star
         if not (np.isfinite(unique) and unique > 0 and np.isfinite(r) and r > 0):
             raise TableError(f"{self.source}: unique tokens ({unique}) and R_D* ({r}) must be positive")
-        d = np.where(np.isfinite(self.n_tokens), effective_tokens(np.nan_to_num(self.n_tokens, nan=1.0), unique, r),
-                     self.n_tokens)
-        cols = {**self.columns, "tokens": f"{self.columns.get('tokens', 'tokens')} as D' for U_D = {unique:.4g}, "
-                                          f"R_D* = {r:g}"}
+        d = np.where(
+            np.isfinite(self.n_tokens),
+            effective_tokens(np.nan_to_num(self.n_tokens, nan=1.0), unique, r),
+            self.n_tokens,
+        )
+        cols = {
+            **self.columns,
+            "tokens": f"{self.columns.get('tokens', 'tokens')} as D' for U_D = {unique:.4g}, R_D* = {r:g}",
+        }
         return replace(self, n_tokens=d, columns=cols)
 
-    def subset_budgets(self, keep_groups) -> "RunTable":
+    def subset_budgets(self, keep_groups) -> RunTable:
         """A copy in which only runs of the given budget groups are used (for backtests)."""
         keep = np.isin(self.group, np.asarray(list(keep_groups), dtype=int)) & self.used
         return replace(self, used=keep, group=np.where(keep, self.group, -1))

@@ -12,18 +12,17 @@ reason; malformed values (a non-numeric N, a negative C) raise :class:`TableErro
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from isoflop.errors import TableError
-from isoflop.model.flops import complete_ndc
 from isoflop.laws.selection import FALSE_WORDS, TRUE_WORDS, _norm, filter_rows, refuse_checkpoints
 from isoflop.laws.table import Exclusion, RunTable, group_by_flops
-from isoflop.runs.store import is_sweep_dir, read_curves, runs_frame
+from isoflop.laws.table_files import read_source, read_table
+from isoflop.model.flops import complete_ndc
+from isoflop.runs.store import read_curves
 
 #: Column names recognised for each quantity, case-insensitively and with
 #: spaces, hyphens and underscores treated alike. Earlier names win.
@@ -40,81 +39,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-
 #: Status values that count as a finished, usable run.
 OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", "done", "finished"})
-
-#: Built-in example tables shipped with the package (see isoflop/examples/README.md).
-EXAMPLES = {
-    "chinchilla": "chinchilla_epoch_svg_extracted.csv",
-    "cs336": "cs336_isoflops_curves.json",
-    "porian2024": "porian2024_isoflops.csv",
-}
-
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
-           ".parquet": "parquet", ".pq": "parquet"}
-
-
-def example_path(name: str) -> Path:
-    """Path of a built-in example table (a key of :data:`EXAMPLES`)."""
-    if name not in EXAMPLES:
-        raise TableError(f"unknown example '{name}' (choose from {', '.join(EXAMPLES)})")
-    return Path(str(resources.files("isoflop") / "examples" / EXAMPLES[name]))
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSON (array of objects), JSON Lines or Parquet file.
-
-    Raises:
-        TableError: the file is missing, of unknown format, or malformed.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise TableError(f"{p}: file not found")
-    if p.is_dir():
-        raise TableError(f"{p}: is a directory, not a loss table")
-    fmt = FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise TableError(f"{p}: unknown format '{p.suffix}' (expected one of {', '.join(sorted(FORMATS))})")
-    try:
-        if fmt in ("csv", "tsv"):
-            return pd.read_csv(p, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False)
-        if fmt == "jsonl":
-            rows = []
-            for i, line in enumerate(p.read_text().splitlines()):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as e:
-                        raise TableError(f"{p}: line {i + 1}: invalid JSON ({e.msg})") from None
-            return _records_frame(p, rows)
-        if fmt == "json":
-            try:
-                data = json.loads(p.read_text())
-            except json.JSONDecodeError as e:
-                raise TableError(f"{p}: invalid JSON at line {e.lineno} ({e.msg})") from None
-            if isinstance(data, dict) and isinstance(data.get("runs"), list):
-                data = data["runs"]
-            if not isinstance(data, list):
-                raise TableError(f"{p}: expected a JSON array of objects (one per run), got {type(data).__name__}")
-            return _records_frame(p, data)
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise TableError(f"{p}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-        return pd.read_parquet(p)
-    except TableError:
-        raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TableError(f"{p}: cannot read as {fmt}: {msg}") from None
-
-
-def _records_frame(p: Path, rows: list) -> pd.DataFrame:
-    for i, r in enumerate(rows):
-        if not isinstance(r, dict):
-            raise TableError(f"{p}: row {i}: expected an object with named fields, got {type(r).__name__}")
-    return pd.DataFrame.from_records(rows)
 
 
 def _find_column(df: pd.DataFrame, role: str, override: str | None, src: str) -> str | None:
@@ -126,7 +52,9 @@ def _find_column(df: pd.DataFrame, role: str, override: str | None, src: str) ->
             return override
         if _norm(override) in by_norm:
             return by_norm[_norm(override)]
-        raise TableError(f"{src}: column '{override}' (given for {role}) not found; columns are {list(map(str, df.columns))}")
+        raise TableError(
+            f"{src}: column '{override}' (given for {role}) not found; columns are {list(map(str, df.columns))}"
+        )
     for alias in COLUMN_ALIASES[role]:
         if _norm(alias) in by_norm:
             return by_norm[_norm(alias)]
@@ -165,6 +93,79 @@ def _check_positive(vals, col, role, src, label):
     if bad.size:
         i = bad[0]
         raise TableError(f"{src}: {label(i)}: column '{col}' ({role}) must be positive and finite, got {vals[i]:g}")
+
+
+def _columns(df: pd.DataFrame, src: str, params_col, tokens_col, flops_col, loss_col, budget_col) -> dict:
+    """The column that holds each quantity (None where absent), after checking that there is a loss and two of
+    N, D and C."""
+    cols = {
+        "params": _find_column(df, "params", params_col, src),
+        "tokens": _find_column(df, "tokens", tokens_col, src),
+        "flops": _find_column(df, "flops", flops_col, src),
+        "loss": _find_column(df, "loss", loss_col, src),
+        "budget": _find_column(df, "budget", budget_col, src),
+        "status": _find_column(df, "status", None, src),
+        "outlier": _find_column(df, "outlier", None, src),
+    }
+    if cols["loss"] is None:
+        raise TableError(
+            f"{src}: no loss column (looked for {', '.join(COLUMN_ALIASES['loss'])}; use --loss-col); "
+            f"columns are {list(map(str, df.columns))}"
+        )
+    present = [r for r in ("params", "tokens", "flops") if cols[r] is not None]
+    if len(present) < 2:
+        missing = [r for r in ("params", "tokens", "flops") if cols[r] is None]
+        raise TableError(
+            f"{src}: needs two of params, tokens and flops (C = 6ND) but found no column for "
+            f"{' or '.join(missing)}; columns are {list(map(str, df.columns))}"
+        )
+    return cols
+
+
+def _marked_reasons(df: pd.DataFrame, cols: dict, src: str, label) -> dict[int, str]:
+    """Rows the table itself excludes (a status that is not ok, an outlier column marked true), with reasons."""
+    reasons: dict[int, str] = {}
+    if cols["status"] is not None:
+        status = df[cols["status"]].astype(str).str.strip()
+        err_col = _find_column(df, "error", None, src)
+        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
+        for i, st in enumerate(status):
+            if st.lower() not in OK_STATUSES:
+                why = errors.iloc[i].strip() if errors is not None else ""
+                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
+    if cols["outlier"] is not None:
+        why_col = _find_column(df, "outlier_reason", None, src)
+        for i, v in enumerate(df[cols["outlier"]]):
+            word = str(v).strip().lower() if not (isinstance(v, float) and np.isnan(v)) else ""
+            if word in TRUE_WORDS and i not in reasons:
+                why = str(df[why_col].iloc[i]).strip() if why_col is not None else ""
+                reasons[i] = f"marked in column '{cols['outlier']}'" + (f": {why}" if why and why != "nan" else "")
+            elif word not in TRUE_WORDS | FALSE_WORDS:
+                raise TableError(f"{src}: {label(i)}: column '{cols['outlier']}' value '{v}' is not true or false")
+    return reasons
+
+
+def _budgets(df: pd.DataFrame, cols: dict, flops, used, group_tol: float, src: str, label):
+    """Each used run's budget index (-1 for unused rows), the budgets, and how they were grouped."""
+    group = np.full(len(df), -1, dtype=int)
+    if cols["budget"] is not None:
+        braw = _numeric(df, cols["budget"], "budget", src, label, allow_missing=True)
+        for i in np.flatnonzero(used & ~(np.isfinite(braw) & (braw > 0))):
+            raise TableError(
+                f"{src}: {label(int(i))}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}"
+            )
+        budgets, inv = np.unique(braw[used], return_inverse=True)
+        group[used] = inv
+        grouping = f"by column '{cols['budget']}'"
+    else:
+        g = group_by_flops(flops[used], group_tol)
+        group[used] = g
+        c_used = flops[used]
+        budgets = (
+            np.array([np.exp(np.mean(np.log(c_used[g == k]))) for k in range(g.max() + 1)]) if g.size else np.array([])
+        )
+        grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
+    return group, budgets, grouping
 
 
 def load_runs(
@@ -226,43 +227,11 @@ def load_runs(
     if len(df) == 0:
         raise TableError(f"{src}: the table has no rows")
 
-    cols = {
-        "params": _find_column(df, "params", params_col, src),
-        "tokens": _find_column(df, "tokens", tokens_col, src),
-        "flops": _find_column(df, "flops", flops_col, src),
-        "loss": _find_column(df, "loss", loss_col, src),
-        "budget": _find_column(df, "budget", budget_col, src),
-        "status": _find_column(df, "status", None, src),
-        "outlier": _find_column(df, "outlier", None, src),
-    }
-    if cols["loss"] is None:
-        raise TableError(f"{src}: no loss column (looked for {', '.join(COLUMN_ALIASES['loss'])}; use --loss-col); "
-                         f"columns are {list(map(str, df.columns))}")
+    cols = _columns(df, src, params_col, tokens_col, flops_col, loss_col, budget_col)
     present = [r for r in ("params", "tokens", "flops") if cols[r] is not None]
-    if len(present) < 2:
-        missing = [r for r in ("params", "tokens", "flops") if cols[r] is None]
-        raise TableError(f"{src}: needs two of params, tokens and flops (C = 6ND) but found no column for "
-                         f"{' or '.join(missing)}; columns are {list(map(str, df.columns))}")
 
     # Runs whose status is not ok are excluded with their error; they may lack N, D or C (a crashed run).
-    reasons: dict[int, str] = {}
-    if cols["status"] is not None:
-        status = df[cols["status"]].astype(str).str.strip()
-        err_col = _find_column(df, "error", None, src)
-        errors = df[err_col].fillna("").astype(str) if err_col is not None else None
-        for i, st in enumerate(status):
-            if st.lower() not in OK_STATUSES:
-                why = errors.iloc[i].strip() if errors is not None else ""
-                reasons[i] = f"status '{st}'" + (f": {why}" if why and why != "nan" else "")
-    if cols["outlier"] is not None:
-        why_col = _find_column(df, "outlier_reason", None, src)
-        for i, v in enumerate(df[cols["outlier"]]):
-            word = str(v).strip().lower() if not (isinstance(v, float) and np.isnan(v)) else ""
-            if word in TRUE_WORDS and i not in reasons:
-                why = str(df[why_col].iloc[i]).strip() if why_col is not None else ""
-                reasons[i] = f"marked in column '{cols['outlier']}'" + (f": {why}" if why and why != "nan" else "")
-            elif word not in TRUE_WORDS | FALSE_WORDS:
-                raise TableError(f"{src}: {label(i)}: column '{cols['outlier']}' value '{v}' is not true or false")
+    reasons = _marked_reasons(df, cols, src, label)
     skip = np.zeros(len(df), dtype=bool)
     skip[list(reasons)] = True
     vals: dict[str, np.ndarray] = {}
@@ -270,7 +239,8 @@ def load_runs(
         vals[role] = _numeric(df, cols[role], role, src, label, skip=skip)
         _check_positive(np.where(skip, 1.0, vals[role]), cols[role], role, src, label)
     vals["params"], vals["tokens"], vals["flops"], derived = complete_ndc(
-        vals.get("params"), vals.get("tokens"), vals.get("flops"))
+        vals.get("params"), vals.get("tokens"), vals.get("flops")
+    )
     loss = _numeric(df, cols["loss"], "loss", src, label, allow_missing=True)
     bad_loss = np.flatnonzero(np.isfinite(loss) & (loss <= 0))
     if bad_loss.size:
@@ -290,20 +260,7 @@ def load_runs(
     used = np.ones(len(df), dtype=bool)
     used[list(reasons)] = False
 
-    group = np.full(len(df), -1, dtype=int)
-    if cols["budget"] is not None:
-        braw = _numeric(df, cols["budget"], "budget", src, label, allow_missing=True)
-        for i in np.flatnonzero(used & ~(np.isfinite(braw) & (braw > 0))):
-            raise TableError(f"{src}: {label(int(i))}: column '{cols['budget']}' (budget) must be positive, got {braw[i]:g}")
-        budgets, inv = np.unique(braw[used], return_inverse=True)
-        group[used] = inv
-        grouping = f"by column '{cols['budget']}'"
-    else:
-        g = group_by_flops(vals["flops"][used], group_tol)
-        group[used] = g
-        c_used = vals["flops"][used]
-        budgets = np.array([np.exp(np.mean(np.log(c_used[g == k]))) for k in range(g.max() + 1)]) if g.size else np.array([])
-        grouping = f"by FLOPs within {group_tol:.0%} (geometric mean per group)"
+    group, budgets, grouping = _budgets(df, cols, vals["flops"], used, group_tol, src, label)
 
     refuse_checkpoints(df, vals["params"], group, used, src)
     excluded = tuple(Exclusion(int(rows[i]), reasons[i]) for i in sorted(reasons))
@@ -327,50 +284,8 @@ def load_runs(
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
         simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
-        rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int))
-
-
-def read_source(source, recount: str = "as-run") -> tuple[pd.DataFrame, str, bool, bool]:
-    """The rows of a table source as text, with its name for messages, whether its rows are CSV lines, and
-    whether it is a sweep folder (read without writing; its run records, recounted as ``recount``).
-
-    Raises:
-        TableError: as :func:`read_table`, an unknown example, or a sweep folder with no finished run.
-    """
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True), "<dataframe>", False, False
-    if is_sweep_dir(str(source)):
-        df = recount_runs(runs_frame(source), recount).astype({"error": str})
-        if len(df) == 0:
-            raise TableError(f"{source}: no finished runs yet (no runs/*/result.json)")
-        return df, str(source), False, True
-    s = str(source)
-    path = example_path(s.split(":", 1)[1]) if s.startswith("example:") else Path(s)
-    return read_table(path), (s if s.startswith("example:") else str(path)), path.suffix.lower() in (".csv", ".tsv"), False
-
-
-def recount_runs(df: pd.DataFrame, convention: str) -> pd.DataFrame:
-    """A sweep's runs as if counted under another convention: "6N" (Kaplan et al. 2020) uses
-    N = non-embedding parameters and C = 6·N·D; each budget's nominal C becomes the
-    geometric mean of its runs' recounted C (the runs of one budget no longer share
-    one C under 6N, since the conventions differ by up to 2x across sizes).
-
-    Args:
-        df: a runs table from :func:`isoflop.runs.store.runs_frame`.
-        convention: "6N", or "as-run" to return the table unchanged.
-
-    Raises:
-        TableError: an unknown convention.
-    """
-    if convention == "as-run":
-        return df
-    if convention != "6N":
-        raise TableError(f"unknown recount convention {convention!r} (use as-run or 6N)")
-    out = df.copy()
-    out["params"] = out["n_params_non_embedding"]
-    out["flops"] = 6.0 * out["params"] * out["tokens"]
-    out["budget"] = out.groupby("budget")["flops"].transform(lambda c: float(np.exp(np.log(c).mean())))
-    return out
+        rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int),
+    )
 
 
 def read_grid(path: str | Path) -> np.ndarray:

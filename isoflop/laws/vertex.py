@@ -47,8 +47,9 @@ class Vertex:
     n_runs: int
 
 
-def observed_vertex(flops: float, n, d, l, rng: np.random.Generator,
-                    n_resamples: int = VERTEX_RESAMPLES) -> Vertex | None:
+def observed_vertex(
+    flops: float, n, d, l, rng: np.random.Generator, n_resamples: int = VERTEX_RESAMPLES
+) -> Vertex | None:
     """The vertex of one budget's parabolas and its own interval (None when the profile is not ``ok``).
 
     The interval is a parametric bootstrap: the budget's losses redrawn as its fitted parabola plus normal noise

@@ -18,9 +18,22 @@ from isoflop.model.flops import (
 )
 from isoflop.model.shapes import clean_shapes, distinct_shapes_for_params, shape_for_params
 
-__all__ = ["ASPECT_RATIO", "CONVENTIONS", "DEFAULT_CONVENTION", "HEAD_DIM", "ModelConfig", "ParamCounts", "Transformer",
-           "all_flops_per_token", "clean_shapes", "distinct_shapes_for_params", "flops_per_token", "param_counts",
-           "shape_for_params", "tokens_for_budget"]
+__all__ = [
+    "ASPECT_RATIO",
+    "CONVENTIONS",
+    "DEFAULT_CONVENTION",
+    "HEAD_DIM",
+    "ModelConfig",
+    "ParamCounts",
+    "Transformer",
+    "all_flops_per_token",
+    "clean_shapes",
+    "distinct_shapes_for_params",
+    "flops_per_token",
+    "param_counts",
+    "shape_for_params",
+    "tokens_for_budget",
+]
 
 
 def __getattr__(name):  # PEP 562: torch is imported only when the transformer is asked for

@@ -74,16 +74,24 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         """Inverse of :meth:`to_dict` (validated like any construction)."""
         return cls(**d)
 
-    def replace(self, **kw) -> "ModelConfig":
+    def replace(self, **kw) -> ModelConfig:
         return replace(self, **kw)
 
     @classmethod
-    def from_depth(cls, n_layers: int, *, vocab_size: int, seq_len: int, aspect_ratio: int = ASPECT_RATIO,
-                   head_dim: int = HEAD_DIM, **kw) -> "ModelConfig":
+    def from_depth(
+        cls,
+        n_layers: int,
+        *,
+        vocab_size: int,
+        seq_len: int,
+        aspect_ratio: int = ASPECT_RATIO,
+        head_dim: int = HEAD_DIM,
+        **kw,
+    ) -> ModelConfig:
         """The family's shape at a depth: d_model = aspect_ratio·n_layers rounded
         up to a multiple of head_dim, n_heads = d_model / head_dim."""
         _positive_int("n_layers", n_layers)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from isoflop.errors import ConfigError
-
 from isoflop.model.config import ModelConfig
 
 FlopsConvention = Literal["6N", "6N+attn", "chinchilla"]

@@ -20,8 +20,15 @@ from isoflop.model.config import ASPECT_RATIO, HEAD_DIM, ModelConfig
 from isoflop.model.flops import param_counts
 
 
-def clean_shapes(*, vocab_size: int, seq_len: int, max_layers: int = 48, aspect_ratio: int = ASPECT_RATIO,
-                 head_dim: int = HEAD_DIM, **kw) -> list[ModelConfig]:
+def clean_shapes(
+    *,
+    vocab_size: int,
+    seq_len: int,
+    max_layers: int = 48,
+    aspect_ratio: int = ASPECT_RATIO,
+    head_dim: int = HEAD_DIM,
+    **kw,
+) -> list[ModelConfig]:
     """Every clean shape of the family: n_layers ≤ max_layers, d_model a multiple of
     head_dim, and an aspect ratio d_model/n_layers within a factor 2 of the family's.
 
@@ -32,13 +39,22 @@ def clean_shapes(*, vocab_size: int, seq_len: int, max_layers: int = 48, aspect_
     for L in range(1, max_layers + 1):
         lo = max(head_dim, math.ceil(aspect_ratio * L / 2 / head_dim) * head_dim)
         for d in range(lo, 2 * aspect_ratio * L + 1, head_dim):
-            out.append(ModelConfig(n_layers=L, d_model=d, n_heads=d // head_dim, vocab_size=vocab_size,
-                                   seq_len=seq_len, **kw))
+            out.append(
+                ModelConfig(n_layers=L, d_model=d, n_heads=d // head_dim, vocab_size=vocab_size, seq_len=seq_len, **kw)
+            )
     return out
 
 
-def shape_for_params(n_params: float, *, vocab_size: int, seq_len: int, max_layers: int = 48,
-                     aspect_ratio: int = ASPECT_RATIO, head_dim: int = HEAD_DIM, **kw) -> ModelConfig:
+def shape_for_params(
+    n_params: float,
+    *,
+    vocab_size: int,
+    seq_len: int,
+    max_layers: int = 48,
+    aspect_ratio: int = ASPECT_RATIO,
+    head_dim: int = HEAD_DIM,
+    **kw,
+) -> ModelConfig:
     """The clean shape (:func:`clean_shapes`) whose total parameter count is nearest
     ``n_params`` in log space; ties go to the aspect ratio nearest the family's.
 
@@ -47,14 +63,26 @@ def shape_for_params(n_params: float, *, vocab_size: int, seq_len: int, max_laye
     """
     if not (n_params > 0 and math.isfinite(n_params)):
         raise ConfigError(f"n_params ({n_params}) must be a positive number")
-    shapes = clean_shapes(vocab_size=vocab_size, seq_len=seq_len, max_layers=max_layers, aspect_ratio=aspect_ratio,
-                          head_dim=head_dim, **kw)
-    return min(shapes, key=lambda c: (round(abs(math.log(param_counts(c).total / n_params)), 9),
-                                      abs(math.log(c.d_model / (aspect_ratio * c.n_layers)))))
+    shapes = clean_shapes(
+        vocab_size=vocab_size,
+        seq_len=seq_len,
+        max_layers=max_layers,
+        aspect_ratio=aspect_ratio,
+        head_dim=head_dim,
+        **kw,
+    )
+    return min(
+        shapes,
+        key=lambda c: (
+            round(abs(math.log(param_counts(c).total / n_params)), 9),
+            abs(math.log(c.d_model / (aspect_ratio * c.n_layers))),
+        ),
+    )
 
 
-def distinct_shapes_for_params(targets, *, vocab_size: int, seq_len: int, aspect_ratio: int = ASPECT_RATIO,
-                               head_dim: int = HEAD_DIM, **kw) -> list[ModelConfig]:
+def distinct_shapes_for_params(
+    targets, *, vocab_size: int, seq_len: int, aspect_ratio: int = ASPECT_RATIO, head_dim: int = HEAD_DIM, **kw
+) -> list[ModelConfig]:
     """Distinct clean shapes matching parameter-count targets, in the targets' order.
 
     Tiny shapes are coarsely spaced, so rounding each target to its nearest

@@ -1,6 +1,7 @@
 """The folders that hold run records, and what is read from them.
 
-* :mod:`~isoflop.runs.store`: the one reader and writer of run and sweep folders.
+* :mod:`~isoflop.runs.folder`: one run folder, and one WSD trunk folder.
+* :mod:`~isoflop.runs.store`: the one reader and writer of sweep folders.
 * :mod:`~isoflop.runs.cost`: what a sweep spent; :mod:`~isoflop.runs.throughput`: how fast it trained.
 
 The record itself (:class:`RunRecord`, :class:`TrunkState`) is what training returns, so it lives with training
@@ -8,26 +9,39 @@ The record itself (:class:`RunRecord`, :class:`TrunkState`) is what training ret
 that trains must not import the one that stores.
 """
 
-from isoflop.train.record import SCHEMA_VERSION, RunRecord, TrunkState
+from isoflop.runs.folder import RunFolder, TrunkFolder, run_folder, trunk_folder
 from isoflop.runs.store import (
     RUNS_COLUMNS,
-    RunFolder,
-    TrunkFolder,
     finished_records,
     is_sweep_dir,
     iter_records,
     read_curves,
     read_manifest,
-    run_folder,
     run_folders,
     runs_frame,
-    trunk_folder,
     trunk_folders,
     write_manifest,
     write_runs_csv,
 )
+from isoflop.train.record import SCHEMA_VERSION, RunRecord, TrunkState
 
-__all__ = ["RUNS_COLUMNS", "RunFolder", "RunRecord", "SCHEMA_VERSION", "TrunkFolder", "TrunkState", "trunk_folder",
-           "trunk_folders", "finished_records", "is_sweep_dir",
-           "iter_records", "read_curves", "read_manifest", "run_folder", "run_folders", "runs_frame",
-           "write_manifest", "write_runs_csv"]
+__all__ = [
+    "RUNS_COLUMNS",
+    "SCHEMA_VERSION",
+    "RunFolder",
+    "RunRecord",
+    "TrunkFolder",
+    "TrunkState",
+    "finished_records",
+    "is_sweep_dir",
+    "iter_records",
+    "read_curves",
+    "read_manifest",
+    "run_folder",
+    "run_folders",
+    "runs_frame",
+    "trunk_folder",
+    "trunk_folders",
+    "write_manifest",
+    "write_runs_csv",
+]

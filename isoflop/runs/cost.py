@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isoflop.errors import RecordError
-from isoflop.train.record import RunRecord
 from isoflop.runs.store import iter_records, trunk_folders
+from isoflop.train.record import RunRecord
 
 
 @dataclass(frozen=True)
 class FolderCost:
     """Attributes:
-        records: the readable records; damaged: run folders whose result.json is not a record.
-        flops, wall_s: spent (trunks once, plus each run's own cost).
-        independent_flops, independent_wall_s: the same runs as independent runs (each run's wall time
-            scaled to all its FLOPs at the throughput it ran at).
-        trunks: WSD trunks in the folder.
+    records: the readable records; damaged: run folders whose result.json is not a record.
+    flops, wall_s: spent (trunks once, plus each run's own cost).
+    independent_flops, independent_wall_s: the same runs as independent runs (each run's wall time
+        scaled to all its FLOPs at the throughput it ran at).
+    trunks: WSD trunks in the folder.
     """
 
     records: tuple
@@ -58,5 +58,12 @@ def folder_cost(root: str | Path) -> FolderCost:
         wall += r.wall_time_s or 0.0
         ind_wall += (r.wall_time_s or 0.0) * ((r.flops or 0.0) / own if own else 1.0)
     t_flops, t_wall = trunk_costs(root)
-    return FolderCost(tuple(recs), damaged, cost + t_flops, wall + t_wall, float(sum(r.flops or 0 for r in recs)),
-                      ind_wall, len(trunk_folders(root)))
+    return FolderCost(
+        tuple(recs),
+        damaged,
+        cost + t_flops,
+        wall + t_wall,
+        float(sum(r.flops or 0 for r in recs)),
+        ind_wall,
+        len(trunk_folders(root)),
+    )

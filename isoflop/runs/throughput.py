@@ -43,8 +43,10 @@ class Throughput:
 
     def describe(self) -> str:
         lo, hi = self.flops_per_second(self.n_range[0]), self.flops_per_second(self.n_range[1])
-        return (f"{lo:.3g} FLOP/s at N={self.n_range[0]:.3g} to {hi:.3g} at N={self.n_range[1]:.3g} "
-                f"(fitted to {self.runs} runs of {self.source})")
+        return (
+            f"{lo:.3g} FLOP/s at N={self.n_range[0]:.3g} to {hi:.3g} at N={self.n_range[1]:.3g} "
+            f"(fitted to {self.runs} runs of {self.source})"
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -52,12 +54,13 @@ class Throughput:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Throughput":
-        return cls(float(d["c0"]), float(d["c1"]), tuple(float(x) for x in d["n_range"]), int(d["runs"]),
-                   str(d["source"]))
+    def from_dict(cls, d: dict) -> Throughput:
+        return cls(
+            float(d["c0"]), float(d["c1"]), tuple(float(x) for x in d["n_range"]), int(d["runs"]), str(d["source"])
+        )
 
     @classmethod
-    def fit(cls, n_params, cost_flops, wall_s, source: str) -> "Throughput":
+    def fit(cls, n_params, cost_flops, wall_s, source: str) -> Throughput:
         """Fit to runs' parameter counts, the FLOPs they spent and their wall times.
 
         Raises:
@@ -66,14 +69,15 @@ class Throughput:
         n, f, w = (np.asarray(x, dtype=float) for x in (n_params, cost_flops, wall_s))
         ok = np.isfinite(n) & np.isfinite(f) & np.isfinite(w) & (n > 0) & (f > 0) & (w > 0)
         if ok.sum() < 2:
-            raise ConfigError(f"{source}: a throughput model needs two or more finished runs with wall times, "
-                              f"found {int(ok.sum())}")
+            raise ConfigError(
+                f"{source}: a throughput model needs two or more finished runs with wall times, found {int(ok.sum())}"
+            )
         x, y = np.log(n[ok]), np.log(f[ok] / w[ok])
         c1, c0 = np.polyfit(x, y, 1) if np.ptp(x) > 0 else (0.0, float(np.mean(y)))
         return cls(float(c0), float(c1), (float(n[ok].min()), float(n[ok].max())), int(ok.sum()), source)
 
     @classmethod
-    def from_sweeps(cls, folders) -> "Throughput":
+    def from_sweeps(cls, folders) -> Throughput:
         """Fit to the finished ok runs of one or more sweep folders (reads only)."""
         from isoflop.runs.store import finished_records
 

@@ -9,13 +9,40 @@
 """
 
 from isoflop.errors import SweepError
-from isoflop.sweep.config import AutoSizes, ParamSizes, ShapeSizes, SweepConfig, apply_override, load_sweep, sweep_from_dict
+from isoflop.sweep.config import (
+    AutoSizes,
+    ParamSizes,
+    ShapeSizes,
+    SweepConfig,
+    apply_override,
+    load_sweep,
+    sweep_from_dict,
+)
 from isoflop.sweep.executors import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
 from isoflop.sweep.plan import RunSpec, budget_models, budget_runs, predicted_optimum
 from isoflop.sweep.runner import SweepStatus, run_sweep, sweep_dir_for, sweep_status
 from isoflop.sweep.worker import execute_run
 
-__all__ = ["AutoSizes", "LocalExecutor", "ParamSizes", "RayExecutor", "RunSpec", "ShapeSizes", "SlurmExecutor",
-           "SweepConfig", "SweepError", "SweepStatus", "apply_override", "budget_models", "budget_runs", "execute_run",
-           "load_sweep", "make_executor", "predicted_optimum", "run_sweep", "sweep_dir_for", "sweep_from_dict",
-           "sweep_status"]
+__all__ = [
+    "AutoSizes",
+    "LocalExecutor",
+    "ParamSizes",
+    "RayExecutor",
+    "RunSpec",
+    "ShapeSizes",
+    "SlurmExecutor",
+    "SweepConfig",
+    "SweepError",
+    "SweepStatus",
+    "apply_override",
+    "budget_models",
+    "budget_runs",
+    "execute_run",
+    "load_sweep",
+    "make_executor",
+    "predicted_optimum",
+    "run_sweep",
+    "sweep_dir_for",
+    "sweep_from_dict",
+    "sweep_status",
+]

@@ -27,12 +27,15 @@ def check_budget(sweep: SweepConfig, budget: float) -> None:
     """
     top = max(sweep.budgets)
     if not (isinstance(budget, (int, float)) and budget >= top):
-        raise SweepError(f"check budget ({budget:.3g}) is below the sweep's top budget ({top:.3g}): a check must "
-                         f"extrapolate (use at least {MIN_FACTOR:g}x, {MIN_FACTOR * top:.3g})")
+        raise SweepError(
+            f"check budget ({budget:.3g}) is below the sweep's top budget ({top:.3g}): a check must "
+            f"extrapolate (use at least {MIN_FACTOR:g}x, {MIN_FACTOR * top:.3g})"
+        )
 
 
-def check_sweep(sweep: SweepConfig, n_opt: float, budget: float, factor: float = 3.0, seeds: int = 1,
-                name: str | None = None) -> SweepConfig:
+def check_sweep(
+    sweep: SweepConfig, n_opt: float, budget: float, factor: float = 3.0, seeds: int = 1, name: str | None = None
+) -> SweepConfig:
     """The check sweep of ``sweep`` at ``budget``: sizes N_opt/factor, N_opt, factor·N_opt.
 
     Raises:
@@ -42,5 +45,12 @@ def check_sweep(sweep: SweepConfig, n_opt: float, budget: float, factor: float =
     if not (n_opt > 0 and factor > 1):
         raise SweepError(f"check: N_opt ({n_opt:.3g}) must be positive and the size factor ({factor}) above 1")
     sizes = ParamSizes((float(f"{n_opt / factor:.4g}"), float(f"{n_opt:.4g}"), float(f"{n_opt * factor:.4g}")))
-    return replace(sweep, name=name or f"{sweep.name}-check", budgets=(float(budget),), sizes=sizes, seeds=seeds,
-                   warmup_budget=None, lr_grid=())
+    return replace(
+        sweep,
+        name=name or f"{sweep.name}-check",
+        budgets=(float(budget),),
+        sizes=sizes,
+        seeds=seeds,
+        warmup_budget=None,
+        lr_grid=(),
+    )

@@ -48,26 +48,49 @@ from pathlib import Path
 
 from isoflop.data.corpus import check_corpus_spec
 from isoflop.errors import ConfigError, DataError, SweepError
+from isoflop.laws.lr_rule import LRRule
 from isoflop.model.config import ASPECT_RATIO, HEAD_DIM
 from isoflop.model.flops import CONVENTIONS
-from isoflop.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes  # noqa: F401
+from isoflop.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes
 from isoflop.train.config import MAX_THREADS, TrainConfig
-from isoflop.laws.lr_rule import LRRule
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-SWEEP_KEYS = {"name", "corpus", "tokenizer", "seq_len", "batch_size", "flops_convention", "budgets", "seeds",
-              "device", "threads", "pos_encoding", "sizes", "train", "checkpoint_every_s", "aspect_ratio", "head_dim",
-              "schedule", "warmup", "warmup_budget", "lr_grid"}
+SWEEP_KEYS = {
+    "name",
+    "corpus",
+    "tokenizer",
+    "seq_len",
+    "batch_size",
+    "flops_convention",
+    "budgets",
+    "seeds",
+    "device",
+    "threads",
+    "pos_encoding",
+    "sizes",
+    "train",
+    "checkpoint_every_s",
+    "aspect_ratio",
+    "head_dim",
+    "schedule",
+    "warmup",
+    "warmup_budget",
+    "lr_grid",
+}
 WARMUPS = ("per-run", "largest-budget")
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
-TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"batch_size", "flops_convention", "threads", "schedule",
-                                                      "warmup_steps"}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {
+    "batch_size",
+    "flops_convention",
+    "threads",
+    "schedule",
+    "warmup_steps",
+}
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
-
 
 
 @dataclass(frozen=True)
@@ -99,13 +122,17 @@ class SweepConfig:
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise SweepError(f"name ({self.name!r}) must be a non-empty string of letters, digits, '-', '_' or '.'")
-        if not self.budgets or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b < math.inf
-                                       for b in self.budgets):
+        if not self.budgets or not all(
+            isinstance(b, (int, float)) and not isinstance(b, bool) and 0 < b < math.inf for b in self.budgets
+        ):
             raise SweepError(f"budgets ({list(self.budgets)}) must be a non-empty list of positive, finite FLOP counts")
         if len(set(self.budgets)) != len(self.budgets):
             raise SweepError(f"budgets ({list(self.budgets)}) lists a budget twice")
-        if not (isinstance(self.checkpoint_every_s, (int, float)) and not isinstance(self.checkpoint_every_s, bool)
-                and 0 < self.checkpoint_every_s < math.inf):
+        if not (
+            isinstance(self.checkpoint_every_s, (int, float))
+            and not isinstance(self.checkpoint_every_s, bool)
+            and 0 < self.checkpoint_every_s < math.inf
+        ):
             raise SweepError(f"checkpoint_every_s ({self.checkpoint_every_s!r}) must be a positive number of seconds")
         try:
             check_corpus_spec(self.corpus, self.tokenizer)
@@ -129,23 +156,31 @@ class SweepConfig:
         if self.warmup is not None and self.warmup not in WARMUPS:
             raise SweepError(f"warmup ({self.warmup!r}) must be one of {', '.join(WARMUPS)}")
         if self.schedule == "wsd" and self.warmup == "per-run":
-            raise SweepError('warmup ("per-run"): under WSD one trunk serves every budget, so it warms up for '
-                             'warmup_frac of the largest budget\'s steps; use "largest-budget" or leave it out')
-        if self.warmup_budget is not None and not (isinstance(self.warmup_budget, (int, float))
-                                                   and not isinstance(self.warmup_budget, bool) and self.warmup_budget > 0):
+            raise SweepError(
+                'warmup ("per-run"): under WSD one trunk serves every budget, so it warms up for '
+                'warmup_frac of the largest budget\'s steps; use "largest-budget" or leave it out'
+            )
+        if self.warmup_budget is not None and not (
+            isinstance(self.warmup_budget, (int, float))
+            and not isinstance(self.warmup_budget, bool)
+            and self.warmup_budget > 0
+        ):
             raise SweepError(f"warmup_budget ({self.warmup_budget!r}) must be a positive FLOP count")
         ref = self.warmup_reference
         if self.warmup_shared and self.schedule == "cosine" and tc.warmup_frac * ref >= min(self.budgets):
-            raise SweepError(f"warmup (\"largest-budget\"): warmup_frac ({tc.warmup_frac:g}) of the largest budget's "
-                             f"steps is the whole of budget {min(self.budgets):.3g}'s run; lower train.warmup_frac "
-                             "or narrow the budgets")
+            raise SweepError(
+                f'warmup ("largest-budget"): warmup_frac ({tc.warmup_frac:g}) of the largest budget\'s '
+                f"steps is the whole of budget {min(self.budgets):.3g}'s run; lower train.warmup_frac "
+                "or narrow the budgets"
+            )
         if self.schedule == "wsd" and (1 - tc.cooldown_frac) * min(self.budgets) < tc.warmup_frac * ref:
             raise SweepError(
                 f"budgets: under WSD every trunk warms up for warmup_frac ({tc.warmup_frac:g}) of the largest "
                 f"budget's steps, so the cooldown of budget {min(self.budgets):.3g} would start before the warmup "
                 f"ends; the budgets span {ref / min(self.budgets):.3g}x, at most "
                 f"(1 - cooldown_frac) / warmup_frac = {(1 - tc.cooldown_frac) / max(tc.warmup_frac, 1e-12):.3g}x: "
-                "lower train.warmup_frac or narrow the budgets")
+                "lower train.warmup_frac or narrow the budgets"
+            )
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
 
@@ -153,7 +188,8 @@ class SweepConfig:
         """Check ``lr_grid`` and load the rule that ``train.lr = "fitted:PATH"`` names (once)."""
         grid = self.lr_grid
         if not isinstance(grid, (tuple, list)) or not all(
-                isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid):
+            isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid
+        ):
             raise SweepError(f"lr_grid ({grid!r}) must be a list of positive multipliers of the peak LR")
         if len(set(grid)) != len(grid) or (grid and len(grid) < 2):
             raise SweepError(f"lr_grid ({list(grid)!r}) needs two or more distinct multipliers")
@@ -161,13 +197,13 @@ class SweepConfig:
         lr = self.train.get("lr") if isinstance(self.train, dict) else None
         if not isinstance(lr, str):
             return
-        if not lr.startswith("fitted:") or not lr[len("fitted:"):].strip():
-            raise SweepError(f"train: lr ({lr!r}) must be a number or \"fitted:PATH\" (a ladder folder or lr_rule.json)")
+        if not lr.startswith("fitted:") or not lr[len("fitted:") :].strip():
+            raise SweepError(f'train: lr ({lr!r}) must be a number or "fitted:PATH" (a ladder folder or lr_rule.json)')
         if self.lr_rule is None:
             from isoflop.laws.ladder import load_lr_rule
 
             try:
-                object.__setattr__(self, "lr_rule", load_lr_rule(lr[len("fitted:"):].strip()))
+                object.__setattr__(self, "lr_rule", load_lr_rule(lr[len("fitted:") :].strip()))
             except ConfigError as e:
                 raise SweepError(f"train: lr: {e}") from None
 
@@ -201,14 +237,24 @@ class SweepConfig:
 
     def family(self, vocab_size: int) -> dict:
         """The model family's keyword arguments for :mod:`isoflop.model.shapes`."""
-        return {"vocab_size": vocab_size, "seq_len": self.seq_len, "pos_encoding": self.pos_encoding,
-                "aspect_ratio": self.aspect_ratio, "head_dim": self.head_dim}
+        return {
+            "vocab_size": vocab_size,
+            "seq_len": self.seq_len,
+            "pos_encoding": self.pos_encoding,
+            "aspect_ratio": self.aspect_ratio,
+            "head_dim": self.head_dim,
+        }
 
     def train_config(self) -> TrainConfig:
         """The sweep's training settings (a fitted ``lr`` is resolved per run, by :meth:`peak_lr`)."""
         train = {k: v for k, v in self.train.items() if not (k == "lr" and isinstance(v, str))}
-        return TrainConfig(batch_size=self.batch_size, flops_convention=self.flops_convention, threads=self.threads,
-                           schedule=self.schedule, **train)
+        return TrainConfig(
+            batch_size=self.batch_size,
+            flops_convention=self.flops_convention,
+            threads=self.threads,
+            schedule=self.schedule,
+            **train,
+        )
 
     def to_dict(self) -> dict:
         """The sweep as a TOML-shaped document (:meth:`from_dict` reads it back)."""
@@ -223,7 +269,7 @@ class SweepConfig:
         return d
 
     @classmethod
-    def from_dict(cls, doc: dict, where: str = "") -> "SweepConfig":
+    def from_dict(cls, doc: dict, where: str = "") -> SweepConfig:
         """Inverse of :meth:`to_dict`; also reads the ``sweep.json`` of older versions, whose
         sizes were the bare auto table or list."""
         doc = dict(doc)
@@ -274,8 +320,10 @@ def sweep_from_dict(doc: dict, where: str = "") -> SweepConfig:
         raise SweepError(f"{where}train must be a table")
     check_keys(f"{where}train: ", train, TRAIN_KEYS)
     top = {k: v for k, v in doc.items() if k not in ("sizes", "train")}
-    top["budgets"] = tuple(float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
-                           for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]]))
+    top["budgets"] = tuple(
+        float(b) if isinstance(b, (int, float)) and not isinstance(b, bool) else b
+        for b in (doc["budgets"] if isinstance(doc["budgets"], list) else [doc["budgets"]])
+    )
     try:
         cfg = SweepConfig(sizes=sizes, train=dict(train), **top)
         sizes.check(cfg.seq_len)

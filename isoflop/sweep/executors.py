@@ -35,8 +35,8 @@ class Executor(ABC):
     def wait(self, handles: list) -> list[tuple]:
         """Block until at least one of ``handles`` has ended; return ``(handle, result or exception)`` pairs."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - most executors hold nothing to release
+        """Release what the executor holds (worker pools, clusters); the default holds nothing."""
 
     def __enter__(self):
         return self
@@ -56,7 +56,7 @@ class Executor(ABC):
 def _result(future: Future):
     try:
         return future.result()
-    except Exception as e:  # noqa: BLE001 - includes a worker killed mid-run (BrokenProcessPool)
+    except Exception as e:
         return e
 
 
@@ -80,7 +80,7 @@ class LocalExecutor(Executor):
             f: Future = Future()
             try:
                 f.set_result(fn(*args))
-            except Exception as e:  # noqa: BLE001 - reported to the caller, which records the run
+            except Exception as e:
                 f.set_exception(e)
             return f
         if self._pool is None:
@@ -114,8 +114,14 @@ class RayExecutor(Executor):
     environment the cluster was started in.
     """
 
-    def __init__(self, address: str | None = None, cpus_per_run: float = 1, gpus_per_run: float = 0,
-                 max_retries: int = 2, num_cpus: int | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        cpus_per_run: float = 1,
+        gpus_per_run: float = 0,
+        max_retries: int = 2,
+        num_cpus: int | None = None,
+    ):
         try:
             import ray
         except ImportError:
@@ -126,8 +132,12 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=address, log_to_driver=False)
-        self.options = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run, "max_retries": max_retries,
-                        "retry_exceptions": False}
+        self.options = {
+            "num_cpus": cpus_per_run,
+            "num_gpus": gpus_per_run,
+            "max_retries": max_retries,
+            "retry_exceptions": False,
+        }
         self._remote: dict = {}
         resources = ray.cluster_resources()
         per = [resources.get("CPU", 1) / max(cpus_per_run, 1e-9)]
@@ -146,7 +156,7 @@ class RayExecutor(Executor):
         for r in ready:
             try:
                 out.append((r, self.ray.get(r)))
-            except Exception as e:  # noqa: BLE001 - a task that failed after its retries
+            except Exception as e:
                 out.append((r, e))
         return out
 
@@ -168,8 +178,16 @@ class SlurmExecutor(Executor):
         cluster: None to let submitit detect SLURM, "slurm", or "local".
     """
 
-    def __init__(self, folder: str | Path, partition: str | None = None, timeout_min: int = 60, gpus_per_run: int = 0,
-                 cpus_per_run: int = 1, array_parallelism: int = 16, cluster: str | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        partition: str | None = None,
+        timeout_min: int = 60,
+        gpus_per_run: int = 0,
+        cpus_per_run: int = 1,
+        array_parallelism: int = 16,
+        cluster: str | None = None,
+    ):
         try:
             import submitit
         except ImportError:
@@ -197,7 +215,7 @@ class SlurmExecutor(Executor):
         for j in done:
             try:
                 out.append((j, j.result()))
-            except Exception as e:  # noqa: BLE001 - job failed or was cancelled
+            except Exception as e:
                 out.append((j, e))
         return out
 
@@ -218,15 +236,28 @@ class _Resumable:
         return submitit.helpers.DelayedSubmission(self, *args)
 
 
-def make_executor(kind: str, *, threads_per_run: int = 1, address: str | None = None, gpus_per_run: float = 0,
-                  partition: str | None = None, timeout_min: int = 60, folder: str | Path = "results/.submitit",
-                  max_workers: int | None = None):
+def make_executor(
+    kind: str,
+    *,
+    threads_per_run: int = 1,
+    address: str | None = None,
+    gpus_per_run: float = 0,
+    partition: str | None = None,
+    timeout_min: int = 60,
+    folder: str | Path = "results/.submitit",
+    max_workers: int | None = None,
+):
     """Build an executor by name: "local", "ray" or "slurm"."""
     if kind == "local":
         return LocalExecutor(threads_per_run, max_workers)
     if kind == "ray":
         return RayExecutor(address, cpus_per_run=threads_per_run, gpus_per_run=gpus_per_run)
     if kind == "slurm":
-        return SlurmExecutor(folder, partition=partition, timeout_min=timeout_min, gpus_per_run=int(gpus_per_run),
-                             cpus_per_run=threads_per_run)
+        return SlurmExecutor(
+            folder,
+            partition=partition,
+            timeout_min=timeout_min,
+            gpus_per_run=int(gpus_per_run),
+            cpus_per_run=threads_per_run,
+        )
     raise ConfigError(f"unknown executor {kind!r} (choose from local, ray, slurm)")

@@ -10,10 +10,10 @@ import numpy as np
 
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import param_counts
-from isoflop.train.record import RunRecord
 from isoflop.sweep.config import AutoSizes, SweepConfig
 from isoflop.train.config import TrainConfig, trunk_identity
 from isoflop.train.plan import cooldown_start, step_flops, steps_for
+from isoflop.train.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,14 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        key = {"model": self.model.to_dict(), "budget": self.budget, "train": self.train.identity(), "corpus": self.corpus,
-               "tokenizer": self.tokenizer, "seed": self.seed}
+        key = {
+            "model": self.model.to_dict(),
+            "budget": self.budget,
+            "train": self.train.identity(),
+            "corpus": self.corpus,
+            "tokenizer": self.tokenizer,
+            "seed": self.seed,
+        }
         if self.is_branch:
             key["trunk_warmup_steps"] = self.trunk_warmup_steps
         return _hash(key)
@@ -89,26 +95,54 @@ class RunSpec:
         return self.flops - self.start_flops
 
     def to_dict(self) -> dict:
-        d = {"run_id": self.run_id, "model": self.model.to_dict(), "budget": self.budget, "train": self.train.to_dict(),
-             "corpus": self.corpus, "tokenizer": self.tokenizer, "seed": self.seed, "device": self.device,
-             "checkpoint_every_s": self.checkpoint_every_s}
+        d = {
+            "run_id": self.run_id,
+            "model": self.model.to_dict(),
+            "budget": self.budget,
+            "train": self.train.to_dict(),
+            "corpus": self.corpus,
+            "tokenizer": self.tokenizer,
+            "seed": self.seed,
+            "device": self.device,
+            "checkpoint_every_s": self.checkpoint_every_s,
+        }
         if self.is_branch:
-            d.update(trunk_warmup_steps=self.trunk_warmup_steps, trunk_id=self.trunk_id, branch_step=self.branch_step,
-                     start_flops=self.start_flops)
+            d.update(
+                trunk_warmup_steps=self.trunk_warmup_steps,
+                trunk_id=self.trunk_id,
+                branch_step=self.branch_step,
+                start_flops=self.start_flops,
+            )
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunSpec":
-        return cls(ModelConfig.from_dict(d["model"]), float(d["budget"]), TrainConfig.from_dict(d["train"]),
-                   d["corpus"], d["tokenizer"], int(d["seed"]), d["device"], float(d.get("checkpoint_every_s", 300.0)),
-                   d.get("trunk_warmup_steps"))
+    def from_dict(cls, d: dict) -> RunSpec:
+        return cls(
+            ModelConfig.from_dict(d["model"]),
+            float(d["budget"]),
+            TrainConfig.from_dict(d["train"]),
+            d["corpus"],
+            d["tokenizer"],
+            int(d["seed"]),
+            d["device"],
+            float(d.get("checkpoint_every_s", 300.0)),
+            d.get("trunk_warmup_steps"),
+        )
 
     def failed_record(self, error: str) -> RunRecord:
         """The record of this run when it produced no measurements (it raised, or its worker died)."""
         from dataclasses import replace
 
-        rec = RunRecord.failed(error, model=self.model, train_config=self.train, corpus=self.corpus,
-                               tokenizer=self.tokenizer, seed=self.seed, budget_flops=self.budget, run_id=self.run_id)
+        rec = RunRecord.failed(
+            error,
+            model=self.model,
+            train_config=self.train,
+            corpus=self.corpus,
+            tokenizer=self.tokenizer,
+            seed=self.seed,
+            budget_flops=self.budget,
+            run_id=self.run_id,
+        )
         return replace(rec, trunk_id=self.trunk_id, branch_step=self.branch_step) if self.is_branch else rec
 
 
@@ -126,8 +160,9 @@ def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord
 
         ok = [r for r in finished if r.status == "ok" and r.val_loss is not None]
         if ok:
-            f = fit_isoflops([r.n_params for r in ok], [r.tokens for r in ok], [r.val_loss for r in ok],
-                             [r.budget_flops for r in ok])
+            f = fit_isoflops(
+                [r.n_params for r in ok], [r.tokens for r in ok], [r.val_loss for r in ok], [r.budget_flops for r in ok]
+            )
             if f.params_law.success and len(f.used) >= 2:
                 a = f.params_law.exponent
                 src = f"fit to {len(f.used)} finished budgets"
@@ -138,16 +173,22 @@ def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord
                 clamped = min(max(a, REFINE_EXPONENT[0]), REFINE_EXPONENT[1])
                 lc = np.mean([np.log10(b.flops) for b in f.used])
                 ln = np.mean([np.log10(b.optimal_params) for b in f.used])
-                return (float(10 ** (ln + clamped * (np.log10(flops) - lc))),
-                        f"{src}, its exponent {a:.2f} clamped to {clamped:.2f}")
+                return (
+                    float(10 ** (ln + clamped * (np.log10(flops) - lc))),
+                    f"{src}, its exponent {a:.2f} clamped to {clamped:.2f}",
+                )
     return auto.prior(flops), "prior"
 
 
 def budget_models(sweep: SweepConfig, flops: float, vocab_size: int, finished: list[RunRecord]) -> list[ModelConfig]:
     """The distinct model shapes of one budget, smallest first. Under WSD, ``auto`` sizes come from one
     ladder shared by all budgets, so that a size recurs across budgets and its trunk serves them all."""
-    models = sweep.sizes.models(sweep.family(vocab_size), flops, lambda c: predicted_optimum(sweep, c, finished)[0],
-                                shared=sweep.schedule == "wsd")
+    models = sweep.sizes.models(
+        sweep.family(vocab_size),
+        flops,
+        lambda c: predicted_optimum(sweep, c, finished)[0],
+        shared=sweep.schedule == "wsd",
+    )
     unique = {m: None for m in models}  # dedupe, keep order
     return sorted(unique, key=lambda m: param_counts(m).total)
 
@@ -162,11 +203,24 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
         if sweep.lr_rule is not None or mult is not None:  # the run's own peak LR, explicit in its id
             peak = sweep.peak_lr(tc, m, param_counts(m).total)
             train = replace(train, lr=float(f"{peak * (mult or 1.0):.4g}"), lr_scale=1.0)
-        return RunSpec(m, float(flops), train, sweep.corpus, sweep.tokenizer, seed, sweep.device,
-                       sweep.checkpoint_every_s, trunk_warmup_steps(sweep, m) if wsd else None)
+        return RunSpec(
+            m,
+            float(flops),
+            train,
+            sweep.corpus,
+            sweep.tokenizer,
+            seed,
+            sweep.device,
+            sweep.checkpoint_every_s,
+            trunk_warmup_steps(sweep, m) if wsd else None,
+        )
 
-    return [spec(m, seed, mult) for m in budget_models(sweep, flops, vocab_size, finished)
-            for mult in (sweep.lr_grid or (None,)) for seed in range(sweep.seeds)]
+    return [
+        spec(m, seed, mult)
+        for m in budget_models(sweep, flops, vocab_size, finished)
+        for mult in (sweep.lr_grid or (None,))
+        for seed in range(sweep.seeds)
+    ]
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:

@@ -45,8 +45,15 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
             budget, start = cfg.get("budget") or 0, cfg.get("start_flops") or 0.0
             own = last["flops"] - start
             eta = (budget - last["flops"]) / (own / max(last["wall_time_s"], 1e-9)) if budget and own > 0 else None
-            active.append({"run_id": folder.run_id, "loss": last.get("train_loss"), "tokens_per_second": tps,
-                           "eta_s": eta, "frac": last["flops"] / budget if budget else None})
+            active.append(
+                {
+                    "run_id": folder.run_id,
+                    "loss": last.get("train_loss"),
+                    "tokens_per_second": tps,
+                    "eta_s": eta,
+                    "frac": last["flops"] / budget if budget else None,
+                }
+            )
             flops += own
     for tf in trunk_folders(sweep_dir):
         try:
@@ -58,15 +65,23 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
     elapsed = time.monotonic() - started
     rate = (flops - baseline) / elapsed if elapsed > 0 else 0
     eta = max(0.0, total_flops - flops) / rate if rate > 0 else None
-    return {"done": int(done), "total": total_runs, "flops": flops, "total_flops": total_flops, "eta_s": eta,
-            "active": active}
+    return {
+        "done": int(done),
+        "total": total_runs,
+        "flops": flops,
+        "total_flops": total_flops,
+        "eta_s": eta,
+        "active": active,
+    }
 
 
 def format_snapshot(s: dict) -> str:
     """The sweep's progress in one line: runs and FLOPs done, and the ETA (the runs in flight: :func:`rich_view`)."""
     eta = f"{s['eta_s'] / 60:.1f} min" if s["eta_s"] is not None else "?"
-    return (f"runs {s['done']}/{s['total']}  FLOPs {s['flops']:.3g}/{s['total_flops']:.3g} "
-            f"({s['flops'] / max(s['total_flops'], 1):.0%})  ETA {eta}")
+    return (
+        f"runs {s['done']}/{s['total']}  FLOPs {s['flops']:.3g}/{s['total_flops']:.3g} "
+        f"({s['flops'] / max(s['total_flops'], 1):.0%})  ETA {eta}"
+    )
 
 
 def rich_view(s: dict):
@@ -76,17 +91,22 @@ def rich_view(s: dict):
     from rich.table import Table
     from rich.text import Text
 
-    parts = [Text(format_snapshot(s)),
-             ProgressBar(total=max(s["total_flops"], 1.0), completed=min(s["flops"], s["total_flops"]), width=60)]
+    parts = [
+        Text(format_snapshot(s)),
+        ProgressBar(total=max(s["total_flops"], 1.0), completed=min(s["flops"], s["total_flops"]), width=60),
+    ]
     if s["active"]:
         t = Table(show_edge=False, header_style="bold", pad_edge=False)
         for col in ("run", "done", "loss", "tokens/s", "ETA"):
             t.add_column(col, justify="left" if col == "run" else "right")
         for a in s["active"]:
-            t.add_row(a["run_id"][:8], f"{a['frac']:.0%}" if a["frac"] is not None else "?",
-                      f"{a['loss']:.3f}" if a["loss"] is not None else "-",
-                      f"{a['tokens_per_second']:,.0f}" if a["tokens_per_second"] else "-",
-                      f"{a['eta_s']:.0f}s" if a["eta_s"] is not None else "?")
+            t.add_row(
+                a["run_id"][:8],
+                f"{a['frac']:.0%}" if a["frac"] is not None else "?",
+                f"{a['loss']:.3f}" if a["loss"] is not None else "-",
+                f"{a['tokens_per_second']:,.0f}" if a["tokens_per_second"] else "-",
+                f"{a['eta_s']:.0f}s" if a["eta_s"] is not None else "?",
+            )
         parts.append(t)
     return Group(*parts)
 
@@ -95,7 +115,9 @@ class Monitor:
     """A background thread that shows a sweep's progress until stopped: rich's live view on a terminal, a plain
     line every ``interval`` seconds elsewhere."""
 
-    def __init__(self, sweep_dir: Path, total_runs: int, total_flops: float, stream=None, interval: float | None = None):
+    def __init__(
+        self, sweep_dir: Path, total_runs: int, total_flops: float, stream=None, interval: float | None = None
+    ):
         self.sweep_dir, self.total_runs, self.total_flops = Path(sweep_dir), total_runs, total_flops
         self.stream = stream or sys.stderr
         self.live = is_terminal(self.stream)

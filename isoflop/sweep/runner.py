@@ -8,8 +8,15 @@ from pathlib import Path
 from isoflop.errors import ConfigError, RecordError
 from isoflop.model.flops import param_counts
 from isoflop.runs.cost import folder_cost
-from isoflop.runs.store import (finished_records, read_manifest, run_folder, run_folders, trunk_folders,
-                                write_manifest, write_runs_csv)
+from isoflop.runs.store import (
+    finished_records,
+    read_manifest,
+    run_folder,
+    run_folders,
+    trunk_folders,
+    write_manifest,
+    write_runs_csv,
+)
 from isoflop.sweep.config import AutoSizes, SweepConfig
 from isoflop.sweep.plan import budget_runs, predicted_optimum, shared_trunks
 from isoflop.sweep.schedule import Skipped, run_graph, sweep_tasks
@@ -70,9 +77,18 @@ def check_device(device: str) -> None:
             raise ConfigError("device 'mps': torch sees no Apple GPU on this machine")
 
 
-def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "results", cache_dir: str | None = None,
-              retry_failed: bool = False, progress=None, simulate=None, only=None,
-              keep_trunks: bool = False) -> SweepStatus:
+def run_sweep(
+    sweep: SweepConfig,
+    executor,
+    *,
+    results_root: str | Path = "results",
+    cache_dir: str | None = None,
+    retry_failed: bool = False,
+    progress=None,
+    simulate=None,
+    only=None,
+    keep_trunks: bool = False,
+) -> SweepStatus:
     """Run every missing run of a sweep and write runs.csv.
 
     Finished runs (a readable ``result.json``) are skipped; failed ones are
@@ -107,8 +123,13 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
     write_manifest(root, sweep.to_dict())
     vocab = load_corpus(sweep.corpus, sweep.tokenizer, cache_dir).vocab_size  # builds the cache once, up front
     if sweep.schedule == "wsd" and len(sweep.budgets) > 1 and shared_trunks(sweep, vocab) == 0 and progress:
-        progress({"event": "warning", "message": 'schedule = "wsd" but no model size recurs across budgets '
-                  "(planned with the prior): every trunk serves one budget, so WSD saves no compute here"})
+        progress(
+            {
+                "event": "warning",
+                "message": 'schedule = "wsd" but no model size recurs across budgets '
+                "(planned with the prior): every trunk serves one budget, so WSD saves no compute here",
+            }
+        )
     # Sizes fixed up front make one graph of the whole sweep; sizes refined from finished budgets are decided
     # a budget at a time, when its turn comes.
     adaptive = isinstance(sweep.sizes, AutoSizes) and sweep.sizes.refine
@@ -123,10 +144,21 @@ def run_sweep(sweep: SweepConfig, executor, *, results_root: str | Path = "resul
                 mine = [s for s in specs if _needs_run(run_folder(root, s.run_id), s, retry_failed)]
                 todo += mine
                 if progress:
-                    centre = (predicted_optimum(sweep, budget, finished)[1] if isinstance(sweep.sizes, AutoSizes)
-                              else "fixed sizes")
-                    progress({"event": "budget", "budget": budget, "runs": len(specs), "todo": len(mine),
-                              "sizes": [param_counts(s.model).total for s in specs], "centre": centre})
+                    centre = (
+                        predicted_optimum(sweep, budget, finished)[1]
+                        if isinstance(sweep.sizes, AutoSizes)
+                        else "fixed sizes"
+                    )
+                    progress(
+                        {
+                            "event": "budget",
+                            "budget": budget,
+                            "runs": len(specs),
+                            "todo": len(mine),
+                            "sizes": [param_counts(s.model).total for s in specs],
+                            "centre": centre,
+                        }
+                    )
             if todo and simulate is not None:
                 _simulate(root, todo, simulate)
             elif todo:
@@ -159,7 +191,7 @@ def _simulate(root: Path, specs, simulator) -> None:
         folder.clear()
         folder.write_config(spec.to_dict())
         folder.write_result(simulator.record(spec))
-    from isoflop.runs.store import trunk_folder
+    from isoflop.runs.folder import trunk_folder
 
     for state in simulator.trunk_states(specs):
         tf = trunk_folder(root, state.trunk_id)
@@ -202,10 +234,23 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
     recs = fc.records
     started = len(run_folders(root))
     by = lambda s: sum(1 for r in recs if r.status == s)  # noqa: E731
-    return SweepStatus(sweep.name, sweep.planned_runs, len(recs), by("ok"), by("diverged"), by("failed"),
-                       started - len(recs) - fc.damaged, fc.independent_flops,
-                       tuple(sorted(sweep.budgets)), fc.damaged, _changed_keys(sweep, root), cost_flops=fc.flops,
-                       cost_wall_s=fc.wall_s, independent_wall_s=fc.independent_wall_s, trunks=fc.trunks)
+    return SweepStatus(
+        sweep.name,
+        sweep.planned_runs,
+        len(recs),
+        by("ok"),
+        by("diverged"),
+        by("failed"),
+        started - len(recs) - fc.damaged,
+        fc.independent_flops,
+        tuple(sorted(sweep.budgets)),
+        fc.damaged,
+        _changed_keys(sweep, root),
+        cost_flops=fc.flops,
+        cost_wall_s=fc.wall_s,
+        independent_wall_s=fc.independent_wall_s,
+        trunks=fc.trunks,
+    )
 
 
 def _changed_keys(sweep: SweepConfig, root: Path) -> tuple[str, ...]:

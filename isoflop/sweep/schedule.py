@@ -15,8 +15,8 @@ reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from isoflop.sweep.plan import RunSpec
 from isoflop.sweep.worker import execute_run, grow
@@ -62,21 +62,37 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
         if s.is_branch:
             trunks.setdefault(s.trunk_id, []).append(s)
         else:
-            tasks.append(Task(f"run:{s.run_id}", execute_run, (s.to_dict(), sweep_dir, cache_dir), spec=s,
-                              cost=s.planned_cost))
+            tasks.append(
+                Task(f"run:{s.run_id}", execute_run, (s.to_dict(), sweep_dir, cache_dir), spec=s, cost=s.planned_cost)
+            )
     for trunk_id, branches in trunks.items():
         prev, at, same = None, 0, []
         branches = sorted(branches, key=lambda b: b.branch_step)
         for i, s in enumerate(branches):
             if prev is None or s.branch_step != at:
                 key = f"grow:{trunk_id}:{s.branch_step}"
-                tasks.append(Task(key, grow, (s.to_dict(), sweep_dir, cache_dir), (prev,) if prev else (),
-                                  cost=(s.branch_step - at) * s.step_flops))
+                tasks.append(
+                    Task(
+                        key,
+                        grow,
+                        (s.to_dict(), sweep_dir, cache_dir),
+                        (prev,) if prev else (),
+                        cost=(s.branch_step - at) * s.step_flops,
+                    )
+                )
                 prev, at, same = key, s.branch_step, []
             # Branches that start at one snapshot (budgets a step apart) run one after another; the last deletes it.
             last = i + 1 == len(branches) or branches[i + 1].branch_step != s.branch_step
-            tasks.append(Task(f"run:{s.run_id}", execute_run, (s.to_dict(), sweep_dir, cache_dir, not last),
-                              (prev, *same), spec=s, cost=s.planned_cost))
+            tasks.append(
+                Task(
+                    f"run:{s.run_id}",
+                    execute_run,
+                    (s.to_dict(), sweep_dir, cache_dir, not last),
+                    (prev, *same),
+                    spec=s,
+                    cost=s.planned_cost,
+                )
+            )
             same.append(f"run:{s.run_id}")
     return tasks
 
@@ -128,11 +144,16 @@ def run_graph(executor, tasks: list[Task], on_done: Callable[[Task, object], Non
             for k in list(pending):
                 d = next((d for d in by_key[k].after if d in out.errors or d in out.skipped), None)
                 if d is not None:  # pass on the first cause, not a chain of skips
-                    skip(k, out.skipped[d] if d in out.skipped else
-                         f"{d} did not finish: {type(out.errors[d]).__name__}: {out.errors[d]}")
+                    skip(
+                        k,
+                        out.skipped[d]
+                        if d in out.skipped
+                        else f"{d} did not finish: {type(out.errors[d]).__name__}: {out.errors[d]}",
+                    )
                     changed = True
-        ready = sorted((k for k in pending if all(d in out.results for d in by_key[k].after)),
-                       key=lambda k: -priority[k])
+        ready = sorted(
+            (k for k in pending if all(d in out.results for d in by_key[k].after)), key=lambda k: -priority[k]
+        )
         for k in ready[: max(0, executor.slots - len(running))]:
             pending.remove(k)
             running[executor.start(by_key[k].fn, by_key[k].args)] = k

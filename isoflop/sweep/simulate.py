@@ -25,9 +25,9 @@ import numpy as np
 from isoflop.errors import ConfigError
 from isoflop.laws.surface import Surface
 from isoflop.model.flops import all_flops_per_token, param_counts
-from isoflop.train.record import RunRecord, TrunkState
 from isoflop.runs.throughput import DEFAULT, Throughput
 from isoflop.sweep.plan import RunSpec, trunk_tips
+from isoflop.train.record import RunRecord, TrunkState
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,14 @@ class Simulator:
             raise ConfigError(f"simulate: pivot ({self.pivot}) must be positive")
 
     def describe(self) -> dict:
-        return {"surface": self.surface.to_dict(), "sigma": self.sigma, "seed_sigma": self.seed_sigma,
-                "seed": self.seed, "pivot": self.pivot, "throughput": self.throughput.to_dict()}
+        return {
+            "surface": self.surface.to_dict(),
+            "sigma": self.sigma,
+            "seed_sigma": self.seed_sigma,
+            "seed": self.seed,
+            "pivot": self.pivot,
+            "throughput": self.throughput.to_dict(),
+        }
 
     def noise(self, n: float, run_key: str, seed: int) -> float:
         """The log-noise of one run: its own draw plus its seed's shared level and slope."""
@@ -82,20 +88,47 @@ class Simulator:
         own_tokens = (steps - (spec.branch_step or 0)) * spec.train.batch_size * spec.model.seq_len
         tps = own_tokens / wall if wall > 0 else None
         return RunRecord(
-            status="ok", model=spec.model, train_config=spec.train, corpus=spec.corpus, tokenizer=spec.tokenizer,
-            seed=spec.seed, flops_convention=spec.train.flops_convention, budget_flops=spec.budget, flops=spec.flops,
-            tokens=tokens, steps=steps, steps_done=steps, n_params=counts.total,
-            n_params_non_embedding=counts.non_embedding, n_params_embedding=counts.embedding,
-            flops_per_token=all_flops_per_token(spec.model), train_loss=loss, val_loss=loss, lr=None,
-            wall_time_s=wall, tokens_per_second=tps, flops_per_second=cost / wall if wall > 0 else None,
-            device="simulated", run_id=spec.run_id, trunk_id=spec.trunk_id, branch_step=spec.branch_step,
-            cost_flops=cost, simulated=self.describe())
+            status="ok",
+            model=spec.model,
+            train_config=spec.train,
+            corpus=spec.corpus,
+            tokenizer=spec.tokenizer,
+            seed=spec.seed,
+            flops_convention=spec.train.flops_convention,
+            budget_flops=spec.budget,
+            flops=spec.flops,
+            tokens=tokens,
+            steps=steps,
+            steps_done=steps,
+            n_params=counts.total,
+            n_params_non_embedding=counts.non_embedding,
+            n_params_embedding=counts.embedding,
+            flops_per_token=all_flops_per_token(spec.model),
+            train_loss=loss,
+            val_loss=loss,
+            lr=None,
+            wall_time_s=wall,
+            tokens_per_second=tps,
+            flops_per_second=cost / wall if wall > 0 else None,
+            device="simulated",
+            run_id=spec.run_id,
+            trunk_id=spec.trunk_id,
+            branch_step=spec.branch_step,
+            cost_flops=cost,
+            simulated=self.describe(),
+        )
 
     def trunk_states(self, specs: list[RunSpec]) -> list[TrunkState]:
         """What each WSD trunk of these branches cost: grown once, to its furthest branch point."""
-        return [TrunkState(tid, steps=s.branch_step, step_flops=s.step_flops,
-                           wall_time_s=float(self.throughput.seconds(param_counts(s.model).total, s.start_flops)))
-                for tid, s in trunk_tips(specs).items()]
+        return [
+            TrunkState(
+                tid,
+                steps=s.branch_step,
+                step_flops=s.step_flops,
+                wall_time_s=float(self.throughput.seconds(param_counts(s.model).total, s.start_flops)),
+            )
+            for tid, s in trunk_tips(specs).items()
+        ]
 
 
 def _int(key: str) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, Union
 
 import numpy as np
 
@@ -85,9 +85,12 @@ class ParamSizes:
     kind = "params"
 
     def __post_init__(self):
-        if not self.params or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-                                      for v in self.params):
-            raise SweepError(f"sizes.params ({list(self.params)!r}) must be a non-empty list of positive parameter counts")
+        if not self.params or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in self.params
+        ):
+            raise SweepError(
+                f"sizes.params ({list(self.params)!r}) must be a non-empty list of positive parameter counts"
+            )
 
     @property
     def per_budget(self) -> int:
@@ -139,7 +142,7 @@ class ShapeSizes:
         return {"shapes": [{"n_layers": L, "d_model": d, "n_heads": h} for L, d, h in self.shapes]}
 
 
-Sizes = Union[AutoSizes, ParamSizes, ShapeSizes]
+Sizes = AutoSizes | ParamSizes | ShapeSizes
 
 
 def parse_sizes(sizes, where: str) -> Sizes:
@@ -147,7 +150,9 @@ def parse_sizes(sizes, where: str) -> Sizes:
         raise SweepError(f"{where}sizes must be a table with one of auto, params, shapes")
     check_keys(f"{where}sizes: ", sizes, {"auto", "params", "shapes"})
     if len(sizes) != 1:
-        raise SweepError(f"{where}sizes must have exactly one of auto, params, shapes (got {', '.join(sizes) or 'none'})")
+        raise SweepError(
+            f"{where}sizes must have exactly one of auto, params, shapes (got {', '.join(sizes) or 'none'})"
+        )
     kind, val = next(iter(sizes.items()))
     if kind == "auto":
         val = {} if val is True else val
@@ -164,8 +169,9 @@ def parse_sizes(sizes, where: str) -> Sizes:
         if not isinstance(val, list):
             raise SweepError(f"{where}sizes.params ({val!r}) must be a non-empty list of positive parameter counts")
         try:
-            return ParamSizes(tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-                                    for v in val))
+            return ParamSizes(
+                tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in val)
+            )
         except SweepError as e:
             raise SweepError(f"{where}{e}") from None
     if not isinstance(val, list) or not val:
@@ -182,5 +188,7 @@ def parse_sizes(sizes, where: str) -> Sizes:
 def check_keys(where: str, got: dict, allowed: set) -> None:
     unknown = sorted(set(got) - allowed)
     if unknown:
-        raise SweepError(f"{where}unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                         f"(allowed: {', '.join(sorted(allowed))})")
+        raise SweepError(
+            f"{where}unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )

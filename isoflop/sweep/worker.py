@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from isoflop.errors import RecordError, ScalingError
-from isoflop.train.record import TrunkState
-from isoflop.runs.store import run_folder, trunk_folder
+from isoflop.runs.folder import run_folder, trunk_folder
 from isoflop.sweep.plan import RunSpec
+from isoflop.train.record import TrunkState
 
 
 def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
@@ -34,9 +34,12 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
-        record = (_branch(spec, data, folder, sweep_dir, cache_dir) if spec.is_branch
-                  else _independent(spec, data, folder, cache_dir)).with_run_id(spec.run_id)
-    except Exception as e:  # noqa: BLE001 - a bad corpus or config is this run's failure, not the sweep's
+        record = (
+            _branch(spec, data, folder, sweep_dir, cache_dir)
+            if spec.is_branch
+            else _independent(spec, data, folder, cache_dir)
+        ).with_run_id(spec.run_id)
+    except Exception as e:
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
     if spec.is_branch and not keep_snapshot:  # no other branch starts at this snapshot
@@ -86,20 +89,39 @@ def restart_aware(folder):
 def _independent(spec: RunSpec, data, folder, cache_dir):
     from isoflop.train.loop import train
 
-    return train(spec.model, spec.budget, data, spec.train, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
-                 on_metrics=restart_aware(folder), checkpoint_path=folder.checkpoint_path,
-                 checkpoint_every_s=spec.checkpoint_every_s)
+    return train(
+        spec.model,
+        spec.budget,
+        data,
+        spec.train,
+        device=spec.device,
+        seed=spec.seed,
+        cache_dir=cache_dir,
+        on_metrics=restart_aware(folder),
+        checkpoint_path=folder.checkpoint_path,
+        checkpoint_every_s=spec.checkpoint_every_s,
+    )
 
 
 def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
     from isoflop.train.branch import train_branch
 
     def cooldown():
-        return train_branch(spec.model, spec.budget, data, spec.train, warmup_steps=spec.trunk_warmup_steps,
-                            snapshot_path=trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step),
-                            trunk_id=spec.trunk_id, device=spec.device, seed=spec.seed, cache_dir=cache_dir,
-                            on_metrics=restart_aware(folder), checkpoint_path=folder.checkpoint_path,
-                            checkpoint_every_s=spec.checkpoint_every_s)
+        return train_branch(
+            spec.model,
+            spec.budget,
+            data,
+            spec.train,
+            warmup_steps=spec.trunk_warmup_steps,
+            snapshot_path=trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step),
+            trunk_id=spec.trunk_id,
+            device=spec.device,
+            seed=spec.seed,
+            cache_dir=cache_dir,
+            on_metrics=restart_aware(folder),
+            checkpoint_path=folder.checkpoint_path,
+            checkpoint_every_s=spec.checkpoint_every_s,
+        )
 
     try:
         return cooldown()
@@ -127,17 +149,35 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     snap = tf.snapshot_path(spec.branch_step)
     if snap.exists() and checkpoint_step(snap) == spec.branch_step:
         return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": True}
-    tf.write_config({"trunk_id": spec.trunk_id, "model": spec.model.to_dict(), "train": spec.train.to_dict(),
-                     "corpus": spec.corpus, "tokenizer": spec.tokenizer, "seed": spec.seed,
-                     "warmup_steps": spec.trunk_warmup_steps})
+    tf.write_config(
+        {
+            "trunk_id": spec.trunk_id,
+            "model": spec.model.to_dict(),
+            "train": spec.train.to_dict(),
+            "corpus": spec.corpus,
+            "tokenizer": spec.tokenizer,
+            "seed": spec.seed,
+            "warmup_steps": spec.trunk_warmup_steps,
+        }
+    )
     head = checkpoint_step(tf.head_path)
     if head <= spec.branch_step:
         tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
     data = data if data is not None else load_corpus(spec.corpus, spec.tokenizer, cache_dir)
-    g = grow_trunk(spec.model, data, spec.train, warmup_steps=spec.trunk_warmup_steps, to_step=spec.branch_step,
-                   head_path=tf.head_path, snapshot_path=snap, device=spec.device, seed=spec.seed,
-                   on_metrics=tf.append_metrics, logged_until=tf.last_logged_step(),
-                   checkpoint_every_s=spec.checkpoint_every_s)
+    g = grow_trunk(
+        spec.model,
+        data,
+        spec.train,
+        warmup_steps=spec.trunk_warmup_steps,
+        to_step=spec.branch_step,
+        head_path=tf.head_path,
+        snapshot_path=snap,
+        device=spec.device,
+        seed=spec.seed,
+        on_metrics=tf.append_metrics,
+        logged_until=tf.last_logged_step(),
+        checkpoint_every_s=spec.checkpoint_every_s,
+    )
     try:
         state = tf.read_state()
     except RecordError:  # a damaged trunk.json: start its accounting again
@@ -145,6 +185,13 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     # Steps this growth trained that the trunk had already paid for (its head was lost, or was past the branch
     # point) are counted again, as re-created: the cost is what was spent, not what was kept.
     again = max(0, min(state.steps, g.to_step) - g.from_step) * spec.step_flops
-    tf.write_state(replace(state, steps=max(state.steps, g.to_step), step_flops=spec.step_flops,
-                           wall_time_s=state.wall_time_s + g.wall_time_s, recreated_flops=state.recreated_flops + again))
+    tf.write_state(
+        replace(
+            state,
+            steps=max(state.steps, g.to_step),
+            step_flops=spec.step_flops,
+            wall_time_s=state.wall_time_s + g.wall_time_s,
+            recreated_flops=state.recreated_flops + again,
+        )
+    )
     return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": False, "recreated": g.recreated}

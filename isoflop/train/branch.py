@@ -15,28 +15,30 @@ rates, the same losses.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from isoflop.data.corpus import Corpus
 from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
-from isoflop.train.record import RunRecord
 from isoflop.train.checkpoint import load_checkpoint, save_checkpoint
 from isoflop.train.config import TrainConfig, trunk_identity
 from isoflop.train.hardware import peak_flops_for, run_precision, run_threads
 from isoflop.train.loop import _check_inputs, _epoch_warnings, _record, _State, _steps, _Trainer
 from isoflop.train.optim import wsd_lr_at
 from isoflop.train.plan import Plan, cooldown_start, plan_run, step_flops
+from isoflop.train.record import RunRecord
 
 
 def branch_point(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainConfig) -> int:
     """The trunk step at which the cooldown of ``budget_flops`` starts."""
-    return cooldown_start(plan_run(budget_flops, model_cfg, train_cfg.batch_size, train_cfg.flops_convention).steps,
-                          train_cfg.cooldown_frac)
+    return cooldown_start(
+        plan_run(budget_flops, model_cfg, train_cfg.batch_size, train_cfg.flops_convention).steps,
+        train_cfg.cooldown_frac,
+    )
 
 
 def check_branch(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainConfig, warmup_steps: int) -> int:
@@ -47,9 +49,11 @@ def check_branch(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainCo
     """
     start = branch_point(model_cfg, budget_flops, train_cfg)
     if start < warmup_steps:
-        raise ConfigError(f"budget {budget_flops:.3g} FLOPs: its cooldown would start at step {start}, before the "
-                          f"trunk's warmup ends (step {warmup_steps}); lower cooldown_frac or warmup_frac, or drop "
-                          "the budget")
+        raise ConfigError(
+            f"budget {budget_flops:.3g} FLOPs: its cooldown would start at step {start}, before the "
+            f"trunk's warmup ends (step {warmup_steps}); lower cooldown_frac or warmup_frac, or drop "
+            "the budget"
+        )
     return start
 
 
@@ -64,10 +68,21 @@ class TrunkGrowth:
     recreated: bool
 
 
-def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, warmup_steps: int, to_step: int,
-               head_path: Path, snapshot_path: Path, device: str | torch.device = "cpu", seed: int = 0,
-               on_metrics: Callable[[list[dict]], None] | None = None, logged_until: int = 0,
-               checkpoint_every_s: float = 300.0) -> TrunkGrowth:
+def grow_trunk(
+    model_cfg: ModelConfig,
+    data: Corpus,
+    train_cfg: TrainConfig,
+    *,
+    warmup_steps: int,
+    to_step: int,
+    head_path: Path,
+    snapshot_path: Path,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    on_metrics: Callable[[list[dict]], None] | None = None,
+    logged_until: int = 0,
+    checkpoint_every_s: float = 300.0,
+) -> TrunkGrowth:
     """Train the trunk to ``to_step`` and save it there as ``snapshot_path`` (a branch point).
 
     It continues from ``head_path`` (the trunk's furthest saved state) when that
@@ -86,8 +101,11 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
     identity = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)
     threads = train_cfg.threads or torch.get_num_threads()
     t0 = time.perf_counter()
-    with run_threads(threads), run_precision(device), torch.random.fork_rng(
-            devices=[device] if device.type == "cuda" else []):
+    with (
+        run_threads(threads),
+        run_precision(device),
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+    ):
         tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
         saved = load_checkpoint(head_path, identity, device)
         if saved is not None and tr.misfit(saved):
@@ -98,10 +116,23 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
         start = st.step
         keep_head = not recreated
         emit = (lambda rows: on_metrics([r for r in rows if r["step"] > logged_until])) if on_metrics else None
-        status, error = _steps(tr, data, trunk_plan, train_cfg, _trunk_lr(warmup_steps, lr_peak), warmup_steps, set(),
-                               to_step, device, st, emit, None, t0,
-                               (lambda: save_checkpoint(head_path, tr.state(identity, st))) if keep_head else None,
-                               checkpoint_every_s)
+        status, error = _steps(
+            tr,
+            data,
+            trunk_plan,
+            train_cfg,
+            _trunk_lr(warmup_steps, lr_peak),
+            warmup_steps,
+            set(),
+            to_step,
+            device,
+            st,
+            emit,
+            None,
+            t0,
+            (lambda: save_checkpoint(head_path, tr.state(identity, st))) if keep_head else None,
+            checkpoint_every_s,
+        )
         if status != "ok":
             raise RuntimeError(f"trunk diverged before its branch point: {error}")
         state = tr.state(identity, st)
@@ -111,11 +142,23 @@ def grow_trunk(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, *, 
     return TrunkGrowth(start, to_step, trunk_plan.flops_at(to_step - start), time.perf_counter() - t0, recreated)
 
 
-def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, train_cfg: TrainConfig, *,
-                 warmup_steps: int, snapshot_path: Path, trunk_id: str, device: str | torch.device = "cpu",
-                 seed: int = 0, peak_flops: float | None = None, cache_dir: str | Path | None = None,
-                 on_metrics: Callable[[list[dict]], None] | None = None, checkpoint_path: Path | None = None,
-                 checkpoint_every_s: float = 300.0) -> RunRecord:
+def train_branch(
+    model_cfg: ModelConfig,
+    budget_flops: float,
+    data: Corpus,
+    train_cfg: TrainConfig,
+    *,
+    warmup_steps: int,
+    snapshot_path: Path,
+    trunk_id: str,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    peak_flops: float | None = None,
+    cache_dir: str | Path | None = None,
+    on_metrics: Callable[[list[dict]], None] | None = None,
+    checkpoint_path: Path | None = None,
+    checkpoint_every_s: float = 300.0,
+) -> RunRecord:
     """The cooldown of ``budget_flops`` from its branch point of the trunk saved at ``snapshot_path``.
 
     Returns:
@@ -138,8 +181,11 @@ def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, trai
     own = {"trunk": trunk, "train": train_cfg.identity(), "steps": plan.steps}
     warnings = _epoch_warnings(plan, data)
     t_start = time.perf_counter()
-    with run_threads(threads), run_precision(device), torch.random.fork_rng(
-            devices=[device] if device.type == "cuda" else []):
+    with (
+        run_threads(threads),
+        run_precision(device),
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+    ):
         tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
         resumed = tr.resume(load_checkpoint(checkpoint_path, own, device, warnings), checkpoint_path, warnings)
         if resumed is not None:
@@ -153,19 +199,53 @@ def train_branch(model_cfg: ModelConfig, budget_flops: float, data: Corpus, trai
             st.curve, st.val_curve, st.t_train = [], [], 0.0
         try:
             status, error = _steps(
-                tr, data, plan, train_cfg,
-                lambda s: wsd_lr_at(s, plan.steps, lr_peak, warmup_steps, train_cfg.final_lr_frac,
-                                    train_cfg.cooldown_frac, train_cfg.cooldown_shape),
-                warmup_steps, {plan.steps}, plan.steps, device, st, on_metrics, None, t_start,
+                tr,
+                data,
+                plan,
+                train_cfg,
+                lambda s: wsd_lr_at(
+                    s,
+                    plan.steps,
+                    lr_peak,
+                    warmup_steps,
+                    train_cfg.final_lr_frac,
+                    train_cfg.cooldown_frac,
+                    train_cfg.cooldown_shape,
+                ),
+                warmup_steps,
+                {plan.steps},
+                plan.steps,
+                device,
+                st,
+                on_metrics,
+                None,
+                t_start,
                 (lambda: save_checkpoint(checkpoint_path, tr.state(own, st))) if checkpoint_path else None,
-                checkpoint_every_s)
+                checkpoint_every_s,
+            )
         except Exception as e:  # a crash is recorded, not raised: sweeps go on
             import traceback
 
             status, error = "failed", f"{type(e).__name__}: {e}"
             warnings.append(traceback.format_exc(limit=5))
-    return _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st, lr_peak,
-                   time.perf_counter() - t_start, peak_flops, device, threads, start_step=start, trunk_id=trunk_id)
+    return _record(
+        status,
+        error,
+        warnings,
+        model_cfg,
+        train_cfg,
+        data,
+        seed,
+        plan,
+        st,
+        lr_peak,
+        time.perf_counter() - t_start,
+        peak_flops,
+        device,
+        threads,
+        start_step=start,
+        trunk_id=trunk_id,
+    )
 
 
 def _trunk_lr(warmup_steps: int, peak: float) -> Callable[[int], float]:

@@ -38,8 +38,10 @@ def _read(path: Path, device) -> dict:
 
 
 def _refused(path: Path, e: Exception) -> str:
-    return (f"{path}: refused: not a plain checkpoint (it asks to unpickle more than tensors and plain data: "
-            f"{str(e).splitlines()[0][:160]}); the run starts over")
+    return (
+        f"{path}: refused: not a plain checkpoint (it asks to unpickle more than tensors and plain data: "
+        f"{str(e).splitlines()[0][:160]}); the run starts over"
+    )
 
 
 def load_checkpoint(path: Path | None, identity: dict, device: torch.device, notes: list | None = None) -> dict | None:

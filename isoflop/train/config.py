@@ -89,8 +89,9 @@ class TrainConfig:
             raise ConfigError(f"lr_scale ({self.lr_scale!r}) must be a positive number")
         if not 0 <= self.warmup_frac < 1:
             raise ConfigError(f"warmup_frac ({self.warmup_frac}) must be in [0, 1)")
-        if self.warmup_steps is not None and (not isinstance(self.warmup_steps, int) or isinstance(
-                self.warmup_steps, bool) or self.warmup_steps < 1):
+        if self.warmup_steps is not None and (
+            not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 1
+        ):
             raise ConfigError(f"warmup_steps ({self.warmup_steps!r}) must be a positive integer (or None)")
         if not 0 <= self.final_lr_frac <= 1:
             raise ConfigError(f"final_lr_frac ({self.final_lr_frac}) must be in [0, 1]")
@@ -101,18 +102,23 @@ class TrainConfig:
         if self.cooldown_shape not in COOLDOWN_SHAPES:
             raise ConfigError(f"cooldown_shape ({self.cooldown_shape!r}) must be one of {', '.join(COOLDOWN_SHAPES)}")
         if self.schedule == "wsd" and self.warmup_frac + self.cooldown_frac > 1:
-            raise ConfigError(f"warmup_frac ({self.warmup_frac}) + cooldown_frac ({self.cooldown_frac}) must be at most 1: "
-                              "the cooldown would start before the warmup ends")
+            raise ConfigError(
+                f"warmup_frac ({self.warmup_frac}) + cooldown_frac ({self.cooldown_frac}) must be at most 1: "
+                "the cooldown would start before the warmup ends"
+            )
         if self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("weight_decay and grad_clip must be non-negative")
         if self.flops_convention not in CONVENTIONS:
             raise ConfigError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
         if self.dtype not in ("fp32", "bf16"):
             raise ConfigError(f"dtype ({self.dtype!r}) must be 'fp32' or 'bf16'")
-        if self.threads is not None and (not isinstance(self.threads, int) or isinstance(self.threads, bool)
-                                         or not 1 <= self.threads <= MAX_THREADS):
-            raise ConfigError(f"threads ({self.threads!r}) must be an integer from 1 to {MAX_THREADS} "
-                              "(torch crashes on absurd thread counts)")
+        if self.threads is not None and (
+            not isinstance(self.threads, int) or isinstance(self.threads, bool) or not 1 <= self.threads <= MAX_THREADS
+        ):
+            raise ConfigError(
+                f"threads ({self.threads!r}) must be an integer from 1 to {MAX_THREADS} "
+                "(torch crashes on absurd thread counts)"
+            )
         if self.n_evals < 1 or self.val_sequences < 1:
             raise ConfigError("n_evals and val_sequences must be at least 1")
 
@@ -144,7 +150,7 @@ class TrainConfig:
         return self.lr if self.lr is not None else self.lr_scale * default_lr(d_model)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         """Inverse of :meth:`to_dict` (JSON turns the betas tuple into a list)."""
         d = dict(d)
         if "betas" in d:
@@ -155,8 +161,23 @@ class TrainConfig:
 def trunk_identity(model_cfg: ModelConfig, train_cfg: TrainConfig, warmup_steps: int, seed: int, corpus: str) -> dict:
     """What fixes a trunk's stable phase: the model, the optimiser settings, the warmup, the seed and the data
     (not the cooldown's shape, length or final LR, nor the budgets it serves)."""
-    t = {k: v for k, v in train_cfg.to_dict().items()
-         if k not in ("cooldown_frac", "cooldown_shape", "final_lr_frac", "warmup_frac", "n_evals", "val_sequences",
-                      "max_curve_points", "flops_convention", "threads", "lr", "lr_scale")}
+    t = {
+        k: v
+        for k, v in train_cfg.to_dict().items()
+        if k
+        not in (
+            "cooldown_frac",
+            "cooldown_shape",
+            "final_lr_frac",
+            "warmup_frac",
+            "n_evals",
+            "val_sequences",
+            "max_curve_points",
+            "flops_convention",
+            "threads",
+            "lr",
+            "lr_scale",
+        )
+    }
     t["peak_lr"] = train_cfg.peak_lr(model_cfg.d_model)
     return {"model": model_cfg.to_dict(), "train": t, "warmup_steps": warmup_steps, "seed": seed, "corpus": corpus}

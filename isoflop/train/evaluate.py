@@ -8,8 +8,9 @@ from isoflop.data.batches import gather
 from isoflop.data.corpus import Corpus
 
 
-def evaluate(model: torch.nn.Module, corpus: Corpus, windows, seq_len: int, device: torch.device, autocast,
-             batch: int = 16) -> float:
+def evaluate(
+    model: torch.nn.Module, corpus: Corpus, windows, seq_len: int, device: torch.device, autocast, batch: int = 16
+) -> float:
     """Mean loss in nats per counted token over the validation windows (model left in train mode)."""
     model.eval()
     total, count = 0.0, 0.0

@@ -19,8 +19,17 @@ import torch
 
 #: Dense bf16 peaks of common GPUs, in FLOP/s (vendor data sheets, without sparsity).
 GPU_PEAK_FLOPS = {
-    "H200": 989e12, "H100 SXM": 989e12, "H100 PCIe": 756e12, "H100": 989e12, "A100": 312e12,
-    "L40S": 362e12, "A10G": 125e12, "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12, "T4": 65e12,
+    "H200": 989e12,
+    "H100 SXM": 989e12,
+    "H100 PCIe": 756e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10G": 125e12,
+    "RTX 4090": 165e12,
+    "RTX 3090": 71e12,
+    "V100": 125e12,
+    "T4": 65e12,
 }
 
 
@@ -115,8 +124,12 @@ def autocast_for(dtype: str):
 
 def hardware_info(device: torch.device, threads: int) -> dict:
     """Machine, processor, cores, threads and GPU name, for the run record."""
-    hw = {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
-          "cpu_count": os.cpu_count(), "threads": threads}
+    hw = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+    }
     if device.type == "cuda":
         hw["gpu"] = torch.cuda.get_device_name(device)
     return hw
@@ -124,8 +137,13 @@ def hardware_info(device: torch.device, threads: int) -> dict:
 
 def versions() -> dict:
     """torch, numpy, python and package versions and the git commit, for the run record."""
-    return {"torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-            "isoflop": _package_version(), "git_commit": _git_commit()}
+    return {
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "isoflop": _package_version(),
+        "git_commit": _git_commit(),
+    }
 
 
 def _git_commit() -> str | None:
@@ -142,5 +160,5 @@ def _package_version() -> str:
         from importlib.metadata import version
 
         return version("isoflop")
-    except Exception:  # noqa: BLE001 - not installed (running from a source tree)
+    except Exception:
         return "unknown"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -25,14 +25,13 @@ from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import all_flops_per_token, flops_per_token, param_counts
 from isoflop.model.transformer import Transformer
-from isoflop.train.record import RunRecord
 from isoflop.train.checkpoint import load_checkpoint, save_checkpoint
 from isoflop.train.config import TrainConfig
 from isoflop.train.evaluate import evaluate
-from isoflop.train.hardware import (autocast_for, hardware_info, peak_flops_for, run_precision, run_threads,
-                                    versions)
+from isoflop.train.hardware import autocast_for, hardware_info, peak_flops_for, run_precision, run_threads, versions
 from isoflop.train.optim import build_optimizer, schedule_lr, set_lr
 from isoflop.train.plan import Plan, plan_run
+from isoflop.train.record import RunRecord
 
 Progress = Callable[[dict], None]
 
@@ -61,9 +60,15 @@ class _Trainer:
 
     def state(self, identity: dict, st: _State) -> dict:
         """Everything needed to continue exactly where the run is."""
-        return {"identity": identity, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                "np_rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "state": st.__dict__,
-                "step": st.step}
+        return {
+            "identity": identity,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "np_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "state": st.__dict__,
+            "step": st.step,
+        }
 
     def misfit(self, saved: dict) -> str | None:
         """Why ``saved`` cannot be restored into this trainer (parts missing, parameters of another model or
@@ -151,32 +156,80 @@ def train(
     status, error = "ok", None
     t_start = time.perf_counter()
     try:
-        with run_threads(threads), run_precision(device), torch.random.fork_rng(
-                devices=[device] if device.type == "cuda" else []):
+        with (
+            run_threads(threads),
+            run_precision(device),
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        ):
             tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
             ckpt = Path(checkpoint_path) if checkpoint_path is not None else None
-            identity = {"model": model_cfg.to_dict(), "train": train_cfg.identity(), "steps": plan.steps, "seed": seed,
-                        "corpus": data.name}
+            identity = {
+                "model": model_cfg.to_dict(),
+                "train": train_cfg.identity(),
+                "steps": plan.steps,
+                "seed": seed,
+                "corpus": data.name,
+            }
             resumed = tr.resume(load_checkpoint(ckpt, identity, device, warnings), ckpt, warnings)
             if resumed is not None:
                 st = resumed
                 warnings.append(f"resumed from a checkpoint at step {st.step}")
             evals = {int(round(plan.steps * k / train_cfg.n_evals)) for k in range(1, train_cfg.n_evals + 1)}
-            status, error = _steps(tr, data, plan, train_cfg, lambda s: schedule_lr(s, plan.steps, lr_peak, train_cfg),
-                                   train_cfg.warmup_for(plan.steps), evals, plan.steps, device, st,
-                                   on_metrics, progress, t_start,
-                                   (lambda: save_checkpoint(ckpt, tr.state(identity, st))) if ckpt else None,
-                                   checkpoint_every_s)
+            status, error = _steps(
+                tr,
+                data,
+                plan,
+                train_cfg,
+                lambda s: schedule_lr(s, plan.steps, lr_peak, train_cfg),
+                train_cfg.warmup_for(plan.steps),
+                evals,
+                plan.steps,
+                device,
+                st,
+                on_metrics,
+                progress,
+                t_start,
+                (lambda: save_checkpoint(ckpt, tr.state(identity, st))) if ckpt else None,
+                checkpoint_every_s,
+            )
     except Exception as e:  # a crash is recorded, not raised: sweeps go on
         status, error = "failed", f"{type(e).__name__}: {e}"
         warnings.append(traceback.format_exc(limit=5))
-    return _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st, lr_peak,
-                   time.perf_counter() - t_start, peak_flops, device, threads)
+    return _record(
+        status,
+        error,
+        warnings,
+        model_cfg,
+        train_cfg,
+        data,
+        seed,
+        plan,
+        st,
+        lr_peak,
+        time.perf_counter() - t_start,
+        peak_flops,
+        device,
+        threads,
+    )
 
 
-def _steps(tr: _Trainer, data: Corpus, plan: Plan, cfg: TrainConfig, lr_fn: Callable[[int], float], warm: int,
-           eval_steps: set, end: int, device, st: _State, emit, progress, t_start: float, checkpoint,
-           checkpoint_every_s: float) -> tuple[str, str | None]:
+def _steps(
+    tr: _Trainer,
+    data: Corpus,
+    plan: Plan,
+    cfg: TrainConfig,
+    lr_fn: Callable[[int], float],
+    warm: int,
+    eval_steps: set,
+    end: int,
+    device,
+    st: _State,
+    emit,
+    progress,
+    t_start: float,
+    checkpoint,
+    checkpoint_every_s: float,
+) -> tuple[str, str | None]:
     """Optimisation steps from ``st.step`` up to ``end`` at ``lr_fn(step)``; updates ``st`` and returns (status,
     error). Curve rows go to ``emit``; validation runs after the steps in ``eval_steps``."""
     model, opt, T = tr.model, tr.opt, tr.model.cfg.seq_len
@@ -214,8 +267,14 @@ def _steps(tr: _Trainer, data: Corpus, plan: Plan, cfg: TrainConfig, lr_fn: Call
             rows.append({"kind": "train", **st.curve[-1]})
         if st.step in eval_steps:
             st.val_loss = evaluate(model, data, val_windows, T, device, autocast)
-            st.val_curve.append({"step": st.step, "tokens": plan.tokens_at(st.step), "flops": plan.flops_at(st.step),
-                                 "val_loss": st.val_loss})
+            st.val_curve.append(
+                {
+                    "step": st.step,
+                    "tokens": plan.tokens_at(st.step),
+                    "flops": plan.flops_at(st.step),
+                    "val_loss": st.val_loss,
+                }
+            )
             rows.append({"kind": "val", **st.val_curve[-1]})
         if rows:
             emit(rows)
@@ -224,8 +283,17 @@ def _steps(tr: _Trainer, data: Corpus, plan: Plan, cfg: TrainConfig, lr_fn: Call
             last_ckpt = time.monotonic()
         if progress is not None and (st.step % max(1, plan.steps // 100) == 0 or st.step == end):
             tps = plan.tokens_at(st.step) / max(st.t_train, 1e-9)
-            progress({"step": st.step, "steps": plan.steps, "loss": lv, "lr": lr, "tokens_per_second": tps,
-                      "eta_s": (plan.steps - st.step) * plan.tokens_per_step / tps, "val_loss": st.val_loss})
+            progress(
+                {
+                    "step": st.step,
+                    "steps": plan.steps,
+                    "loss": lv,
+                    "lr": lr,
+                    "tokens_per_second": tps,
+                    "eta_s": (plan.steps - st.step) * plan.tokens_per_step / tps,
+                    "val_loss": st.val_loss,
+                }
+            )
     return "ok", None
 
 
@@ -251,12 +319,35 @@ def _check_inputs(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, 
 
 
 def _curve_row(step: int, plan: Plan, loss: float, lr: float, wall: float) -> dict:
-    return {"step": step, "tokens": plan.tokens_at(step), "flops": plan.flops_at(step),
-            "train_loss": loss if math.isfinite(loss) else None, "lr": lr, "wall_time_s": wall}
+    return {
+        "step": step,
+        "tokens": plan.tokens_at(step),
+        "flops": plan.flops_at(step),
+        "train_loss": loss if math.isfinite(loss) else None,
+        "lr": lr,
+        "wall_time_s": wall,
+    }
 
 
-def _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st: _State, lr_peak, wall,
-            peak_flops, device, threads, *, start_step: int = 0, trunk_id: str | None = None) -> RunRecord:
+def _record(
+    status,
+    error,
+    warnings,
+    model_cfg,
+    train_cfg,
+    data,
+    seed,
+    plan,
+    st: _State,
+    lr_peak,
+    wall,
+    peak_flops,
+    device,
+    threads,
+    *,
+    start_step: int = 0,
+    trunk_id: str | None = None,
+) -> RunRecord:
     """The run record from the loop's final state. A branch (``trunk_id``) started at ``start_step`` from its
     trunk: its tokens and FLOPs count the trunk's prefix, its cost and throughput only its own steps."""
     steps_done = st.step  # completed optimiser steps (a diverged run counts the step that blew up)
@@ -268,20 +359,41 @@ def _record(status, error, warnings, model_cfg, train_cfg, data, seed, plan, st:
     finite = st.train_loss is not None and math.isfinite(st.train_loss)
     counts = param_counts(model_cfg)
     return RunRecord(
-        status=status, model=model_cfg, train_config=train_cfg, corpus=data.name, tokenizer=data.tokenizer, seed=seed,
-        flops_convention=train_cfg.flops_convention, budget_flops=plan.budget_flops,
-        flops=tokens_done * plan.flops_per_token, tokens=tokens_done, steps=plan.steps, steps_done=steps_done,
-        n_params=counts.total, n_params_non_embedding=counts.non_embedding, n_params_embedding=counts.embedding,
+        status=status,
+        model=model_cfg,
+        train_config=train_cfg,
+        corpus=data.name,
+        tokenizer=data.tokenizer,
+        seed=seed,
+        flops_convention=train_cfg.flops_convention,
+        budget_flops=plan.budget_flops,
+        flops=tokens_done * plan.flops_per_token,
+        tokens=tokens_done,
+        steps=plan.steps,
+        steps_done=steps_done,
+        n_params=counts.total,
+        n_params_non_embedding=counts.non_embedding,
+        n_params_embedding=counts.embedding,
         flops_per_token=all_flops_per_token(model_cfg),
         train_loss=st.train_loss if finite else None,
         train_bpb=data.bits_per_byte(st.train_loss, "train") if finite else None,
         val_loss=st.val_loss if status == "ok" else None,
         val_bpb=data.bits_per_byte(st.val_loss) if status == "ok" and st.val_loss is not None else None,
-        epochs=plan.tokens / data.train.size, lr=lr_peak, wall_time_s=wall, tokens_per_second=tps,
+        epochs=plan.tokens / data.train.size,
+        lr=lr_peak,
+        wall_time_s=wall,
+        tokens_per_second=tps,
         flops_per_second=tps * plan.flops_per_token if tps else None,
-        mfu=(mfu_fps / peak_flops) if (mfu_fps and peak_flops) else None, peak_flops=peak_flops,
-        device=str(device), hardware=hardware_info(device, threads), versions=versions(), error=error,
-        warnings=tuple(warnings), curve=tuple(st.curve), val_curve=tuple(st.val_curve),
-        trunk_id=trunk_id, branch_step=start_step if trunk_id is not None else None,
+        mfu=(mfu_fps / peak_flops) if (mfu_fps and peak_flops) else None,
+        peak_flops=peak_flops,
+        device=str(device),
+        hardware=hardware_info(device, threads),
+        versions=versions(),
+        error=error,
+        warnings=tuple(warnings),
+        curve=tuple(st.curve),
+        val_curve=tuple(st.val_curve),
+        trunk_id=trunk_id,
+        branch_step=start_step if trunk_id is not None else None,
         cost_flops=own_tokens * plan.flops_per_token,
     )

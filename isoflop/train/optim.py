@@ -18,7 +18,7 @@ import math
 import torch
 
 from isoflop.train.config import TrainConfig, default_lr  # noqa: F401 - the LR rule, re-exported
-from isoflop.train.plan import cooldown_start  # noqa: F401 - re-exported beside the schedules that use it
+from isoflop.train.plan import cooldown_start
 
 
 def lr_at(step: int, steps: int, peak: float, warm: int, final_frac: float) -> float:
@@ -45,8 +45,9 @@ def cooldown_factor(progress: float, shape: str) -> float:
     raise ValueError(f"unknown cooldown shape {shape!r}")
 
 
-def wsd_lr_at(step: int, steps: int, peak: float, warmup_steps: int, final_frac: float, cooldown_frac: float,
-              shape: str) -> float:
+def wsd_lr_at(
+    step: int, steps: int, peak: float, warmup_steps: int, final_frac: float, cooldown_frac: float, shape: str
+) -> float:
     """Warmup over ``warmup_steps``, the peak until :func:`cooldown_start`, then a cooldown that reaches
     ``final_frac · peak`` at the last step (step ``steps − 1``)."""
     if step < warmup_steps:
@@ -72,7 +73,9 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, lr: float, device:
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr, betas=cfg.betas, fused=device.type == "cuda",
+        lr=lr,
+        betas=cfg.betas,
+        fused=device.type == "cuda",
     )
 
 

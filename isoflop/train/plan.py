@@ -69,6 +69,8 @@ def plan_run(budget_flops: float, model_cfg: ModelConfig, batch_size: int, conve
     tps = batch_size * model_cfg.seq_len
     steps = steps_for(budget_flops, model_cfg, batch_size, convention)
     if steps < 1:
-        raise ConfigError(f"budget {budget_flops:.3g} FLOPs is smaller than one step ({fpt * tps:.3g} FLOPs: "
-                          f"{batch_size} x {model_cfg.seq_len} tokens at {fpt:.3g} FLOPs/token)")
+        raise ConfigError(
+            f"budget {budget_flops:.3g} FLOPs is smaller than one step ({fpt * tps:.3g} FLOPs: "
+            f"{batch_size} x {model_cfg.seq_len} tokens at {fpt:.3g} FLOPs/token)"
+        )
     return Plan(float(budget_flops), fpt, tps, steps)

@@ -101,15 +101,33 @@ class RunRecord:
         return float(min(self.tokens, self.tokens / self.epochs))
 
     @classmethod
-    def failed(cls, error: str, *, model: ModelConfig | None = None, train_config: TrainConfig | None = None,
-               corpus: str | None = None, tokenizer: str | None = None, seed: int | None = None,
-               budget_flops: float | None = None, run_id: str | None = None) -> "RunRecord":
+    def failed(
+        cls,
+        error: str,
+        *,
+        model: ModelConfig | None = None,
+        train_config: TrainConfig | None = None,
+        corpus: str | None = None,
+        tokenizer: str | None = None,
+        seed: int | None = None,
+        budget_flops: float | None = None,
+        run_id: str | None = None,
+    ) -> RunRecord:
         """The record of a run that produced no measurements (it raised, or its worker died)."""
-        return cls(status="failed", error=error, model=model, train_config=train_config, corpus=corpus,
-                   tokenizer=tokenizer, seed=seed, budget_flops=budget_flops, run_id=run_id,
-                   flops_convention=train_config.flops_convention if train_config is not None else None)
+        return cls(
+            status="failed",
+            error=error,
+            model=model,
+            train_config=train_config,
+            corpus=corpus,
+            tokenizer=tokenizer,
+            seed=seed,
+            budget_flops=budget_flops,
+            run_id=run_id,
+            flops_convention=train_config.flops_convention if train_config is not None else None,
+        )
 
-    def with_run_id(self, run_id: str) -> "RunRecord":
+    def with_run_id(self, run_id: str) -> RunRecord:
         from dataclasses import replace
 
         return replace(self, run_id=run_id)
@@ -132,7 +150,7 @@ class RunRecord:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "") -> "RunRecord":
+    def from_dict(cls, d: dict, where: str = "") -> RunRecord:
         """Inverse of :meth:`to_dict`; also reads schema-1 records.
 
         Raises:
@@ -193,7 +211,7 @@ class TrunkState:
         return {"schema_version": SCHEMA_VERSION, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "") -> "TrunkState":
+    def from_dict(cls, d: dict, where: str = "") -> TrunkState:
         """Inverse of :meth:`to_dict`.
 
         Raises:

@@ -3,8 +3,19 @@
 import numpy as np
 import pytest
 
-from isoflop.data import (EOP, EOS, SOS, ByteTokenizer, DataError, fixed_windows, gather, load_corpus, markov_source,
-                          pig_latin, strip_markdown)
+from isoflop.data import (
+    EOP,
+    EOS,
+    SOS,
+    ByteTokenizer,
+    DataError,
+    fixed_windows,
+    gather,
+    load_corpus,
+    markov_source,
+    pig_latin,
+    strip_markdown,
+)
 
 
 def test_shakespeare_is_downloaded_once_and_cached(cache_dir):
@@ -36,7 +47,12 @@ def test_strip_markdown():
 
 def test_piglatin_rules_and_format(cache_dir):
     assert [pig_latin(w) for w in ("apple", "string", "queen", "rhythm", "the")] == [
-        "appleway", "ingstray", "eenquay", "ythmrhay", "ethay"]
+        "appleway",
+        "ingstray",
+        "eenquay",
+        "ythmrhay",
+        "ethay",
+    ]
     c = load_corpus("piglatin", cache_dir=cache_dir)
     toks, mask = np.asarray(c.train[:200]), np.asarray(c.train_mask[:200])
     assert toks[0] == SOS and c.vocab_size == 259

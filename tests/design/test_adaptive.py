@@ -4,6 +4,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import write
 
 from isoflop.cli import main
 from isoflop.design.adaptive import LOG, read_log, run_adaptive
@@ -14,8 +15,6 @@ from isoflop.runs.throughput import Throughput
 from isoflop.sweep import load_sweep
 from isoflop.sweep.executors import make_executor
 from isoflop.sweep.simulate import Simulator
-
-from conftest import write
 
 SWEEP = """
 name = "ad"
@@ -36,8 +35,7 @@ METHODS = ("approach2", "vpnls")
 
 def _run(tmp_path, **kw):
     sw = load_sweep(write(tmp_path, SWEEP.format()))
-    args = dict(target=1e12, methods=METHODS, results_root=tmp_path / "r", simulate=SIM, n_bootstrap=60,
-                replicates=3)
+    args = dict(target=1e12, methods=METHODS, results_root=tmp_path / "r", simulate=SIM, n_bootstrap=60, replicates=3)
     return run_adaptive(sw, lambda: make_executor("local", threads_per_run=1), **{**args, **kw})
 
 
@@ -73,7 +71,7 @@ def test_extends_within_the_cap_and_resumes_from_its_log(tmp_path):
     # killed after its first move: the log loses what came after, and the last line is torn
     lines = (folder / LOG).read_text().splitlines()
     first_move = next(i for i, line in enumerate(lines) if json.loads(line)["action"] in ("add-budget", "add-seed"))
-    (folder / LOG).write_text("\n".join(lines[:first_move + 1]) + "\n" + lines[first_move + 1][:20])
+    (folder / LOG).write_text("\n".join(lines[: first_move + 1]) + "\n" + lines[first_move + 1][:20])
     resumed = _run(tmp_path, until_width=1.01, cap_s=cap)
     assert [d.to_dict() for d in resumed.decisions] == [d.to_dict() for d in res.decisions]
     assert {r.run_id: r.val_loss for r in finished_records(folder)} == {r.run_id: r.val_loss for r in recs}
@@ -83,9 +81,23 @@ def test_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="greater than 1"):
         _run(tmp_path, until_width=1.0)
     path = write(tmp_path, SWEEP.format())
-    r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "c"), "--simulate",
-                                  "E=1,A=100,B=100,alpha=0.35,beta=0.35", "--adaptive", "--target", "1e12",
-                                  "--until-width", "0.5"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(path),
+            "--results",
+            str(tmp_path / "c"),
+            "--simulate",
+            "E=1,A=100,B=100,alpha=0.35,beta=0.35",
+            "--adaptive",
+            "--target",
+            "1e12",
+            "--until-width",
+            "0.5",
+        ],
+    )
     assert r.exit_code == 2 and "--until-width (0.5) must be greater than 1" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "c"), "--adaptive"])
     assert r.exit_code == 2 and "--adaptive needs --target" in r.output
@@ -95,9 +107,27 @@ def test_bad_settings(tmp_path):
 
 def test_adaptive_cli_logs_each_decision(tmp_path):
     path = write(tmp_path, SWEEP.format())
-    r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "c"), "--simulate",
-                                  "E=1,A=100,B=100,alpha=0.35,beta=0.35", "--noise", "0.003", "--adaptive",
-                                  "--target", "1e12", "--until-width", "50", "--method", "approach2,vpnls"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(path),
+            "--results",
+            str(tmp_path / "c"),
+            "--simulate",
+            "E=1,A=100,B=100,alpha=0.35,beta=0.35",
+            "--noise",
+            "0.003",
+            "--adaptive",
+            "--target",
+            "1e12",
+            "--until-width",
+            "50",
+            "--method",
+            "approach2,vpnls",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "[adaptive] after 3 budgets: stop" in r.output and "adaptive sweep stopped" in r.output
     assert len(read_log(tmp_path / "c" / "ad")) == 3
@@ -107,9 +137,18 @@ def test_a_wsd_sweep_grows_each_trunk_once_across_steps(tmp_path):
     from isoflop.runs.store import run_folders, trunk_folders
 
     sw = load_sweep(write(tmp_path, SWEEP.format().replace('schedule = "cosine"', 'schedule = "wsd"')))
-    res = run_adaptive(sw, lambda: make_executor("local", threads_per_run=1), target=1e12, until_width=1.01,
-                       cap_flops=2e12, methods=METHODS, results_root=tmp_path / "r", simulate=SIM, n_bootstrap=60,
-                       replicates=3)
+    res = run_adaptive(
+        sw,
+        lambda: make_executor("local", threads_per_run=1),
+        target=1e12,
+        until_width=1.01,
+        cap_flops=2e12,
+        methods=METHODS,
+        results_root=tmp_path / "r",
+        simulate=SIM,
+        n_bootstrap=60,
+        replicates=3,
+    )
     folder = tmp_path / "r" / "ad"
     recs = finished_records(folder)
     # every step planned its budget as part of the whole sweep (the trunks' warmup pinned to the planned top

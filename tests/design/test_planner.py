@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import write
 
 from isoflop.cli import main
 from isoflop.design import Design, Prior, design_cost, load_prior, plan_sweep
@@ -15,8 +16,6 @@ from isoflop.laws.surface import Surface
 from isoflop.runs.throughput import Throughput
 from isoflop.sweep import load_sweep
 from isoflop.sweep.config import sweep_from_dict, tomllib
-
-from conftest import write
 
 BASE = """
 name = "base"
@@ -79,10 +78,25 @@ def test_evaluation_recovers_the_truth_when_noise_is_small():
 
 def test_plan_ranks_designs_and_respects_the_cap():
     prior = Prior((SURFACE,), 0.005, 0.0, "exact")
-    designs = [Design("cosine", 4, 2.0, 4, 3.0, 1, 1e10), Design("cosine", 4, 2.0, 4, 3.0, 2, 1e10),
-               Design("wsd", 4, 2.0, 4, 3.0, 1, 1e10)]
-    plan = plan_sweep(prior, _base(), 64, 1e13, cap_s=300.0, methods=("approach2", "vpnls"), throughput=TP,
-                      replicates=3, screen=2, finalists=2, n_bootstrap=30, designs=designs)
+    designs = [
+        Design("cosine", 4, 2.0, 4, 3.0, 1, 1e10),
+        Design("cosine", 4, 2.0, 4, 3.0, 2, 1e10),
+        Design("wsd", 4, 2.0, 4, 3.0, 1, 1e10),
+    ]
+    plan = plan_sweep(
+        prior,
+        _base(),
+        64,
+        1e13,
+        cap_s=300.0,
+        methods=("approach2", "vpnls"),
+        throughput=TP,
+        replicates=3,
+        screen=2,
+        finalists=2,
+        n_bootstrap=30,
+        designs=designs,
+    )
     assert len(plan.scores) == 2 and len(plan.screened_out) == 1
     assert plan.scores[0].score(plan.methods) <= plan.scores[1].score(plan.methods)
     assert all(s.cost.wall_s <= 1.03 * 300 for s in plan.scores)
@@ -94,12 +108,11 @@ def test_plan_ranks_designs_and_respects_the_cap():
 
 
 def test_priors(tmp_path):
-    from isoflop import analyze, load_runs
-
     from conftest import synthetic_runs
 
-    res = analyze(load_runs(synthetic_runs(noise=0.01, rng=np.random.default_rng(0))), methods="vpnls",
-                  n_bootstrap=40)
+    from isoflop import analyze, load_runs
+
+    res = analyze(load_runs(synthetic_runs(noise=0.01, rng=np.random.default_rng(0))), methods="vpnls", n_bootstrap=40)
     path = tmp_path / "fit.json"
     path.write_text(json.dumps(res.to_dict()))
     p = load_prior(str(path))
@@ -126,14 +139,17 @@ def test_durations():
             parse_duration(bad)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--prior", "{notes}", "--cost", "1h"], "neither a fit JSON nor a loss table"),
-    (["--flops", "1e6", "--base", "{base}"], "too small for even the cheapest design"),
-    (["--cost", "forever"], "not a duration"),
-    (["--flops", "-1"], "must be positive"),
-    (["--cost", "1h", "--flops", "1e14"], "one of them"),
-    (["--cost", "1h", "--method", "approach2,approach9"], "unknown method 'approach9'"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--prior", "{notes}", "--cost", "1h"], "neither a fit JSON nor a loss table"),
+        (["--flops", "1e6", "--base", "{base}"], "too small for even the cheapest design"),
+        (["--cost", "forever"], "not a duration"),
+        (["--flops", "-1"], "must be positive"),
+        (["--cost", "1h", "--flops", "1e14"], "one of them"),
+        (["--cost", "1h", "--method", "approach2,approach9"], "unknown method 'approach9'"),
+    ],
+)
 def test_plan_bad_input_is_one_line(tmp_path, args, says):
     notes = write(tmp_path, "hello\n", "notes.txt")
     base = write(tmp_path, BASE, "base.toml")

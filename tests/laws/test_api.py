@@ -6,20 +6,26 @@ import sys
 
 import numpy as np
 import pandas as pd
+from conftest import synthetic_runs, true_loss
 from matplotlib.figure import Figure
 
 import isoflop
 from isoflop import analyze, load_runs
 from isoflop.laws.plots import plot_isoflops, plot_optimal, plot_parametric
 
-from conftest import synthetic_runs, true_loss
-
 
 def test_import_has_no_heavy_side_effects():
     code = "import sys, isoflop; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'matplotlib'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-    for name in ("load_runs", "fit_isoflops", "fit_power_law", "fit_parametric", "find_optimal_params", "fit_linear_log"):
+    for name in (
+        "load_runs",
+        "fit_isoflops",
+        "fit_power_law",
+        "fit_parametric",
+        "find_optimal_params",
+        "fit_linear_log",
+    ):
         assert name in isoflop.__all__ and callable(getattr(isoflop, name))
 
 

@@ -16,7 +16,9 @@ def test_preset_optimum_follows_chinchilla_eq4():
     assert grid[np.argmin(p.loss(grid, c / (6 * grid)))] == pytest.approx(n, rel=0.01)
 
 
-@pytest.mark.parametrize("factor,verdict", [(4.0, "over-parameterised"), (0.25, "under-parameterised"), (1.05, "compute-optimal")])
+@pytest.mark.parametrize(
+    "factor,verdict", [(4.0, "over-parameterised"), (0.25, "under-parameterised"), (1.05, "compute-optimal")]
+)
 def test_verdicts(factor, verdict):
     law = preset_law("epoch")
     c = 8.6e12

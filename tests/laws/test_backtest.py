@@ -7,15 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_runs, true_nopt
 
 from isoflop import analyze, load_runs
 from isoflop.laws.answer import AVERAGE, choose_answer
 from isoflop.laws.backtest import SPLITS, backtest, backtest_source, rolling_backtest
-from isoflop.laws.reliability import MISS, Reliability, origins, reference_budgets
+from isoflop.laws.reliability import MISS, origins, reference_budgets
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.vertex import observed_vertex
-
-from conftest import synthetic_runs, true_nopt
 
 BUDGETS = np.logspace(17, 20.5, 8)
 
@@ -73,8 +72,12 @@ def test_the_vertex_interval_follows_its_own_budgets_noise():
 
 def test_in_table_reliability_widens_the_intervals():
     rng = np.random.default_rng(2)
-    good = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=rng)), methods="approach2",
-                   targets=[1e22], n_bootstrap=100)
+    good = analyze(
+        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=rng)),
+        methods="approach2",
+        targets=[1e22],
+        n_bootstrap=100,
+    )
     rel = good.reliability["approach2"]
     assert rel.n_origins == len(origins(good.table)) == len(reference_budgets(good.table)) - 3
     assert rel.median_error < 0.15 and not rel.misses
@@ -91,8 +94,12 @@ def test_in_table_reliability_widens_the_intervals():
 
 
 def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
-    res = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(3))),
-                  methods="approach2,approach3", targets=[1e22], n_bootstrap=100)
+    res = analyze(
+        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(3))),
+        methods="approach2,approach3",
+        targets=[1e22],
+        n_bootstrap=100,
+    )
     first = choose_answer(res, 1e22)
     assert first.method == AVERAGE and set(first.members) == {"approach2", "approach3"}
     bad = dataclasses.replace(res.reliability["approach3"], median_error=MISS + 0.1)
@@ -124,8 +131,12 @@ def test_a_single_backtest_refuses_too_few_budgets():
 
 
 def test_a_misfitting_form_is_judged_by_its_in_table_backtest_when_it_has_one():
-    res = analyze(load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(5))),
-                  methods="approach2,approach3", targets=[1e22], n_bootstrap=100)
+    res = analyze(
+        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(5))),
+        methods="approach2,approach3",
+        targets=[1e22],
+        n_bootstrap=100,
+    )
     assert "approach3" in res.reliability
     flagged = {**res.misfit, "approach3": {**res.misfit["approach3"], "flagged": True, "p": 1e-9}}
     judged = choose_answer(dataclasses.replace(res, misfit=flagged), 1e22)

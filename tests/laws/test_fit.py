@@ -3,10 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TRUTH, synthetic_runs, true_loss, true_nopt
 
 from isoflop import find_optimal_params, fit_envelope, fit_isoflops, fit_linear_log, fit_power_law, load_runs
-
-from conftest import TRUTH, synthetic_runs, true_loss, true_nopt
 
 
 def test_find_optimal_params_recovers_a_known_vertex():
@@ -46,16 +45,26 @@ def test_edge_concave_and_too_few_budgets_are_flagged_and_excluded():
     c = 1e21
     # edge: every size far below the optimum, so the loss falls monotonically.
     sizes = true_nopt(c) * np.logspace(-2.5, -1.5, 5)
-    edge = pd.DataFrame({"params": sizes, "tokens": c / (6 * sizes), "loss": true_loss(sizes, c / (6 * sizes)), "budget": c})
+    edge = pd.DataFrame(
+        {"params": sizes, "tokens": c / (6 * sizes), "loss": true_loss(sizes, c / (6 * sizes)), "budget": c}
+    )
     c2 = 1e22
     s2 = true_nopt(c2) * np.logspace(-0.5, 0.5, 5)
-    concave = pd.DataFrame({"params": s2, "tokens": c2 / (6 * s2), "loss": 3.0 - 0.1 * (np.log10(s2) - np.log10(s2).mean()) ** 2, "budget": c2})
+    concave = pd.DataFrame(
+        {
+            "params": s2,
+            "tokens": c2 / (6 * s2),
+            "loss": 3.0 - 0.1 * (np.log10(s2) - np.log10(s2).mean()) ** 2,
+            "budget": c2,
+        }
+    )
     c3 = 1e23
     few = pd.DataFrame({"params": [1e10, 2e10], "tokens": [c3 / 6e10, c3 / 12e10], "loss": [2.0, 2.1], "budget": c3})
     # Three sizes but two token counts (a table that rounded D): no quadratic in D, so no vertex, and no abort.
     c4 = 1e24
-    two_d = pd.DataFrame({"params": [1e10, 2e10, 4e10], "tokens": [1e12, 1e12, 5e11], "loss": [2.0, 1.9, 2.0],
-                          "budget": c4})
+    two_d = pd.DataFrame(
+        {"params": [1e10, 2e10, 4e10], "tokens": [1e12, 1e12, 5e11], "loss": [2.0, 1.9, 2.0], "budget": c4}
+    )
     all_ = pd.concat([df, edge, concave, few, two_d], ignore_index=True)
     f = fit_isoflops(all_["params"], all_["tokens"], all_["loss"], all_["budget"])
     status = {b.flops: b.status for b in f.budgets}

@@ -18,7 +18,8 @@ from isoflop.laws.groups import analyze_groups
 def consolidated(tmp_path):
     web = synthetic_runs(noise=0.003, rng=np.random.default_rng(0)).assign(dataset="web", outlier="false")
     code = synthetic_runs(noise=0.003, rng=np.random.default_rng(1), t=dict(TRUTH, alpha=0.5)).assign(
-        dataset="code", outlier="no")
+        dataset="code", outlier="no"
+    )
     tiny = synthetic_runs(budgets=(1e18,), n_sizes=3).assign(dataset="tiny", outlier="0")
     df = pd.concat([web, code, tiny], ignore_index=True)
     df.loc[3, "outlier"] = "true"
@@ -35,7 +36,8 @@ def test_where_keeps_matching_rows_and_row_numbers_stay_the_files(consolidated):
     assert t.n_runs == 35 and t.n_used == 35
     web = load_runs(p, where=("dataset=web",))
     assert web.n_used == 34 and [(e.index, e.reason) for e in web.excluded] == [
-        (3, "marked in column 'outlier': loss spike")]
+        (3, "marked in column 'outlier': loss spike")
+    ]
     # Numbers compare as numbers: a budget written 1e+19 in the file matches 1e19.
     assert load_runs(p, where=("dataset=web", "budget=1e19")).n_runs == 7
     code_rows = np.flatnonzero(df.dataset == "code")
@@ -47,11 +49,14 @@ def test_where_keeps_matching_rows_and_row_numbers_stay_the_files(consolidated):
         load_runs(bad, where=("dataset=code",))
 
 
-@pytest.mark.parametrize("where,msg", [
-    (("colour=red",), "--where 'colour=red': no column 'colour'; columns are"),
-    (("dataset=nope",), "--where 'dataset=nope' matches no row (values: code, tiny, web)"),
-    (("dataset",), "--where 'dataset': expected column=value"),
-])
+@pytest.mark.parametrize(
+    "where,msg",
+    [
+        (("colour=red",), "--where 'colour=red': no column 'colour'; columns are"),
+        (("dataset=nope",), "--where 'dataset=nope' matches no row (values: code, tiny, web)"),
+        (("dataset",), "--where 'dataset': expected column=value"),
+    ],
+)
 def test_bad_filters_are_one_line_errors(consolidated, where, msg):
     p, _ = consolidated
     with pytest.raises(TableError) as e:

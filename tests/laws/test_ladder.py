@@ -11,14 +11,22 @@ from conftest import write
 from isoflop.cli import main
 from isoflop.laws.fit.lr_ladder import fit_lr_ladder, ladder_point
 from isoflop.laws.ladder import load_ladder, load_lr_rule
+from isoflop.laws.lr_rule import LRRule
 from isoflop.model.flops import param_counts
 from isoflop.runs import finished_records
 from isoflop.sweep import SweepError, budget_runs, load_sweep
-from isoflop.laws.lr_rule import LRRule
 
 
-def synthetic_ladder(eta0=3e-3, n0=5e4, gamma=0.35, sizes=(1e4, 4e4, 1.6e5, 6.4e5), mults=(0.25, 0.5, 1, 2, 4, 8),
-                     noise=0.0, seeds=1, rng=None):
+def synthetic_ladder(
+    eta0=3e-3,
+    n0=5e4,
+    gamma=0.35,
+    sizes=(1e4, 4e4, 1.6e5, 6.4e5),
+    mults=(0.25, 0.5, 1, 2, 4, 8),
+    noise=0.0,
+    seeds=1,
+    rng=None,
+):
     """Loss = L0(N) + k·(log10 eta − log10 eta*(N))², eta* from the known rule, on a grid about 2e-3."""
     rows = []
     for n in sizes:
@@ -121,8 +129,9 @@ def test_lr_grid_trains_each_size_at_each_multiple(tmp_path):
     assert len({s.run_id for s in runs}) == 6
 
 
-@pytest.mark.parametrize("bad, msg", [("lr_grid = [1]", "two or more"), ("lr_grid = [0, 1]", "positive"),
-                                      ("lr_grid = [1, 1]", "distinct")])
+@pytest.mark.parametrize(
+    "bad, msg", [("lr_grid = [1]", "two or more"), ("lr_grid = [0, 1]", "positive"), ("lr_grid = [1, 1]", "distinct")]
+)
 def test_bad_lr_grids_are_named(tmp_path, bad, msg):
     with pytest.raises(SweepError, match=msg):
         load_sweep(write(tmp_path, LADDER.replace("lr_grid = [0.1, 1, 10]", bad)))
@@ -151,8 +160,10 @@ def test_a_real_ladder_trains_fits_and_feeds_a_sweep(tmp_path, cache_dir):
     """Real torch runs: two sizes at three LRs; the CLI reports every point, writes the rule and figure, and a
     ladder folder with no vertex is refused as a rule with its reason."""
     f = write(tmp_path, LADDER)
-    res = CliRunner().invoke(main, ["sweep", "run", str(f), "--results", str(tmp_path / "r"), "--workers", "2",
-                                    "--cache-dir", str(cache_dir)])
+    res = CliRunner().invoke(
+        main,
+        ["sweep", "run", str(f), "--results", str(tmp_path / "r"), "--workers", "2", "--cache-dir", str(cache_dir)],
+    )
     assert res.exit_code == 0, res.output
     recs = finished_records(tmp_path / "r" / "ladder")
     assert len(recs) == 6 and len({r.lr for r in recs}) == 6

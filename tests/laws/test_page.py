@@ -8,7 +8,6 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
-import pytest
 from click.testing import CliRunner
 
 from isoflop.cli import main

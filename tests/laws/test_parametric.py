@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import TRUTH, synthetic_runs
 from scipy.optimize import minimize
 
 from isoflop import fit_parametric, load_runs
 from isoflop.laws.fit.parametric import CHINCHILLA_GRID, bootstrap_parametric, objective_and_grad
-
-from conftest import TRUTH, synthetic_runs
 
 
 def _chinchilla():
@@ -18,8 +17,15 @@ def _chinchilla():
 
 def test_grid_is_chinchillas_4500_points():
     assert CHINCHILLA_GRID.shape == (4500, 5)
-    for k, vals in enumerate([np.arange(0, 26, 5), np.arange(0, 26, 5), np.arange(-1, 1.01, 0.5),
-                              np.arange(0, 2.01, 0.5), np.arange(0, 2.01, 0.5)]):
+    for k, vals in enumerate(
+        [
+            np.arange(0, 26, 5),
+            np.arange(0, 26, 5),
+            np.arange(-1, 1.01, 0.5),
+            np.arange(0, 2.01, 0.5),
+            np.arange(0, 2.01, 0.5),
+        ]
+    ):
         np.testing.assert_allclose(np.unique(CHINCHILLA_GRID[:, k]), vals)
 
 

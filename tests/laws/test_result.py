@@ -74,8 +74,14 @@ def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
     from isoflop.laws.report import format_analysis
     from isoflop.laws.result import UNCONSTRAINED
 
-    res = analyze(load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
-                  methods="approach2,approach3", targets=[1e15], n_bootstrap=200, seed=0, screen=False)
+    res = analyze(
+        load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
+        methods="approach2,approach3",
+        targets=[1e15],
+        n_bootstrap=200,
+        seed=0,
+        screen=False,
+    )
     p2, p3 = res.prediction("approach2", 1e15), res.prediction("approach3", 1e15)
     lo, hi = p2["params_ci"]
     assert hi / lo > UNCONSTRAINED and "over 100x" in p2["unconstrained"]["params"]
@@ -84,5 +90,6 @@ def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
     text = format_analysis(res)
     row = next(line for line in text.splitlines() if line.startswith("1e+15") and " approach2 " in line)
     assert "unconstrained (spans" in row and f"{lo:.3g}" not in row
-    assert "unconstrained" not in next(line for line in text.splitlines()
-                                       if line.startswith("1e+15") and " approach3 " in line)
+    assert "unconstrained" not in next(
+        line for line in text.splitlines() if line.startswith("1e+15") and " approach3 " in line
+    )

@@ -3,11 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_runs, true_loss, true_nopt
 
 from isoflop import analyze, load_runs
 from isoflop.laws.screen import off_centre, profile_height, screen_runs, side_height
-
-from conftest import synthetic_runs, true_loss, true_nopt
 
 
 def test_a_far_tail_is_screened_and_two_runs_per_side_are_kept():
@@ -32,7 +31,6 @@ def test_a_centred_grid_loses_at_most_the_top_of_a_steep_side():
         assert t.n_params[e.index] in (n[g == k].min(), n[g == k].max())
 
 
-
 def _with_untrained_tail(df, rng):
     """Porian-like: at every budget, models far too big for their tokens, whose loss sits near an untrained
     model's (ln 50257 ≈ 10.8), far off the Chinchilla surface."""
@@ -40,8 +38,15 @@ def _with_untrained_tail(df, rng):
     for c in df.budget.unique():
         top = df[df.budget == c].params.max()
         for k, n in enumerate(top * np.logspace(0.3, 1.2, 4)):
-            rows.append({"params": n, "tokens": c / (6 * n), "flops": c, "budget": c,
-                         "loss": true_loss(n, c / (6 * n)) + 0.8 * (k + 1) + rng.normal(0, 0.01)})
+            rows.append(
+                {
+                    "params": n,
+                    "tokens": c / (6 * n),
+                    "flops": c,
+                    "budget": c,
+                    "loss": true_loss(n, c / (6 * n)) + 0.8 * (k + 1) + rng.normal(0, 0.01),
+                }
+            )
     return pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
 
 

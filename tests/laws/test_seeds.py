@@ -61,7 +61,6 @@ def test_an_analysis_reports_seed_noise_and_it_round_trips():
     assert AnalysisResult.from_dict(doc).seed_noise == res.seed_noise
 
 
-
 def test_approach1_averages_seeds():
     from isoflop.laws.fit.envelope import fit_envelope
 

@@ -33,16 +33,31 @@ def test_every_choice_gives_a_row_and_a_well_specified_table_barely_moves():
 
 
 def test_a_sweep_folder_adds_the_recount_and_the_cli_writes_report_json_and_figure(tmp_path):
-    r = CliRunner().invoke(main, ["fit", str(REPO / "results" / "quick-shakespeare"), "--target", "1e15", "--bootstrap", "30",
-                                  "--sensitivity", "--json", "--plot-dir", str(tmp_path)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit",
+            str(REPO / "results" / "quick-shakespeare"),
+            "--target",
+            "1e15",
+            "--bootstrap",
+            "30",
+            "--sensitivity",
+            "--json",
+            "--plot-dir",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output[r.output.index("{"):r.output.rindex("}") + 1])
+    doc = json.loads(r.output[r.output.index("{") : r.output.rindex("}") + 1])
     sens = doc["sensitivity"]
     assert any(row["variant"] == "recounted 6N (non-embedding N)" for row in sens["rows"])
     assert any(row["variant"] == "frontier under C = 6ND" for row in sens["rows"])  # a Chinchilla-counted sweep
     assert sens["spread"]["1e+15"]["params"] >= sens["spread"]["1e+15"]["params_without_approach1"] >= 1
     assert (tmp_path / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = CliRunner().invoke(main, ["fit", str(REPO / "results" / "quick-shakespeare"), "--sensitivity", "--bootstrap", "0"])
+    r = CliRunner().invoke(
+        main, ["fit", str(REPO / "results" / "quick-shakespeare"), "--sensitivity", "--bootstrap", "0"]
+    )
     assert r.exit_code == 2 and "--sensitivity reports N_opt and D_opt at the targets" in r.output
 
 

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import TRUTH, true_loss, true_nopt
 
 from isoflop.errors import LawError
 from isoflop.laws.surface import Surface, parse_surface
-
-from conftest import TRUTH, true_loss, true_nopt
 
 
 def test_chinchilla_form_and_its_closed_form_optimum():
@@ -54,9 +53,9 @@ def test_written_forms(tmp_path):
 
 
 def test_a_fit_file_gives_its_parametric_surface(tmp_path):
-    from isoflop import analyze, load_runs
-
     from conftest import synthetic_runs
+
+    from isoflop import analyze, load_runs
 
     res = analyze(load_runs(synthetic_runs()), methods="vpnls", n_bootstrap=0)
     path = tmp_path / "fit.json"
@@ -69,11 +68,11 @@ def test_repeated_data_biases_the_fit_and_effective_tokens_undo_it(tmp_path):
     """Runs that repeat a corpus (up to 10 epochs) drawn from Muennighoff's surface: fitted on raw D, Approach 3
     misreads beta; fitted on D' (--unique-tokens), it recovers the fresh-data law and its optimum."""
     from click.testing import CliRunner
+    from conftest import synthetic_runs
 
     from isoflop.cli import main
     from isoflop.laws.analyze import analyze
     from isoflop.laws.table_io import load_runs
-    from conftest import synthetic_runs
 
     u = 3e9
     s = Surface(**TRUTH, unique_tokens=u)
@@ -84,11 +83,14 @@ def test_repeated_data_biases_the_fit_and_effective_tokens_undo_it(tmp_path):
     raw = analyze(table, methods="approach3", n_bootstrap=0).approach3
     fixed = analyze(table.with_unique_tokens(u), methods="approach3", n_bootstrap=0).approach3
     assert abs(raw.beta - TRUTH["beta"]) > 0.03
-    assert fixed.alpha == pytest.approx(TRUTH["alpha"], abs=0.01) and fixed.beta == pytest.approx(TRUTH["beta"], abs=0.01)
+    assert fixed.alpha == pytest.approx(TRUTH["alpha"], abs=0.01) and fixed.beta == pytest.approx(
+        TRUTH["beta"], abs=0.01
+    )
     path = str(tmp_path / "runs.csv")
     df.to_csv(path, index=False)
-    r = CliRunner().invoke(main, ["fit", path, "--method", "approach3", "--bootstrap", "0", "--json",
-                                  "--unique-tokens", str(u)])
+    r = CliRunner().invoke(
+        main, ["fit", path, "--method", "approach3", "--bootstrap", "0", "--json", "--unique-tokens", str(u)]
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["approach3"]["beta"] == pytest.approx(TRUTH["beta"], abs=0.01)

@@ -3,11 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_runs
 
 from isoflop import TableError, load_runs
 from isoflop.laws.table import group_by_flops
-
-from conftest import synthetic_runs
 
 
 def test_reference_tables_load_with_no_flags():
@@ -49,7 +48,9 @@ def test_any_one_of_n_d_c_is_derived(missing):
 
 
 def test_aliases_are_case_insensitive_and_overridable():
-    df = pd.DataFrame({"MODEL SIZE": [1e6, 2e6, 4e6], "training_tokens": [1e8, 5e7, 2.5e7], "Final_Loss": [3.1, 3.0, 3.2]})
+    df = pd.DataFrame(
+        {"MODEL SIZE": [1e6, 2e6, 4e6], "training_tokens": [1e8, 5e7, 2.5e7], "Final_Loss": [3.1, 3.0, 3.2]}
+    )
     t = load_runs(df)
     assert t.columns == {"params": "MODEL SIZE", "tokens": "training_tokens", "loss": "Final_Loss"}
     df2 = df.rename(columns={"Final_Loss": "xent"})
@@ -78,7 +79,12 @@ def test_bad_runs_are_excluded_with_reasons():
     df.loc[6, "loss"] = ""
     t = load_runs(df)
     reasons = {e.index: e.reason for e in t.excluded}
-    assert reasons == {3: "loss is missing or NaN", 4: "loss is infinite", 5: "status 'diverged'", 6: "loss is missing or NaN"}
+    assert reasons == {
+        3: "loss is missing or NaN",
+        4: "loss is infinite",
+        5: "status 'diverged'",
+        6: "loss is missing or NaN",
+    }
     assert t.n_used == len(df) - 4 and not t.used[[3, 4, 5, 6]].any()
 
 
@@ -96,8 +102,16 @@ def test_drop_highest_drops_the_worst_runs():
         (None, "missing.csv", r"missing\.csv: file not found"),
         ("a,b\n1,2\n", "runs.xlsx", r"unknown format '\.xlsx'"),
         ("params,tokens\n1,2\n", "runs.csv", r"runs\.csv: no loss column"),
-        ("params,tokens,loss\n1e6,1e8,3\nabc,1e8,3\n", "runs.csv", r"runs\.csv: row 1 \(line 3\): column 'params' \(params\) value 'abc' is not a number"),
-        ("params,tokens,loss\n1e6,-5,3\n", "runs.csv", r"row 0 \(line 2\): column 'tokens' \(tokens\) must be positive"),
+        (
+            "params,tokens,loss\n1e6,1e8,3\nabc,1e8,3\n",
+            "runs.csv",
+            r"runs\.csv: row 1 \(line 3\): column 'params' \(params\) value 'abc' is not a number",
+        ),
+        (
+            "params,tokens,loss\n1e6,-5,3\n",
+            "runs.csv",
+            r"row 0 \(line 2\): column 'tokens' \(tokens\) must be positive",
+        ),
         ("params,flops,loss\n1e6,0,3\n", "runs.csv", r"column 'flops' \(flops\) must be positive"),
         ("params,loss\n1e6,3\n", "runs.csv", r"needs two of params, tokens and flops"),
         ("[1, 2", "runs.json", r"runs\.json: invalid JSON"),

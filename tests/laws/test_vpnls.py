@@ -75,8 +75,14 @@ def test_the_frontier_under_6nd_is_the_closed_form_and_under_a_table_counting_it
     brute = grid[np.argmin(true_loss(grid, 1e18 / cnt.per_token(grid)))]
     assert got["optimal_params"][0] == pytest.approx(brute, rel=1e-4)
     assert got["optimal_tokens"][0] == pytest.approx(1e18 / cnt.per_token(brute), rel=1e-3)
-    assert abs(got["optimal_params"][0] / frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], 1e18,
-                                                      Counting())["optimal_params"][0] - 1) > 0.02
+    assert (
+        abs(
+            got["optimal_params"][0]
+            / frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], 1e18, Counting())["optimal_params"][0]
+            - 1
+        )
+        > 0.02
+    )
     # The frontier is smooth in C: its local slope changes gradually (no jumps from a kinked c(N)).
     cs = np.logspace(15, 21, 61)
     nn = np.array([frontier(t["E"], t["A"], t["B"], t["alpha"], t["beta"], c, cnt)["optimal_params"][0] for c in cs])
@@ -121,8 +127,9 @@ def test_corrected_approach2_is_within_one_percent_where_raw_errs_by_more_than_t
     target = 1e23
     t_n = true_nopt(target)
     t_d = target / (6 * t_n)
-    raw_err = max(abs(raw.predict(target)["optimal_params"] / t_n - 1),
-                  abs(raw.predict(target)["optimal_tokens"] / t_d - 1))
+    raw_err = max(
+        abs(raw.predict(target)["optimal_params"] / t_n - 1), abs(raw.predict(target)["optimal_tokens"] / t_d - 1)
+    )
     fixed = fix.predict(target)
     assert raw_err > 0.03, raw_err
     assert fixed["optimal_params"] == pytest.approx(t_n, rel=0.01)
@@ -145,7 +152,8 @@ def test_corrected_replicates_move_by_the_correction_line():
     one = shift_samples(ident, fix)
     assert one["params_exponent"][0] == pytest.approx(fix.fit.params_law.exponent, rel=1e-9)
     assert moved["params_exponent"] - s["params_exponent"] == pytest.approx(
-        np.full(50, fix.fit.params_law.exponent - raw.params_law.exponent), rel=1e-9)
+        np.full(50, fix.fit.params_law.exponent - raw.params_law.exponent), rel=1e-9
+    )
 
 
 def test_a_table_counted_otherwise_gets_its_parametric_optimum_under_its_own_counting():

@@ -5,8 +5,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from isoflop.model.config import ModelConfig
-from isoflop.model.shapes import clean_shapes, shape_for_params
 from isoflop.model.flops import all_flops_per_token, flops_per_token, matmul_flops_per_token, param_counts
+from isoflop.model.shapes import clean_shapes, shape_for_params
 from isoflop.model.transformer import Transformer
 
 SHAPES = [
@@ -54,8 +54,10 @@ def _cpu_sdpa_mapping():
     def bwd(grad_out, query, key, value, *args, out_shape=None, **kwargs):
         return sdpa_backward_flop_count(grad_out, query, key, value)
 
-    return {aten._scaled_dot_product_flash_attention_for_cpu: fwd,
-            aten._scaled_dot_product_flash_attention_for_cpu_backward: bwd}
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu: fwd,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: bwd,
+    }
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -111,11 +113,14 @@ def test_one_size_dial():
     assert max(b / a for a, b in zip(sizes, sizes[1:])) < 1.6
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(d_model=384, n_heads=5), r"d_model \(384\) must be divisible by n_heads \(5\)"),
-    (dict(n_layers=0), r"n_layers \(0\) must be a positive integer"),
-    (dict(pos_encoding="alibi"), "pos_encoding"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(d_model=384, n_heads=5), r"d_model \(384\) must be divisible by n_heads \(5\)"),
+        (dict(n_layers=0), r"n_layers \(0\) must be a positive integer"),
+        (dict(pos_encoding="alibi"), "pos_encoding"),
+    ],
+)
 def test_config_validation(kw, msg):
     base = dict(n_layers=2, d_model=64, n_heads=2, vocab_size=256, seq_len=64)
     with pytest.raises(ValueError, match=msg):

@@ -49,14 +49,19 @@ def test_failed_record_needs_a_reason():
         RunRecord(status="exploded", error="?")
 
 
-@pytest.mark.parametrize("doc,msg", [
-    ({"status": "ok", "colour": "red"}, "unknown key"),
-    ({"val_loss": 1.0}, "no 'status'"),
-    ({"status": "ok", "schema_version": SCHEMA_VERSION + 1}, "newer"),
-    ({"status": "ok", "model": {"n_layers": 0, "d_model": 32, "n_heads": 1, "vocab_size": 16, "seq_len": 8}},
-     "n_layers"),
-    ([1, 2], "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "doc,msg",
+    [
+        ({"status": "ok", "colour": "red"}, "unknown key"),
+        ({"val_loss": 1.0}, "no 'status'"),
+        ({"status": "ok", "schema_version": SCHEMA_VERSION + 1}, "newer"),
+        (
+            {"status": "ok", "model": {"n_layers": 0, "d_model": 32, "n_heads": 1, "vocab_size": 16, "seq_len": 8}},
+            "n_layers",
+        ),
+        ([1, 2], "expected a JSON object"),
+    ],
+)
 def test_bad_record_documents_are_named(doc, msg):
     with pytest.raises(RecordError, match=msg):
         RunRecord.from_dict(doc, "x/result.json: ")

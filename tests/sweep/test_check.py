@@ -61,11 +61,29 @@ def test_validate_trains_the_check_and_writes_its_verdict(tmp_path, cache_dir):
     assert bad.exit_code == 2 and "below the sweep's top budget" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
     # tiny synthetic budgets give no IsoFLOP parabolas, so Approach 2 cannot centre the check: one line, exit 2
-    a2 = CliRunner().invoke(main, ["validate", str(f), "--budget", "5e9", "--results", str(res), "--bootstrap", "50",
-                                   "--dry-run"])
+    a2 = CliRunner().invoke(
+        main, ["validate", str(f), "--budget", "5e9", "--results", str(res), "--bootstrap", "50", "--dry-run"]
+    )
     assert a2.exit_code in (0, 2) and (a2.exit_code == 0 or "pick another with --centre" in a2.output)
-    r = CliRunner().invoke(main, ["validate", str(f), "--budget", "5e9", "--results", str(res), "--bootstrap", "100",
-                                  "--centre", "approach3", "--method", "approach3", "--cache-dir", str(cache_dir)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(f),
+            "--budget",
+            "5e9",
+            "--results",
+            str(res),
+            "--bootstrap",
+            "100",
+            "--centre",
+            "approach3",
+            "--method",
+            "approach3",
+            "--cache-dir",
+            str(cache_dir),
+        ],
+    )
     assert r.exit_code == 0, r.output
     recs = finished_records(res / "v-check")
     assert len(recs) == 3 and {x.budget_flops for x in recs} == {5e9}

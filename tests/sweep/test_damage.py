@@ -14,8 +14,11 @@ from isoflop.model.config import ModelConfig
 from isoflop.model.transformer import Transformer
 from isoflop.runs import run_folders
 
-SWEEP = (COSINE_SWEEP.replace("budgets = [1e8, 3e8, 1e9]", "budgets = [3e8]").replace('name = "t"', 'name = "dmg"')
-         .replace("k = 3,", "k = 7,"))  # seven runs: six to damage at once, one left whole
+SWEEP = (
+    COSINE_SWEEP.replace("budgets = [1e8, 3e8, 1e9]", "budgets = [3e8]")
+    .replace('name = "t"', 'name = "dmg"')
+    .replace("k = 3,", "k = 7,")
+)  # seven runs: six to damage at once, one left whole
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,9 @@ def trained(tmp_path_factory, cache_dir):
     """One real sweep of three runs, trained once; each case damages a copy."""
     root = tmp_path_factory.mktemp("damage")
     sweep = write(root, SWEEP)
-    r = CliRunner().invoke(main, ["sweep", "run", str(sweep), "--results", str(root / "res"), "--cache-dir",
-                                  str(cache_dir)])
+    r = CliRunner().invoke(
+        main, ["sweep", "run", str(sweep), "--results", str(root / "res"), "--cache-dir", str(cache_dir)]
+    )
     assert r.exit_code == 0, r.output
     return root / "res" / "dmg", sweep
 
@@ -40,8 +44,10 @@ class _Payload:
 def _other_shape_checkpoint(path, run):
     """A plain checkpoint of another model (another width), claiming this run's step count."""
     cfg = ModelConfig(n_layers=1, d_model=48, n_heads=1, vocab_size=64, seq_len=32)
-    torch.save({"identity": {"model": cfg.to_dict()}, "model": Transformer(cfg).state_dict(), "step": 2,
-                "state": {"step": 2}}, path)
+    torch.save(
+        {"identity": {"model": cfg.to_dict()}, "model": Transformer(cfg).state_dict(), "step": 2, "state": {"step": 2}},
+        path,
+    )
 
 
 def _unfinish(run):
@@ -50,33 +56,64 @@ def _unfinish(run):
 
 DAMAGE = {
     # finished runs whose record cannot be trusted: moved aside to damaged/ and redone
-    "result-truncated": (lambda run, other: (run / "result.json").write_text((run / "result.json").read_text()[:50]),
-                         "not valid JSON", True),
+    "result-truncated": (
+        lambda run, other: (run / "result.json").write_text((run / "result.json").read_text()[:50]),
+        "not valid JSON",
+        True,
+    ),
     "result-empty": (lambda run, other: (run / "result.json").write_text(""), "not valid JSON", True),
     "result-not-a-record": (lambda run, other: (run / "result.json").write_text("[1, 2, 3]"), "damaged", True),
-    "result-of-another-run": (lambda run, other: shutil.copy(other / "result.json", run / "result.json"),
-                              "the record of run", True),
+    "result-of-another-run": (
+        lambda run, other: shutil.copy(other / "result.json", run / "result.json"),
+        "the record of run",
+        True,
+    ),
     # unfinished runs whose files belong to another run: moved aside and redone
-    "config-of-another-run": (lambda run, other: (_unfinish(run), shutil.copy(other / "config.json",
-                                                                              run / "config.json")),
-                              "not the spec of run", True),
-    "config-not-json": (lambda run, other: (_unfinish(run), (run / "config.json").write_text("{torn")),
-                        "not the spec of run", True),
+    "config-of-another-run": (
+        lambda run, other: (_unfinish(run), shutil.copy(other / "config.json", run / "config.json")),
+        "not the spec of run",
+        True,
+    ),
+    "config-not-json": (
+        lambda run, other: (_unfinish(run), (run / "config.json").write_text("{torn")),
+        "not the spec of run",
+        True,
+    ),
     # unfinished runs with a damaged curve or checkpoint: restarted in place, no step logged twice
-    "metrics-torn-last-line": (lambda run, other: (_unfinish(run), (run / "metrics.jsonl").write_text(
-        (run / "metrics.jsonl").read_text()[:-7])), None, False),
-    "checkpoint-of-another-shape": (lambda run, other: (_unfinish(run), _other_shape_checkpoint(
-        run / "checkpoint.pt", run)), None, False),
+    "metrics-torn-last-line": (
+        lambda run, other: (
+            _unfinish(run),
+            (run / "metrics.jsonl").write_text((run / "metrics.jsonl").read_text()[:-7]),
+        ),
+        None,
+        False,
+    ),
+    "checkpoint-of-another-shape": (
+        lambda run, other: (_unfinish(run), _other_shape_checkpoint(run / "checkpoint.pt", run)),
+        None,
+        False,
+    ),
     "checkpoint-empty": (lambda run, other: (_unfinish(run), (run / "checkpoint.pt").write_bytes(b"")), None, False),
-    "checkpoint-torn": (lambda run, other: (_unfinish(run), (run / "checkpoint.pt").write_bytes(b"PK\x03\x04junk")),
-                        None, False),
-    "checkpoint-planted-pickle": (lambda run, other: (_unfinish(run), torch.save(
-        {"step": 1, "x": _Payload(run.parent.parent / "pwned")}, run / "checkpoint.pt")), None, False),
+    "checkpoint-torn": (
+        lambda run, other: (_unfinish(run), (run / "checkpoint.pt").write_bytes(b"PK\x03\x04junk")),
+        None,
+        False,
+    ),
+    "checkpoint-planted-pickle": (
+        lambda run, other: (
+            _unfinish(run),
+            torch.save({"step": 1, "x": _Payload(run.parent.parent / "pwned")}, run / "checkpoint.pt"),
+        ),
+        None,
+        False,
+    ),
 }
 
 
-GROUPS = {"moved-aside": sorted(k for k, v in DAMAGE.items() if v[2]),
-          "restarted": sorted(k for k, v in DAMAGE.items() if not v[2])}
+GROUPS = {
+    "moved-aside": sorted(k for k, v in DAMAGE.items() if v[2]),
+    "restarted": sorted(k for k, v in DAMAGE.items() if not v[2]),
+}
 
 
 @pytest.mark.parametrize("group", sorted(GROUPS))
@@ -98,8 +135,9 @@ def test_damaged_runs_are_redone_alone_and_nothing_finished_is_lost(tmp_path, tr
     # a fit of the damaged folder goes on, without the damaged runs
     r = CliRunner().invoke(main, ["fit", str(folder), "--bootstrap", "0", "--method", "approach3"])
     assert "Traceback" not in r.output
-    r = CliRunner().invoke(main, ["sweep", "run", str(sweep), "--results", str(tmp_path), "--cache-dir",
-                                  str(cache_dir)])
+    r = CliRunner().invoke(
+        main, ["sweep", "run", str(sweep), "--results", str(tmp_path), "--cache-dir", str(cache_dir)]
+    )
     assert r.exit_code == 0, r.output
     assert f"({len(cases)} to do)" in r.output, r.output
     after = {r_.name: (r_ / "result.json").read_bytes() for r_ in runs}
@@ -113,8 +151,11 @@ def test_damaged_runs_are_redone_alone_and_nothing_finished_is_lost(tmp_path, tr
         redone, old = json.loads(after[victim.name]), json.loads(before[victim.name])
         assert redone["status"] == "ok" and redone["run_id"] == victim.name, case
         assert redone["val_loss"] == pytest.approx(old["val_loss"], rel=1e-5), case  # the same seeded run, again
-        steps = [json.loads(x)["step"] for x in (victim / "metrics.jsonl").read_text().splitlines()
-                 if json.loads(x)["kind"] == "train"]
+        steps = [
+            json.loads(x)["step"]
+            for x in (victim / "metrics.jsonl").read_text().splitlines()
+            if json.loads(x)["kind"] == "train"
+        ]
         assert steps == sorted(set(steps)), f"{case}: a step was logged twice"
         kept = sorted((folder / "damaged").glob(f"{victim.name}*")) if (folder / "damaged").exists() else []
         if aside:
@@ -133,8 +174,9 @@ def test_a_damaged_sweep_json_and_runs_csv_are_rewritten(tmp_path, trained, cach
     (folder / "runs.csv").write_text("run_id,sta")
     r = CliRunner().invoke(main, ["sweep", "status", str(sweep), "--results", str(tmp_path)])
     assert r.exit_code == 0 and "7 runs finished" in r.output, r.output
-    r = CliRunner().invoke(main, ["sweep", "run", str(sweep), "--results", str(tmp_path), "--cache-dir",
-                                  str(cache_dir)])
+    r = CliRunner().invoke(
+        main, ["sweep", "run", str(sweep), "--results", str(tmp_path), "--cache-dir", str(cache_dir)]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads((folder / "sweep.json").read_text())["name"] == "dmg"
     assert len((folder / "runs.csv").read_text().splitlines()) == 8

@@ -24,8 +24,15 @@ def stamp(folder: str, key: str, seconds: float, fail: bool = False) -> str:
 
 
 def _graph(tmp_path, fail=()):
-    spec = {"a": (0.3, ()), "b": (0.1, ("a",)), "c": (0.1, ("b",)), "d": (0.1, ("a",)), "e": (0.2, ()),
-            "f": (0.1, ("e",)), "g": (0.1, ("f",))}
+    spec = {
+        "a": (0.3, ()),
+        "b": (0.1, ("a",)),
+        "c": (0.1, ("b",)),
+        "d": (0.1, ("a",)),
+        "e": (0.2, ()),
+        "f": (0.1, ("e",)),
+        "g": (0.1, ("f",)),
+    }
     return [Task(k, stamp, (str(tmp_path), k, s, k in fail), after, cost=s) for k, (s, after) in spec.items()]
 
 
@@ -68,7 +75,8 @@ def test_cycles_and_unknown_dependencies_are_refused(tmp_path):
 
 
 WSD = WSD_SWEEP.replace('name = "w"', 'name = "g"').replace(
-    ",\n          { n_layers = 2, d_model = 64, n_heads = 2 }]", "]")  # two sizes
+    ",\n          { n_layers = 2, d_model = 64, n_heads = 2 }]", "]"
+)  # two sizes
 
 
 def test_a_wsd_sweep_is_one_graph_of_growth_chains_and_cooldowns(tmp_path):
@@ -83,8 +91,9 @@ def test_a_wsd_sweep_is_one_graph_of_growth_chains_and_cooldowns(tmp_path):
         assert g == f"grow:{r.spec.trunk_id}:{r.spec.branch_step}"
     for g in grows:  # each growth continues the one before it on the same trunk
         trunk, step = g.key.split(":")[1], int(g.key.split(":")[2])
-        earlier = [int(x.key.split(":")[2]) for x in grows if x.key.split(":")[1] == trunk and
-                   int(x.key.split(":")[2]) < step]
+        earlier = [
+            int(x.key.split(":")[2]) for x in grows if x.key.split(":")[1] == trunk and int(x.key.split(":")[2]) < step
+        ]
         assert g.after == ((f"grow:{trunk}:{max(earlier)}",) if earlier else ())
     # The cost of the graph is the sweep's planned cost: each trunk step once, plus every cooldown.
     from isoflop.sweep.plan import planned_cost
@@ -93,8 +102,9 @@ def test_a_wsd_sweep_is_one_graph_of_growth_chains_and_cooldowns(tmp_path):
 
 
 def test_a_trunk_that_diverges_fails_its_branches_with_the_reason(tmp_path, cache_dir):
-    sweep = load_sweep(write(tmp_path, WSD.replace("cooldown_frac = 0.25", "cooldown_frac = 0.25\nlr = 50.0\n"
-                                                   "diverge_factor = 1.01")))
+    sweep = load_sweep(
+        write(tmp_path, WSD.replace("cooldown_frac = 0.25", "cooldown_frac = 0.25\nlr = 50.0\ndiverge_factor = 1.01"))
+    )
     st = run_sweep(sweep, LocalExecutor(1, max_workers=2), results_root=tmp_path / "res", cache_dir=str(cache_dir))
     recs = finished_records(tmp_path / "res" / "g")
     assert st.done == 6 and len(recs) == 6 and st.ok == 0

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import WSD_SWEEP, write
 
 from isoflop import analyze, load_runs
 from isoflop.errors import ConfigError
@@ -11,8 +12,6 @@ from isoflop.runs.throughput import Throughput
 from isoflop.sweep import load_sweep, run_sweep, sweep_status
 from isoflop.sweep.executors import make_executor
 from isoflop.sweep.simulate import Simulator
-
-from conftest import WSD_SWEEP, write
 
 SWEEP = """
 name = "sim"
@@ -98,11 +97,25 @@ def test_simulate_cli(tmp_path):
     from isoflop.cli import main
 
     path = write(tmp_path, WSD_SWEEP)
-    r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "r"), "--simulate",
-                                  "E=1.5,A=60,B=300,alpha=0.35,beta=0.35", "--noise", "0.005"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(path),
+            "--results",
+            str(tmp_path / "r"),
+            "--simulate",
+            "E=1.5,A=60,B=300,alpha=0.35,beta=0.35",
+            "--noise",
+            "0.005",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "simulated from" in r.output and "9 runs finished (9 ok" in r.output
-    r = CliRunner().invoke(main, ["sweep", "run", str(path), "--results", str(tmp_path / "r2"), "--simulate",
-                                  "E=1.5,A=60,B=300,alpha=0.35"])
+    r = CliRunner().invoke(
+        main,
+        ["sweep", "run", str(path), "--results", str(tmp_path / "r2"), "--simulate", "E=1.5,A=60,B=300,alpha=0.35"],
+    )
     assert r.exit_code == 2 and "missing beta" in r.output and "Traceback" not in r.output
     assert sweep_status(load_sweep(path), tmp_path / "r").ok == 9

@@ -23,23 +23,31 @@ from isoflop.sweep import SweepError, budget_models, budget_runs, load_sweep, pr
 BASE = COSINE_SWEEP
 
 
-@pytest.mark.parametrize("text,msg", [
-    (BASE + "\nfoo = 1\n", "unknown key 'foo' (allowed: "),
-    (BASE.replace("seq_len = 32", "seq_len = -3"), "seq_len (-3) must be a positive integer"),
-    (BASE.replace("budgets = [1e8, 3e8, 1e9]", "budgets = []"), "budgets ([]) must be a non-empty list"),
-    (BASE.replace("k = 3,", "k = 2,"), "sizes.auto.k (2) must be an integer of at least 3"),
-    (BASE.replace("auto = {", "autox = {"), "sizes: unknown key 'autox'"),
-    (BASE + "[train]\nlr = -1\n", "train: lr (-1) must be positive"),
-    (BASE + "[train]\nlrr = 1\n", "train: unknown key 'lrr'"),
-    (BASE.replace('auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }',
-                  "shapes = [{ n_layers = 2, d_model = 100, n_heads = 3 }]"), "d_model (100) must be divisible by n_heads (3)"),
-    ("name = [", "invalid TOML"),
-    (BASE + "[train]\ncooldown_shape = \"exp\"\n", "cooldown_shape ('exp') must be one of 1-sqrt, linear, cosine"),
-    (BASE.replace('schedule = "cosine"', 'schedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
-    (BASE + "[train]\nschedule = \"wsd\"\n", "train: unknown key 'schedule'"),
-    (BASE.replace("threads = 1", 'threads = 1\ndevice = "gpu"'), "device ('gpu') must be cpu, cuda, cuda:N or mps"),
-    (BASE.replace("threads = 1", "threads = 100000"), "threads (100000) must be at most 1024 per run"),
-])
+@pytest.mark.parametrize(
+    "text,msg",
+    [
+        (BASE + "\nfoo = 1\n", "unknown key 'foo' (allowed: "),
+        (BASE.replace("seq_len = 32", "seq_len = -3"), "seq_len (-3) must be a positive integer"),
+        (BASE.replace("budgets = [1e8, 3e8, 1e9]", "budgets = []"), "budgets ([]) must be a non-empty list"),
+        (BASE.replace("k = 3,", "k = 2,"), "sizes.auto.k (2) must be an integer of at least 3"),
+        (BASE.replace("auto = {", "autox = {"), "sizes: unknown key 'autox'"),
+        (BASE + "[train]\nlr = -1\n", "train: lr (-1) must be positive"),
+        (BASE + "[train]\nlrr = 1\n", "train: unknown key 'lrr'"),
+        (
+            BASE.replace(
+                "auto = { k = 3, span = 3.0, exponent = 0.5, anchor_flops = 3e8, anchor_params = 2e4 }",
+                "shapes = [{ n_layers = 2, d_model = 100, n_heads = 3 }]",
+            ),
+            "d_model (100) must be divisible by n_heads (3)",
+        ),
+        ("name = [", "invalid TOML"),
+        (BASE + '[train]\ncooldown_shape = "exp"\n', "cooldown_shape ('exp') must be one of 1-sqrt, linear, cosine"),
+        (BASE.replace('schedule = "cosine"', 'schedule = "step"'), "schedule ('step') must be one of cosine, wsd"),
+        (BASE + '[train]\nschedule = "wsd"\n', "train: unknown key 'schedule'"),
+        (BASE.replace("threads = 1", 'threads = 1\ndevice = "gpu"'), "device ('gpu') must be cpu, cuda, cuda:N or mps"),
+        (BASE.replace("threads = 1", "threads = 100000"), "threads (100000) must be at most 1024 per run"),
+    ],
+)
 def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
     with pytest.raises(SweepError, match=None) as e:
         load_sweep(write(tmp_path, text))
@@ -74,15 +82,22 @@ def test_overrides(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
 def test_a_device_this_machine_lacks_stops_the_sweep_before_any_run(tmp_path):
-    r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, BASE)), "--results", str(tmp_path / "res"),
-                                  "--set", "device=cuda"])
+    r = CliRunner().invoke(
+        main, ["sweep", "run", str(write(tmp_path, BASE)), "--results", str(tmp_path / "res"), "--set", "device=cuda"]
+    )
     assert r.exit_code == 2 and "torch sees no CUDA GPU" in r.output and len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "res" / "t" / "runs").exists()
 
 
 def test_auto_grid_is_centred_on_the_predicted_optimum():
-    sw = sweep_from_dict({"name": "c", "budgets": [1e13], "seq_len": 128,
-                          "sizes": {"auto": {"k": 5, "span": 4.0, "anchor_flops": 1e13, "anchor_params": 1e6}}})
+    sw = sweep_from_dict(
+        {
+            "name": "c",
+            "budgets": [1e13],
+            "seq_len": 128,
+            "sizes": {"auto": {"k": 5, "span": 4.0, "anchor_flops": 1e13, "anchor_params": 1e6}},
+        }
+    )
     models = budget_models(sw, 1e13, 256, [])
     sizes = np.array([param_counts(m).total for m in models])
     assert len(models) == 5
@@ -94,8 +109,15 @@ def test_auto_grid_is_centred_on_the_predicted_optimum():
     for c in (1e11, 1e12):
         n_star = 2e3 * c**0.4
         for n in n_star * np.logspace(-0.6, 0.6, 5):
-            finished.append(RunRecord(status="ok", n_params=n, tokens=c / (6 * n), budget_flops=c,
-                                          val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2))
+            finished.append(
+                RunRecord(
+                    status="ok",
+                    n_params=n,
+                    tokens=c / (6 * n),
+                    budget_flops=c,
+                    val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2,
+                )
+            )
     centre, source = predicted_optimum(sw, 1e13, finished)
     assert source.startswith("fit to 2") and centre == pytest.approx(2e3 * 1e13**0.4, rel=0.02)
     # Two budgets whose optima say a = 1.0 (as the quick sweep's did): the slope is clamped, the centre kept.
@@ -103,8 +125,15 @@ def test_auto_grid_is_centred_on_the_predicted_optimum():
     for c in (1e11, 1e12):
         n_star = 1e-7 * c
         for n in n_star * np.logspace(-0.6, 0.6, 5):
-            steep.append(RunRecord(status="ok", n_params=n, tokens=c / (6 * n), budget_flops=c,
-                                   val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2))
+            steep.append(
+                RunRecord(
+                    status="ok",
+                    n_params=n,
+                    tokens=c / (6 * n),
+                    budget_flops=c,
+                    val_loss=2.0 + 0.3 * (np.log10(n / n_star)) ** 2,
+                )
+            )
     centre, source = predicted_optimum(sw, 1e13, steep)
     assert "exponent 1.00 clamped to 0.85" in source
     mid = np.sqrt(1e-7 * 1e11 * 1e-7 * 1e12)  # the fitted optima's centre, at C = sqrt(1e11 * 1e12)
@@ -118,12 +147,20 @@ def _run_cli(args, **kw):
 @pytest.mark.parametrize("schedule", ["cosine", "wsd"])
 def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_dir, schedule):
     # Checkpoints every half second, so killed runs (and WSD trunks) also resume from checkpoints.
-    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "kill"').replace('schedule = "cosine"', f'schedule = "{schedule}"')
-                  .replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"))
+    sweep = write(
+        tmp_path,
+        BASE.replace('name = "t"', 'name = "kill"')
+        .replace('schedule = "cosine"', f'schedule = "{schedule}"')
+        .replace("threads = 1", "threads = 1\ncheckpoint_every_s = 0.5"),
+    )
     res = tmp_path / "res"
     args = ["sweep", "run", str(sweep), "--results", str(res), "--cache-dir", str(cache_dir), "--workers", "2"]
-    proc = subprocess.Popen([sys.executable, "-m", "isoflop.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "isoflop.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     runs = res / "kill" / "runs"
     deadline = time.time() + 120
     while time.time() < deadline and not any(runs.glob("*/result.json")):
@@ -140,8 +177,11 @@ def test_resume_after_sigkill_finishes_every_run_exactly_once(tmp_path, cache_di
     # Runs finished before the kill were not run again.
     assert all((runs / rid / "result.json").stat().st_mtime_ns == t for rid, t in mtimes.items())
     for d in dirs:
-        steps = [json.loads(l)["step"] for l in (d / "metrics.jsonl").read_text().splitlines()
-                 if json.loads(l)["kind"] == "train"]
+        steps = [
+            json.loads(l)["step"]
+            for l in (d / "metrics.jsonl").read_text().splitlines()
+            if json.loads(l)["kind"] == "train"
+        ]
         assert steps == sorted(set(steps)), f"{d.name}: a step was logged twice"
     table = (res / "kill" / "runs.csv").read_text().splitlines()
     assert len(table) == 1 + len(dirs) == 1 + 3 * 3  # 3 budgets x 3 sizes, each once
@@ -179,9 +219,23 @@ def test_failed_runs_are_recorded_and_retried(tmp_path, cache_dir):
 
 
 def test_diverged_runs_are_excluded_from_fits_with_the_reason(tmp_path, cache_dir):
-    sweep = write(tmp_path, BASE.replace('name = "t"', 'name = "div"') + "[train]\nlr = 1e4\nwarmup_frac = 0.0\ngrad_clip = 0.0\n")
-    r = CliRunner().invoke(main, ["sweep", "run", str(sweep), "--results", str(tmp_path / "res"), "--cache-dir",
-                                  str(cache_dir), "--set", "budgets=[1e9]"])
+    sweep = write(
+        tmp_path, BASE.replace('name = "t"', 'name = "div"') + "[train]\nlr = 1e4\nwarmup_frac = 0.0\ngrad_clip = 0.0\n"
+    )
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(sweep),
+            "--results",
+            str(tmp_path / "res"),
+            "--cache-dir",
+            str(cache_dir),
+            "--set",
+            "budgets=[1e9]",
+        ],
+    )
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["fit", str(tmp_path / "res" / "div"), "--bootstrap", "0"])
     assert "status 'diverged': training loss" in r.output
@@ -194,8 +248,20 @@ def test_end_to_end_tiny_sweep_produces_a_fit(tmp_path, cache_dir):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["sweep", "status", str(sweep), "--results", str(res)])
     assert "0 failed" in r.output and "1e+09 FLOPs" in r.output
-    r = CliRunner().invoke(main, ["fit", str(res / "e2e"), "--bootstrap", "50", "--json", "--target", "1e10",
-                                  "--plot-dir", str(tmp_path / "figs")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "fit",
+            str(res / "e2e"),
+            "--bootstrap",
+            "50",
+            "--json",
+            "--target",
+            "1e10",
+            "--plot-dir",
+            str(tmp_path / "figs"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["n_runs"] >= 12 and doc["grouping"] == "by column 'budget'"
@@ -227,14 +293,16 @@ def _tiny_specs(tmp_path, cache_dir, n=3):
     from isoflop.train import TrainConfig
 
     cfg = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
-    return [RunSpec(cfg, 2e8 * (i + 1), TrainConfig(batch_size=4, threads=1), "synthetic", "byte", 0, "cpu")
-            for i in range(n)]
+    return [
+        RunSpec(cfg, 2e8 * (i + 1), TrainConfig(batch_size=4, threads=1), "synthetic", "byte", 0, "cpu")
+        for i in range(n)
+    ]
 
 
 def test_ray_executor_on_a_local_cluster(tmp_path, cache_dir):
     ray = pytest.importorskip("ray")
-    from isoflop.sweep.executors import RayExecutor
     from isoflop.sweep import execute_run
+    from isoflop.sweep.executors import RayExecutor
 
     try:
         ex = RayExecutor(num_cpus=2)
@@ -250,8 +318,8 @@ def test_ray_executor_on_a_local_cluster(tmp_path, cache_dir):
 
 def test_submitit_executor_with_its_local_backend(tmp_path, cache_dir):
     pytest.importorskip("submitit")
-    from isoflop.sweep.executors import SlurmExecutor
     from isoflop.sweep import execute_run
+    from isoflop.sweep.executors import SlurmExecutor
 
     ex = SlurmExecutor(tmp_path / "submitit", cluster="local", timeout_min=10, array_parallelism=2)
     specs = _tiny_specs(tmp_path, cache_dir)
@@ -283,10 +351,10 @@ def test_checkpoint_resume_gives_the_same_losses(tmp_path, cache_dir):
     assert [r["train_loss"] for r in resumed.curve] == pytest.approx([r["train_loss"] for r in full.curve], rel=1e-6)
 
 
-@pytest.mark.parametrize("extra,msg", [
-    ("[train]\nbatch_size = 8\n", "train: unknown key 'batch_size'"),
-    ('[train]\nlr = "fast"\n', "train: "),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [("[train]\nbatch_size = 8\n", "train: unknown key 'batch_size'"), ('[train]\nlr = "fast"\n', "train: ")],
+)
 def test_train_table_errors(tmp_path, extra, msg):
     with pytest.raises(SweepError) as e:
         load_sweep(write(tmp_path, BASE + extra))

@@ -88,24 +88,37 @@ def test_a_lost_branch_recreates_its_trunk_snapshot(wsd_sweep, tmp_path, cache_d
     assert _steps_once(tf) and not list((tmp_path / "res").rglob("*.pt"))
 
 
-@pytest.mark.parametrize("extra,msg", [
-    ("cooldown_frac = 1.5\n", "train: cooldown_frac (1.5) must be in (0, 1)"),
-    ('cooldown_shape = "cubic"\n', "train: cooldown_shape ('cubic') must be one of"),
-    ("cooldown_frac = 0.5\nwarmup_frac = 0.6\n", "the cooldown would start before the warmup ends"),
-    ("cooldown_frac = 0.25\nwarmup_frac = 0.2\n", "the cooldown of budget 2e+08 would start before the warmup ends"),
-    ("warmup_steps = 10\n", "train: unknown key 'warmup_steps'"),
-])
+@pytest.mark.parametrize(
+    "extra,msg",
+    [
+        ("cooldown_frac = 1.5\n", "train: cooldown_frac (1.5) must be in (0, 1)"),
+        ('cooldown_shape = "cubic"\n', "train: cooldown_shape ('cubic') must be one of"),
+        ("cooldown_frac = 0.5\nwarmup_frac = 0.6\n", "the cooldown would start before the warmup ends"),
+        (
+            "cooldown_frac = 0.25\nwarmup_frac = 0.2\n",
+            "the cooldown of budget 2e+08 would start before the warmup ends",
+        ),
+        ("warmup_steps = 10\n", "train: unknown key 'warmup_steps'"),
+    ],
+)
 def test_bad_wsd_keys_are_one_line(tmp_path, extra, msg):
-    r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, WSD.replace("cooldown_frac = 0.25\n", extra)))])
+    r = CliRunner().invoke(
+        main, ["sweep", "status", str(write(tmp_path, WSD.replace("cooldown_frac = 0.25\n", extra)))]
+    )
     assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
-@pytest.mark.parametrize("change,msg", [
-    ('schedule = "wsd"\nwarmup = "per-run"', 'warmup ("per-run"): under WSD one trunk serves every budget'),
-    ('schedule = "wsd"\nwarmup = "longest"', "warmup ('longest') must be one of per-run, largest-budget"),
-    ('schedule = "cosine"\nwarmup = "largest-budget"\nbudgets = [1e8, 3e9]',
-     "warmup_frac (0.05) of the largest budget's steps is the whole of budget 1e+08's run"),
-])
+@pytest.mark.parametrize(
+    "change,msg",
+    [
+        ('schedule = "wsd"\nwarmup = "per-run"', 'warmup ("per-run"): under WSD one trunk serves every budget'),
+        ('schedule = "wsd"\nwarmup = "longest"', "warmup ('longest') must be one of per-run, largest-budget"),
+        (
+            'schedule = "cosine"\nwarmup = "largest-budget"\nbudgets = [1e8, 3e9]',
+            "warmup_frac (0.05) of the largest budget's steps is the whole of budget 1e+08's run",
+        ),
+    ],
+)
 def test_bad_warmup_keys_are_one_line(tmp_path, change, msg):
     text = WSD.replace("budgets = [2e8, 4e8, 8e8]\n", "" if "budgets" in change else "budgets = [2e8, 4e8, 8e8]\n")
     r = CliRunner().invoke(main, ["sweep", "status", str(write(tmp_path, text.replace('schedule = "wsd"', change)))])
@@ -134,10 +147,25 @@ def test_sizes_that_share_no_trunk_warn(tmp_path, cache_dir):
     text = WSD.replace("budgets = [2e8, 4e8, 8e8]", "budgets = [1e8, 1.2e9]").replace(
         "shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 32, n_heads = 1 },\n"
         "          { n_layers = 2, d_model = 64, n_heads = 2 }]",
-        "auto = { k = 3, span = 1.5, exponent = 0.9, anchor_flops = 1e8, anchor_params = 1e4 }")
-    r = CliRunner().invoke(main, ["sweep", "run", str(write(tmp_path, text)), "--results", str(tmp_path / "res"),
-                                  "--cache-dir", str(cache_dir), "--set", "budgets=[1e8, 1.2e9]",
-                                  "--set", "sizes.auto.k=3"], catch_exceptions=False)
+        "auto = { k = 3, span = 1.5, exponent = 0.9, anchor_flops = 1e8, anchor_params = 1e4 }",
+    )
+    r = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(write(tmp_path, text)),
+            "--results",
+            str(tmp_path / "res"),
+            "--cache-dir",
+            str(cache_dir),
+            "--set",
+            "budgets=[1e8, 1.2e9]",
+            "--set",
+            "sizes.auto.k=3",
+        ],
+        catch_exceptions=False,
+    )
     assert 'warning: schedule = "wsd" but no model size recurs across budgets' in r.output
 
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from isoflop.model.config import ModelConfig
 from isoflop.data import load_corpus
+from isoflop.model.config import ModelConfig
 from isoflop.train import TrainConfig, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
@@ -21,8 +21,13 @@ def test_bf16_training_on_gpu_learns_and_reports_mfu(cache_dir):
 def test_tf32_is_switched_on_for_a_run_only(cache_dir):
     data = load_corpus("synthetic", cache_dir=cache_dir)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    r = train(ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32), 1e9, data,
-              TrainConfig(batch_size=4), device="cuda")
+    r = train(
+        ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32),
+        1e9,
+        data,
+        TrainConfig(batch_size=4),
+        device="cuda",
+    )
     assert r.status == "ok"
     assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from isoflop.cli import main
-from isoflop.model.config import ModelConfig
 from isoflop.data import load_corpus
+from isoflop.model.config import ModelConfig
 from isoflop.model.flops import flops_per_token
 from isoflop.runs import RunFolder, RunRecord
 from isoflop.train import TrainConfig, lr_at, plan_run, train
@@ -29,7 +29,9 @@ def test_budget_is_respected_within_one_step(synthetic):
     assert abs(r.flops - 1e9) <= step_flops
     assert r.tokens == r.steps * 4 * 32 and r.flops == pytest.approx(r.tokens * flops_per_token(cfg))
     assert len(r.val_curve) == 5 and r.val_curve[-1]["step"] == r.steps
-    assert r.curve[-1]["step"] == r.steps and r.mfu == pytest.approx(r.tokens_per_second * flops_per_token(cfg, "6N+attn") / 1e11)
+    assert r.curve[-1]["step"] == r.steps and r.mfu == pytest.approx(
+        r.tokens_per_second * flops_per_token(cfg, "6N+attn") / 1e11
+    )
 
 
 def test_schedule_ends_at_the_budget():
@@ -73,8 +75,9 @@ def test_same_seed_same_losses(synthetic):
 
 
 def test_cli_flops_json():
-    r = CliRunner().invoke(main, ["flops", "--n-layers", "4", "--d-model", "128", "--seq-len", "256",
-                                  "--vocab-size", "4096", "--json"])
+    r = CliRunner().invoke(
+        main, ["flops", "--n-layers", "4", "--d-model", "128", "--seq-len", "256", "--vocab-size", "4096", "--json"]
+    )
     doc = json.loads(r.output)
     assert doc["params"] == {"total": 1_311_872, "embedding": 524_288, "non_embedding": 787_584}
     assert set(doc["flops_per_token"]) == {"6N", "6N+attn", "chinchilla"}
@@ -83,25 +86,63 @@ def test_cli_flops_json():
 
 def test_cli_train_writes_result(tmp_path, cache_dir):
     out = tmp_path / "one"
-    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--d-model", "32", "--seq-len", "32", "--budget", "2e9",
-                                  "--data", "synthetic", "--out", str(out), "--cache-dir", str(cache_dir),
-                                  "--peak-tflops", "0.1", "--threads", "1"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--n-layers",
+            "1",
+            "--d-model",
+            "32",
+            "--seq-len",
+            "32",
+            "--budget",
+            "2e9",
+            "--data",
+            "synthetic",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache_dir),
+            "--peak-tflops",
+            "0.1",
+            "--threads",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = RunFolder(out).read_result(curves=True).to_dict()
     assert doc["curve"] and doc["val_curve"], "the curves are read back from metrics.jsonl"
-    for key in ("status", "budget_flops", "flops", "tokens", "steps", "flops_convention", "n_params", "train_bpb",
-                "n_params_non_embedding", "val_loss", "val_bpb", "train_loss", "tokens_per_second",
-                "flops_per_second", "mfu"):
+    for key in (
+        "status",
+        "budget_flops",
+        "flops",
+        "tokens",
+        "steps",
+        "flops_convention",
+        "n_params",
+        "train_bpb",
+        "n_params_non_embedding",
+        "val_loss",
+        "val_bpb",
+        "train_loss",
+        "tokens_per_second",
+        "flops_per_second",
+        "mfu",
+    ):
         assert key in doc, key
     assert doc["status"] == "ok" and doc["flops_convention"] == "chinchilla" and doc["mfu"] > 0
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--data", "wikipedia"], "unknown corpus 'wikipedia'"),
-    (["--d-model", "100", "--n-heads", "3"], "d_model (100) must be divisible by n_heads (3)"),
-    (["--budget", "10"], "smaller than one step"),
-    (["--tokenizer", "wordpiece"], "unknown tokenizer"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--data", "wikipedia"], "unknown corpus 'wikipedia'"),
+        (["--d-model", "100", "--n-heads", "3"], "d_model (100) must be divisible by n_heads (3)"),
+        (["--budget", "10"], "smaller than one step"),
+        (["--tokenizer", "wordpiece"], "unknown tokenizer"),
+    ],
+)
 def test_cli_train_bad_values(cache_dir, args, msg):
     base = {"--n-layers": "1", "--d-model": "32", "--budget": "1e9", "--data": "synthetic", "--seq-len": "32"}
     for k, v in zip(args[::2], args[1::2]):
@@ -132,38 +173,70 @@ def test_wsd_schedule_holds_the_peak_then_cools_down():
         assert lrs[0] == pytest.approx(0.2) and all(lr == 1.0 for lr in lrs[5:81])  # stable until the cooldown
         assert lrs[-1] == pytest.approx(0.0) and all(a >= b for a, b in zip(lrs[80:], lrs[81:]))
     # (1 - sqrt) drops fastest at first: halfway through the cooldown it is below linear's 0.5.
-    half = [schedule_lr(90, 100, 1.0, TrainConfig(schedule="wsd", cooldown_shape=s, final_lr_frac=0.0))
-            for s in ("1-sqrt", "linear")]
+    half = [
+        schedule_lr(90, 100, 1.0, TrainConfig(schedule="wsd", cooldown_shape=s, final_lr_frac=0.0))
+        for s in ("1-sqrt", "linear")
+    ]
     assert half[0] < 0.35 < half[1]
 
 
 def test_wsd_run_trains_to_its_budget(synthetic):
     cfg = ModelConfig(vocab_size=16, **TINY)
-    r = train(cfg, 1e9, synthetic, TrainConfig(batch_size=4, threads=1, schedule="wsd", cooldown_frac=0.25),
-              peak_flops=1e11)
+    r = train(
+        cfg, 1e9, synthetic, TrainConfig(batch_size=4, threads=1, schedule="wsd", cooldown_frac=0.25), peak_flops=1e11
+    )
     assert r.status == "ok" and r.steps_done == r.steps and r.val_loss < math.log(16)
     lrs = [row["lr"] for row in r.curve]
     assert lrs[-1] == pytest.approx(0.1 * r.lr, rel=1e-6) and max(lrs) == pytest.approx(r.lr)
     assert RunRecord.from_dict(r.to_dict()).train_config.schedule == "wsd"
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--schedule", "wsd", "--cooldown-frac", "1.5"], "cooldown_frac (1.5) must be in (0, 1)"),
-    (["--schedule", "wsd", "--cooldown-frac", "0"], "cooldown_frac (0.0) must be in (0, 1)"),
-    (["--schedule", "wsd", "--cooldown-frac", "0.99"], "the cooldown would start before the warmup ends"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--schedule", "wsd", "--cooldown-frac", "1.5"], "cooldown_frac (1.5) must be in (0, 1)"),
+        (["--schedule", "wsd", "--cooldown-frac", "0"], "cooldown_frac (0.0) must be in (0, 1)"),
+        (["--schedule", "wsd", "--cooldown-frac", "0.99"], "the cooldown would start before the warmup ends"),
+    ],
+)
 def test_bad_wsd_settings_are_one_line(args, msg, cache_dir):
-    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--budget", "1e9", "--data", "synthetic",
-                                  "--cache-dir", str(cache_dir), *args])
+    r = CliRunner().invoke(
+        main,
+        ["train", "--n-layers", "1", "--budget", "1e9", "--data", "synthetic", "--cache-dir", str(cache_dir), *args],
+    )
     assert r.exit_code == 2 and msg in r.output and len(r.output.strip().splitlines()) == 1, r.output
 
 
 def test_train_takes_a_warmup_in_steps(cache_dir):
-    r = CliRunner().invoke(main, ["train", "--n-layers", "1", "--d-model", "32", "--n-heads", "1", "--seq-len", "32",
-                                  "--batch-size", "4", "--budget", "1e9", "--data", "synthetic", "--threads", "1",
-                                  "--cache-dir", str(cache_dir), "--warmup-steps", "7", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--n-layers",
+            "1",
+            "--d-model",
+            "32",
+            "--n-heads",
+            "1",
+            "--seq-len",
+            "32",
+            "--batch-size",
+            "4",
+            "--budget",
+            "1e9",
+            "--data",
+            "synthetic",
+            "--threads",
+            "1",
+            "--cache-dir",
+            str(cache_dir),
+            "--warmup-steps",
+            "7",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    rec = RunRecord.from_dict(json.loads(r.output[r.output.index("{"):]))
+    rec = RunRecord.from_dict(json.loads(r.output[r.output.index("{") :]))
     assert rec.train_config.warmup_steps == 7
     lrs = [row["lr"] for row in rec.curve]
     assert lrs.index(max(lrs)) == 6 and lrs[0] == pytest.approx(rec.lr / 7)

@@ -12,6 +12,19 @@ from isoflop.laws.fit.isoflop import BudgetFit, IsoFLOPFit, fit_budget, fit_isof
 from isoflop.laws.fit.parametric import ParametricFit, fit_parametric
 from isoflop.laws.fit.powerlaw import LogLinear, PowerLaw, Quadratic, find_optimal_params, fit_linear_log, fit_power_law
 
-__all__ = ["BudgetFit", "EnvelopeFit", "IsoFLOPFit", "LogLinear", "ParametricFit", "PowerLaw", "Quadratic",
-           "find_optimal_params", "fit_budget", "fit_envelope", "fit_isoflops", "fit_linear_log", "fit_parametric",
-           "fit_power_law"]
+__all__ = [
+    "BudgetFit",
+    "EnvelopeFit",
+    "IsoFLOPFit",
+    "LogLinear",
+    "ParametricFit",
+    "PowerLaw",
+    "Quadratic",
+    "find_optimal_params",
+    "fit_budget",
+    "fit_envelope",
+    "fit_isoflops",
+    "fit_linear_log",
+    "fit_parametric",
+    "fit_power_law",
+]

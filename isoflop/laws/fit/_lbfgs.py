@@ -20,8 +20,8 @@ implicit Hessian positive definite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -173,9 +173,7 @@ def minimize_batch(
         df = fa[okm] - f_new[okm]
         x[ido], f[ido], g[ido] = x_new[okm], f_new[okm], g_new[okm]
         n_iter[idx] += 1
-        stop = (np.max(np.abs(g_new[okm]), axis=1) <= gtol) | (
-            df <= ftol * np.maximum(np.abs(f_new[okm]), 1e-300)
-        )
+        stop = (np.max(np.abs(g_new[okm]), axis=1) <= gtol) | (df <= ftol * np.maximum(np.abs(f_new[okm]), 1e-300))
         converged[ido[stop]] = True
         converged[idx[failed]] = True
         active[ido[stop]] = False

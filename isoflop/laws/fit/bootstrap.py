@@ -43,12 +43,17 @@ def seed_noise(loss, points) -> dict:
             n_points += 1
     if dof == 0:
         return {"sigma": float("nan"), "sigma_log": float("nan"), "dof": 0, "n_points": 0}
-    return {"sigma": float(np.sqrt(ss / dof)), "sigma_log": float(np.sqrt(ss_log / dof)), "dof": dof,
-            "n_points": n_points}
+    return {
+        "sigma": float(np.sqrt(ss / dof)),
+        "sigma_log": float(np.sqrt(ss_log / dof)),
+        "dof": dof,
+        "n_points": n_points,
+    }
 
 
-def resample_indices(groups: np.ndarray, n_resamples: int, rng: np.random.Generator,
-                     points: np.ndarray | None = None) -> np.ndarray:
+def resample_indices(
+    groups: np.ndarray, n_resamples: int, rng: np.random.Generator, points: np.ndarray | None = None
+) -> np.ndarray:
     """Indices of runs for each resample, stratified by group.
 
     Args:
@@ -158,4 +163,3 @@ def percentile_interval(samples, level: float = 0.95) -> tuple[float, float] | N
         return None
     lo, hi = np.percentile(s, [50 * (1 - level), 50 * (1 + level)])
     return float(lo), float(hi)
-

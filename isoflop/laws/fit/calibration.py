@@ -82,8 +82,13 @@ def lack_of_fit(fit, n, d, l, c, isoflop) -> dict | None:
     ss_p = float(np.sum((l[keep] - pred) ** 2))
     f = ((ss_p - ss_q) / (df_p - df_q)) / (ss_q / df_q)
     p = float(stats.f.sf(f, df_p - df_q, df_q))
-    return {"F": float(f), "p": p, "df": [df_p - df_q, df_q],
-            "rms_ratio": float(np.sqrt((ss_p / df_p) / (ss_q / df_q))), "flagged": bool(p < MISFIT_P)}
+    return {
+        "F": float(f),
+        "p": p,
+        "df": [df_p - df_q, df_q],
+        "rms_ratio": float(np.sqrt((ss_p / df_p) / (ss_q / df_q))),
+        "flagged": bool(p < MISFIT_P),
+    }
 
 
 def misfit_interval(estimate: float, isoflop_interval):

@@ -101,8 +101,16 @@ def grid_shape(n_params, budget, raw: IsoFLOPFit) -> list[tuple[float, float, fl
     return out
 
 
-def correct_isoflops(raw: IsoFLOPFit, surface: ParametricFit, n_params, n_tokens, budget, *,
-                     counting: Counting = Counting(), surface_name: str = "vpnls") -> Approach2Correction:
+def correct_isoflops(
+    raw: IsoFLOPFit,
+    surface: ParametricFit,
+    n_params,
+    n_tokens,
+    budget,
+    *,
+    counting: Counting = Counting(),
+    surface_name: str = "vpnls",
+) -> Approach2Correction:
     """Measure Approach 2's bias on ``surface`` at the table's own points and correct ``raw`` for it.
 
     Args:
@@ -127,17 +135,22 @@ def correct_isoflops(raw: IsoFLOPFit, surface: ParametricFit, n_params, n_tokens
         pos, span, flags = shape[b.flops]
         budgets.append(BudgetBias(b.flops, pos, span, flags, float(bn), float(bd)))
         if ok:
-            corrected.append(replace(b, optimal_params=b.optimal_params / (1 + bn),
-                                     optimal_tokens=b.optimal_tokens / (1 + bd)))
+            corrected.append(
+                replace(b, optimal_params=b.optimal_params / (1 + bn), optimal_tokens=b.optimal_tokens / (1 + bd))
+            )
             dn.append(-np.log10(1 + bn))
             dd.append(-np.log10(1 + bd))
             cs.append(b.flops)
         else:  # the surface gives this grid no vertex to compare: keep the raw one
             corrected.append(b)
     c = np.array([b.flops for b in corrected])
-    fit = IsoFLOPFit(tuple(corrected), fit_power_law(c, [b.optimal_params for b in corrected]),
-                     fit_power_law(c, [b.optimal_tokens for b in corrected]),
-                     fit_loss_law(c, [b.min_loss for b in corrected]) if len(c) else raw.loss_law, raw.allow_edge)
+    fit = IsoFLOPFit(
+        tuple(corrected),
+        fit_power_law(c, [b.optimal_params for b in corrected]),
+        fit_power_law(c, [b.optimal_tokens for b in corrected]),
+        fit_loss_law(c, [b.min_loss for b in corrected]) if len(c) else raw.loss_law,
+        raw.allow_edge,
+    )
     shift = {}
     for key, delta in (("params", dn), ("tokens", dd)):
         if len(cs) >= 2:

@@ -95,8 +95,7 @@ def _point_means(l: np.ndarray, pts: np.ndarray, ii: np.ndarray, ids: np.ndarray
     return np.where(count > 0, mean, np.inf)
 
 
-def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int = 200,
-                 points=None) -> EnvelopeFit:
+def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int = 200, points=None) -> EnvelopeFit:
     """Approach 1: optimal (N, D) from the lowest loss reached at each compute.
 
     Args:
@@ -124,8 +123,11 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
             j = rows[pts[rows] == ids[np.argmin(means)]][0]
             fn[k], fd[k], fl[k] = n[j], d[j], means.min()
         fc = values
-        source = "lowest-loss run per budget" if points is None or np.unique(pts).size == pts.size else \
-            "lowest-loss point per budget (mean over its seeds)"
+        source = (
+            "lowest-loss run per budget"
+            if points is None or np.unique(pts).size == pts.size
+            else "lowest-loss point per budget (mean over its seeds)"
+        )
     else:
         grid, L, T = _curve_grid(curves, n.size, n_points)
         reach = _interior(L, n)
@@ -139,8 +141,18 @@ def fit_envelope(n_params, n_tokens, loss, budget, *, curves=None, n_points: int
     return EnvelopeFit(fc, fn, fd, fl, fit_power_law(fc, fn), fit_power_law(fc, fd), fit_loss_law(fc, fl), source)
 
 
-def bootstrap_envelope(fit: EnvelopeFit, n_params, n_tokens, loss, budget, idx: np.ndarray,
-                       *, curves=None, n_points: int = 200, points=None) -> dict[str, np.ndarray]:
+def bootstrap_envelope(
+    fit: EnvelopeFit,
+    n_params,
+    n_tokens,
+    loss,
+    budget,
+    idx: np.ndarray,
+    *,
+    curves=None,
+    n_points: int = 200,
+    points=None,
+) -> dict[str, np.ndarray]:
     """Approach 1 refitted on resamples (stratified run indices ``idx``, shape (R, n)).
 
     Returns arrays of shape (R,) keyed like

@@ -55,8 +55,10 @@ class Counting:
         if self.is_6nd:
             return "C = 6ND"
         lo, hi = self.ratio(self.n_range)
-        return (f"the table's own: C = c(N)·D, c(N) = 6N(1 + {self.r0:.3g}·N^{self.rho:.3g}), "
-                f"1 + {lo:.3g} to 1 + {hi:.3g} times 6N over its sizes")
+        return (
+            f"the table's own: C = c(N)·D, c(N) = 6N(1 + {self.r0:.3g}·N^{self.rho:.3g}), "
+            f"1 + {lo:.3g} to 1 + {hi:.3g} times 6N over its sizes"
+        )
 
     def ratio(self, n) -> np.ndarray:
         """r(N) = c(N)/(6N) − 1."""
@@ -69,7 +71,7 @@ class Counting:
         return 6.0 * n * (1.0 + self.ratio(n))
 
     @classmethod
-    def from_runs(cls, n_params, n_tokens, flops, rel_tol: float = 1e-3) -> "Counting":
+    def from_runs(cls, n_params, n_tokens, flops, rel_tol: float = 1e-3) -> Counting:
         """The counting of a table: 6ND when every run has C = 6ND within ``rel_tol``; else r(N) = C/(6ND) − 1
         fitted as a power law in N (least squares in log–log, exponent at most 0), or as a constant (the
         median) when some ratio is not positive."""
@@ -92,11 +94,15 @@ class Counting:
         return {"name": self.name, "r0": self.r0, "rho": self.rho, "n_range": list(self.n_range)}
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Counting":
+    def from_dict(cls, d: dict | None) -> Counting:
         if not d:
             return cls()
-        return cls(str(d.get("name", SIX_ND)), float(d.get("r0", 0.0)), float(d.get("rho", 0.0)),
-                   tuple(float(v) for v in d.get("n_range", (0.0, 0.0))))
+        return cls(
+            str(d.get("name", SIX_ND)),
+            float(d.get("r0", 0.0)),
+            float(d.get("rho", 0.0)),
+            tuple(float(v) for v in d.get("n_range", (0.0, 0.0))),
+        )
 
 
 def frontier(E, A, B, alpha, beta, flops: float, counting: Counting) -> dict[str, np.ndarray]:

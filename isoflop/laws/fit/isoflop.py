@@ -19,7 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from isoflop.laws.fit.bootstrap import batched_line, batched_quadratic
-from isoflop.laws.fit.powerlaw import LossLaw, PowerLaw, batched_loss_law, find_optimal_params, fit_loss_law, fit_power_law
+from isoflop.laws.fit.powerlaw import (
+    LossLaw,
+    PowerLaw,
+    batched_loss_law,
+    find_optimal_params,
+    fit_loss_law,
+    fit_power_law,
+)
 
 STATUSES = ("ok", "edge", "concave", "too_few")
 
@@ -74,8 +81,21 @@ def fit_budget(flops: float, n_params, n_tokens, loss) -> BudgetFit:
     distinct, distinct_d = np.unique(n).size, np.unique(d).size
     if distinct < 3 or distinct_d < 3:
         what = f"{distinct} distinct size(s)" if distinct < 3 else f"{distinct_d} distinct token count(s)"
-        return BudgetFit(float(flops), int(n.size), np.nan, np.nan, float(l.min()), np.nan, np.nan, np.nan,
-                         rng, False, "too_few", f"budget {flops:.3g}: {what}; a quadratic needs 3", None)
+        return BudgetFit(
+            float(flops),
+            int(n.size),
+            np.nan,
+            np.nan,
+            float(l.min()),
+            np.nan,
+            np.nan,
+            np.nan,
+            rng,
+            False,
+            "too_few",
+            f"budget {flops:.3g}: {what}; a quadratic needs 3",
+            None,
+        )
     qn = find_optimal_params(n, l)
     qd = find_optimal_params(d, l)
     inside_n = rng[0] <= qn.x_opt <= rng[1]
@@ -231,8 +251,9 @@ def _leverage_residuals(X: np.ndarray, r: np.ndarray) -> np.ndarray:
     return out - out.mean()
 
 
-def bootstrap_isoflops_residuals(fit: IsoFLOPFit, n_params, n_tokens, loss, budget, n_resamples: int,
-                                 rng: np.random.Generator) -> dict[str, np.ndarray]:
+def bootstrap_isoflops_residuals(
+    fit: IsoFLOPFit, n_params, n_tokens, loss, budget, n_resamples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Approach 2 refitted on residual resamples, in two stages, keeping the design fixed.
 
     1. Each budget's parabola: its leverage-adjusted residuals are drawn with replacement and added to the

@@ -115,6 +115,14 @@ def fit_lr_ladder(n_params, budget, lr, loss, source: str = "") -> LadderFit:
         se = math.sqrt(float(resid @ resid) / (len(u) - 2) / float(((u - u.mean()) ** 2).sum()))
         t = float(stats.t.ppf(0.975, len(u) - 2))
         ci = (-line.slope - t * se, -line.slope + t * se)
-    rule = LRRule(eta0=float(10 ** line.intercept), n0=n0, gamma=float(-line.slope), gamma_ci=ci, sizes=len(sizes),
-                  source=source, lo=float(x.min()), hi=float(x.max()))
+    rule = LRRule(
+        eta0=float(10**line.intercept),
+        n0=n0,
+        gamma=float(-line.slope),
+        gamma_ci=ci,
+        sizes=len(sizes),
+        source=source,
+        lo=float(x.min()),
+        hi=float(x.max()),
+    )
     return LadderFit(tuple(points), rule)

@@ -205,7 +205,7 @@ class ParametricFit:
         return np.array([np.log(self.A), np.log(self.B), np.log(self.E), self.alpha, self.beta])
 
     @classmethod
-    def from_params(cls, x, **kw) -> "ParametricFit":
+    def from_params(cls, x, **kw) -> ParametricFit:
         """Build from (a, b, e, α, β)."""
         a, b, e, al, be = (float(v) for v in x)
         return cls(E=float(np.exp(e)), A=float(np.exp(a)), B=float(np.exp(b)), alpha=al, beta=be, **kw)
@@ -262,13 +262,7 @@ def _polish(x0, log_n, log_d, log_l, delta, weights=None):
 
 
 def fit_parametric(
-    n_params,
-    n_tokens,
-    loss,
-    *,
-    delta: float = 1e-3,
-    init_grid: np.ndarray | None = None,
-    n_polish: int = 5,
+    n_params, n_tokens, loss, *, delta: float = 1e-3, init_grid: np.ndarray | None = None, n_polish: int = 5
 ) -> ParametricFit:
     """Fit L(N, D) = E + A/N^α + B/D^β by multi-start L-BFGS (Approach 3).
 
@@ -308,8 +302,19 @@ def fit_parametric(
     res = minimize_batch(fun_grad, grid, max_iter=200, gtol=1e-9, ftol=1e-10, prune_at=(3, 10, 30))
     finite = np.isfinite(res.f)
     if not np.any(finite):
-        return ParametricFit(np.nan, np.nan, np.nan, np.nan, np.nan, np.inf, log_n.size, False,
-                             "objective is not finite at any starting point", len(grid), delta)
+        return ParametricFit(
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            np.nan,
+            np.inf,
+            log_n.size,
+            False,
+            "objective is not finite at any starting point",
+            len(grid),
+            delta,
+        )
     # Distinct candidates, best first: the same basin reached from many starts
     # is refined once.
     order = np.argsort(np.where(finite, res.f, np.inf))
@@ -353,13 +358,7 @@ def fit_parametric(
     )
 
 
-def bootstrap_parametric(
-    fit: ParametricFit,
-    n_params,
-    n_tokens,
-    loss,
-    weights: np.ndarray,
-) -> np.ndarray:
+def bootstrap_parametric(fit: ParametricFit, n_params, n_tokens, loss, weights: np.ndarray) -> np.ndarray:
     """Refit Approach 3 on many resamples at once, warm-started at ``fit``.
 
     Each resample is a row of run weights (counts of how often each run was

@@ -170,8 +170,9 @@ def fit_power_law(flops, values) -> PowerLaw:
     c = np.asarray(flops, dtype=float)
     v = np.asarray(values, dtype=float)
     if np.unique(c).size < 2:
-        return PowerLaw(np.nan, np.nan, np.nan, int(c.size), False,
-                        f"needs at least 2 budgets, got {np.unique(c).size}")
+        return PowerLaw(
+            np.nan, np.nan, np.nan, int(c.size), False, f"needs at least 2 budgets, got {np.unique(c).size}"
+        )
     ll = fit_linear_log(c, v)
     return PowerLaw(ll.slope, float(10.0**ll.intercept), ll.r2, ll.n_points)
 
@@ -249,20 +250,27 @@ def fit_loss_law(flops, loss) -> LossLaw:
     ok = np.isfinite(l) & (l > 0) & np.isfinite(c) & (c > 0)
     c, l = c[ok], l[ok]
     if np.unique(c).size < 3:
-        return LossLaw(np.nan, np.nan, np.nan, np.nan, int(c.size), False,
-                       f"needs at least 3 budgets, got {np.unique(c).size}")
+        return LossLaw(
+            np.nan, np.nan, np.nan, np.nan, int(c.size), False, f"needs at least 3 budgets, got {np.unique(c).size}"
+        )
     x = np.log(c)
     logl = np.log(l)[None, :]
     lmin = float(l.min())
     _, _, sse = _profile(x, logl, _E_GRID * lmin)
     k = int(np.nanargmin(sse))
     lo, hi = _E_GRID[max(k - 1, 0)] * lmin, _E_GRID[min(k + 1, _E_GRID.size - 1)] * lmin
-    res = minimize_scalar(lambda e: float(_profile(x, logl, np.array([e]))[2][0]), bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-10 * lmin})
+    res = minimize_scalar(
+        lambda e: float(_profile(x, logl, np.array([e]))[2][0]),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-10 * lmin},
+    )
     E = float(res.x)
     b0, b1, sse = _profile(x, logl, np.array([E]))
     ss_tot = float(np.sum((logl - logl.mean()) ** 2))
-    return LossLaw(E, float(np.exp(b0[0])), float(b1[0]), 1.0 - float(sse[0]) / ss_tot if ss_tot > 0 else 1.0, int(c.size))
+    return LossLaw(
+        E, float(np.exp(b0[0])), float(b1[0]), 1.0 - float(sse[0]) / ss_tot if ss_tot > 0 else 1.0, int(c.size)
+    )
 
 
 def batched_loss_law(flops: np.ndarray, L: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -106,8 +106,9 @@ def profile(log_n, log_d, loss, alpha, beta, w=None) -> tuple[np.ndarray, np.nda
     return ((r * r) * w).sum(axis=1) if w.ndim == 2 else (r * r) @ w, c
 
 
-def zoom(log_n, log_d, loss, start, step: float, w=None, tol: float = 1e-9, lo: float = 1e-4,
-         hi: float = 5.0) -> np.ndarray:
+def zoom(
+    log_n, log_d, loss, start, step: float, w=None, tol: float = 1e-9, lo: float = 1e-4, hi: float = 5.0
+) -> np.ndarray:
     """Pattern search on S(α, β) from ``start`` (shape (2,), or (R, 2) for R problems at once, with
     weights ``w`` of shape (R, n)): a 5×5 stencil around each best point so far, moved to the stencil's
     best point, halved when that is its centre, until the step is below ``tol``. Each round is one batch."""
@@ -135,8 +136,16 @@ def zoom(log_n, log_d, loss, start, step: float, w=None, tol: float = 1e-9, lo: 
     return best[0] if np.ndim(start) == 1 else best
 
 
-def fit_vpnls(n_params, n_tokens, loss, *, weights=None, alphas: np.ndarray | None = None,
-              start: tuple[float, float] | None = None, polish: bool = True) -> ParametricFit:
+def fit_vpnls(
+    n_params,
+    n_tokens,
+    loss,
+    *,
+    weights=None,
+    alphas: np.ndarray | None = None,
+    start: tuple[float, float] | None = None,
+    polish: bool = True,
+) -> ParametricFit:
     """Fit L(N, D) = E + A/N^α + B/D^β by variable projection (VPNLS).
 
     Args:
@@ -181,8 +190,16 @@ def fit_vpnls(n_params, n_tokens, loss, *, weights=None, alphas: np.ndarray | No
 
     # Scale each parameter so the solver's steps are comparable (A and B can be 1e3 while α is 0.3).
     xs = np.maximum(np.abs(theta), 1e-8)
-    pol = least_squares(lambda u: resid(u * xs), theta / xs, bounds=([0, 0, 0, lo, lo], [np.inf] * 3 + [hi, hi]),
-                        xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=2000, method="trf")
+    pol = least_squares(
+        lambda u: resid(u * xs),
+        theta / xs,
+        bounds=([0, 0, 0, lo, lo], [np.inf] * 3 + [hi, hi]),
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+        max_nfev=2000,
+        method="trf",
+    )
     t = pol.x * xs
     sse = float(np.sum(resid(t) ** 2))
     if not sse <= float(np.sum(resid(theta) ** 2)):  # the polish never makes it worse
@@ -199,9 +216,21 @@ def _result(t, sse: float, n_points: int, n_grid: int, lo: float, hi: float) -> 
     elif at_edge:
         ok, msg = False, f"{' and '.join(at_edge)} at the edge of the search range [{lo:g}, {hi:g}]"
     else:
-        msg = (f"grid of {n_grid} (alpha, beta) pairs, refined" if n_grid else "refined from the given start")
-    return ParametricFit(E=E, A=A, B=B, alpha=al_, beta=be_, objective=sse, n_points=int(n_points), success=ok,
-                         message=msg, n_starts=n_grid, delta=0.0, extras={"objective_kind": OBJECTIVE})
+        msg = f"grid of {n_grid} (alpha, beta) pairs, refined" if n_grid else "refined from the given start"
+    return ParametricFit(
+        E=E,
+        A=A,
+        B=B,
+        alpha=al_,
+        beta=be_,
+        objective=sse,
+        n_points=int(n_points),
+        success=ok,
+        message=msg,
+        n_starts=n_grid,
+        delta=0.0,
+        extras={"objective_kind": OBJECTIVE},
+    )
 
 
 def bootstrap_vpnls(fit: ParametricFit, n_params, n_tokens, loss, weights: np.ndarray, chunk: int = 100) -> np.ndarray:
