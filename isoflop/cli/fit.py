@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -233,7 +234,7 @@ def fit(
         runs = dataclasses.replace(runs, curves=None)
     if fit_opts.unique_tokens:
         runs = runs.with_unique_tokens(fit_opts.unique_tokens)
-    kw = dict(
+    kw: dict[str, Any] = dict(
         methods=fit_opts.methods,
         n_bootstrap=unc.n_bootstrap,
         level=unc.level,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int
     from isoflop.laws.table_io import load_runs
 
     rng = np.random.default_rng(seed)
-    out = {m: {"width": [], "err": [], "hit": [], "failed": 0} for m in methods}
+    out: dict[str, dict[str, Any]] = {m: {"width": [], "err": [], "hit": [], "failed": 0} for m in methods}
     for _ in range(replicates):
         truth_surface = prior.draw(rng)
         df = simulate_table(specs, truth_surface, prior.sigma, prior.seed_sigma, int(rng.integers(1 << 30)))
@@ -222,12 +223,12 @@ def plan_sweep(
 
     # Stage 1 screens every candidate on a few replicates; stage 2 judges the finalists on many.
     screened = _score(filled, prior, target, methods, min(screen, replicates), n_bootstrap, seed, processes, progress)
-    finalists = sorted(screened, key=rank)[: max(1, finalists)]
-    keep = {id(s.design) for s in finalists}
+    chosen = sorted(screened, key=rank)[: max(1, finalists)]
+    keep = {id(s.design) for s in chosen}
     if replicates > screen:
         again = [f for f in filled if id(f[0]) in keep]
-        finalists = _score(again, prior, target, methods, replicates, n_bootstrap, seed + 1, processes, progress)
-    scores = sorted(finalists, key=rank)
+        chosen = _score(again, prior, target, methods, replicates, n_bootstrap, seed + 1, processes, progress)
+    scores = sorted(chosen, key=rank)
     rest = sorted((s for s in screened if id(s.design) not in keep), key=rank)
     return Plan(target, tuple(methods), prior, tuple(scores), _cap_text(cap_s, cap_flops), throughput, tuple(rest))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Law:
 
     name: str
     method: str
-    fit: object
+    fit: Any
     samples: dict | None = None
     level: float = 0.95
     counting: Counting = Counting()
@@ -70,7 +71,7 @@ class Law:
             p = {k: v[0] for k, v in frontier(f.E, f.A, f.B, f.alpha, f.beta, flops, self.counting).items()}
         else:
             p = self.fit.predict(flops)
-        out = {
+        out: dict[str, Any] = {
             "optimal_params": float(p["optimal_params"]),
             "optimal_tokens": float(p["optimal_tokens"]),
             "params_ci": None,

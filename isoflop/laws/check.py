@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,9 @@ def judge_check(result, n_params, loss, budget: float, noise: float = 0.0) -> Ch
     n, y = np.asarray(n_params, dtype=float), np.asarray(loss, dtype=float)
     sizes = np.unique(n)
     mean = np.array([y[n == s].mean() for s in sizes])
-    base = dict(budget=float(budget), sizes=tuple(map(float, sizes)), losses=tuple(map(float, mean)), noise=noise)
+    base: dict[str, Any] = dict(
+        budget=float(budget), sizes=tuple(map(float, sizes)), losses=tuple(map(float, mean)), noise=noise
+    )
     if sizes.size < 3:
         return CheckVerdict(
             **base,

@@ -14,6 +14,7 @@ import base64
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from isoflop.laws.answer import NAMES, Answer, human
 from isoflop.laws.report import laws_table, predictions_table, sensitivity_table, spread_lines
@@ -39,9 +40,9 @@ class PageInput:
     result: AnalysisResult
     answers: tuple[Answer, ...]
     figures: dict = field(default_factory=dict)
-    sensitivity: object | None = None
+    sensitivity: Any = None
     sweep: dict | None = None
-    cost: object | None = None
+    cost: Any = None
     runs: tuple = ()
     generated: str = ""
 

@@ -136,8 +136,10 @@ def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("optimal model size N (parameters)" if quantity == "params" else "optimal training tokens D")
     # The bands are the intervals the tables print: calibrated, and widened by each law's in-table backtest.
-    bands = "intervals, calibrated" if analysis.calibrated else "bootstrap bands"
-    ax.set_title(f"Compute-optimal {'N' if quantity == 'params' else 'D'} ({analysis.level:.0%} {bands}; x: targets)")
+    band_kind = "intervals, calibrated" if analysis.calibrated else "bootstrap bands"
+    ax.set_title(
+        f"Compute-optimal {'N' if quantity == 'params' else 'D'} ({analysis.level:.0%} {band_kind}; x: targets)"
+    )
     ax.legend(fontsize=8)
     return ax
 

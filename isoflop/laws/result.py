@@ -11,6 +11,7 @@ so that ``a`` and ``b`` only ever mean the exponents of N_opt and D_opt.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,7 @@ class AnalysisResult:
         """Point predictions and intervals of one approach at budget C (FLOPs)."""
         point = self.predict(method, flops)
         samp = self.sample_predictions(method, flops)
-        rec = {"method": method, "flops": float(flops)}
+        rec: dict[str, Any] = {"method": method, "flops": float(flops)}
         if method in PARAMETRIC:
             rec["counting"] = self.counting.name
         for key in ("optimal_params", "optimal_tokens", "loss"):
@@ -292,7 +293,7 @@ class AnalysisResult:
         table = RunTable.from_dict(schema.need(doc, "table", where))
         methods = tuple(schema.need(doc, "methods", where))
         boot = schema.need(doc, "bootstrap", where)
-        fits = {m: None for m in METHODS}
+        fits: dict[str, Any] = {m: None for m in METHODS}
         readers = {
             "approach1": schema.envelope_from_dict,
             "approach2": schema.isoflop_from_dict,

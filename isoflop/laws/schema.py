@@ -7,6 +7,8 @@ ignored when reading: the replicates themselves are stored and read back.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from isoflop.errors import RecordError
@@ -105,11 +107,11 @@ def budget_from_dict(d: dict, where: str) -> BudgetFit:
         curvature=num(d.get("curvature")),
         tokens_curvature=num(d.get("tokens_curvature")),
         residual_rms=num(d.get("residual_rms")),
-        params_range=tuple(num(x) for x in need(d, "params_range", where)),
+        params_range=cast("tuple[float, float]", tuple(num(x) for x in need(d, "params_range", where))),
         inside_range=bool(d.get("inside_range")),
         status=str(need(d, "status", where)),
         reason=str(d.get("reason", "")),
-        coeffs=None if c is None else tuple(num(x) for x in c),
+        coeffs=None if c is None else cast("tuple[float, float, float]", tuple(num(x) for x in c)),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Surface:
         if unknown:
             raise LawError(f"{where}: unknown key(s) {', '.join(unknown)}")
         try:
-            kw = {k: (None if v is None else v if k == "name" else float(v)) for k, v in d.items()}
+            kw: dict[str, Any] = {k: (None if v is None else v if k == "name" else float(v)) for k, v in d.items()}
         except (TypeError, ValueError):
             raise LawError(f"{where}: values must be numbers") from None
         kw.setdefault("name", where)

@@ -78,7 +78,7 @@ def chinchilla_forward_flops_per_token(cfg: ModelConfig) -> float:
     return float(embeddings + L * (attention + dense) + logits)
 
 
-def flops_per_token(cfg: ModelConfig, convention: FlopsConvention = DEFAULT_CONVENTION) -> float:
+def flops_per_token(cfg: ModelConfig, convention: str = DEFAULT_CONVENTION) -> float:
     """Training FLOPs (forward + backward) per token under a convention.
 
     Args:
@@ -118,7 +118,7 @@ def matmul_flops_per_token(cfg: ModelConfig) -> tuple[float, float]:
     return float(dense), float(attention)
 
 
-def tokens_for_budget(budget_flops: float, cfg: ModelConfig, convention: FlopsConvention = DEFAULT_CONVENTION) -> float:
+def tokens_for_budget(budget_flops: float, cfg: ModelConfig, convention: str = DEFAULT_CONVENTION) -> float:
     """Training tokens D = C / (FLOPs per token) that a budget C buys."""
     return budget_flops / flops_per_token(cfg, convention)
 

@@ -52,7 +52,7 @@ class CausalSelfAttention(nn.Module):
         self.n_heads = cfg.n_heads
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
-        self.proj.is_residual = True
+        self.proj.is_residual = True  # type: ignore[assignment]  # a mark read by _init_weights (GPT-2's scaled init)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         B, T, C = x.shape
@@ -71,7 +71,7 @@ class MLP(nn.Module):
         super().__init__()
         self.fc = nn.Linear(cfg.d_model, cfg.mlp_ratio * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.mlp_ratio * cfg.d_model, cfg.d_model, bias=False)
-        self.proj.is_residual = True
+        self.proj.is_residual = True  # type: ignore[assignment]  # a mark read by _init_weights (GPT-2's scaled init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(F.gelu(self.fc(x)))
@@ -99,6 +99,8 @@ class Transformer(nn.Module):
     loss is the mean cross-entropy in nats per token over positions where
     ``loss_mask`` is true (all positions when it is None), or None without targets.
     """
+
+    pos_table: torch.Tensor  # (T, C) sinusoidal positions, a buffer when pos_encoding is sinusoidal
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

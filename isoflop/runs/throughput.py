@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -56,7 +57,11 @@ class Throughput:
     @classmethod
     def from_dict(cls, d: dict) -> Throughput:
         return cls(
-            float(d["c0"]), float(d["c1"]), tuple(float(x) for x in d["n_range"]), int(d["runs"]), str(d["source"])
+            float(d["c0"]),
+            float(d["c1"]),
+            cast("tuple[float, float]", tuple(float(x) for x in d["n_range"])),
+            int(d["runs"]),
+            str(d["source"]),
         )
 
     @classmethod

@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from isoflop.errors import ConfigError, DependencyError
 
@@ -132,7 +133,7 @@ class RayExecutor(Executor):
                 ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=address, log_to_driver=False)
-        self.options = {
+        self.options: dict[str, Any] = {
             "num_cpus": cpus_per_run,
             "num_gpus": gpus_per_run,
             "max_retries": max_retries,
@@ -194,7 +195,7 @@ class SlurmExecutor(Executor):
             raise DependencyError("the SLURM executor needs submitit: pip install 'isoflop[slurm]'") from None
         self.submitit = submitit
         self.ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-        params = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_run}
+        params: dict[str, Any] = {"timeout_min": timeout_min, "cpus_per_task": cpus_per_run}
         if self.ex.cluster == "slurm":
             params.update(slurm_array_parallelism=array_parallelism, gpus_per_node=gpus_per_run)
             if partition:

@@ -154,7 +154,8 @@ REFINE_EXPONENT = (0.3, 0.85)
 def predicted_optimum(sweep: SweepConfig, flops: float, finished: list[RunRecord]) -> tuple[float, str]:
     """N* at a budget for ``auto`` sizes: from the budgets already finished when two or more
     have trustworthy parabolas (and ``refine``), else the prior. Returns (N*, source)."""
-    auto: AutoSizes = sweep.sizes
+    auto = sweep.sizes
+    assert isinstance(auto, AutoSizes), "predicted_optimum is for auto sizes"
     if auto.refine and finished:
         from isoflop.laws.fit.isoflop import fit_isoflops
 

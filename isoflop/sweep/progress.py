@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from isoflop.errors import RecordError
 from isoflop.runs.store import run_folders, trunk_folders
@@ -91,7 +92,7 @@ def rich_view(s: dict):
     from rich.table import Table
     from rich.text import Text
 
-    parts = [
+    parts: list[Any] = [
         Text(format_snapshot(s)),
         ProgressBar(total=max(s["total_flops"], 1.0), completed=min(s["flops"], s["total_flops"]), width=60),
     ]

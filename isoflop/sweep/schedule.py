@@ -66,7 +66,8 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
                 Task(f"run:{s.run_id}", execute_run, (s.to_dict(), sweep_dir, cache_dir), spec=s, cost=s.planned_cost)
             )
     for trunk_id, branches in trunks.items():
-        prev, at, same = None, 0, []
+        prev, at = None, 0
+        same: list[str] = []  # the keys of the branches already started from this snapshot
         branches = sorted(branches, key=lambda b: b.branch_step)
         for i, s in enumerate(branches):
             if prev is None or s.branch_step != at:

@@ -65,7 +65,7 @@ class TrainConfig:
     warmup_frac: float = 0.05
     warmup_steps: int | None = None
     final_lr_frac: float = 0.1
-    schedule: Literal["cosine", "wsd"] = "cosine"
+    schedule: str = "cosine"  # one of SCHEDULES, checked when built
     cooldown_frac: float = 0.2
     cooldown_shape: Literal["1-sqrt", "linear", "cosine"] = "1-sqrt"
     weight_decay: float = 0.1

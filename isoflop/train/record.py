@@ -10,6 +10,7 @@ the training curve in ``result.json`` as well as in ``metrics.jsonl``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from isoflop.errors import RecordError
 from isoflop.model.config import ModelConfig
@@ -135,7 +136,7 @@ class RunRecord:
     def to_dict(self, *, curves: bool = True) -> dict:
         """The record as plain JSON-ready data; ``curves=False`` leaves the curves out
         (on disk they live in ``metrics.jsonl``)."""
-        out = {"schema_version": SCHEMA_VERSION}
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name in ("curve", "val_curve"):

@@ -151,15 +151,15 @@ def correct_isoflops(
         fit_loss_law(c, [b.min_loss for b in corrected]) if len(c) else raw.loss_law,
         raw.allow_edge,
     )
-    shift = {}
+    shift: dict[str, tuple[float, float]] = {}
     for key, delta in (("params", dn), ("tokens", dd)):
         if len(cs) >= 2:
             slope, intercept = np.polyfit(np.log10(cs), delta, 1)
         else:
             slope, intercept = 0.0, float(delta[0]) if delta else 0.0
         shift[key] = (float(slope), float(intercept))
-    pos = [b.position for b in budgets if np.isfinite(b.position)]
-    flags = ("drifting",) if len(pos) >= 2 and abs(pos[-1] - pos[0]) > DRIFT else ()
+    positions = [b.position for b in budgets if np.isfinite(b.position)]
+    flags = ("drifting",) if len(positions) >= 2 and abs(positions[-1] - positions[0]) > DRIFT else ()
     return Approach2Correction(surface_name, tuple(budgets), fit, flags, shift)
 
 

@@ -17,6 +17,7 @@ c(N) keeps the frontier smooth: an interpolation with kinks would pin N_opt to i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class Counting:
             str(d.get("name", SIX_ND)),
             float(d.get("r0", 0.0)),
             float(d.get("rho", 0.0)),
-            tuple(float(v) for v in d.get("n_range", (0.0, 0.0))),
+            cast("tuple[float, float]", tuple(float(v) for v in d.get("n_range", (0.0, 0.0)))),
         )
 
 

@@ -97,9 +97,9 @@ def fit_lr_ladder(n_params, budget, lr, loss, source: str = "") -> LadderFit:
     if not (np.all(np.isfinite(arrays)) and np.all(n > 0) and np.all(c > 0) and np.all(eta > 0)):
         raise FitError("a ladder's sizes, budgets and LRs must be finite and positive, and its losses finite")
     points = []
-    for ni, ci in sorted({(float(a), float(b)) for a, b in zip(n, c)}):
-        m = (n == ni) & (c == ci)
-        points.append(ladder_point(ni, ci, eta[m], y[m]))
+    for ni, c_i in sorted({(float(a), float(b)) for a, b in zip(n, c)}):
+        m = (n == ni) & (c == c_i)
+        points.append(ladder_point(ni, c_i, eta[m], y[m]))
     used = [p for p in points if p.status == "ok"]
     sizes = sorted({p.n_params for p in used})
     if len(sizes) < 2:
@@ -108,7 +108,7 @@ def fit_lr_ladder(n_params, budget, lr, loss, source: str = "") -> LadderFit:
     v = np.array([p.lr_opt for p in used])
     n0 = float(10 ** np.log10(x).mean())
     line = fit_linear_log(x / n0, v)
-    ci = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
     if len(used) > 2:
         u = np.log10(x / n0)
         resid = np.log10(v) - (line.intercept + line.slope * u)

@@ -89,7 +89,7 @@ def nnls3(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[np
         full[:, idx] = cs
         coef = np.where(ok[:, None], full, coef)
     none = ~np.isfinite(best)  # every subset infeasible (y ≤ 0 throughout): the zero solution
-    best[none] = yy if np.ndim(yy) == 0 else yy[none]
+    best[none] = yy if np.ndim(yy) == 0 else np.asarray(yy)[none]
     return coef / scale, np.maximum(best, 0.0)
 
 
