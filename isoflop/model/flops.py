@@ -24,12 +24,10 @@ only. Its counts are checked against ``sum(p.numel())`` in the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
 
-FlopsConvention = Literal["6N", "6N+attn", "chinchilla"]
 CONVENTIONS = ("6N", "6N+attn", "chinchilla")
 DEFAULT_CONVENTION = "chinchilla"
 
