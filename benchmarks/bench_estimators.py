@@ -55,7 +55,7 @@ def published(args):
         for label, f, tf, tb in (("approach3", a3, t3, b3), ("vpnls", vp, tv, bv)):
             print(
                 f"{label:10s} {f.E:8.4f} {f.A:10.2f} {f.B:10.2f} {f.alpha:8.4f} {f.beta:8.4f} {f.a:7.4f} "
-                f"{float(f.optimal_params(target)):14.4g} {tf:8.3f} {tb:14.2f}"
+                f"{float(f.predict(target)['optimal_params']):14.4g} {tf:8.3f} {tb:14.2f}"
             )
         print(
             f"VPNLS / Approach 3 time: fit {tv / t3:.3f}, bootstrap {bv / b3:.3f}; "

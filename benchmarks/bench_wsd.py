@@ -7,7 +7,7 @@
                                                           # cosine warmed up as long as the WSD trunks
 
 Each schedule's grid is a real sweep (sweeps/compare.toml with schedule and name set), trained by the
-local executor with two runs at a time, one thread each, into results/compare-<schedule>-<tag>/; runs
+local executor with two runs at a time, one thread each, into benchmarks/results/compare-<schedule>-<tag>/; runs
 already there are skipped, so the wall time measured in this invocation is then shorter than the runs'
 own. The report gives both: the wall time of this invocation and the run time the records hold. Then
 per-point final losses side by side, and a and N_opt(1e15) with 95% bootstrap intervals by Approaches 1-3.
@@ -144,8 +144,8 @@ def grid(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sweep", default="sweeps/compare.toml")
-    ap.add_argument("--results", default="results")
-    ap.add_argument("--figures", default="figures", help="write each grid's fit figures here ('' for none)")
+    ap.add_argument("--results", default="benchmarks/results")
+    ap.add_argument("--figures", default="benchmarks/figures", help="write each grid's fit figures here ('' for none)")
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--lr-scale", type=float, default=1.0)
     ap.add_argument("--tag", default="rule")

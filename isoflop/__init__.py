@@ -60,6 +60,8 @@ _EXPORTS = {
     "Backtest": "isoflop.laws.backtest",
     "Answer": "isoflop.laws.answer",
     "choose_answer": "isoflop.laws.answer",
+    "FitDocument": "isoflop.laws.document",
+    "read_fit": "isoflop.laws.document",
     "backtest": "isoflop.laws.backtest",
     "rolling_backtest": "isoflop.laws.backtest",
     "backtest_source": "isoflop.laws.backtest",

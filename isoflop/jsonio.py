@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,25 @@ def finite_json(obj):
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj
+
+
+def dataclass_from_json(cls, d: dict, **nested):
+    """Rebuild a frozen dataclass from what ``finite_json(asdict(x))`` wrote: null becomes NaN in a float
+    field, lists become tuples, unknown keys are ignored, a missing key takes the field's default, and a
+    field named in ``nested`` is rebuilt by the callable given for it."""
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name in nested:
+            v = None if v is None else nested[f.name](v)
+        elif v is None and f.type in ("float", float):
+            v = float("nan")
+        elif isinstance(v, list):
+            v = tuple(v)
+        kw[f.name] = v
+    return cls(**kw)
 
 
 def json_float(x) -> float | None:

@@ -3,6 +3,7 @@ end in one line and exit code 2, naming what is wrong; no traceback. (Damaged ru
 
 import errno
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -285,8 +286,12 @@ def test_a_full_disk_gets_one_line_and_keeps_what_was_written(tmp_path, monkeypa
         return real(path, doc, *a, **kw)
 
     monkeypatch.setattr(jsonio, "write_json_atomic", filling)
-    for mod in ("isoflop.runs.store",):
-        monkeypatch.setattr(f"{mod}.write_json_atomic", filling)
+    import isoflop.runs.folder
+    import isoflop.runs.store  # noqa: F401  (both write run files; load them before the patch)
+
+    for name, mod in list(sys.modules.items()):  # every module that imported the writer by name
+        if name.startswith("isoflop.") and getattr(mod, "write_json_atomic", None) is real:
+            monkeypatch.setattr(mod, "write_json_atomic", filling)
     r = CliRunner().invoke(main, args)
     ends_in_one_error_line(r, "No space left on device", "result.json")
     kept = {p: p.read_text() for p in (tmp_path / "res").rglob("result.json")}

@@ -66,8 +66,9 @@ def backtest_cmd(
     """Backtest every method and the answer line on a table: hide its top budgets, predict them, score."""
     from isoflop.cli.console import tables
     from isoflop.jsonio import dumps
-    from isoflop.laws.backtest import SPLITS, backtest_source
+    from isoflop.laws.backtest import backtest_source
     from isoflop.laws.backtest_report import format_backtest_report
+    from isoflop.laws.backtest_rows import SPLITS
 
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")

@@ -250,13 +250,9 @@ def fit(
     bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
     sens = _sensitivity(source, runs, result, table_opts, kw, fit_opts.unique_tokens) if unc.sensitivity else None
     if as_json:
-        doc = result.to_dict()
-        if bt is not None:
-            doc["backtest"] = bt.to_dict()
-        if sens is not None:
-            doc["sensitivity"] = sens.to_dict()
-        doc["answers"] = [choose_answer(result, c).to_dict() for c in result.targets]
-        click.echo(dumps(doc))
+        from isoflop.laws.document import FitDocument
+
+        click.echo(dumps(FitDocument.of(result, bt, sens).to_dict()))
     else:
         from isoflop.laws.backtest_report import format_backtest
         from isoflop.laws.report import format_analysis, format_sensitivity

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from isoflop.errors import ConfigError, SweepError
+from isoflop.laws.fit.frontier import Counting
 from isoflop.model.flops import param_counts
 from isoflop.runs.throughput import Throughput
 from isoflop.sweep.config import AutoSizes, SweepConfig
@@ -131,8 +132,6 @@ def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> C
 
 def plan_counting(specs: list[RunSpec]):
     """The FLOP counting c(N) of a plan's runs (as a table of them would be read)."""
-    from isoflop.laws.fit.frontier import Counting
-
     n = np.array([param_counts(s.model).total for s in specs], dtype=float)
     return Counting.from_runs(
         n, np.array([s.tokens for s in specs], dtype=float), np.array([s.flops for s in specs], dtype=float)
@@ -142,8 +141,8 @@ def plan_counting(specs: list[RunSpec]):
 def prior_centre(surface, budgets, counting=None) -> tuple[float, float, float]:
     """The prior's N_opt law over a budget range, as (exponent, anchor FLOPs, anchor N)."""
     lo, hi = min(budgets), max(budgets)
-    per_token = counting.per_token if counting is not None else None
-    n_lo, n_hi = surface.optimum(lo, per_token)[0], surface.optimum(hi, per_token)[0]
+    counting = counting or Counting()
+    n_lo, n_hi = surface.optimum(lo, counting)[0], surface.optimum(hi, counting)[0]
     a = math.log(n_hi / n_lo) / math.log(hi / lo) if hi > lo else 0.5
     return a, float(math.sqrt(lo * hi)), float(math.sqrt(n_lo * n_hi))
 

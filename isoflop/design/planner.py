@@ -139,7 +139,7 @@ def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int
             n_bootstrap=n_bootstrap,
             seed=int(rng.integers(1 << 30)),
         )
-        truth = truth_surface.optimum(target, res.counting.per_token)[0]
+        truth = truth_surface.optimum(target, res.counting)[0]
         for m in methods:
             p = res.prediction(m, target) if m in res.fitted else None
             ci = p and p.get("params_ci")

@@ -130,27 +130,15 @@ def load_prior(source: str | None, *, bootstrap: int = 200, seed: int = 0) -> Pr
     if source is None:
         return default_prior(seed)
     from isoflop.laws.analyze import analyze
-    from isoflop.laws.audit import load_law
     from isoflop.laws.table_io import load_runs
 
     p = Path(source)
     if not p.exists():
         raise LawError(f"{source}: prior not found (give a fit JSON, a results folder or a loss table)")
     if p.suffix == ".json" and p.is_file():
-        try:
-            import json
+        from isoflop.laws.document import read_fit
 
-            doc = json.loads(p.read_text())
-        except (OSError, ValueError) as e:
-            raise LawError(f"{source}: not valid JSON ({e})") from None
-        if isinstance(doc, dict) and "methods" in doc:
-            from isoflop.laws.result import AnalysisResult
-
-            try:
-                return prior_from_result(AnalysisResult.from_dict(doc, str(p)), p.name)
-            except ScalingError as e:
-                raise LawError(str(e)) from None
-        load_law(p)  # raises a LawError naming what is wrong
+        return prior_from_result(read_fit(p).result, p.name)  # a LawError names what is wrong
     try:
         table = load_runs(p)
     except ScalingError as e:

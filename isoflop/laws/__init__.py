@@ -13,7 +13,8 @@
 
 from isoflop.laws.analyze import analyze
 from isoflop.laws.audit import PRESETS, Audit, Law, audit_run, load_law, preset_law
-from isoflop.laws.backtest import Backtest, BacktestReport, BacktestRow, backtest, backtest_source, rolling_backtest
+from isoflop.laws.backtest import Backtest, BacktestReport, backtest, backtest_source, rolling_backtest
+from isoflop.laws.backtest_rows import BacktestRow
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.table import Exclusion, RunTable, group_by_flops
 from isoflop.laws.table_files import read_table

@@ -7,17 +7,16 @@ giving intervals on the optimum.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from isoflop.errors import LawError, RecordError
+from isoflop.errors import LawError
 from isoflop.laws.fit.bootstrap import percentile_interval
 from isoflop.laws.fit.calibration import interval_scale, scale_interval
-from isoflop.laws.fit.frontier import Counting, frontier
+from isoflop.laws.fit.frontier import Counting
 from isoflop.laws.fit.parametric import ParametricFit
 from isoflop.laws.result import PARAMETRIC, AnalysisResult, sample_predictions
 from isoflop.model.flops import complete_ndc
@@ -67,8 +66,7 @@ class Law:
     def optimum(self, flops: float) -> dict:
         """N_opt and D_opt at C FLOPs, with intervals when replicates exist."""
         if self.kind == "parametric":
-            f = self.fit
-            p = {k: v[0] for k, v in frontier(f.E, f.A, f.B, f.alpha, f.beta, flops, self.counting).items()}
+            p = self.fit.predict(flops, self.counting)
         else:
             p = self.fit.predict(flops)
         out: dict[str, Any] = {
@@ -145,20 +143,10 @@ def load_law(path: str | Path, method: str | None = None) -> Law:
     Raises:
         LawError: unreadable file, or the chosen approach is missing or incomplete.
     """
-    p = Path(path)
-    if not p.exists():
-        raise LawError(f"{p}: file not found")
-    if p.is_dir():
-        raise LawError(f"{p}: a folder, not a fit: write one with `scaling fit {p} --json > fit.json`")
-    try:
-        doc = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise LawError(f"{p}: not valid JSON ({e})") from None
-    try:
-        result = AnalysisResult.from_dict(doc, str(p))
-    except RecordError as e:
-        raise LawError(str(e)) from None
-    return Law.from_result(result, method, p.name)
+    from isoflop.laws.document import read_fit
+
+    result = read_fit(path).result
+    return Law.from_result(result, method, Path(path).name)
 
 
 @dataclass(frozen=True)

@@ -16,121 +16,21 @@ reported: the plain one (is the vertex inside the interval) and this one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from isoflop.errors import FitError, ScalingError
-from isoflop.jsonio import finite_json
+from isoflop.jsonio import dataclass_from_json
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import AVERAGE, choose_answer
+from isoflop.laws.backtest_rows import ANSWER, SPLITS, BacktestRow, Summary, scored_row, summaries
 from isoflop.laws.groups import column_values
 from isoflop.laws.reliability import reference_budgets
 from isoflop.laws.result import AnalysisResult
 from isoflop.laws.table import RunTable
 from isoflop.laws.table_io import load_runs
-from isoflop.laws.vertex import VERTEX_RESAMPLES, Vertex, observed_vertex
-
-#: The splits of :func:`rolling_backtest`: K largest budgets held out, and the far split.
-SPLITS = ("K1", "K2", "K3", "far")
-#: The answer line's rows carry this method name.
-ANSWER = "answer"
-
-
-@dataclass(frozen=True)
-class BacktestRow:
-    """One held-out budget predicted by one method (or by the answer line, method ``"answer"``).
-
-    Attributes:
-        split: the split ("K1", ..., "far"; "" for a single :func:`backtest`).
-        method: the method, or "answer" for the answer line (then ``chosen`` names the method it picked).
-        flops: the held-out budget C, in FLOPs.
-        distance: log10 of C over the largest fitted budget (decades of extrapolation).
-        predicted_params, params_ci: the predicted N_opt and its interval.
-        predicted_tokens, tokens_ci: the same for D_opt.
-        observed: the held-out budget's own vertex.
-        params_error, tokens_error: relative errors (predicted − observed) / observed.
-        params_inside: whether the interval holds the observed vertex (None without an interval).
-        params_inside_allowing: the same, with the interval widened by the vertex's own uncertainty.
-        width: hi/lo of the interval on N_opt.
-        chosen: for the answer line, the method it picked, or "average(...)" naming the methods it averaged.
-        predicted_loss, observed_loss, loss_error, loss_ci, loss_inside: the minimum loss, likewise.
-    """
-
-    split: str
-    method: str
-    flops: float
-    distance: float
-    predicted_params: float
-    params_ci: tuple | None
-    predicted_tokens: float
-    tokens_ci: tuple | None
-    observed: Vertex
-    params_error: float
-    tokens_error: float
-    params_inside: bool | None
-    params_inside_allowing: bool | None
-    width: float
-    chosen: str | None = None
-    predicted_loss: float = float("nan")
-    observed_loss: float = float("nan")
-    loss_error: float = float("nan")
-    loss_ci: tuple | None = None
-    loss_inside: bool | None = None
-
-    @property
-    def observed_params(self) -> float:
-        return self.observed.params
-
-    def to_dict(self) -> dict:
-        return finite_json({**asdict(self), "observed_params": self.observed.params})
-
-
-def _inside(ci, value) -> bool | None:
-    return None if ci is None else bool(ci[0] <= value <= ci[1])
-
-
-def _inside_allowing(pred: float, ci, obs: float, obs_ci) -> bool | None:
-    """Whether the log-interval, widened on each side by the vertex's own half-width in quadrature, holds it."""
-    if ci is None:
-        return None
-    if obs_ci is None:
-        return _inside(ci, obs)
-    lp, lo, hi = np.log(pred), np.log(ci[0]), np.log(ci[1])
-    lv, vlo, vhi = np.log(obs), np.log(obs_ci[0]), np.log(obs_ci[1])
-    if lv >= lp:  # the vertex above the prediction: the prediction's upper side against the vertex's lower side
-        return bool(lv - lp <= np.hypot(hi - lp, lv - vlo))
-    return bool(lp - lv <= np.hypot(lp - lo, vhi - lv))
-
-
-def _row(split: str, method: str, c: float, top: float, p: dict, v: Vertex, chosen: str | None = None) -> BacktestRow:
-    pn = p.get("optimal_params") or np.nan
-    pt = p.get("optimal_tokens") or np.nan
-    pl = p.get("loss") if p.get("loss") is not None else np.nan
-    ci = lambda key: tuple(p[key]) if p.get(key) and None not in p[key] else None  # noqa: E731
-    pci, tci, lci = ci("params_ci"), ci("tokens_ci"), ci("loss_ci")
-    return BacktestRow(
-        split,
-        method,
-        float(c),
-        float(np.log10(c / top)),
-        float(pn),
-        pci,
-        float(pt),
-        tci,
-        v,
-        float((pn - v.params) / v.params),
-        float((pt - v.tokens) / v.tokens),
-        _inside(pci, v.params),
-        _inside_allowing(pn, pci, v.params, v.params_ci) if np.isfinite(pn) else None,
-        float(pci[1] / pci[0]) if pci else float("inf"),
-        chosen,
-        float(pl),
-        float(v.loss),
-        float((pl - v.loss) / v.loss),
-        lci,
-        _inside(lci, v.loss),
-    )
+from isoflop.laws.vertex import VERTEX_RESAMPLES, observed_vertex
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,9 +40,9 @@ class Backtest:
     holdout: int
     train_budgets: tuple[float, ...]
     rows: tuple[BacktestRow, ...]
-    analysis: AnalysisResult
     split: str = ""
     unscored: tuple[str, ...] = ()
+    analysis: AnalysisResult | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {
@@ -152,6 +52,11 @@ class Backtest:
             "rows": [r.to_dict() for r in self.rows],
             "unscored": list(self.unscored),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Backtest:
+        """The split as :meth:`to_dict` wrote it (without the analysis it was fitted by, which is not written)."""
+        return dataclass_from_json(cls, d, rows=lambda rows: tuple(BacktestRow.from_dict(r) for r in rows))
 
 
 def backtest(
@@ -207,7 +112,7 @@ def backtest(
             unscored.append(f"budget {c:.3g}: no vertex")
             continue
         for m in ana.fitted:
-            rows.append(_row(split, m, c, top, ana.prediction(m, c), v))
+            rows.append(scored_row(split, m, c, top, ana.prediction(m, c), v))
         a = choose_answer(ana, c)
         if a.method is not None:
             p = {
@@ -218,58 +123,11 @@ def backtest(
                 "loss": a.loss,
             }
             chosen = a.method if a.method != AVERAGE else f"{AVERAGE}({', '.join(a.members)})"
-            rows.append(_row(split, ANSWER, c, top, p, v, chosen=chosen))
+            rows.append(scored_row(split, ANSWER, c, top, p, v, chosen=chosen))
         else:
             unscored.append(f"budget {c:.3g}: no answer ({a.reason})")
     return Backtest(
-        holdout, tuple(float(table.budgets[k]) for k in fit_groups), tuple(rows), ana, split, tuple(unscored)
-    )
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Coverage, error and width of one method over one split's held-out budgets."""
-
-    split: str
-    method: str
-    n: int
-    covered: int
-    covered_allowing: int
-    params_median_error: float
-    params_worst_error: float
-    tokens_median_error: float
-    tokens_worst_error: float
-    median_width: float
-
-    def to_dict(self) -> dict:
-        return finite_json(asdict(self))
-
-
-def summaries(rows) -> list[Summary]:
-    """Per split and method (the answer line last) over a set of rows."""
-    methods = [m for m in dict.fromkeys(r.method for r in rows) if m != ANSWER] + [ANSWER]
-    return [s for sp in SPLITS for m in methods if (s := summarize(rows, sp, m)) is not None]
-
-
-def summarize(rows, split: str, method: str) -> Summary | None:
-    """The summary of the rows of one split and method (None when there are none)."""
-    rs = [r for r in rows if r.split == split and r.method == method]
-    if not rs:
-        return None
-    en = np.abs([r.params_error for r in rs])
-    et = np.abs([r.tokens_error for r in rs])
-    w = np.array([r.width for r in rs])
-    return Summary(
-        split,
-        method,
-        len(rs),
-        sum(bool(r.params_inside) for r in rs),
-        sum(bool(r.params_inside_allowing) for r in rs),
-        float(np.nanmedian(en)),
-        float(np.nanmax(en)),
-        float(np.nanmedian(et)),
-        float(np.nanmax(et)),
-        float(np.median(w)),
+        holdout, tuple(float(table.budgets[k]) for k in fit_groups), tuple(rows), split, tuple(unscored), ana
     )
 
 

@@ -110,12 +110,7 @@ class AnalysisResult:
     def predict(self, method: str, flops) -> dict[str, np.ndarray]:
         """N_opt, D_opt and the loss at budgets C by one approach (the parametric ones under the table's counting)."""
         f = self.fit(method)
-        if method in PARAMETRIC:
-            c = np.atleast_1d(np.asarray(flops, dtype=float))
-            rows = [frontier(f.E, f.A, f.B, f.alpha, f.beta, x, self.counting) for x in c]
-            out = {k: np.array([r[k][0] for r in rows]) for k in ("optimal_params", "optimal_tokens", "loss")}
-            return {k: (v if np.ndim(flops) else v[0]) for k, v in out.items()}
-        return f.predict(flops)
+        return f.predict(flops, self.counting) if method in PARAMETRIC else f.predict(flops)
 
     def sample_predictions(self, method: str, flops: float) -> dict[str, np.ndarray] | None:
         """N_opt, D_opt and the loss at C for every replicate of an approach (None without replicates)."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from isoflop.errors import ScalingError
-from isoflop.jsonio import json_float
+from isoflop.jsonio import dataclass_from_json, json_float
 from isoflop.laws.analyze import analyze
 from isoflop.laws.fit.frontier import Counting
 from isoflop.laws.result import PARAMETRIC, AnalysisResult
@@ -68,6 +68,10 @@ class SensitivityRow:
             "tokens_ci": [json_float(v) for v in self.tokens_ci] if self.tokens_ci else None,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> SensitivityRow:
+        return dataclass_from_json(cls, d)
+
 
 @dataclass(frozen=True)
 class Sensitivity:
@@ -87,6 +91,15 @@ class Sensitivity:
             "missing": list(self.missing),
             "errors": list(self.errors),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Sensitivity:
+        return dataclass_from_json(
+            cls,
+            d,
+            rows=lambda rows: tuple(SensitivityRow.from_dict(r) for r in rows),
+            spread=lambda s: {float(c): {k: (np.nan if v is None else v) for k, v in x.items()} for c, x in s.items()},
+        )
 
 
 def _rows(result: AnalysisResult, choice: str, variant: str, methods=None) -> list[SensitivityRow]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from isoflop.errors import LawError
+from isoflop.laws.fit.frontier import SIX_ND_COUNTING, Counting, frontier
 from isoflop.laws.repeats import R_STAR, effective_tokens
 
 _KEYS = ("E", "A", "B", "alpha", "beta")
@@ -66,18 +67,11 @@ class Surface:
         n = np.asarray(n, dtype=float)
         return self.E + self.A / n**self.alpha + self.B / self.effective_tokens(d) ** self.beta
 
-    def optimum(self, flops: float, flops_per_token=None) -> tuple[float, float]:
-        """(N_opt, D_opt) at C FLOPs: the N minimising L(N, C / c(N)), with c(N) = 6N unless a callable is
-        given; found on a fine log grid, then refined, so it also holds for the data-constrained form."""
-        c_of = flops_per_token or (lambda n: 6.0 * n)
-        grid = np.logspace(0, np.log10(flops / 6.0) - 0.01, 4001)
-        d = flops / c_of(grid)
-        i = int(np.argmin(self.loss(grid, d)))
-        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-        fine = np.geomspace(lo, hi, 401)
-        j = int(np.argmin(self.loss(fine, flops / c_of(fine))))
-        n = float(fine[j])
-        return n, float(flops / c_of(n))
+    def optimum(self, flops: float, counting: Counting = SIX_ND_COUNTING) -> tuple[float, float]:
+        """(N_opt, D_opt) at C FLOPs under a FLOP ``counting`` (C = 6ND by default), also for the
+        data-constrained form: :func:`isoflop.laws.fit.frontier.frontier`."""
+        p = frontier(self.E, self.A, self.B, self.alpha, self.beta, flops, counting, self.unique_tokens, self.r_star)
+        return float(p["optimal_params"][0]), float(p["optimal_tokens"][0])
 
     def describe(self) -> str:
         core = f"E={self.E:.4g}, A={self.A:.4g}, B={self.B:.4g}, alpha={self.alpha:.4g}, beta={self.beta:.4g}"
@@ -118,7 +112,7 @@ def parse_surface(text: str, method: str | None = None) -> Surface:
         LawError: a missing or unknown parameter, a value that is not a number, a file that is not a fit,
             or a fit with no parametric surface.
     """
-    from isoflop.laws.audit import PRESETS, load_law
+    from isoflop.laws.audit import PRESETS, Law
 
     text = text.strip()
     if text in PRESETS:
@@ -134,18 +128,11 @@ def parse_surface(text: str, method: str | None = None) -> Surface:
             except ValueError:
                 raise LawError(f"surface '{text}': {key.strip()} = '{val}' is not a number") from None
         return Surface.from_dict(d, f"surface '{text}'")
-    law = load_law(text, method or _parametric_in(text))
+    from isoflop.laws.document import read_fit
+
+    result = read_fit(text).result
+    chosen = method or next((m for m in ("vpnls", "approach3") if m in result.fitted), None)
+    law = Law.from_result(result, chosen, Path(text).name)
     if law.kind != "parametric":
         raise LawError(f"{text}: {law.method} has no loss surface (use approach3 or vpnls)")
     return Surface.from_fit(law.fit, law.name)
-
-
-def _parametric_in(path: str) -> str | None:
-    """The parametric method a fit file holds (VPNLS first, then Approach 3), or None to let load_law choose."""
-    import json
-
-    try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return next((m for m in ("vpnls", "approach3") if isinstance(doc, dict) and doc.get(m)), None)

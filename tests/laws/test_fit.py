@@ -134,9 +134,9 @@ def test_loss_law_recovers_its_asymptote_and_slope():
     assert not fit_loss_law(c[:2], loss[:2]).success
 
 
-def test_approach2_residual_bootstrap_keeps_the_design_and_is_tighter_than_case_resampling():
-    from isoflop.laws.fit.bootstrap import percentile_interval, resample_indices
-    from isoflop.laws.fit.isoflop import bootstrap_isoflops, bootstrap_isoflops_residuals
+def test_approach2_residual_bootstrap_keeps_the_design_and_widens_with_the_noise():
+    from isoflop.laws.fit.bootstrap import percentile_interval
+    from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals
 
     rng = np.random.default_rng(0)
     clean = synthetic_runs(budgets=np.logspace(17, 21, 5), n_sizes=7)
@@ -147,10 +147,7 @@ def test_approach2_residual_bootstrap_keeps_the_design_and_is_tighter_than_case_
     noisy = synthetic_runs(budgets=np.logspace(17, 21, 5), n_sizes=7, noise=0.01, rng=np.random.default_rng(1))
     f = fit_isoflops(noisy.params, noisy.tokens, noisy.loss, noisy.budget)
     res = bootstrap_isoflops_residuals(f, noisy.params, noisy.tokens, noisy.loss, noisy.budget, 400, rng)
-    g = np.unique(noisy.budget, return_inverse=True)[1]
-    case = bootstrap_isoflops(f, noisy.params, noisy.tokens, noisy.loss, noisy.budget, resample_indices(g, 400, rng))
     lo, hi = percentile_interval(res["params_exponent"])
-    clo, chi = percentile_interval(case["params_exponent"])
     assert lo < f.params_law.exponent < hi
-    assert hi - lo < chi - clo
-    assert set(res) == set(case) and all(v.shape == (400,) for v in res.values())
+    assert hi - lo > 4 * np.nanstd(s["params_exponent"])
+    assert set(res) == set(s) and all(v.shape == (400,) for v in res.values())

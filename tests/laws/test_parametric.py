@@ -62,8 +62,10 @@ def test_reproduces_epoch_summed_huber_fit():
     assert f.alpha == pytest.approx(0.3473, abs=5e-5) and f.beta == pytest.approx(0.3672, abs=5e-5)
     assert f.A == pytest.approx(478, rel=2e-3) and f.B == pytest.approx(2144, rel=2e-3)
     assert f.a == pytest.approx(f.beta / (f.alpha + f.beta))
-    # N_opt(C)·D_opt(C)·6 = C
-    assert 6 * f.optimal_params(1e24) * f.optimal_tokens(1e24) == pytest.approx(1e24)
+    # N_opt(C)·D_opt(C)·6 = C, at the closed form G (C/6)^a
+    p = f.predict(1e24)
+    assert 6 * p["optimal_params"] * p["optimal_tokens"] == pytest.approx(1e24)
+    assert p["optimal_params"] == pytest.approx(f.G * (1e24 / 6) ** f.a, rel=1e-12)
 
 
 def _loop(n, d, l, starts):

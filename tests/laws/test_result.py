@@ -93,3 +93,38 @@ def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
     assert "unconstrained" not in next(
         line for line in text.splitlines() if line.startswith("1e+15") and " approach3 " in line
     )
+
+
+def test_the_whole_fit_document_round_trips_and_is_the_one_reader_of_fit_files(tmp_path):
+    """`scaling fit --json` with a backtest, a sensitivity report and answers reads back whole; every reader
+    of a fit file (audit's law, a simulated sweep's surface, the planner's prior) reads it through read_fit."""
+    from click.testing import CliRunner
+
+    from isoflop.cli import main
+    from isoflop.design.prior import load_prior
+    from isoflop.errors import LawError
+    from isoflop.laws.audit import load_law
+    from isoflop.laws.document import FitDocument, read_fit
+    from isoflop.laws.surface import parse_surface
+
+    df = synthetic_runs(budgets=np.logspace(17, 20, 6), noise=0.005, rng=np.random.default_rng(0))
+    table = tmp_path / "t.csv"
+    df.to_csv(table, index=False)
+    args = ["fit", str(table), "--json", "--target", "1e22", "--holdout", "1", "--sensitivity", "--bootstrap", "40"]
+    r = CliRunner().invoke(main, [*args, "--method", "approach2,approach3"])
+    assert r.exit_code == 0, r.output
+    path = tmp_path / "fit.json"
+    path.write_text(r.stdout)
+    doc = read_fit(path)
+    assert doc.backtest is not None and doc.backtest.rows and doc.sensitivity is not None and doc.sensitivity.rows
+    assert [a.flops for a in doc.answers] == [1e22] and doc.answers[0].params_ci is not None
+    again = FitDocument.from_dict(json.loads(json.dumps(doc.to_dict())))
+    assert again.to_dict() == doc.to_dict()
+    assert doc.to_dict() == json.loads(r.stdout)
+    assert load_law(path).method == "approach3"
+    assert parse_surface(str(path)).alpha == pytest.approx(doc.result.approach3.alpha)
+    assert "replicates" in load_prior(str(path)).source
+    for bad, why in (("[1, 2]", "JSON object"), ("{oops", "not valid JSON")):
+        (tmp_path / "bad.json").write_text(bad)
+        with pytest.raises(LawError, match=why):
+            read_fit(tmp_path / "bad.json")

@@ -33,6 +33,18 @@ def test_data_constrained_tokens_follow_muennighoff():
     assert s.optimum(1e21)[0] > Surface(**TRUTH).optimum(1e21)[0] * 1.5
 
 
+def test_the_optimum_is_the_brute_force_minimum_under_any_counting_and_scarce_data():
+    from isoflop.laws.fit.frontier import TABLE, Counting
+
+    counted = Counting(TABLE, r0=2.0, rho=-0.2, n_range=(1e6, 1e9))
+    grid = np.logspace(5, 12, 200001)
+    for s, counting in ((Surface(**TRUTH, unique_tokens=1e9), Counting()), (Surface(**TRUTH), counted)):
+        n_opt, d_opt = s.optimum(1e21, counting)
+        brute = grid[np.argmin(s.loss(grid, 1e21 / counting.per_token(grid)))]
+        assert n_opt == pytest.approx(brute, rel=2e-4)
+        assert d_opt * counting.per_token(n_opt) == pytest.approx(1e21, rel=1e-9)
+
+
 def test_written_forms(tmp_path):
     s = parse_surface("E=1.8, A=400, B=2000, alpha=0.34, beta=0.36, unique_tokens=1e9")
     assert (s.E, s.unique_tokens) == (1.8, 1e9)

@@ -8,7 +8,7 @@ from scipy.optimize import nnls
 
 from isoflop.laws.fit.correction import correct_isoflops, shift_samples
 from isoflop.laws.fit.frontier import Counting, frontier
-from isoflop.laws.fit.isoflop import bootstrap_isoflops, fit_isoflops
+from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
 from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls, nnls3
 
 
@@ -142,15 +142,12 @@ def test_corrected_replicates_move_by_the_correction_line():
     n, d, l, c = _grid("asymmetric")
     raw = fit_isoflops(n, d, l, c)
     fix = correct_isoflops(raw, fit_vpnls(n, d, l), n, d, c)
-    rng = np.random.default_rng(0)
-    groups = [np.flatnonzero(c == v) for v in np.unique(c)]
-    idx = np.stack([np.concatenate([rng.choice(g, g.size) for g in groups]) for _ in range(50)])
-    s = bootstrap_isoflops(raw, n, d, l, c, idx)
+    s = bootstrap_isoflops_residuals(raw, n, d, l, c, 50, np.random.default_rng(0))
     moved = shift_samples(s, fix)
-    # With every run drawn (the identity resample) the corrected replicate is the corrected fit.
-    ident = bootstrap_isoflops(raw, n, d, l, c, np.arange(n.size)[None, :])
-    one = shift_samples(ident, fix)
-    assert one["params_exponent"][0] == pytest.approx(fix.fit.params_law.exponent, rel=1e-9)
+    # The uncorrected fit's own laws, moved, are the corrected fit's (least squares is linear in the vertices).
+    own = {"params_exponent": [raw.params_law.exponent], "params_log10_coefficient": [0.0]}
+    own |= {"tokens_exponent": [0.0], "tokens_log10_coefficient": [0.0]}
+    assert shift_samples(own, fix)["params_exponent"][0] == pytest.approx(fix.fit.params_law.exponent, rel=1e-9)
     assert moved["params_exponent"] - s["params_exponent"] == pytest.approx(
         np.full(50, fix.fit.params_law.exponent - raw.params_law.exponent), rel=1e-9
     )
@@ -172,7 +169,7 @@ def test_a_table_counted_otherwise_gets_its_parametric_optimum_under_its_own_cou
         grid = np.logspace(7, 12, 100001)
         brute = grid[np.argmin(f.loss(grid, 1e21 / res.counting.per_token(grid)))]
         assert p["optimal_params"] == pytest.approx(brute, rel=1e-3) and p["counting"] == "table"
-        assert p["optimal_params"] != pytest.approx(float(f.optimal_params(1e21)), rel=1e-3)
+        assert p["optimal_params"] != pytest.approx(float(f.predict(1e21)["optimal_params"]), rel=1e-3)
         assert p["params_ci"][0] <= p["optimal_params"] <= p["params_ci"][1]
     back = AnalysisResult.from_dict(json.loads(json.dumps(res.to_dict())))
     assert back.counting == res.counting and back.predictions() == res.predictions()

@@ -156,7 +156,7 @@ def bootstrap_envelope(
     """Approach 1 refitted on resamples (stratified run indices ``idx``, shape (R, n)).
 
     Returns arrays of shape (R,) keyed like
-    :func:`isoflop.laws.fit.isoflop.bootstrap_isoflops`.
+    :func:`isoflop.laws.fit.isoflop.bootstrap_isoflops_residuals`.
     """
     n, d, l, c = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss, budget))
     if curves is None or len(curves) == 0:

@@ -22,6 +22,7 @@ from typing import cast
 import numpy as np
 
 from isoflop.errors import FitError
+from isoflop.laws.repeats import R_STAR, effective_tokens
 
 SIX_ND = "6ND"
 TABLE = "table"
@@ -106,25 +107,37 @@ class Counting:
         )
 
 
-def frontier(E, A, B, alpha, beta, flops: float, counting: Counting) -> dict[str, np.ndarray]:
+SIX_ND_COUNTING = Counting()
+"""C = 6ND exactly: the counting of Hoffmann et al.'s closed form."""
+
+
+def frontier(
+    E, A, B, alpha, beta, flops: float, counting: Counting = SIX_ND_COUNTING, unique_tokens=None, r_star=R_STAR
+) -> dict[str, np.ndarray]:
     """N_opt, D_opt and L at the optimum at budget C, for one or many surfaces (arrays broadcast).
 
-    Under 6ND this is Hoffmann et al.'s closed form. Otherwise each surface's
-    L(N, C/c(N)) is minimised over log N: a grid of ±5 decades around the 6ND
-    optimum, then a parabola through the best grid point and its neighbours,
-    then Newton steps on a finite-difference derivative (converges to ~1e-9 in log N).
+    This is the one home of the parametric optimum: fits, simulated truths and audits all call it.
+    Under 6ND with unlimited data it is Hoffmann et al.'s closed form. Otherwise each surface's
+    L(N, C/c(N)) (with D replaced by Muennighoff et al.'s effective tokens when ``unique_tokens`` is
+    given) is minimised over log N: a grid of ±5 decades around the 6ND optimum, then a parabola through
+    the best grid point and its neighbours, then Newton steps on a finite-difference derivative
+    (converges to ~1e-9 in log N).
     """
     E, A, B, al, be = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=float)) for v in (E, A, B, alpha, beta)))
+
+    def d_eff(d):
+        return d if unique_tokens is None else effective_tokens(d, unique_tokens, r_star)
+
     with np.errstate(all="ignore"):
         G = (al * A / (be * B)) ** (1.0 / (al + be))
         n6 = G * (flops / 6.0) ** (be / (al + be))
-        if counting.is_6nd:
+        if counting.is_6nd and unique_tokens is None:
             n, d = n6, flops / (6.0 * n6)
             return {"optimal_params": n, "optimal_tokens": d, "loss": E + A / n**al + B / d**be}
 
         def loss(u):  # u = ln N, shape (P, k)
             nn = np.exp(u)
-            dd = flops / counting.per_token(nn)
+            dd = d_eff(flops / counting.per_token(nn))
             return E[:, None] + A[:, None] / nn ** al[:, None] + B[:, None] / dd ** be[:, None]
 
         centre = np.log(np.where(np.isfinite(n6) & (n6 > 0), n6, 1.0))
@@ -148,4 +161,4 @@ def frontier(E, A, B, alpha, beta, flops: float, counting: Counting) -> dict[str
         d = flops / counting.per_token(n)
         bad = ~np.isfinite(n6)
         n[bad], d[bad] = np.nan, np.nan
-        return {"optimal_params": n, "optimal_tokens": d, "loss": E + A / n**al + B / d**be}
+        return {"optimal_params": n, "optimal_tokens": d, "loss": E + A / n**al + B / d_eff(d) ** be}

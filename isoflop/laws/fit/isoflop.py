@@ -196,53 +196,6 @@ def fit_isoflops(n_params, n_tokens, loss, budget, *, allow_edge: bool = False) 
     )
 
 
-def bootstrap_isoflops(fit: IsoFLOPFit, n_params, n_tokens, loss, budget, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Approach 2 refitted on resamples, vectorised.
-
-    The budgets used are those the full-data fit used. Within a resample, a
-    budget whose parabola opens downward has no vertex and is left out of that
-    resample's power laws; a vertex that moves outside the sampled range is
-    kept, since the budget was judged trustworthy on the full data.
-
-    Args:
-        fit: the full-data fit.
-        n_params, n_tokens, loss, budget: the runs, as for :func:`fit_isoflops`.
-        idx: resampled run indices, shape (R, n), stratified by budget
-            (see :func:`isoflop.laws.fit.bootstrap.resample_indices`).
-
-    Returns:
-        Arrays of shape (R,) for "params_exponent", "params_log10_coefficient",
-        "tokens_exponent", "tokens_log10_coefficient", and the loss law's
-        "loss_E", "loss_log10_coefficient", "loss_exponent".
-    """
-    n, d, l = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss))
-    values, inv = _budget_values(budget)
-    used_c = [b.flops for b in fit.used]
-    R = idx.shape[0]
-    vn = np.full((R, len(used_c)), np.nan)
-    vd = np.full_like(vn, np.nan)
-    vl = np.full_like(vn, np.nan)
-    for j, c in enumerate(used_c):
-        k = int(np.flatnonzero(values == c)[0])
-        cols = np.flatnonzero(inv == k)
-        ii = idx[:, cols]
-        y = l[ii]
-        for name, x, store in (("n", n, vn), ("d", d, vd)):
-            q = batched_quadratic(np.log10(x[ii]), y)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                u_opt = np.where(q[:, 0] > 0, -q[:, 1] / (2 * q[:, 0]), np.nan)
-            store[:, j] = u_opt
-            if name == "n":
-                vl[:, j] = q[:, 0] * u_opt**2 + q[:, 1] * u_opt + q[:, 2]
-    x = np.log10(np.asarray(used_c))
-    out = {}
-    for key, Y in (("params", vn), ("tokens", vd)):
-        s, i = batched_line(x, Y)
-        out[f"{key}_exponent"], out[f"{key}_log10_coefficient"] = s, i
-    out["loss_E"], out["loss_log10_coefficient"], out["loss_exponent"] = batched_loss_law(np.asarray(used_c), vl)
-    return out
-
-
 def _leverage_residuals(X: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Residuals divided by √(1 − h_ii) and centred: the residuals a residual bootstrap should draw
     (Davison & Hinkley 1997, Section 6.2.3), so that resampled errors keep the variance of the true ones."""
@@ -263,12 +216,13 @@ def bootstrap_isoflops_residuals(
        loss law), so that scatter of the vertices about the law (a surface that is not exactly a power
        law, noise shared across budgets) enters the interval.
 
-    Case resampling (:func:`bootstrap_isoflops`) redraws which sizes a budget has, so a resample with
-    three or four distinct sizes moves its vertex far; its intervals covered 99-100% at held-out scales
-    in ``benchmarks/bench_coverage.py``, where these cover close to the nominal 95%.
+    Case resampling (redrawing which sizes a budget has) moves a vertex far in a resample with three or
+    four distinct sizes; its intervals covered 99-100% at held-out scales in ``benchmarks/bench_coverage.py``,
+    where these cover close to the nominal 95%.
 
     Returns:
-        The keys of :func:`bootstrap_isoflops`, arrays of shape (R,).
+        Arrays of shape (R,) for "params_exponent", "params_log10_coefficient", "tokens_exponent",
+        "tokens_log10_coefficient", and the loss law's "loss_E", "loss_log10_coefficient", "loss_exponent".
     """
     n, d, l = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss))
     values, inv = _budget_values(budget)

@@ -28,6 +28,7 @@ from scipy.optimize import minimize
 
 from isoflop.errors import FitError
 from isoflop.laws.fit._lbfgs import minimize_batch
+from isoflop.laws.fit.frontier import SIX_ND_COUNTING, Counting, frontier
 
 #: Parameter order used throughout: (a, b, e, α, β) with A = eᵃ, B = eᵇ, E = eᵉ.
 PARAM_ORDER = ("a", "b", "e", "alpha", "beta")
@@ -184,20 +185,15 @@ class ParametricFit:
         d = np.asarray(n_tokens, dtype=float)
         return self.E + self.A / n**self.alpha + self.B / d**self.beta
 
-    def optimal_params(self, flops) -> np.ndarray:
-        """Compute-optimal N at C FLOPs (C = 6ND): G (C/6)^a."""
-        return self.G * (np.asarray(flops, dtype=float) / 6.0) ** self.a
-
-    def optimal_tokens(self, flops) -> np.ndarray:
-        """Compute-optimal D at C FLOPs: C / (6 N_opt)."""
+    def predict(self, flops, counting: Counting = SIX_ND_COUNTING) -> dict[str, np.ndarray]:
+        """N_opt, D_opt and the loss at the optimum for FLOP budgets C (an array keeps its shape), under
+        the table's FLOP ``counting`` (by default C = 6ND, Hoffmann et al. Eq. 4); see
+        :func:`isoflop.laws.fit.frontier.frontier`."""
         c = np.asarray(flops, dtype=float)
-        return c / (6.0 * self.optimal_params(c))
-
-    def predict(self, flops) -> dict[str, np.ndarray]:
-        """N_opt, D_opt and the loss at the optimum for FLOP budgets C."""
-        n = self.optimal_params(flops)
-        d = self.optimal_tokens(flops)
-        return {"optimal_params": n, "optimal_tokens": d, "loss": self.loss(n, d)}
+        rows = [frontier(self.E, self.A, self.B, self.alpha, self.beta, float(x), counting) for x in c.ravel()]
+        return {
+            k: np.array([r[k][0] for r in rows]).reshape(c.shape) for k in ("optimal_params", "optimal_tokens", "loss")
+        }
 
     @property
     def params(self) -> np.ndarray:
@@ -225,16 +221,6 @@ def derived_quantities(samples: dict) -> dict[str, np.ndarray]:
         A, B, E = (np.exp(np.asarray(samples[k], dtype=float)) for k in SAMPLE_KEYS[:3])
         G = (al * A / (be * B)) ** (1.0 / (al + be))
         return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": be / (al + be), "b": al / (al + be), "G": G}
-
-
-def optimum_from_samples(samples: dict, flops: float) -> dict[str, np.ndarray]:
-    """N_opt, D_opt and the loss at the optimum at C FLOPs, per replicate (Hoffmann et al. Eq. 4)."""
-    q = derived_quantities(samples)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        n = q["G"] * (flops / 6.0) ** q["a"]
-        d = flops / (6.0 * n)
-        loss = q["E"] + q["A"] / n ** q["alpha"] + q["B"] / d ** q["beta"]
-    return {"optimal_params": n, "optimal_tokens": d, "loss": loss}
 
 
 def _check_inputs(n_params, n_tokens, loss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
