@@ -41,6 +41,7 @@ fitted to them: a grid centred on the optimum keeps Approach 2 unbiased.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass, field, fields
@@ -345,6 +346,19 @@ def load_sweep(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepConfig
         doc = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as e:
         raise SweepError(f"{p}: invalid TOML ({e})") from None
-    for o in overrides:
+    _rule_beside(doc, p.parent)
+    for o in overrides:  # an override's own fitted:PATH is the caller's, relative to where they stand
         apply_override(doc, o)
     return sweep_from_dict(doc, f"{p}: ")
+
+
+def _rule_beside(doc: dict, folder: Path) -> None:
+    """A relative ``train.lr = "fitted:PATH"`` in a sweep file names PATH relative to the file's folder, so
+    that the sweep means the same from any working directory; rewritten here relative to the current one."""
+    train = doc.get("train")
+    lr = train.get("lr") if isinstance(train, dict) else None
+    if not (isinstance(lr, str) and lr.startswith("fitted:")):
+        return
+    path = Path(lr[len("fitted:") :].strip())
+    if str(path) and str(path) != "." and not path.is_absolute():
+        train["lr"] = "fitted:" + os.path.relpath(folder / path)

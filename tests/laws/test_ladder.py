@@ -156,6 +156,26 @@ def test_a_fitted_rule_sets_each_runs_lr_and_bad_paths_exit_2(tmp_path):
         load_sweep(f)
 
 
+def test_a_relative_fitted_path_is_read_beside_the_sweep_file_from_any_directory(tmp_path, monkeypatch):
+    rule = LRRule(3e-3, 5e4, 0.5, sizes=3, source="t", lo=1e4, hi=1e5)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rule.json").write_text(json.dumps({"rule": rule.to_dict()}))
+    (tmp_path / "sweeps").mkdir()
+    text = LADDER.replace("lr_grid = [0.1, 1, 10]\n", "") + '[train]\nlr = "fitted:../rules/rule.json"\n'
+    f = write(tmp_path / "sweeps", text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd in (tmp_path, elsewhere, tmp_path / "sweeps"):
+        monkeypatch.chdir(cwd)
+        sweep = f.resolve().relative_to(tmp_path) if cwd == tmp_path else f.resolve()
+        assert load_sweep(sweep).lr_rule.lr(3e4) == rule.lr(3e4)
+    # a --set override is the caller's own path, relative to where they stand
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SweepError, match=r"no such LR ladder|does not exist"):
+        load_sweep(f.resolve(), ("train.lr=fitted:../rules/rule.json",))
+    assert load_sweep(f.resolve(), ("train.lr=fitted:rules/rule.json",)).lr_rule.lr(3e4) == rule.lr(3e4)
+
+
 def test_a_real_ladder_trains_fits_and_feeds_a_sweep(tmp_path, cache_dir):
     """Real torch runs: two sizes at three LRs; the CLI reports every point, writes the rule and figure, and a
     ladder folder with no vertex is refused as a rule with its reason."""
