@@ -303,6 +303,29 @@ def test_a_full_disk_gets_one_line_and_keeps_what_was_written(tmp_path, monkeypa
         assert p.read_text() == t
 
 
+def test_an_oserror_that_names_no_file_is_a_bug_and_keeps_its_traceback(tmp_path, monkeypatch):
+    """Only the file system's answer about a named file becomes one line; an OSError raised by code (no
+    filename, or an errno that is not the environment's) propagates with its traceback."""
+    import isoflop.jsonio as jsonio
+    import isoflop.runs.folder
+    import isoflop.runs.store  # noqa: F401
+
+    sweep = write(tmp_path, BASE)
+    args = ["sweep", "run", str(sweep), "--results", str(tmp_path / "res"), "--simulate", "epoch"]
+    real = jsonio.write_json_atomic
+    for error in (OSError("a bug, not the disk"), OSError(errno.EBADF, "Bad file descriptor", "x.json")):
+
+        def broken(path, doc, *a, error=error, **kw):
+            raise error
+
+        for name, mod in list(sys.modules.items()):
+            if name.startswith("isoflop.") and getattr(mod, "write_json_atomic", None) is real:
+                monkeypatch.setattr(mod, "write_json_atomic", broken)
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and r.exception is error, (r.exit_code, r.output)
+        monkeypatch.undo()
+
+
 def test_plots_and_designs_into_an_unwritable_place_get_one_line(tmp_path, table):
     blocker = tmp_path / "blocker"
     blocker.write_text("x")

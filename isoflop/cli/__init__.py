@@ -7,6 +7,7 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
@@ -21,6 +22,24 @@ from isoflop.cli.sweep import sweep
 from isoflop.cli.train import flops, train_cmd
 from isoflop.cli.validate import validate_cmd
 from isoflop.errors import ScalingError
+
+#: The file system's answers about a named file that are the environment's fault (a full disk, a read-only or
+#: unwritable folder, a vanished path): one line and exit 2. Any other OSError is a bug and keeps its traceback.
+ENVIRONMENT = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EIO,
+        errno.ENAMETOOLONG,
+        errno.EEXIST,
+    }
+)
 
 
 class InputError(click.ClickException):
@@ -40,10 +59,11 @@ class _Group(click.Group):
         except click.UsageError as e:  # a bad option value or a missing argument: one line, not the usage block
             where = e.ctx.command_path if e.ctx is not None else ctx.command_path
             raise InputError(f"{where}: {e.format_message()} (see {where} --help)") from None
-        except OSError as e:  # a folder that cannot be written, a full disk: the environment's fault, named
-            what = e.filename or "a file"
+        except OSError as e:
+            if e.filename is None or e.errno not in ENVIRONMENT:  # not the file system's answer: a bug
+                raise
             raise InputError(
-                f"{what}: cannot read or write ({e.strerror or e}); finished runs and files are kept"
+                f"{e.filename}: cannot read or write ({e.strerror or e}); finished runs and files are kept"
             ) from None
 
 

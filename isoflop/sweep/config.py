@@ -356,7 +356,9 @@ def _rule_beside(doc: dict, folder: Path) -> None:
     """A relative ``train.lr = "fitted:PATH"`` in a sweep file names PATH relative to the file's folder, so
     that the sweep means the same from any working directory; rewritten here relative to the current one."""
     train = doc.get("train")
-    lr = train.get("lr") if isinstance(train, dict) else None
+    if not isinstance(train, dict):
+        return
+    lr = train.get("lr")
     if not (isinstance(lr, str) and lr.startswith("fitted:")):
         return
     path = Path(lr[len("fitted:") :].strip())
