@@ -61,6 +61,8 @@ _EXPORTS = {
     "Answer": "isoflop.laws.answer",
     "choose_answer": "isoflop.laws.answer",
     "FitDocument": "isoflop.laws.document",
+    "plan_check": "isoflop.design.validate",
+    "run_check": "isoflop.design.validate",
     "read_fit": "isoflop.laws.document",
     "backtest": "isoflop.laws.backtest",
     "rolling_backtest": "isoflop.laws.backtest",

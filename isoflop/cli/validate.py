@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import click
 
 from isoflop.cli.options import flops_values
@@ -51,60 +48,23 @@ def validate_cmd(
     """Fit SWEEP_FILE's results, train a check at --budget at the predicted N_opt and either side, and say
     whether the measured minimum (size and loss) lands inside the predicted intervals. The check's runs go to
     RESULTS/<name>-check, an ordinary sweep folder; its verdict to verdict.json there."""
-    from isoflop.errors import ConfigError
-    from isoflop.jsonio import write_json_atomic
-    from isoflop.laws.analyze import analyze, parse_methods
-    from isoflop.laws.check import judge_check
-    from isoflop.laws.table_io import load_runs
-    from isoflop.runs.store import runs_frame
-    from isoflop.sweep import load_sweep, make_executor, run_sweep, sweep_dir_for
-    from isoflop.sweep.check import MIN_FACTOR, check_budget, check_sweep
-    from isoflop.sweep.runner import check_device
+    from isoflop.design.validate import plan_check, run_check
+    from isoflop.sweep import make_executor
 
-    sw = load_sweep(sweep_file)
-    check_device(sw.device)
-    wanted = tuple(dict.fromkeys([centre, *parse_methods(methods)]))
-    folder = sweep_dir_for(sw, results_root)
-    if not folder.exists():
-        raise ConfigError(f"{folder}: no results for {sweep_file}; run `scaling sweep run {sweep_file}` first")
-    check_budget(sw, budget)  # before the (slow) fit
-    res = analyze(load_runs(folder), methods=",".join(wanted), targets=[budget], n_bootstrap=n_bootstrap, seed=0)
-    if centre not in res.fitted:
-        raise ConfigError(
-            f"{folder}: {centre} could not be fitted ({res.errors.get(centre, 'no reason given')}), "
-            "so it cannot centre the check; pick another with --centre"
-        )
-    n_opt = res.prediction(centre, budget)["optimal_params"]
-    chk = check_sweep(sw, n_opt, budget, factor, seeds)
-    top = max(sw.budgets)
-    click.echo(
-        f"check of {sw.name} at {budget:.3g} FLOPs ({budget / top:.1f}x its top budget): sizes "
-        + ", ".join(f"{n:.3g}" for n in chk.sizes.params)
-        + f" about {centre}'s N_opt {n_opt:.3g}",
-        err=True,
+    plan = plan_check(
+        sweep_file,
+        budget,
+        centre=centre,
+        methods=methods,
+        factor=factor,
+        seeds=seeds,
+        results_root=results_root,
+        n_bootstrap=n_bootstrap,
     )
-    if budget < MIN_FACTOR * top:
-        click.echo(
-            f"note: {budget / top:.1f}x the top budget is under {MIN_FACTOR:g}x: the check tests little extrapolation",
-            err=True,
-        )
+    for line in plan.lines():
+        click.echo(line, err=True)
     if dry_run:
         return
-    st = run_sweep(
-        chk,
-        make_executor("local", threads_per_run=sw.threads, max_workers=workers),
-        results_root=results_root,
-        cache_dir=cache_dir,
-    )
-    df = runs_frame(sweep_dir_for(chk, results_root))
-    ok = df[(df["status"] == "ok") & df["loss"].notna()]
-    noise = res.seed_noise.get("sigma")
-    v = judge_check(res, ok["params"], ok["loss"], budget, noise if noise and math.isfinite(noise) else 0.0)
-    for line in v.lines():
+    executor = make_executor("local", threads_per_run=plan.sweep.threads, max_workers=workers)
+    for line in run_check(plan, executor, results_root=results_root, cache_dir=cache_dir).lines():
         click.echo(line)
-    click.echo(
-        f"check cost: {len(ok)} runs, {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time "
-        f"(WSD trunks counted once, with their cooldowns)"
-    )
-    out = Path(sweep_dir_for(chk, results_root)) / "verdict.json"
-    write_json_atomic(out, {"sweep": sw.name, "centre": centre, **v.to_dict()})

@@ -7,6 +7,9 @@ bootstrap replicates and the predictions at target budgets.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from isoflop.errors import FitError
@@ -101,6 +104,68 @@ def analyze(
         FitError: an unknown method, a bad bootstrap setting or target, or no usable runs.
     """
     methods = parse_methods(methods)
+    _check_settings(n_bootstrap, level, targets)
+    r = _runs(table, screen)
+    notes: list[str] = []
+    if table.simulated:
+        notes.append(
+            f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
+            "'scaling sweep run --simulate', not trained"
+        )
+    fits, errors, a2 = _fit_methods(r, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+    misfit = _misfits(r, methods, fits, errors, a2, notes, allow_edge)
+    samples = _bootstrap(r, methods, fits, a2, misfit, notes, n_bootstrap, seed, progress) if n_bootstrap else {}
+    f1 = fits["approach1"]
+    if f1 is not None and samples.get("approach1"):
+        iv = percentile_interval(samples["approach1"]["params_exponent"], level)
+        if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
+            notes.append(
+                "Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
+                "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
+                "is the spread of a minimum under resampling, not a confidence interval"
+            )
+    if r.screened:
+        notes.append(
+            f"{len(r.screened)} runs sit higher up their IsoFLOP profile than any budget's profile reaches on "
+            "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')"
+        )
+    rel = (
+        _reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+        if calibrate and in_table and n_bootstrap
+        else {}
+    )
+    if calibrate and in_table and n_bootstrap and not rel:
+        notes.append(
+            f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
+            f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
+            "alone, with no allowance for the error of extrapolating"
+        )
+    return AnalysisResult(
+        table=table,
+        methods=methods,
+        reliability=rel,
+        screened=r.screened,
+        approach1=fits["approach1"],
+        # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
+        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
+        approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
+        errors=errors,
+        samples=samples,
+        targets=tuple(float(t) for t in targets),
+        level=level,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        notes=tuple(notes),
+        vpnls=fits["vpnls"] if "vpnls" in methods else None,
+        approach2_corrected=fits["approach2_corrected"],
+        counting=r.counting,
+        seed_noise=r.noise,
+        calibrated=calibrate,
+        misfit=misfit,
+    )
+
+
+def _check_settings(n_bootstrap: int, level: float, targets) -> None:
     if n_bootstrap < 0:
         raise FitError(f"n_bootstrap ({n_bootstrap}) must be non-negative")
     if not 0 < level < 1:
@@ -108,6 +173,30 @@ def analyze(
     for c in targets:
         if not (np.isfinite(c) and c > 0):
             raise FitError(f"target ({c}) must be a positive number of FLOPs")
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The used runs as arrays, and the subset (``ps``) the parametric fits see after screening."""
+
+    table: RunTable
+    n: np.ndarray
+    d: np.ndarray
+    l: np.ndarray
+    c: np.ndarray
+    g: np.ndarray
+    points: np.ndarray
+    counting: Counting
+    noise: dict
+    screened: tuple
+    ps: np.ndarray
+
+    @property
+    def parametric(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.n[self.ps], self.d[self.ps], self.l[self.ps]
+
+
+def _runs(table: RunTable, screen: bool) -> _Runs:
     n, d, c_run, l, g = table.used_arrays()
     if n.size == 0:
         from collections import Counter
@@ -118,27 +207,24 @@ def analyze(
             f"{table.source}: no usable runs ({table.n_runs} rows, all excluded: "
             f"{', '.join(f'{c} x {r}' for r, c in why)}; e.g. row {first.index}: {first.reason})"
         )
-    c = table.budgets[g]
-    counting = Counting.from_runs(n, d, c_run)
     points = point_ids(g, n)
-    noise = seed_noise(l, points)
     # The parametric fits see the screened runs (the same runs when nothing is screened).
     st = screen_runs(table) if screen else table
     before = set(table.excluded)
     screened = tuple(e for e in st.excluded if e not in before)
     ps = st.used[table.used]  # which of the used runs the parametric fits keep
-    ns, ds, ls = n[ps], d[ps], l[ps]
+    counting = Counting.from_runs(n, d, c_run)
+    return _Runs(table, n, d, l, table.budgets[g], g, points, counting, seed_noise(l, points), screened, ps)
+
+
+def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[dict, dict[str, str], Any]:
+    """Each method's point fit (None where it failed, with the reason in errors), and Approach 2's raw fit."""
+    n, d, l, c = r.n, r.d, r.l, r.c
+    ns, ds, ls = r.parametric
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
-    notes: list[str] = []
-    if table.simulated:
-        notes.append(
-            f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
-            "'scaling sweep run --simulate', not trained"
-        )
-
     if "approach1" in methods:
-        f1 = fit_envelope(n, d, l, c, curves=_used_curves(table), points=points)
+        f1 = fit_envelope(n, d, l, c, curves=_used_curves(r.table), points=r.points)
         if f1.params_law.success:
             fits["approach1"] = f1
         else:
@@ -183,10 +269,15 @@ def analyze(
             errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
         else:
             fits["approach2_corrected"] = correct_isoflops(
-                a2, surface[1], n, d, c, counting=counting, surface_name=surface[0]
+                a2, surface[1], n, d, c, counting=r.counting, surface_name=surface[0]
             )
+    return fits, errors, a2
 
-    # A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval.
+
+def _misfits(r: _Runs, methods, fits: dict, errors: dict, a2, notes: list, allow_edge) -> dict:
+    """A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval."""
+    ns, ds, ls = r.parametric
+    c, ps, screened = r.c, r.ps, r.screened
     misfit = {}
     if a2 is not None:
         # On the runs the forms were fitted to, against the parabolas of those same runs.
@@ -203,91 +294,51 @@ def analyze(
                         f"p = {test['p']:.2g}); its intervals on N_opt and D_opt are Approach 2's, stretched "
                         "to hold its estimate, where those are narrower"
                     )
+    return misfit
+
+
+def _bootstrap(r: _Runs, methods, fits: dict, a2, misfit: dict, notes: list, n_bootstrap, seed, progress) -> dict:
+    """Every fitted method's bootstrap replicates (cases for Approach 1 and the parametric fits, residuals
+    for Approach 2; the bias-corrected replicates are Approach 2's moved by the correction)."""
+    n, d, l, c, g, points, ps, screened = r.n, r.d, r.l, r.c, r.g, r.points, r.ps, r.screened
+    ns, ds, ls = r.parametric
     samples: dict = {}
-    if n_bootstrap:
-        sizes = np.bincount(g)
-        if np.any(sizes == 1):
-            notes.append(
-                f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
-                "resample repeats: intervals understate the spread from those runs"
-            )
-        rng = np.random.default_rng(seed)
-        idx = resample_indices(g, n_bootstrap, rng, points)
-        tick = progress or (lambda *a: None)
-        tick("bootstrap: approach1", 0, 4)
-        if fits["approach1"] is not None:
-            samples["approach1"] = bootstrap_envelope(
-                fits["approach1"], n, d, l, c, idx, curves=_used_curves(table), points=points
-            )
-        fc = fits["approach2_corrected"]
-        a2_samples = None
-        flagged = any(t["flagged"] for t in misfit.values())
-        tick("bootstrap: approach2", 1, 4)
-        if (fits["approach2"] is not None or fc is not None or flagged) and a2.params_law.success:
-            a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
-        if (fits["approach2"] is not None or flagged) and a2_samples is not None:
-            samples["approach2"] = a2_samples
-        f3 = fits["approach3"]
-        idx_s = idx if not screened else resample_indices(g[ps], n_bootstrap, rng, point_ids(g[ps], ns))
-        counts = counts_from_indices(idx_s, ns.size)
-        tick("bootstrap: approach3", 2, 4)
-        if f3 is not None and f3.success:
-            x = bootstrap_parametric(f3, ns, ds, ls, counts)
-            samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
-        tick("bootstrap: vpnls", 3, 4)
-        if fits["vpnls"] is not None and "vpnls" in methods:
-            samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], ns, ds, ls, counts).T))
-        if fc is not None:
-            samples["approach2_corrected"] = shift_samples(a2_samples, fc)
-        tick("bootstrap: done", 4, 4)
-    f1 = fits["approach1"]
-    if f1 is not None and samples.get("approach1"):
-        iv = percentile_interval(samples["approach1"]["params_exponent"], level)
-        if iv is not None and not iv[0] <= f1.params_law.exponent <= iv[1]:
-            notes.append(
-                "Approach 1's interval does not hold its own estimate: the lowest run of a budget can only "
-                "be lost by a resample, never bettered, so its replicates sit to one side; that interval "
-                "is the spread of a minimum under resampling, not a confidence interval"
-            )
-    if screened:
+    sizes = np.bincount(g)
+    if np.any(sizes == 1):
         notes.append(
-            f"{len(screened)} runs sit higher up their IsoFLOP profile than any budget's profile reaches on "
-            "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')"
+            f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
+            "resample repeats: intervals understate the spread from those runs"
         )
-    rel = (
-        _reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
-        if calibrate and in_table and n_bootstrap
-        else {}
-    )
-    if calibrate and in_table and n_bootstrap and not rel:
-        notes.append(
-            f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
-            f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
-            "alone, with no allowance for the error of extrapolating"
+    rng = np.random.default_rng(seed)
+    idx = resample_indices(g, n_bootstrap, rng, points)
+    tick = progress or (lambda *a: None)
+    tick("bootstrap: approach1", 0, 4)
+    if fits["approach1"] is not None:
+        samples["approach1"] = bootstrap_envelope(
+            fits["approach1"], n, d, l, c, idx, curves=_used_curves(r.table), points=points
         )
-    return AnalysisResult(
-        table=table,
-        methods=methods,
-        reliability=rel,
-        screened=screened,
-        approach1=fits["approach1"],
-        # Approach 2's fit is kept, unlisted, when a misfitting form's intervals are taken from it.
-        approach2=fits["approach2"] or (a2 if misfit and a2.params_law.success else None),
-        approach3=fits["approach3"] if fits["approach3"] and fits["approach3"].success else None,
-        errors=errors,
-        samples=samples,
-        targets=tuple(float(t) for t in targets),
-        level=level,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        notes=tuple(notes),
-        vpnls=fits["vpnls"] if "vpnls" in methods else None,
-        approach2_corrected=fits["approach2_corrected"],
-        counting=counting,
-        seed_noise=noise,
-        calibrated=calibrate,
-        misfit=misfit,
-    )
+    fc = fits["approach2_corrected"]
+    a2_samples = None
+    flagged = any(t["flagged"] for t in misfit.values())
+    tick("bootstrap: approach2", 1, 4)
+    if (fits["approach2"] is not None or fc is not None or flagged) and a2.params_law.success:
+        a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
+    if (fits["approach2"] is not None or flagged) and a2_samples is not None:
+        samples["approach2"] = a2_samples
+    f3 = fits["approach3"]
+    idx_s = idx if not screened else resample_indices(g[ps], n_bootstrap, rng, point_ids(g[ps], ns))
+    counts = counts_from_indices(idx_s, ns.size)
+    tick("bootstrap: approach3", 2, 4)
+    if f3 is not None and f3.success:
+        x = bootstrap_parametric(f3, ns, ds, ls, counts)
+        samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
+    tick("bootstrap: vpnls", 3, 4)
+    if fits["vpnls"] is not None and "vpnls" in methods:
+        samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], ns, ds, ls, counts).T))
+    if fc is not None:
+        samples["approach2_corrected"] = shift_samples(a2_samples, fc)
+    tick("bootstrap: done", 4, 4)
+    return samples
 
 
 def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
