@@ -173,7 +173,7 @@ def sweep_run(
             progress=on_event,
             simulate=simulator,
         )
-    click.echo(_status_line(st))
+    click.echo(st.summary())
 
 
 def _adaptive(
@@ -233,42 +233,11 @@ def _simulator(law, noise, seed_noise, sim_seed, throughput_from):
     return Simulator(parse_surface(law), sigma=noise, seed_sigma=seed_noise, seed=sim_seed, throughput=tp)
 
 
-def _status_line(st) -> str:
-    line = (
-        f"{st.name}: {st.done} runs finished ({st.ok} ok, {st.diverged} diverged, {st.failed} failed), "
-        f"{st.running_or_interrupted} unfinished, {st.flops_done:.3g} FLOPs"
-    )
-    if st.damaged:
-        line += f"; {st.damaged} damaged run folder(s), redone by the next 'sweep run'"
-    if st.done:
-        line += (
-            f"\ncost: {st.cost_flops:.3g} FLOPs in {st.cost_wall_s / 60:.1f} min of run time"
-            + (f" ({st.trunks} WSD trunks, each counted once)" if st.trunks else "")
-            + f"; as independent runs {st.independent_flops:.3g} FLOPs, ~{st.independent_wall_s / 60:.1f} min"
-            + (f" ({1 - st.cost_flops / st.independent_flops:.0%} saved)" if st.independent_flops else "")
-        )
-    return line
-
-
 @sweep.command("status")
 @sweep_common
 def sweep_status_cmd(sweep_file, overrides, results_root):
     """Summarise a sweep on disk: runs per budget and status."""
-    from isoflop.runs import finished_records
-    from isoflop.sweep import load_sweep, sweep_dir_for, sweep_status
+    from isoflop.sweep import load_sweep, sweep_status
 
-    sw = load_sweep(sweep_file, tuple(overrides))
-    st = sweep_status(sw, results_root)
-    click.echo(_status_line(st))
-    if st.config_changed:
-        click.echo(f"note: the folder's sweep.json differs from {sweep_file} in: {', '.join(st.config_changed)}")
-    rows = {}
-    for r in finished_records(sweep_dir_for(sw, results_root)):
-        b = rows.setdefault(r.budget_flops, {"ok": 0, "diverged": 0, "failed": 0, "best": None})
-        b[r.status] += 1
-        if r.status == "ok" and (b["best"] is None or r.val_loss < b["best"][0]):
-            b["best"] = (r.val_loss, r.n_params)
-    for budget in sorted(rows, key=lambda x: x or 0):
-        b = rows[budget]
-        best = f"best loss {b['best'][0]:.4f} at N={b['best'][1]:.3g}" if b["best"] else ""
-        click.echo(f"  {budget:.3g} FLOPs: {b['ok']} ok, {b['diverged']} diverged, {b['failed']} failed  {best}")
+    for line in sweep_status(load_sweep(sweep_file, tuple(overrides)), results_root).lines(sweep_file):
+        click.echo(line)

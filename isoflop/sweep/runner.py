@@ -24,6 +24,33 @@ from isoflop.sweep.worker import examine
 
 
 @dataclass(frozen=True)
+class BudgetStatus:
+    """One budget's finished runs by status, and its best ok run."""
+
+    flops: float
+    ok: int = 0
+    diverged: int = 0
+    failed: int = 0
+    best_loss: float | None = None
+    best_params: float | None = None
+
+    def line(self) -> str:
+        best = f"best loss {self.best_loss:.4f} at N={self.best_params:.3g}" if self.best_loss is not None else ""
+        return f"  {self.flops:.3g} FLOPs: {self.ok} ok, {self.diverged} diverged, {self.failed} failed  {best}"
+
+
+def budget_statuses(records) -> tuple[BudgetStatus, ...]:
+    """Per budget (ascending), the finished records' counts by status and the lowest ok loss."""
+    rows: dict[float, dict] = {}
+    for r in records:
+        b = rows.setdefault(r.budget_flops or 0.0, {"ok": 0, "diverged": 0, "failed": 0})
+        b[r.status] = b.get(r.status, 0) + 1
+        if r.status == "ok" and ("best_loss" not in b or r.val_loss < b["best_loss"]):
+            b["best_loss"], b["best_params"] = r.val_loss, r.n_params
+    return tuple(BudgetStatus(c, **rows[c]) for c in sorted(rows))
+
+
+@dataclass(frozen=True)
 class SweepStatus:
     """What a sweep folder holds.
 
@@ -36,6 +63,7 @@ class SweepStatus:
         independent_wall_s: what the same runs would take as independent runs (each run's wall time
             scaled to all its FLOPs at the throughput it ran at); :attr:`independent_flops` is ``flops_done``.
         trunks: WSD trunks in the folder.
+        per_budget: each budget's finished runs (:func:`budget_statuses`).
     """
 
     name: str
@@ -53,11 +81,36 @@ class SweepStatus:
     cost_wall_s: float = 0.0
     independent_wall_s: float = 0.0
     trunks: int = 0
+    per_budget: tuple[BudgetStatus, ...] = ()
 
     @property
     def independent_flops(self) -> float:
         """What the finished runs would cost as independent runs: their own FLOPs, ``flops_done``."""
         return self.flops_done
+
+    def summary(self) -> str:
+        """Runs finished by status, what is unfinished or damaged, and (once runs finished) their cost."""
+        line = (
+            f"{self.name}: {self.done} runs finished ({self.ok} ok, {self.diverged} diverged, {self.failed} failed), "
+            f"{self.running_or_interrupted} unfinished, {self.flops_done:.3g} FLOPs"
+        )
+        if self.damaged:
+            line += f"; {self.damaged} damaged run folder(s), redone by the next 'sweep run'"
+        if self.done:
+            line += (
+                f"\ncost: {self.cost_flops:.3g} FLOPs in {self.cost_wall_s / 60:.1f} min of run time"
+                + (f" ({self.trunks} WSD trunks, each counted once)" if self.trunks else "")
+                + f"; as independent runs {self.independent_flops:.3g} FLOPs, ~{self.independent_wall_s / 60:.1f} min"
+                + (f" ({1 - self.cost_flops / self.independent_flops:.0%} saved)" if self.independent_flops else "")
+            )
+        return line
+
+    def lines(self, sweep_file: str = "the sweep file") -> list[str]:
+        """The summary, a note when the folder was filled under other settings, and each budget's line."""
+        out = [self.summary()]
+        if self.config_changed:
+            out.append(f"note: the folder's sweep.json differs from {sweep_file} in: {', '.join(self.config_changed)}")
+        return out + [b.line() for b in self.per_budget]
 
 
 def sweep_dir_for(sweep: SweepConfig, results_root: str | Path = "results") -> Path:
@@ -250,6 +303,7 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
         cost_wall_s=fc.wall_s,
         independent_wall_s=fc.independent_wall_s,
         trunks=fc.trunks,
+        per_budget=budget_statuses(recs),
     )
 
 

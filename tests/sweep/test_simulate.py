@@ -119,3 +119,29 @@ def test_simulate_cli(tmp_path):
     )
     assert r.exit_code == 2 and "missing beta" in r.output and "Traceback" not in r.output
     assert sweep_status(load_sweep(path), tmp_path / "r").ok == 9
+
+
+def test_the_sweep_status_is_an_api_with_each_budgets_runs_and_best(tmp_path):
+    """sweep_status gives what `scaling sweep status` prints: per budget, the runs by status and the lowest loss."""
+    from click.testing import CliRunner
+    from conftest import COSINE_SWEEP, write
+
+    from isoflop.cli import main
+    from isoflop.runs import finished_records
+    from isoflop.sweep import load_sweep, sweep_status
+
+    f = write(tmp_path, COSINE_SWEEP)
+    res = tmp_path / "res"
+    assert (
+        CliRunner().invoke(main, ["sweep", "run", str(f), "--results", str(res), "--simulate", "epoch"]).exit_code == 0
+    )
+    sw = load_sweep(f)
+    st = sweep_status(sw, res)
+    recs = list(finished_records(res / sw.name))
+    assert [b.flops for b in st.per_budget] == sorted(sw.budgets)
+    assert sum(b.ok + b.diverged + b.failed for b in st.per_budget) == st.done == len(recs)
+    for b in st.per_budget:
+        mine = [r for r in recs if r.budget_flops == b.flops and r.status == "ok"]
+        assert b.best_loss == min(r.val_loss for r in mine)
+    out = CliRunner().invoke(main, ["sweep", "status", str(f), "--results", str(res)]).output.splitlines()
+    assert out == "\n".join(st.lines(str(f))).splitlines()
