@@ -62,6 +62,8 @@ _EXPORTS = {
     "choose_answer": "isoflop.laws.answer",
     "FitDocument": "isoflop.laws.document",
     "plan_check": "isoflop.design.validate",
+    "build_page": "isoflop.laws.page_build",
+    "write_page": "isoflop.laws.page_build",
     "run_check": "isoflop.design.validate",
     "read_fit": "isoflop.laws.document",
     "backtest": "isoflop.laws.backtest",
