@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import click
 
@@ -208,8 +207,8 @@ def fit(
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
     from isoflop.cli.console import bootstrap_bar, tables
     from isoflop.jsonio import dumps
-    from isoflop.laws import analyze, backtest, load_runs, read_grid
-    from isoflop.laws.answer import choose_answer
+    from isoflop.laws import read_grid
+    from isoflop.laws.document import fit_source
 
     if (table is None) == (example is None):
         raise click.UsageError("give a TABLE file or --example NAME (not both)")
@@ -229,30 +228,29 @@ def fit(
         raise click.UsageError("--sensitivity reports N_opt and D_opt at the targets: give at least one --target")
     if plot_dir:
         writable_folder(plot_dir, "--plot-dir")
-    runs = load_runs(source, **dataclasses.asdict(table_opts))
-    if fit_opts.envelope == "runs":
-        runs = dataclasses.replace(runs, curves=None)
-    if fit_opts.unique_tokens:
-        runs = runs.with_unique_tokens(fit_opts.unique_tokens)
-    kw: dict[str, Any] = dict(
-        methods=fit_opts.methods,
-        n_bootstrap=unc.n_bootstrap,
-        level=unc.level,
-        seed=unc.seed,
-        allow_edge=fit_opts.allow_edge,
-        delta=fit_opts.huber_delta,
-        calibrate=not unc.raw_intervals,
-        init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
-        screen=not fit_opts.no_screen,
-    )
     with bootstrap_bar(unc.n_bootstrap) as progress:
-        result = analyze(runs, targets=targets, progress=progress, **kw)
-    bt = backtest(runs, unc.holdout, **kw) if unc.holdout else None
-    sens = _sensitivity(source, runs, result, table_opts, kw, fit_opts.unique_tokens) if unc.sensitivity else None
+        doc = fit_source(
+            source,
+            table_options=dataclasses.asdict(table_opts),
+            runs_only=fit_opts.envelope == "runs",
+            unique_tokens=fit_opts.unique_tokens,
+            holdout=unc.holdout,
+            sensitivity=unc.sensitivity,
+            progress=progress,
+            targets=targets,
+            methods=fit_opts.methods,
+            n_bootstrap=unc.n_bootstrap,
+            level=unc.level,
+            seed=unc.seed,
+            allow_edge=fit_opts.allow_edge,
+            delta=fit_opts.huber_delta,
+            calibrate=not unc.raw_intervals,
+            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
+            screen=not fit_opts.no_screen,
+        )
+    result, bt, sens = doc.result, doc.backtest, doc.sensitivity
     if as_json:
-        from isoflop.laws.document import FitDocument
-
-        click.echo(dumps(FitDocument.of(result, bt, sens).to_dict()))
+        click.echo(dumps(doc.to_dict()))
     else:
         from isoflop.laws.backtest_report import format_backtest
         from isoflop.laws.report import format_analysis, format_sensitivity
@@ -268,25 +266,10 @@ def fit(
 
         for p in save_figures(result, plot_dir) + (save_sensitivity(sens, plot_dir) if sens is not None else []):
             click.echo(f"wrote {p}", err=as_json)
-    if not as_json and result.targets:
+    if not as_json and doc.answers:
         click.echo("")
-        for c in result.targets:  # the answer last, where the eye lands
-            click.echo(choose_answer(result, c).line())
-
-
-def _sensitivity(source, runs, result, table_opts: TableOptions, kw: dict, unique: float | None = None):
-    """The sensitivity report of ``scaling fit --sensitivity`` (refits bootstrapped 200 times at most)."""
-    from isoflop.laws.sensitivity import recounted_table, sensitivity
-
-    rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
-    return sensitivity(
-        runs,
-        result,
-        recounted=recounted_table(source, dataclasses.asdict(table_opts), unique),
-        n_bootstrap=min(kw["n_bootstrap"], 200),
-        seed=kw["seed"],
-        **rest,
-    )
+        for a in doc.answers:  # the answer last, where the eye lands
+            click.echo(a.line())
 
 
 def _fit_groups(

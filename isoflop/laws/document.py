@@ -15,6 +15,7 @@ from pathlib import Path
 
 from isoflop.errors import LawError, RecordError
 from isoflop.jsonio import write_json_atomic
+from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import Answer, choose_answer
 from isoflop.laws.backtest import Backtest
 from isoflop.laws.result import AnalysisResult
@@ -69,6 +70,59 @@ class FitDocument:
 
     def write(self, path: str | Path) -> None:
         write_json_atomic(Path(path), self.to_dict())
+
+
+def fit_source(
+    source: str | Path,
+    *,
+    table_options: dict | None = None,
+    runs_only: bool = False,
+    unique_tokens: float | None = None,
+    holdout: int = 0,
+    sensitivity: bool = False,
+    progress=None,
+    **analysis,
+) -> FitDocument:
+    """What ``scaling fit`` computes: the analysis of a table, a results folder or ``example:NAME``, with the
+    backtest of its ``holdout`` largest budgets and the sensitivity report when asked, and the answers.
+
+    Args:
+        table_options: passed to :func:`isoflop.load_runs` (column names, filters, exclusions).
+        runs_only: Approach 1's envelope from the runs' final points, not their loss curves.
+        unique_tokens: the runs repeat a corpus of U unique tokens (fit D as the effective D').
+        holdout: hold out the K largest budgets and score the predictions (0: no backtest).
+        sensitivity: refit under every other reasonable choice (bootstrapped 200 times at most).
+        progress: the bootstrap's progress callback.
+        **analysis: passed to :func:`isoflop.analyze` (methods, targets, n_bootstrap, level, seed, ...).
+    """
+    import dataclasses
+
+    from isoflop.laws.backtest import backtest
+    from isoflop.laws.sensitivity import recounted_table
+    from isoflop.laws.sensitivity import sensitivity as sensitivity_report
+    from isoflop.laws.table_io import load_runs
+
+    table_options = dict(table_options or {})
+    runs = load_runs(source, **table_options)
+    if runs_only:
+        runs = dataclasses.replace(runs, curves=None)
+    if unique_tokens:
+        runs = runs.with_unique_tokens(unique_tokens)
+    result = analyze(runs, progress=progress, **analysis)
+    kw = {k: v for k, v in analysis.items() if k != "targets"}
+    bt = backtest(runs, holdout, **kw) if holdout else None
+    sens = None
+    if sensitivity:
+        rest = {k: v for k, v in kw.items() if k not in ("methods", "n_bootstrap", "level", "seed")}
+        sens = sensitivity_report(
+            runs,
+            result,
+            recounted=recounted_table(str(source), table_options, unique_tokens),
+            n_bootstrap=min(analysis.get("n_bootstrap", 400), 200),
+            seed=analysis.get("seed", 0),
+            **rest,
+        )
+    return FitDocument.of(result, bt, sens)
 
 
 def read_fit(path: str | Path) -> FitDocument:
