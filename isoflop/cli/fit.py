@@ -207,7 +207,6 @@ def fit(
     """Fit compute-optimal laws to a loss table (CSV, JSON, JSON Lines, Parquet) or a sweep's results folder."""
     from isoflop.cli.console import bootstrap_bar, tables
     from isoflop.jsonio import dumps
-    from isoflop.laws import read_grid
     from isoflop.laws.document import fit_source
 
     if (table is None) == (example is None):
@@ -238,15 +237,7 @@ def fit(
             sensitivity=unc.sensitivity,
             progress=progress,
             targets=targets,
-            methods=fit_opts.methods,
-            n_bootstrap=unc.n_bootstrap,
-            level=unc.level,
-            seed=unc.seed,
-            allow_edge=fit_opts.allow_edge,
-            delta=fit_opts.huber_delta,
-            calibrate=not unc.raw_intervals,
-            init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
-            screen=not fit_opts.no_screen,
+            **_analysis_options(fit_opts, unc),
         )
     result, bt, sens = doc.result, doc.backtest, doc.sensitivity
     if as_json:
@@ -272,6 +263,23 @@ def fit(
             click.echo(a.line())
 
 
+def _analysis_options(fit_opts: FitOptions, unc: UncertaintyOptions) -> dict:
+    """The keyword arguments of :func:`isoflop.analyze` that ``scaling fit``'s options set."""
+    from isoflop.laws import read_grid
+
+    return dict(
+        methods=fit_opts.methods,
+        n_bootstrap=unc.n_bootstrap,
+        level=unc.level,
+        seed=unc.seed,
+        allow_edge=fit_opts.allow_edge,
+        delta=fit_opts.huber_delta,
+        calibrate=not unc.raw_intervals,
+        init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
+        screen=not fit_opts.no_screen,
+    )
+
+
 def _fit_groups(
     source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json, plot_dir
 ):
@@ -279,7 +287,6 @@ def _fit_groups(
     from pathlib import Path
 
     from isoflop.jsonio import dumps
-    from isoflop.laws import read_grid
     from isoflop.laws.groups import analyze_groups
 
     if fit_opts.unique_tokens:
@@ -291,16 +298,8 @@ def _fit_groups(
         by,
         where=where,
         load=load,
-        methods=fit_opts.methods,
         targets=targets,
-        n_bootstrap=unc.n_bootstrap,
-        level=unc.level,
-        seed=unc.seed,
-        allow_edge=fit_opts.allow_edge,
-        delta=fit_opts.huber_delta,
-        calibrate=not unc.raw_intervals,
-        init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,
-        screen=not fit_opts.no_screen,
+        **_analysis_options(fit_opts, unc),
     )
     if as_json:
         click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))

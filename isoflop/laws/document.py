@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isoflop.errors import LawError, RecordError
-from isoflop.jsonio import write_json_atomic
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import Answer, choose_answer
 from isoflop.laws.backtest import Backtest
@@ -67,9 +66,6 @@ class FitDocument:
             )
         except (KeyError, TypeError, ValueError) as e:
             raise RecordError(f"{where}: not a fit document ({type(e).__name__}: {e})") from None
-
-    def write(self, path: str | Path) -> None:
-        write_json_atomic(Path(path), self.to_dict())
 
 
 def fit_source(

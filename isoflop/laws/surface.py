@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from isoflop.errors import LawError
-from isoflop.laws.fit.frontier import SIX_ND_COUNTING, Counting, frontier
+from isoflop.laws.fit.frontier import Counting, frontier
 from isoflop.laws.repeats import R_STAR, effective_tokens
 
 _KEYS = ("E", "A", "B", "alpha", "beta")
@@ -67,7 +67,7 @@ class Surface:
         n = np.asarray(n, dtype=float)
         return self.E + self.A / n**self.alpha + self.B / self.effective_tokens(d) ** self.beta
 
-    def optimum(self, flops: float, counting: Counting = SIX_ND_COUNTING) -> tuple[float, float]:
+    def optimum(self, flops: float, counting: Counting = Counting()) -> tuple[float, float]:
         """(N_opt, D_opt) at C FLOPs under a FLOP ``counting`` (C = 6ND by default), also for the
         data-constrained form: :func:`isoflop.laws.fit.frontier.frontier`."""
         p = frontier(self.E, self.A, self.B, self.alpha, self.beta, flops, counting, self.unique_tokens, self.r_star)

@@ -107,12 +107,8 @@ class Counting:
         )
 
 
-SIX_ND_COUNTING = Counting()
-"""C = 6ND exactly: the counting of Hoffmann et al.'s closed form."""
-
-
 def frontier(
-    E, A, B, alpha, beta, flops: float, counting: Counting = SIX_ND_COUNTING, unique_tokens=None, r_star=R_STAR
+    E, A, B, alpha, beta, flops: float, counting: Counting = Counting(), unique_tokens=None, r_star=R_STAR
 ) -> dict[str, np.ndarray]:
     """N_opt, D_opt and L at the optimum at budget C, for one or many surfaces (arrays broadcast).
 

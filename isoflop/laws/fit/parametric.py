@@ -28,7 +28,7 @@ from scipy.optimize import minimize
 
 from isoflop.errors import FitError
 from isoflop.laws.fit._lbfgs import minimize_batch
-from isoflop.laws.fit.frontier import SIX_ND_COUNTING, Counting, frontier
+from isoflop.laws.fit.frontier import Counting, frontier
 
 #: Parameter order used throughout: (a, b, e, α, β) with A = eᵃ, B = eᵇ, E = eᵉ.
 PARAM_ORDER = ("a", "b", "e", "alpha", "beta")
@@ -185,7 +185,7 @@ class ParametricFit:
         d = np.asarray(n_tokens, dtype=float)
         return self.E + self.A / n**self.alpha + self.B / d**self.beta
 
-    def predict(self, flops, counting: Counting = SIX_ND_COUNTING) -> dict[str, np.ndarray]:
+    def predict(self, flops, counting: Counting = Counting()) -> dict[str, np.ndarray]:
         """N_opt, D_opt and the loss at the optimum for FLOP budgets C (an array keeps its shape), under
         the table's FLOP ``counting`` (by default C = 6ND, Hoffmann et al. Eq. 4); see
         :func:`isoflop.laws.fit.frontier.frontier`."""
