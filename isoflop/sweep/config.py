@@ -362,5 +362,5 @@ def _rule_beside(doc: dict, folder: Path) -> None:
     if not (isinstance(lr, str) and lr.startswith("fitted:")):
         return
     path = Path(lr[len("fitted:") :].strip())
-    if str(path) and str(path) != "." and not path.is_absolute():
+    if str(path) != "." and not path.is_absolute():  # "." is an empty PATH, refused where it is read
         train["lr"] = "fitted:" + os.path.relpath(folder / path)
