@@ -4,9 +4,11 @@
 * :mod:`~isoflop.train.plan`: a budget as optimiser steps.
 * :mod:`~isoflop.train.optim`: AdamW and the learning-rate schedule.
 * :mod:`~isoflop.train.evaluate`: validation loss.
+* :mod:`~isoflop.train.trainer`: model, optimiser and batch order, seeded, with their saved form.
 * :mod:`~isoflop.train.checkpoint`: resumable state on disk.
 * :mod:`~isoflop.train.hardware`: peak FLOP/s, MFU, provenance, per-run precision.
 * :mod:`~isoflop.train.loop`: :func:`train`, which reads top to bottom.
+* :mod:`~isoflop.train.branch`: WSD trunks and their cooldown branches.
 * :mod:`~isoflop.train.record`: :class:`RunRecord`, what a run returns, one schema both ways.
 
 Modules that need torch load on first use, so ``import isoflop.train`` stays cheap.

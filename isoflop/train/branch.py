@@ -26,11 +26,11 @@ from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
 from isoflop.train.checkpoint import load_checkpoint, save_checkpoint
 from isoflop.train.config import TrainConfig, trunk_identity
-from isoflop.train.hardware import peak_flops_for, run_precision, run_threads
-from isoflop.train.loop import _check_inputs, _epoch_warnings, _record, _State, _steps, _Trainer
+from isoflop.train.loop import RunContext, Stretch, run_steps
 from isoflop.train.optim import wsd_lr_at
 from isoflop.train.plan import Plan, cooldown_start, plan_run, step_flops
 from isoflop.train.record import RunRecord
+from isoflop.train.trainer import LoopState
 
 
 def branch_point(model_cfg: ModelConfig, budget_flops: float, train_cfg: TrainConfig) -> int:
@@ -92,54 +92,43 @@ def grow_trunk(
     lost), the trunk is re-created from its first step without touching the head.
     Curve rows of steps after ``logged_until`` (the trunk's metrics so far) go to
     ``on_metrics``.
+
+    Raises:
+        ConfigError: bad configuration.
+        RuntimeError: the trunk diverged before ``to_step``.
     """
-    device = _check_inputs(model_cfg, data, train_cfg, device)
     tps = train_cfg.batch_size * model_cfg.seq_len
     fpt = step_flops(model_cfg, train_cfg.batch_size, train_cfg.flops_convention) / tps
     trunk_plan = Plan(fpt * tps * to_step, fpt, tps, to_step)  # FLOP accounting of the trunk's rows
-    lr_peak = train_cfg.peak_lr(model_cfg.d_model)
+    run = RunContext.build(model_cfg, data, train_cfg, trunk_plan, device, seed, measure_peak=False)
     identity = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)
-    threads = train_cfg.threads or torch.get_num_threads()
-    t0 = time.perf_counter()
-    with (
-        run_threads(threads),
-        run_precision(device),
-        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-    ):
-        tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
-        saved = load_checkpoint(head_path, identity, device)
+    with run.isolated():
+        tr = run.trainer()
+        saved = load_checkpoint(head_path, identity, run.device)
         if saved is not None and tr.misfit(saved):
             saved = None  # a head that does not fit this trunk: grow it again from the start
         recreated = saved is not None and saved["step"] > to_step
-        st = tr.restore(saved) if saved is not None and not recreated else _State()
+        st = tr.restore(saved) if saved is not None and not recreated else LoopState()
         st.curve, st.val_curve = [], []
         start = st.step
         keep_head = not recreated
-        emit = (lambda rows: on_metrics([r for r in rows if r["step"] > logged_until])) if on_metrics else None
-        status, error = _steps(
-            tr,
-            data,
-            trunk_plan,
-            train_cfg,
-            _trunk_lr(warmup_steps, lr_peak),
-            warmup_steps,
-            set(),
-            to_step,
-            device,
-            st,
-            emit,
-            None,
-            t0,
-            (lambda: save_checkpoint(head_path, tr.state(identity, st))) if keep_head else None,
-            checkpoint_every_s,
+        stretch = Stretch(
+            end=to_step,
+            lr=_trunk_lr(warmup_steps, run.lr_peak),
+            warmup=warmup_steps,
+            emit=(lambda rows: on_metrics([r for r in rows if r["step"] > logged_until])) if on_metrics else None,
+            checkpoint=(lambda: save_checkpoint(head_path, tr.state(identity, st))) if keep_head else None,
+            checkpoint_every_s=checkpoint_every_s,
         )
+        status, error = run_steps(tr, run, st, stretch)
         if status != "ok":
             raise RuntimeError(f"trunk diverged before its branch point: {error}")
         state = tr.state(identity, st)
         save_checkpoint(snapshot_path, state)
         if keep_head:
             save_checkpoint(head_path, state)
-    return TrunkGrowth(start, to_step, trunk_plan.flops_at(to_step - start), time.perf_counter() - t0, recreated)
+    wall = time.perf_counter() - run.t_start
+    return TrunkGrowth(start, to_step, trunk_plan.flops_at(to_step - start), wall, recreated)
 
 
 def train_branch(
@@ -171,81 +160,42 @@ def train_branch(
         FileNotFoundError: no usable trunk snapshot at the branch point (the caller re-creates it).
     """
     plan = plan_run(budget_flops, model_cfg, train_cfg.batch_size, train_cfg.flops_convention)
-    device = _check_inputs(model_cfg, data, train_cfg, device)
+    run = RunContext.build(model_cfg, data, train_cfg, plan, device, seed, peak_flops=peak_flops, cache_dir=cache_dir)
     start = check_branch(model_cfg, budget_flops, train_cfg, warmup_steps)
-    threads = train_cfg.threads or torch.get_num_threads()
-    if peak_flops is None:
-        peak_flops = peak_flops_for(device, threads, Path(cache_dir) if cache_dir is not None else None)
-    lr_peak = train_cfg.peak_lr(model_cfg.d_model)
     trunk = trunk_identity(model_cfg, train_cfg, warmup_steps, seed, data.name)
     own = {"trunk": trunk, "train": train_cfg.identity(), "steps": plan.steps}
-    warnings = _epoch_warnings(plan, data)
-    t_start = time.perf_counter()
-    with (
-        run_threads(threads),
-        run_precision(device),
-        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
-    ):
-        tr = _Trainer(model_cfg, train_cfg, lr_peak, device, seed)
-        resumed = tr.resume(load_checkpoint(checkpoint_path, own, device, warnings), checkpoint_path, warnings)
-        if resumed is not None:
-            st = resumed
-            warnings.append(f"resumed from a checkpoint at step {st.step}")
+    with run.isolated():
+        tr = run.trainer()
+        st = tr.resume(load_checkpoint(checkpoint_path, own, run.device, run.warnings), checkpoint_path, run.warnings)
+        if st is not None:
+            run.warnings.append(f"resumed from a checkpoint at step {st.step}")
         else:
-            snap = load_checkpoint(snapshot_path, trunk, device)
+            snap = load_checkpoint(snapshot_path, trunk, run.device)
             if snap is None or snap["step"] != start or tr.misfit(snap):
                 raise FileNotFoundError(f"{snapshot_path}: no trunk snapshot at step {start} that fits this model")
-            st = tr.restore(snap)
-            st.curve, st.val_curve, st.t_train = [], [], 0.0
-        try:
-            status, error = _steps(
-                tr,
-                data,
-                plan,
-                train_cfg,
-                lambda s: wsd_lr_at(
-                    s,
-                    plan.steps,
-                    lr_peak,
-                    warmup_steps,
-                    train_cfg.final_lr_frac,
-                    train_cfg.cooldown_frac,
-                    train_cfg.cooldown_shape,
-                ),
-                warmup_steps,
-                {plan.steps},
+            st = tr.restore(snap).fresh_curves()
+        branch_st = st
+        stretch = Stretch(
+            end=plan.steps,
+            lr=lambda s: wsd_lr_at(
+                s,
                 plan.steps,
-                device,
-                st,
-                on_metrics,
-                None,
-                t_start,
-                (lambda: save_checkpoint(checkpoint_path, tr.state(own, st))) if checkpoint_path else None,
-                checkpoint_every_s,
-            )
-        except Exception as e:  # a crash is recorded, not raised: sweeps go on
-            import traceback
-
-            status, error = "failed", f"{type(e).__name__}: {e}"
-            warnings.append(traceback.format_exc(limit=5))
-    return _record(
-        status,
-        error,
-        warnings,
-        model_cfg,
-        train_cfg,
-        data,
-        seed,
-        plan,
-        st,
-        lr_peak,
-        time.perf_counter() - t_start,
-        peak_flops,
-        device,
-        threads,
-        start_step=start,
-        trunk_id=trunk_id,
-    )
+                run.lr_peak,
+                warmup_steps,
+                train_cfg.final_lr_frac,
+                train_cfg.cooldown_frac,
+                train_cfg.cooldown_shape,
+            ),
+            warmup=warmup_steps,
+            evals=frozenset({plan.steps}),
+            emit=on_metrics,
+            checkpoint=(lambda: save_checkpoint(checkpoint_path, tr.state(own, branch_st)))
+            if checkpoint_path
+            else None,
+            checkpoint_every_s=checkpoint_every_s,
+        )
+        outcome = run.crash_safe(lambda: run_steps(tr, run, branch_st, stretch))
+    return run.record(st, outcome, start_step=start, trunk_id=trunk_id)
 
 
 def _trunk_lr(warmup_steps: int, peak: float) -> Callable[[int], float]:

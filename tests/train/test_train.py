@@ -64,6 +64,49 @@ def test_absurd_learning_rate_diverges_without_crashing(synthetic):
     assert r.steps_done < r.steps
 
 
+def test_a_crash_mid_run_is_a_failed_record_for_runs_and_branches(synthetic, tmp_path):
+    """A caller's metrics sink that raises mid-run (a full disk) ends the run as "failed" with the error and
+    its traceback, for an independent run and for a WSD branch alike; the steps done so far are kept."""
+    from isoflop.train.branch import branch_point, grow_trunk, train_branch
+
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    seen = []
+
+    def full_disk(rows):
+        seen.extend(rows)
+        if len(seen) >= 3:
+            raise OSError(28, "No space left on device")
+
+    tc = TrainConfig(batch_size=4, threads=1, schedule="wsd", warmup_steps=2)
+    r = train(cfg, 5e8, synthetic, tc, peak_flops=1e11, on_metrics=full_disk)
+    assert r.status == "failed" and "OSError" in r.error and "No space left" in r.error
+    assert 0 < r.steps_done < r.steps and any("Traceback" in w for w in r.warnings)
+    seen.clear()
+    start = branch_point(cfg, 5e8, tc)
+    grow_trunk(
+        cfg,
+        synthetic,
+        tc,
+        warmup_steps=2,
+        to_step=start,
+        head_path=tmp_path / "head.pt",
+        snapshot_path=tmp_path / "snap.pt",
+    )
+    b = train_branch(
+        cfg,
+        5e8,
+        synthetic,
+        tc,
+        warmup_steps=2,
+        snapshot_path=tmp_path / "snap.pt",
+        trunk_id="t",
+        peak_flops=1e11,
+        on_metrics=full_disk,
+    )
+    assert b.status == "failed" and "No space left" in b.error and b.trunk_id == "t" and b.branch_step == start
+    assert b.steps_done > start and any("Traceback" in w for w in b.warnings)
+
+
 def test_same_seed_same_losses(synthetic):
     cfg = ModelConfig(vocab_size=16, **TINY)
     tc = TrainConfig(batch_size=4, threads=1)
@@ -245,20 +288,20 @@ def test_train_takes_a_warmup_in_steps(cache_dir):
 def test_a_saved_state_of_another_shape_is_refused_before_anything_is_loaded():
     import torch
 
-    from isoflop.train.loop import _State, _Trainer
+    from isoflop.train.trainer import LoopState, Trainer
 
     tc = TrainConfig(batch_size=4, threads=1)
     small = ModelConfig(n_layers=1, d_model=32, n_heads=1, vocab_size=64, seq_len=32)
     wide = ModelConfig(n_layers=1, d_model=48, n_heads=1, vocab_size=64, seq_len=32)
-    mine, other = _Trainer(small, tc, 1e-3, torch.device("cpu"), 0), _Trainer(wide, tc, 1e-3, torch.device("cpu"), 1)
+    mine, other = Trainer(small, tc, 1e-3, torch.device("cpu"), 0), Trainer(wide, tc, 1e-3, torch.device("cpu"), 1)
     before = {k: v.clone() for k, v in mine.model.state_dict().items()}
     notes = []
-    assert "not (" in mine.misfit(other.state({}, _State(step=3)))
-    assert mine.resume(other.state({}, _State(step=3)), "ckpt.pt", notes) is None
+    assert "not (" in mine.misfit(other.state({}, LoopState(step=3)))
+    assert mine.resume(other.state({}, LoopState(step=3)), "ckpt.pt", notes) is None
     assert notes and "ckpt.pt: does not fit this run" in notes[0] and "the run starts over" in notes[0]
     assert all(torch.equal(v, before[k]) for k, v in mine.model.state_dict().items())  # nothing was loaded
     assert "it has no optimizer" in mine.misfit({"model": {}, "np_rng": 0, "torch_rng": 0, "state": {}})
-    same = _Trainer(small, tc, 1e-3, torch.device("cpu"), 5)
-    st = mine.resume(same.state({}, _State(step=7)), "ckpt.pt", notes)
+    same = Trainer(small, tc, 1e-3, torch.device("cpu"), 5)
+    st = mine.resume(same.state({}, LoopState(step=7)), "ckpt.pt", notes)
     assert st.step == 7 and len(notes) == 1
     assert all(torch.equal(v, same.model.state_dict()[k]) for k, v in mine.model.state_dict().items())
