@@ -174,6 +174,7 @@ def train_cmd(
     from isoflop.jsonio import dumps
     from isoflop.runs import RunFolder
     from isoflop.train import TrainConfig, plan_run, train
+    from isoflop.train.spec import RunSpec
 
     data = load_corpus(corpus, tokenizer, cache_dir)
     cfg = model_config(n_params, n_layers, d_model, n_heads, seq_len, data.vocab_size, pos_encoding, untied)
@@ -199,17 +200,7 @@ def train_cmd(
     folder = RunFolder(Path(out)) if out else None
     if folder is not None:
         folder.remove_run_files()  # a rerun into the same folder starts its curves afresh
-        folder.write_config(
-            {
-                "model": cfg.to_dict(),
-                "budget": budget,
-                "train": tcfg.to_dict(),
-                "corpus": corpus,
-                "tokenizer": tokenizer,
-                "seed": seed,
-                "device": device,
-            }
-        )
+        folder.write_config(RunSpec(cfg, budget, tcfg, corpus, tokenizer, seed, device))
     res = train(
         cfg,
         budget,

@@ -19,7 +19,8 @@ from isoflop.laws.fit.frontier import Counting
 from isoflop.model.flops import param_counts
 from isoflop.runs.throughput import Throughput
 from isoflop.sweep.config import AutoSizes, SweepConfig
-from isoflop.sweep.plan import RunSpec, budget_runs, trunk_tips
+from isoflop.sweep.plan import budget_runs, trunk_tips
+from isoflop.train.spec import RunSpec
 
 #: Fewest optimiser steps a planned run may have: shorter runs are mostly warmup.
 MIN_STEPS = 50

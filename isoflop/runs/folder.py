@@ -24,9 +24,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from isoflop.errors import RecordError
+from isoflop.errors import RecordError, ScalingError
 from isoflop.jsonio import dumps, write_json_atomic
 from isoflop.train.record import RunRecord, TrunkState
+from isoflop.train.spec import RunSpec, TrunkSpec
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,9 @@ class _Folder:
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
 
-    def write_config(self, spec: dict) -> None:
-        """Write the resolved spec (atomically)."""
-        write_json_atomic(self.config_path, spec)
-
-    def read_config(self) -> dict | None:
-        """The spec, or None when missing or unreadable."""
-        try:
-            return json.loads(self.config_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
+    def write_config(self, spec: RunSpec | TrunkSpec) -> None:
+        """Write the resolved spec as config.json (atomically)."""
+        write_json_atomic(self.config_path, spec.to_dict())
 
     def append_metrics(self, rows: list[dict]) -> None:
         """Append curve rows to metrics.jsonl."""
@@ -166,6 +160,15 @@ class RunFolder(_Folder):
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def read_spec(self) -> RunSpec | None:
+        """The run's spec (config.json), or None when it has none yet.
+
+        Raises:
+            RecordError: config.json exists but is damaged (not JSON, or not a run spec).
+        """
+        doc = _read_doc(self.config_path)
+        return None if doc is None else _spec_from(RunSpec, doc, self.config_path)
+
     def has_result(self) -> bool:
         """Whether a result.json exists (it may still be damaged: see :meth:`read_result`)."""
         return self.result_path.exists()
@@ -181,16 +184,9 @@ class RunFolder(_Folder):
             RecordError: result.json exists but is damaged (not JSON, or not a record).
         """
         p = self.result_path
-        try:
-            text = p.read_text()
-        except FileNotFoundError:
+        doc = _read_doc(p)
+        if doc is None:
             return None
-        except OSError as e:
-            raise RecordError(f"{p}: cannot read ({e})") from None
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise RecordError(f"{p}: damaged (not valid JSON: {e.msg} at line {e.lineno})") from None
         rec = RunRecord.from_dict(doc, f"{p}: ")
         if curves:
             rows = self.read_metrics()
@@ -227,6 +223,15 @@ class TrunkFolder(_Folder):
     def snapshot_path(self, step: int) -> Path:
         """Where the trunk is saved at branch point ``step``."""
         return self.path / f"at-{step}.pt"
+
+    def read_spec(self) -> TrunkSpec | None:
+        """The trunk's spec (config.json), or None when it has none yet.
+
+        Raises:
+            RecordError: config.json exists but is damaged (not JSON, or not a trunk spec).
+        """
+        doc = _read_doc(self.config_path)
+        return None if doc is None else _spec_from(TrunkSpec, doc, self.config_path)
 
     def remove_checkpoints(self) -> None:
         """Delete the head and every snapshot (once no branch needs them: a sweep has ended)."""
@@ -269,3 +274,31 @@ def run_folder(sweep_dir: str | Path, run_id: str) -> RunFolder:
 
 def _strip_kind(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "kind"}
+
+
+def _read_doc(p: Path):
+    """The JSON document at ``p``, or None when there is no file.
+
+    Raises:
+        RecordError: the file cannot be read, or is not valid JSON.
+    """
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise RecordError(f"{p}: cannot read ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{p}: damaged (not valid JSON: {e.msg} at line {e.lineno})") from None
+
+
+def _spec_from(kind, doc, p: Path):
+    """``kind.from_dict(doc)``, a document that is not one being damage."""
+    try:
+        if not isinstance(doc, dict):
+            raise TypeError("not a JSON object")
+        return kind.from_dict(doc)
+    except (ScalingError, KeyError, TypeError, ValueError) as e:
+        raise RecordError(f"{p}: damaged (not a {kind.__name__}: {type(e).__name__} {e})") from None

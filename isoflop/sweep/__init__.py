@@ -19,9 +19,10 @@ from isoflop.sweep.config import (
     sweep_from_dict,
 )
 from isoflop.sweep.executors import LocalExecutor, RayExecutor, SlurmExecutor, make_executor
-from isoflop.sweep.plan import RunSpec, budget_models, budget_runs, predicted_optimum
+from isoflop.sweep.plan import budget_models, budget_runs, predicted_optimum
 from isoflop.sweep.runner import SweepStatus, run_sweep, sweep_dir_for, sweep_status
 from isoflop.sweep.worker import execute_run
+from isoflop.train.spec import RunSpec
 
 __all__ = [
     "AutoSizes",

@@ -38,12 +38,15 @@ def snapshot(sweep_dir: Path, total_runs: int, total_flops: float, started: floa
             continue
         rows = folder.last_train_rows(2)
         if rows:
-            cfg = folder.read_config() or {}
+            try:
+                spec = folder.read_spec()
+            except RecordError:  # a damaged config: the run's progress counts, its budget is unknown
+                spec = None
             last = rows[-1]
             tps = None
             if len(rows) == 2 and rows[1]["wall_time_s"] > rows[0]["wall_time_s"]:
                 tps = (rows[1]["tokens"] - rows[0]["tokens"]) / (rows[1]["wall_time_s"] - rows[0]["wall_time_s"])
-            budget, start = cfg.get("budget") or 0, cfg.get("start_flops") or 0.0
+            budget, start = (spec.budget, spec.start_flops) if spec is not None else (0.0, 0.0)
             own = last["flops"] - start
             eta = (budget - last["flops"]) / (own / max(last["wall_time_s"], 1e-9)) if budget and own > 0 else None
             active.append(

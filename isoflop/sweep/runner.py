@@ -242,7 +242,7 @@ def _simulate(root: Path, specs, simulator) -> None:
     for spec in specs:
         folder = run_folder(root, spec.run_id)
         folder.clear()
-        folder.write_config(spec.to_dict())
+        folder.write_config(spec)
         folder.write_result(simulator.record(spec))
     from isoflop.runs.folder import trunk_folder
 

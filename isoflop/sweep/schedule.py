@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from isoflop.sweep.plan import RunSpec
 from isoflop.sweep.worker import execute_run, grow
+from isoflop.train.spec import RunSpec
 
 
 @dataclass(frozen=True)

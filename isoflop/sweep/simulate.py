@@ -26,8 +26,9 @@ from isoflop.errors import ConfigError
 from isoflop.laws.surface import Surface
 from isoflop.model.flops import all_flops_per_token, param_counts
 from isoflop.runs.throughput import DEFAULT, Throughput
-from isoflop.sweep.plan import RunSpec, trunk_tips
+from isoflop.sweep.plan import trunk_tips
 from isoflop.train.record import RunRecord, TrunkState
+from isoflop.train.spec import RunSpec
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from isoflop.errors import RecordError, ScalingError
+from isoflop.errors import RecordError
 from isoflop.runs.folder import run_folder, trunk_folder
-from isoflop.sweep.plan import RunSpec
 from isoflop.train.record import TrunkState
+from isoflop.train.spec import RunSpec
 
 
 def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
@@ -30,7 +30,7 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
         folder.set_aside(why)  # redo the run from scratch; the damaged files are kept aside
     if done is not None:
         return {"run_id": spec.run_id, "status": done.status, "skipped": True}
-    folder.write_config(spec.to_dict())
+    folder.write_config(spec)
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
@@ -61,12 +61,11 @@ def examine(folder, spec: RunSpec):
         return rec, None
     if not folder.config_path.exists():
         return None, None
-    cfg = folder.read_config()
     try:
-        other = RunSpec.from_dict(cfg).run_id if isinstance(cfg, dict) else None
-    except (ScalingError, KeyError, TypeError, ValueError):  # a spec that does not read back is damage
-        other = None
-    if other != spec.run_id:
+        written = folder.read_spec()
+    except RecordError:  # a spec that does not read back is damage
+        written = None
+    if written is None or written.run_id != spec.run_id:
         return None, f"{folder.config_path}: damaged (not the spec of run {spec.run_id})"
     return None, None
 
@@ -149,17 +148,10 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     snap = tf.snapshot_path(spec.branch_step)
     if snap.exists() and checkpoint_step(snap) == spec.branch_step:
         return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": True}
-    tf.write_config(
-        {
-            "trunk_id": spec.trunk_id,
-            "model": spec.model.to_dict(),
-            "train": spec.train.to_dict(),
-            "corpus": spec.corpus,
-            "tokenizer": spec.tokenizer,
-            "seed": spec.seed,
-            "warmup_steps": spec.trunk_warmup_steps,
-        }
-    )
+    trunk = spec.trunk
+    if trunk is None:
+        raise ValueError(f"run {spec.run_id} is not a WSD branch: it has no trunk to grow")
+    tf.write_config(trunk)
     head = checkpoint_step(tf.head_path)
     if head <= spec.branch_step:
         tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed

@@ -51,6 +51,30 @@ def test_trunks_serve_every_budget_and_are_counted_once(wsd_sweep):
     assert all(_steps_once(f) for f in run_folders(res / "w")) and all(_steps_once(t) for t in trunk_folders(res / "w"))
 
 
+def test_every_config_json_is_one_spec_shape(wsd_sweep, tmp_path, cache_dir):
+    """Run folders, trunk folders and ``scaling train --out`` write config.json through RunSpec/TrunkSpec: each
+    reads back to the spec whose id names its folder, and a trunk's keys are its branches' less the budget's."""
+    _, res, _ = wsd_sweep
+    runs, trunks = run_folders(res / "w"), trunk_folders(res / "w")
+    for f in runs:
+        assert f.read_spec().run_id == f.run_id
+    branch = runs[0].read_spec()
+    for t in trunks:
+        assert t.read_spec().trunk_id == t.trunk_id
+    trunk_keys = set(json.loads(trunks[0].config_path.read_text()))
+    branch_keys = set(json.loads(runs[0].config_path.read_text()))
+    assert trunk_keys == branch_keys - {"budget", "run_id", "branch_step", "start_flops"}
+    assert branch.trunk.trunk_id in {t.trunk_id for t in trunks}
+    out = tmp_path / "one"
+    args = ["train", "--n-layers", "1", "--d-model", "32", "--seq-len", "32", "--budget", "1e9", "--data"]
+    args += ["synthetic", "--out", str(out), "--cache-dir", str(cache_dir), "--peak-tflops", "0.1", "--threads", "1"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    one = RunFolder(out).read_spec()
+    assert one.budget == 1e9 and one.trunk is None
+    own = set(json.loads(RunFolder(out).config_path.read_text()))
+    assert own == branch_keys - {"trunk_warmup_steps", "trunk_id", "branch_step", "start_flops"}
+
+
 def test_the_largest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):
     sweep, res, _ = wsd_sweep
     data = load_corpus("synthetic", cache_dir=cache_dir)
