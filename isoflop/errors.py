@@ -17,8 +17,10 @@ class ScalingError(Exception):
     """Bad input, named: the message says which file, row, key or value, and what is wrong.
 
     Attributes:
-        partial: whatever was computed before the error (for example the runs of
-            a sweep that did finish), or None.
+        partial: whatever was computed before the error, or None: a sweep cut short holds the
+            :class:`~isoflop.sweep.runner.SweepStatus` of the runs that finished, an adaptive sweep its
+            :class:`~isoflop.design.adaptive.AdaptiveResult`. When it has a ``summary()``, the CLI's one line
+            ends with that summary's first line.
     """
 
     def __init__(self, message: str, *, partial=None):

@@ -55,7 +55,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ScalingError as e:
-            raise InputError(" ".join(str(e).split("\n")[:1]) or type(e).__name__) from None
+            raise InputError(_one_line(e)) from None
         except click.UsageError as e:  # a bad option value or a missing argument: one line, not the usage block
             where = e.ctx.command_path if e.ctx is not None else ctx.command_path
             raise InputError(f"{where}: {e.format_message()} (see {where} --help)") from None
@@ -65,6 +65,15 @@ class _Group(click.Group):
             raise InputError(
                 f"{e.filename}: cannot read or write ({e.strerror or e}); finished runs and files are kept"
             ) from None
+
+
+def _one_line(e: ScalingError) -> str:
+    """The error's first line, and what was computed before it when it says (``partial.summary()``)."""
+    line = str(e).split("\n")[0] or type(e).__name__
+    summary = getattr(e.partial, "summary", None)
+    if callable(summary):
+        line += f" (kept from before it: {summary().splitlines()[0]})"
+    return line
 
 
 @click.group(cls=_Group)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isoflop.errors import ConfigError, LawError, RecordError
+from isoflop.errors import ConfigError, LawError, RecordError, ScalingError
 
 LOG = "adaptive.jsonl"
 ACTIONS = ("continue", "add-budget", "add-seed", "stop")
@@ -94,12 +94,20 @@ def _append(root: Path, d: Decision) -> None:
 
 @dataclass(frozen=True)
 class AdaptiveResult:
+    """The decisions an adaptive sweep logged, and the sweep (budgets, seeds) they led to."""
+
     decisions: tuple[Decision, ...]
     sweep: object
 
     @property
     def final(self) -> Decision:
         return self.decisions[-1]
+
+    def summary(self) -> str:
+        if not self.decisions:
+            return f"no decision logged yet in {LOG}"
+        d = self.final
+        return f"{len(self.decisions)} decision(s) in {LOG}, the last '{d.action}' after {d.budgets_done} budgets"
 
 
 def run_adaptive(
@@ -173,65 +181,80 @@ def run_adaptive(
     last = log[-1] if log else None
     done: list[float] = [] if last is None or last.action == "add-seed" else sorted(last.budgets)[: last.budgets_done]
     width: dict = dict(last.width) if last is not None else {}
-    while True:
-        budgets = sorted(current.budgets)
-        todo = [b for b in budgets if b not in done]
-        if not todo:
-            move = _extend(
-                current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput, replicates, seed, width
-            )
-            decide(move)
-            if move.action == "stop":
-                break
-            current = replace(current, budgets=move.budgets, seeds=move.seeds)
-            if move.action == "add-seed":
-                done = []  # every budget gets its new seed's runs
-            continue
-        b = todo[0]
-        run_sweep(
-            current,
-            new_executor(),
-            results_root=results_root,
-            cache_dir=cache_dir,
-            progress=progress,
-            simulate=simulate,
-            only=(b,),
-            keep_trunks=True,
-        )
-        done.append(b)
-        spent = _spent(root, done, current.seeds, workers)
-        width = _widths(root, done, current.seeds, target, methods, n_bootstrap, seed) if len(done) >= 3 else {}
-        base = dict(
-            budgets_done=len(done),
-            budgets=tuple(budgets),
-            seeds=current.seeds,
-            width=width,
-            cost_flops=spent[0],
-            cost_wall_s=spent[1],
-        )
-        over = (cap_s is not None and spent[1] >= cap_s) or (cap_flops is not None and spent[0] >= cap_flops)
-        widest = max(width.values()) if width and len(width) == len(methods) else None
-        if until_width is not None and widest is not None and widest <= until_width:
-            decide(
-                Decision(
-                    "stop",
-                    f"every interval is at most {until_width:g}x (widest {widest:.2f}x) after {len(done)} budgets",
-                    **base,
+    try:
+        while True:
+            budgets = sorted(current.budgets)
+            todo = [b for b in budgets if b not in done]
+            if not todo:
+                move = _extend(
+                    current,
+                    root,
+                    vocab,
+                    target,
+                    methods,
+                    cap_s,
+                    cap_flops,
+                    workers,
+                    throughput,
+                    replicates,
+                    seed,
+                    width,
                 )
+                decide(move)
+                if move.action == "stop":
+                    break
+                current = replace(current, budgets=move.budgets, seeds=move.seeds)
+                if move.action == "add-seed":
+                    done = []  # every budget gets its new seed's runs
+                continue
+            b = todo[0]
+            run_sweep(
+                current,
+                new_executor(),
+                results_root=results_root,
+                cache_dir=cache_dir,
+                progress=progress,
+                simulate=simulate,
+                only=(b,),
+                keep_trunks=True,
             )
-            break
-        if over:
-            decide(Decision("stop", f"the cost cap is spent ({_spent_text(spent, cap_s, cap_flops)})", **base))
-            break
-        if len(done) < len(budgets):
-            why = (
-                f"widest interval {widest:.2f}x > {until_width:g}x"
-                if widest is not None and until_width
-                else "fewer than 3 budgets fitted"
-                if not width
-                else f"widest interval {widest:.2f}x"
+            done.append(b)
+            spent = _spent(root, done, current.seeds, workers)
+            width = _widths(root, done, current.seeds, target, methods, n_bootstrap, seed) if len(done) >= 3 else {}
+            base = dict(
+                budgets_done=len(done),
+                budgets=tuple(budgets),
+                seeds=current.seeds,
+                width=width,
+                cost_flops=spent[0],
+                cost_wall_s=spent[1],
             )
-            decide(Decision("continue", f"{why}; next planned budget {todo[1]:.3g}", **base))
+            over = (cap_s is not None and spent[1] >= cap_s) or (cap_flops is not None and spent[0] >= cap_flops)
+            widest = max(width.values()) if width and len(width) == len(methods) else None
+            if until_width is not None and widest is not None and widest <= until_width:
+                decide(
+                    Decision(
+                        "stop",
+                        f"every interval is at most {until_width:g}x (widest {widest:.2f}x) after {len(done)} budgets",
+                        **base,
+                    )
+                )
+                break
+            if over:
+                decide(Decision("stop", f"the cost cap is spent ({_spent_text(spent, cap_s, cap_flops)})", **base))
+                break
+            if len(done) < len(budgets):
+                why = (
+                    f"widest interval {widest:.2f}x > {until_width:g}x"
+                    if widest is not None and until_width
+                    else "fewer than 3 budgets fitted"
+                    if not width
+                    else f"widest interval {widest:.2f}x"
+                )
+                decide(Decision("continue", f"{why}; next planned budget {todo[1]:.3g}", **base))
+    except ScalingError as e:  # a later step cannot run: the decisions so far are logged and said
+        e.partial = AdaptiveResult(tuple(log), current)
+        raise
     from isoflop.runs.store import trunk_folders
 
     for tf in trunk_folders(root):  # stopped: no branch needs a trunk's head or snapshots any more

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from isoflop.errors import ConfigError, RecordError
+from isoflop.errors import ConfigError, RecordError, ScalingError
 from isoflop.model.flops import param_counts
 from isoflop.runs.cost import folder_cost
 from isoflop.runs.store import (
@@ -165,6 +165,8 @@ def run_sweep(
     Raises:
         ConfigError: the sweep's device is not available here, or the folder holds runs of the other kind.
         DataError: the corpus cannot be built.
+        ScalingError: raised once runs have started (a budget refined from finished ones cannot be planned):
+            its ``partial`` is the :class:`SweepStatus` of the runs that finished, which are kept and tabled.
     """
     from isoflop.data.corpus import load_corpus
 
@@ -216,6 +218,11 @@ def run_sweep(
                 _simulate(root, todo, simulate)
             elif todo:
                 run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
+    except ScalingError as e:  # a later budget cannot be planned: what finished is tabled and said
+        write_runs_csv(root)
+        if e.partial is None:
+            e.partial = sweep_status(sweep, results_root)
+        raise
     finally:
         executor.close()
     # No branch of this sweep needs a trunk's head or snapshots any more, nor a finished run its checkpoint

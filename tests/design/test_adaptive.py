@@ -158,3 +158,38 @@ def test_a_wsd_sweep_grows_each_trunk_once_across_steps(tmp_path):
     assert max(r.budget_flops for r in recs) > 1.6e10 or max(r.seed for r in recs) > 0  # it was extended
     assert res.sweep.warmup_budget == 1.6e10
     assert any(d.action in ("add-budget", "add-seed", "stop") for d in res.decisions)
+
+
+def test_an_error_cut_short_carries_what_finished(tmp_path):
+    """A ScalingError raised once runs have started (here by the caller's progress hook, at the third budget)
+    carries what was computed before it: a sweep's SweepStatus (its runs tabled in runs.csv), an adaptive
+    sweep's logged decisions; the CLI's one line ends with its summary."""
+    from isoflop.cli import _one_line
+    from isoflop.sweep import run_sweep
+
+    def third_budget_fails(event):
+        if event.get("event") == "budget" and event["budget"] == 4e9:
+            raise ConfigError("budget 4e9: cannot be planned")
+
+    sw = load_sweep(write(tmp_path, SWEEP.format()))
+    with pytest.raises(ConfigError) as e:
+        run_sweep(
+            sw,
+            make_executor("local", threads_per_run=1),
+            results_root=tmp_path / "s",
+            simulate=SIM,
+            progress=third_budget_fails,
+        )
+    st = e.value.partial
+    assert st.done == st.ok == 10  # the auto sizes refine: budgets are planned and run one at a time
+    assert (tmp_path / "s" / "ad" / "runs.csv").read_text().count("\n") == 11  # header + the 10 finished runs
+    assert (
+        _one_line(e.value)
+        == "budget 4e9: cannot be planned (kept from before it: " + st.summary().splitlines()[0] + ")"
+    )
+    with pytest.raises(ConfigError) as e:
+        _run(tmp_path, until_width=1.01, progress=third_budget_fails)
+    res = e.value.partial
+    assert [d.action for d in res.decisions] == ["continue", "continue"] and res.final.budgets_done == 2
+    assert [d.action for d in read_log(tmp_path / "r" / "ad")] == ["continue", "continue"]
+    assert "2 decision(s)" in _one_line(e.value)
