@@ -34,17 +34,18 @@ from isoflop.design.adaptive import run_adaptive
 from isoflop.design.candidates import design_cost, parse_duration, plan_specs
 from isoflop.laws.analyze import analyze
 from isoflop.laws.table_io import load_runs
-from isoflop.runs.throughput import DEFAULT
+from isoflop.runs.throughput import default_throughput
 from isoflop.sweep import load_sweep, run_sweep
 from isoflop.sweep.executors import make_executor
 from isoflop.sweep.simulate import Simulator
 
+DEFAULT_TP = default_throughput()
 METHODS = ("approach2", "approach3")
 
 
 def obtained(sweep, surface, prior, target, seed, root):
     """Run a design on one hidden truth through the simulated backend; the widest interval and each method's."""
-    sim = Simulator(surface, sigma=prior.sigma, seed_sigma=prior.seed_sigma, seed=seed, throughput=DEFAULT)
+    sim = Simulator(surface, sigma=prior.sigma, seed_sigma=prior.seed_sigma, seed=seed, throughput=DEFAULT_TP)
     run_sweep(sweep, make_executor("local", threads_per_run=1), results_root=root, simulate=sim)
     res = analyze(
         load_runs(Path(root) / sweep.name), methods=",".join(METHODS), targets=[target], n_bootstrap=200, seed=seed
@@ -81,10 +82,10 @@ def main():
     cpu = load_sweep("sweeps/cpu-shakespeare.toml")
     vocab = load_corpus(cpu.corpus, cpu.tokenizer).vocab_size
     cpu_fixed = replace(cpu, sizes=replace(cpu.sizes, refine=False), name="cpu")
-    cpu_cost = design_cost(plan_specs(cpu_fixed, vocab), DEFAULT, 2)
+    cpu_cost = design_cost(plan_specs(cpu_fixed, vocab), DEFAULT_TP, 2)
     cap_s = parse_duration(args.cost) if args.cost else cpu_cost.wall_s
     print(f"prior: {prior.describe()}")
-    print(f"cost model: {DEFAULT.describe()}")
+    print(f"cost model: {DEFAULT_TP.describe()}")
     print(
         f"sweeps/cpu-shakespeare.toml: {cpu_cost.runs} runs, {cpu_cost.flops:.3g} FLOPs, {cpu_cost.wall_s / 60:.1f} min on 2 "
         f"workers; cap {cap_s / 60:.1f} min; target {args.target:.3g}; {args.truths} hidden truths\n"
@@ -96,7 +97,7 @@ def main():
         args.target,
         cap_s=cap_s,
         methods=METHODS,
-        throughput=DEFAULT,
+        throughput=DEFAULT_TP,
         replicates=args.replicates,
         screen=args.screen,
         finalists=args.finalists,
@@ -116,7 +117,7 @@ def main():
             args.target,
             cap_s=0.5 * cap_s,
             methods=METHODS,
-            throughput=DEFAULT,
+            throughput=DEFAULT_TP,
             replicates=args.replicates,
             screen=args.screen,
             finalists=args.finalists,
@@ -168,7 +169,7 @@ def main():
                 args.target,
                 cap_s=args.adaptive_start * cap_s,
                 methods=METHODS,
-                throughput=DEFAULT,
+                throughput=DEFAULT_TP,
                 replicates=args.replicates,
                 screen=args.screen,
                 finalists=args.finalists,
@@ -186,7 +187,7 @@ def main():
         )
         ratios, reached = [], 0
         for i, s in enumerate(truths):
-            sim = Simulator(s, sigma=prior.sigma, seed_sigma=prior.seed_sigma, seed=i, throughput=DEFAULT)
+            sim = Simulator(s, sigma=prior.sigma, seed_sigma=prior.seed_sigma, seed=i, throughput=DEFAULT_TP)
             start = replace(small.sweep if small else best.sweep, name=f"ad{i}")
             res = run_adaptive(
                 start,

@@ -1,8 +1,13 @@
 """Shared synthetic data: runs drawn from a known L(N, D) = E + A/N^α + B/D^β."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+
+#: Small fixtures made from committed reference results by ``tests/fixtures/make_fixtures.py`` (see its docstring).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.36}
 

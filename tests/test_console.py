@@ -8,8 +8,11 @@ import numpy as np
 from isoflop.laws import analyze, load_runs
 from isoflop.laws.report import format_analysis
 from isoflop.laws.text import table, table_style
+from isoflop.model.config import ModelConfig
 from isoflop.runs.folder import run_folder
 from isoflop.sweep.progress import Monitor
+from isoflop.train.config import TrainConfig
+from isoflop.train.spec import RunSpec
 
 
 class _Terminal(io.StringIO):
@@ -18,8 +21,17 @@ class _Terminal(io.StringIO):
 
 
 def _sweep_with_an_active_run(tmp_path):
-    folder = run_folder(tmp_path, "abcdef0123456789")
-    folder.write_config({"budget": 1e9, "start_flops": 0.0})
+    spec = RunSpec(
+        ModelConfig(vocab_size=16, n_layers=1, d_model=32, n_heads=1, seq_len=32),
+        1e9,
+        TrainConfig(batch_size=4),
+        "synthetic",
+        "byte",
+        0,
+        "cpu",
+    )
+    folder = run_folder(tmp_path, spec.run_id)
+    folder.write_config(spec)
     folder.append_metrics(
         [
             {
@@ -33,16 +45,16 @@ def _sweep_with_an_active_run(tmp_path):
             for s in (1, 2)
         ]
     )
-    return tmp_path
+    return tmp_path, spec.run_id
 
 
 def test_the_live_view_draws_a_bar_and_a_table_on_a_terminal_and_plain_lines_elsewhere(tmp_path):
-    root = _sweep_with_an_active_run(tmp_path)
+    root, run_id = _sweep_with_an_active_run(tmp_path)
     term = _Terminal()
     with Monitor(root, 4, 4e9, stream=term, interval=60):
         pass
     out = term.getvalue()
-    assert "━" in out and "abcdef01" in out and "2.800" in out and "runs 0/4" in out
+    assert "━" in out and run_id[:8] in out and "2.800" in out and "runs 0/4" in out
     plain = io.StringIO()
     with Monitor(root, 4, 4e9, stream=plain, interval=60):
         pass

@@ -106,7 +106,7 @@ def plan_cmd(
     from isoflop.design.candidates import parse_duration, to_toml
     from isoflop.jsonio import dumps
     from isoflop.laws.analyze import parse_methods
-    from isoflop.runs.throughput import DEFAULT, Throughput
+    from isoflop.runs.throughput import Throughput, default_throughput
     from isoflop.sweep.config import load_sweep, sweep_from_dict, tomllib
 
     if (cost is None) == (cap_flops is None):
@@ -116,7 +116,7 @@ def plan_cmd(
     base = load_sweep(base_file) if base_file else sweep_from_dict(tomllib.loads(BASE), "built-in base: ")
     if out:
         writable_folder(Path(out).parent, "--out's folder")
-    tp = Throughput.from_sweeps(throughput_from) if throughput_from else DEFAULT
+    tp = Throughput.from_sweeps(throughput_from) if throughput_from else default_throughput()
     prior = load_prior(prior_src, seed=seed)
     click.echo(f"prior: {prior.describe()}", err=True)
     click.echo(f"cost model: {tp.describe()}", err=True)

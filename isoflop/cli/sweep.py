@@ -226,10 +226,10 @@ def _adaptive(
 
 def _simulator(law, noise, seed_noise, sim_seed, throughput_from):
     from isoflop.laws.surface import parse_surface
-    from isoflop.runs.throughput import DEFAULT, Throughput
+    from isoflop.runs.throughput import Throughput, default_throughput
     from isoflop.sweep.simulate import Simulator
 
-    tp = Throughput.from_sweeps(throughput_from) if throughput_from else DEFAULT
+    tp = Throughput.from_sweeps(throughput_from) if throughput_from else default_throughput()
     return Simulator(parse_surface(law), sigma=noise, seed_sigma=seed_noise, seed=sim_seed, throughput=tp)
 
 

@@ -148,7 +148,7 @@ def run_adaptive(
         ConfigError: ``until_width`` ≤ 1, or a cap that is not positive.
     """
     from isoflop.data.corpus import load_corpus
-    from isoflop.runs.throughput import DEFAULT
+    from isoflop.runs.throughput import default_throughput
     from isoflop.sweep.runner import run_sweep, sweep_dir_for
 
     if until_width is not None and not until_width > 1:
@@ -156,7 +156,7 @@ def run_adaptive(
     for name, cap in (("cost", cap_s), ("flops", cap_flops)):
         if cap is not None and not cap > 0:
             raise ConfigError(f"--{name} cap ({cap}) must be positive")
-    throughput = throughput or (simulate.throughput if simulate is not None else DEFAULT)
+    throughput = throughput or (simulate.throughput if simulate is not None else default_throughput())
     if sweep.warmup_shared and sweep.warmup_budget is None:  # a budget added above keeps every trunk grown
         sweep = replace(sweep, warmup_budget=max(sweep.budgets))
     root = sweep_dir_for(sweep, results_root)

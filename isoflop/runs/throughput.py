@@ -8,6 +8,8 @@ log(FLOP/s) = c0 + c1 · log N, held flat outside the sizes it was read from.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import cast
@@ -98,6 +100,13 @@ class Throughput:
         return cls.fit(n, f, w, ", ".join(names) or ", ".join(map(str, folders)))
 
 
-#: Measured on the 2-core development machine (results/cpu-shakespeare, 30 cosine runs, one thread each), for a
-#: package installed without those records: log(FLOP/s) = 20.94 + 0.298 · log N.
-DEFAULT = Throughput(20.94, 0.298, (7.2e3, 6.3e5), 30, "results/cpu-shakespeare on a 2-core CPU, one thread per run")
+#: The default cost model, for a package installed without run records: fitted to the 30 cosine runs of
+#: results/cpu-shakespeare (one thread each, on the 2-core development machine) and shipped as a fit document
+#: (``isoflop/examples/throughput_cpu.json``; ``tests/test_committed.py`` refits it from the committed records).
+DEFAULT_FILE = Path(__file__).resolve().parents[1] / "examples" / "throughput_cpu.json"
+
+
+@functools.cache
+def default_throughput() -> Throughput:
+    """The shipped cost model of a 2-core CPU (:data:`DEFAULT_FILE`), read once."""
+    return Throughput.from_dict(json.loads(DEFAULT_FILE.read_text()))

@@ -25,7 +25,7 @@ import numpy as np
 from isoflop.errors import ConfigError
 from isoflop.laws.surface import Surface
 from isoflop.model.flops import all_flops_per_token, param_counts
-from isoflop.runs.throughput import DEFAULT, Throughput
+from isoflop.runs.throughput import Throughput, default_throughput
 from isoflop.sweep.plan import trunk_tips
 from isoflop.train.record import RunRecord, TrunkState
 from isoflop.train.spec import RunSpec
@@ -48,7 +48,7 @@ class Simulator:
     sigma: float = 0.01
     seed_sigma: float = 0.0
     seed: int = 0
-    throughput: Throughput = field(default=DEFAULT)
+    throughput: Throughput = field(default_factory=default_throughput)
     pivot: float = 1e5
 
     def __post_init__(self):

@@ -2,20 +2,20 @@
 
 import base64
 import io
+import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 from click.testing import CliRunner
+from conftest import FIXTURES
 
 from isoflop.cli import main
 from isoflop.laws import analyze, load_runs
 from isoflop.laws.answer import AVERAGE, PREFERENCE, choose_answer, human
 from isoflop.laws.page import default_target
-
-REPO = Path(__file__).resolve().parents[2]
+from isoflop.runs import run_folders
 
 
 class _Page(HTMLParser):
@@ -58,7 +58,10 @@ def _decode(img) -> np.ndarray:
 
 def test_a_report_of_a_real_sweep_holds_the_answer_figures_sensitivity_runs_cost_and_checklist(tmp_path):
     out = tmp_path / "report.html"
-    src = REPO / "results" / "lr-ladder-python"  # a real sweep folder with a diverged run (small: 18 runs)
+    src = tmp_path / "quick"  # a real sweep folder (20 runs), one of whose runs then dies
+    shutil.copytree(FIXTURES / "quick-shakespeare", src)
+    dead = run_folders(src)[0]
+    dead.write_result(dead.read_spec().failed_record("the worker died (SIGKILL)"))
     r = CliRunner().invoke(main, ["report", str(src), "--out", str(out), "--target", "1e15", "--bootstrap", "60"])
     assert r.exit_code == 0, r.output
     assert r.output.startswith("At 1e+15 FLOPs:") and f"wrote {out}" in r.output
@@ -73,7 +76,7 @@ def test_a_report_of_a_real_sweep_holds_the_answer_figures_sensitivity_runs_cost
     assert "failed" in page.cells  # the run that did not finish is listed, with its reason
     for item in ("Functional form", "Counting of N, D and C", "Optimiser and schedule", "Data", "Seeds", "Excluded"):
         assert item in page.cells
-    assert any("python" in c for c in page.cells)  # the corpus, read from sweep.json
+    assert any("shakespeare" in c for c in page.cells)  # the corpus, read from sweep.json
     assert any("min of run time" in p for p in page.paragraphs)
     assert "choice" in page.cells  # the sensitivity table's header
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import synthetic_runs
+from conftest import FIXTURES, synthetic_runs
 
 from isoflop import AnalysisResult, analyze, load_runs
 from isoflop.errors import LawError, RecordError
@@ -67,15 +67,13 @@ def test_old_or_broken_fit_files_are_named(result, tmp_path):
 
 
 def test_an_interval_over_100x_is_labelled_unconstrained_not_printed():
-    """The committed Pig Latin sweep: Approach 2's interval on N_opt(1e15) spans hundreds of times."""
-    from pathlib import Path
-
+    """The Pig Latin sweep's table: Approach 2's interval on N_opt(1e15) spans hundreds of times."""
     from isoflop.laws import analyze, load_runs
     from isoflop.laws.report import format_analysis
     from isoflop.laws.result import UNCONSTRAINED
 
     res = analyze(
-        load_runs(Path(__file__).resolve().parents[2] / "results" / "piglatin"),
+        load_runs(FIXTURES / "piglatin.csv"),
         methods="approach2,approach3",
         targets=[1e15],
         n_bootstrap=200,

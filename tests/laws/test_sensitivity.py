@@ -1,18 +1,15 @@
 """The sensitivity report: the answer under every choice, its spread, and warnings on conditioning."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import synthetic_runs, true_nopt
+from conftest import FIXTURES, synthetic_runs, true_nopt
 
 from isoflop import analyze, load_runs
 from isoflop.cli import main
 from isoflop.laws.sensitivity import sensitivity
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_choice_gives_a_row_and_a_well_specified_table_barely_moves():
@@ -37,7 +34,7 @@ def test_a_sweep_folder_adds_the_recount_and_the_cli_writes_report_json_and_figu
         main,
         [
             "fit",
-            str(REPO / "results" / "quick-shakespeare"),
+            str(FIXTURES / "quick-shakespeare"),
             "--target",
             "1e15",
             "--bootstrap",
@@ -55,9 +52,7 @@ def test_a_sweep_folder_adds_the_recount_and_the_cli_writes_report_json_and_figu
     assert any(row["variant"] == "frontier under C = 6ND" for row in sens["rows"])  # a Chinchilla-counted sweep
     assert sens["spread"]["1e+15"]["params"] >= sens["spread"]["1e+15"]["params_without_approach1"] >= 1
     assert (tmp_path / "sensitivity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    r = CliRunner().invoke(
-        main, ["fit", str(REPO / "results" / "quick-shakespeare"), "--sensitivity", "--bootstrap", "0"]
-    )
+    r = CliRunner().invoke(main, ["fit", str(FIXTURES / "quick-shakespeare"), "--sensitivity", "--bootstrap", "0"])
     assert r.exit_code == 2 and "--sensitivity reports N_opt and D_opt at the targets" in r.output
 
 

@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from isoflop import analyze, load_runs
 from isoflop.data import load_corpus
@@ -13,7 +14,6 @@ from isoflop.model.config import ModelConfig
 from isoflop.runs import SCHEMA_VERSION, RunFolder, RunRecord, iter_records, runs_frame
 from isoflop.train import TrainConfig, train
 
-REPO = Path(__file__).resolve().parents[2]
 TINY = dict(n_layers=1, d_model=32, n_heads=1, seq_len=32)
 
 
@@ -68,11 +68,11 @@ def test_bad_record_documents_are_named(doc, msg):
 
 
 def test_committed_schema_1_records_still_load():
-    # results/quick-shakespeare was written before records had a schema version, with the curve in result.json too.
-    recs = [r for _, r in iter_records(REPO / "results" / "quick-shakespeare", curves=True)]
+    # Its runs were written before records had a schema version, with the curve in result.json too.
+    recs = [r for _, r in iter_records(FIXTURES / "quick-shakespeare", curves=True)]
     assert len(recs) == 20 and all(isinstance(r, RunRecord) and r.status == "ok" for r in recs)
     assert all(r.curve and r.val_curve and r.model is not None for r in recs)
-    one = RunFolder(REPO / "results" / "one").read_result(curves=True)
+    one = RunFolder(FIXTURES / "one").read_result(curves=True)
     assert one.status == "ok" and one.curve  # a bare `scaling train --out` folder without metrics.jsonl
 
 
@@ -82,7 +82,7 @@ def _snapshot(root: Path) -> dict:
 
 def test_loading_a_sweep_folder_changes_no_file(tmp_path):
     sweep = tmp_path / "quick"
-    shutil.copytree(REPO / "results" / "quick-shakespeare", sweep)
+    shutil.copytree(FIXTURES / "quick-shakespeare", sweep)
     (sweep / "runs.csv").unlink()  # loading must not write it back
     before = _snapshot(sweep)
     table = load_runs(sweep)
@@ -93,7 +93,7 @@ def test_loading_a_sweep_folder_changes_no_file(tmp_path):
 
 def test_a_damaged_record_is_reported_not_fatal(tmp_path):
     sweep = tmp_path / "quick"
-    shutil.copytree(REPO / "results" / "quick-shakespeare", sweep)
+    shutil.copytree(FIXTURES / "quick-shakespeare", sweep)
     torn = sorted((sweep / "runs").iterdir())[0]
     text = (torn / "result.json").read_text()
     (torn / "result.json").write_text(text[: len(text) // 2])  # a write cut short

@@ -17,8 +17,8 @@ from conftest import COSINE_SWEEP, write
 from isoflop.cli import main
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import param_counts
-from isoflop.runs import RunFolder, RunRecord, finished_records, run_folder, run_folders, trunk_folders
-from isoflop.sweep import SweepError, budget_models, budget_runs, load_sweep, predicted_optimum, sweep_from_dict
+from isoflop.runs import RunFolder, RunRecord, finished_records, run_folder, trunk_folders
+from isoflop.sweep import SweepError, budget_models, load_sweep, predicted_optimum, sweep_from_dict
 
 BASE = COSINE_SWEEP
 
@@ -52,21 +52,6 @@ def test_bad_sweep_files_name_the_key_value_and_rule(tmp_path, text, msg):
     with pytest.raises(SweepError, match=None) as e:
         load_sweep(write(tmp_path, text))
     assert msg in str(e.value) and "s.toml" in str(e.value)
-
-
-def test_cosine_run_ids_are_those_of_the_committed_sweep():
-    # The WSD keys joined TrainConfig after results/quick-shakespeare was run: cosine runs must keep their ids,
-    # or the README's main command would train the committed sweep again.
-    repo = Path(__file__).resolve().parents[2]
-    sw = load_sweep(repo / "sweeps" / "quick-shakespeare.toml")
-    specs = budget_runs(sw, min(sw.budgets), 256, [])
-    have = {f.run_id for f in run_folders(repo / "results" / "quick-shakespeare")}
-    assert len(specs) == 5 and all(s.run_id in have for s in specs)
-    assert load_sweep(repo / "sweeps" / "quick-shakespeare.toml", ("schedule=wsd",)).train_config().schedule == "wsd"
-    # WSD is the default of a sweep file; a folder written before the key existed ran cosine, and says so.
-    from isoflop.sweep import sweep_status
-
-    assert sw.schedule == "cosine" and sweep_status(sw, repo / "results").config_changed == ()
 
 
 def test_a_sweep_file_without_a_schedule_runs_wsd(tmp_path):
