@@ -284,39 +284,24 @@ def _fit_groups(
     source, by, table_opts: TableOptions, fit_opts: FitOptions, unc: UncertaintyOptions, targets, as_json, plot_dir
 ):
     """``scaling fit --by COL``: every group fitted on its own, one table of groups (or one JSON document)."""
-    from pathlib import Path
-
     from isoflop.jsonio import dumps
-    from isoflop.laws.groups import analyze_groups
+    from isoflop.laws.groups import fit_groups
 
     if fit_opts.unique_tokens:
         raise click.UsageError("--unique-tokens does not go with --by")
     load = dataclasses.asdict(table_opts)
     where = load.pop("where")
-    groups = analyze_groups(
-        source,
-        by,
-        where=where,
-        load=load,
-        targets=targets,
-        **_analysis_options(fit_opts, unc),
-    )
+    doc = fit_groups(source, by, where=where, load=load, targets=targets, **_analysis_options(fit_opts, unc))
     if as_json:
-        click.echo(dumps({"by": by, "where": list(where), "groups": [g.to_dict() for g in groups]}))
+        click.echo(dumps(doc.to_dict()))
     else:
         from isoflop.cli.console import tables
         from isoflop.laws.report import format_groups
 
         with tables():
-            click.echo(format_groups(by, groups))
-    if plot_dir:
-        from isoflop.laws.plots import save_figures
-
-        for g in groups:
-            if g.result is not None:
-                safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in g.value) or "_"
-                for p in save_figures(g.result, Path(plot_dir) / safe):
-                    click.echo(f"wrote {p}", err=as_json)
+            click.echo(format_groups(by, list(doc.groups)))
+    for p in doc.save_figures(plot_dir) if plot_dir else []:
+        click.echo(f"wrote {p}", err=as_json)
 
 
 @click.command()

@@ -102,8 +102,8 @@ def _open(folder: Path, name: str) -> Corpus:
         name,
         meta["tokenizer"],
         meta["vocab_size"],
-        mm("train.bin", np.uint16),
-        mm("val.bin", np.uint16),
+        np.memmap(folder / "train.bin", dtype=np.uint16, mode="r"),
+        np.memmap(folder / "val.bin", dtype=np.uint16, mode="r"),
         mm("train_mask.bin", np.bool_),
         mm("val_mask.bin", np.bool_),
         meta["val_bytes_per_token"],
@@ -210,9 +210,9 @@ def load_corpus(
         train_text = "\n".join(a for a, _ in parts)
         val_text = "\n".join(b for _, b in parts)
         tok = (
-            ByteTokenizer()
-            if kind == "byte"
-            else BPETokenizer.train(train_text, vocab, cache / "tokenizers" / f"{folder.name}.json")
+            BPETokenizer.train(train_text, vocab, cache / "tokenizers" / f"{folder.name}.json")
+            if vocab is not None
+            else ByteTokenizer()
         )
         tr, va = tok.encode(train_text), tok.encode(val_text)
         if va.size < 2 or tr.size < 2:

@@ -120,7 +120,7 @@ def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> C
         sec = float(throughput.seconds(param_counts(s.model).total, s.planned_cost))
         flops += s.planned_cost
         run_s += sec
-        if s.is_branch:
+        if s.trunk_id is not None:
             chains[s.trunk_id] = chains.get(s.trunk_id, 0.0) + sec
     for tid, s in trunk_tips(specs).items():
         sec = float(throughput.seconds(param_counts(s.model).total, s.start_flops))

@@ -142,8 +142,8 @@ def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int
         truth = truth_surface.optimum(target, res.counting)[0]
         for m in methods:
             p = res.prediction(m, target) if m in res.fitted else None
-            ci = p and p.get("params_ci")
-            if not ci or ci[0] is None or not (ci[0] > 0 and np.isfinite(ci[1])):
+            ci = p.get("params_ci") if p is not None else None
+            if p is None or not ci or ci[0] is None or not (ci[0] > 0 and np.isfinite(ci[1])):
                 out[m]["failed"] += 1
                 continue
             out[m]["width"].append(ci[1] / ci[0])

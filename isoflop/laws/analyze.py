@@ -236,7 +236,7 @@ def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[di
         if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods)
         else None
     )
-    if "approach2" in methods:
+    if "approach2" in methods and a2 is not None:
         fits["approach2"] = a2
         if not a2.params_law.success:
             bad = {s: sum(b.status == s for b in a2.budgets) for s in ("edge", "concave", "too_few")}
@@ -263,7 +263,7 @@ def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[di
         surface = next(((m, fits[m]) for m in ("vpnls", "approach3") if fits[m] is not None and m not in errors), None)
         if "approach2_corrected" in errors:
             pass
-        elif not a2.params_law.success:
+        elif a2 is None or not a2.params_law.success:
             errors["approach2_corrected"] = "Approach 2 has no power law to correct"
         elif surface is None:
             errors["approach2_corrected"] = "needs a parametric surface (VPNLS or Approach 3) to measure the bias on"
@@ -321,7 +321,7 @@ def _bootstrap(r: _Runs, methods, fits: dict, a2, misfit: dict, notes: list, n_b
     a2_samples = None
     flagged = any(t["flagged"] for t in misfit.values())
     tick("bootstrap: approach2", 1, 4)
-    if (fits["approach2"] is not None or fc is not None or flagged) and a2.params_law.success:
+    if (fits["approach2"] is not None or fc is not None or flagged) and a2 is not None and a2.params_law.success:
         a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
     if (fits["approach2"] is not None or flagged) and a2_samples is not None:
         samples["approach2"] = a2_samples
@@ -335,7 +335,7 @@ def _bootstrap(r: _Runs, methods, fits: dict, a2, misfit: dict, notes: list, n_b
     tick("bootstrap: vpnls", 3, 4)
     if fits["vpnls"] is not None and "vpnls" in methods:
         samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], ns, ds, ls, counts).T))
-    if fc is not None:
+    if fc is not None and a2_samples is not None:  # a correction exists only of a fitted Approach 2
         samples["approach2_corrected"] = shift_samples(a2_samples, fc)
     tick("bootstrap: done", 4, 4)
     return samples

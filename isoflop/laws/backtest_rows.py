@@ -95,9 +95,11 @@ def scored_row(
 ) -> BacktestRow:
     pn = p.get("optimal_params") or np.nan
     pt = p.get("optimal_tokens") or np.nan
-    pl = p.get("loss") if p.get("loss") is not None else np.nan
+    loss = p.get("loss")
+    pl = float(loss) if loss is not None else np.nan
     ci = lambda key: tuple(p[key]) if p.get(key) and None not in p[key] else None  # noqa: E731
     pci, tci, lci = ci("params_ci"), ci("tokens_ci"), ci("loss_ci")
+    vl = float(v.loss) if v.loss is not None else np.nan
     return BacktestRow(
         split,
         method,
@@ -115,8 +117,8 @@ def scored_row(
         float(pci[1] / pci[0]) if pci else float("inf"),
         chosen,
         float(pl),
-        float(v.loss),
-        float((pl - v.loss) / v.loss),
+        vl,
+        float((pl - vl) / vl),
         lci,
         _inside(lci, v.loss),
     )

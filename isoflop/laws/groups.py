@@ -10,6 +10,7 @@ a status and its reason, and the others go on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from isoflop.errors import ScalingError, TableError
 from isoflop.laws.analyze import analyze
@@ -38,6 +39,49 @@ class GroupResult:
             "error": self.error or None,
             "analysis": self.result.to_dict(include_samples=False) if self.result is not None else None,
         }
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> GroupResult:
+        analysis = doc.get("analysis")
+        result = AnalysisResult.from_dict(analysis, f"group {doc['value']}") if analysis is not None else None
+        return cls(str(doc["value"]), result, doc.get("error") or "")
+
+    @property
+    def folder_name(self) -> str:
+        """The group's value as a file name (its figures' folder under ``scaling fit --by --plot-dir``)."""
+        return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.value) or "_"
+
+
+@dataclass(frozen=True)
+class GroupedAnalysis:
+    """``scaling fit --by COL``'s document: the column, the filters, and every group's analysis."""
+
+    by: str
+    where: tuple[str, ...]
+    groups: tuple[GroupResult, ...]
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "where": list(self.where), "groups": [g.to_dict() for g in self.groups]}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> GroupedAnalysis:
+        return cls(doc["by"], tuple(doc.get("where", ())), tuple(GroupResult.from_dict(g) for g in doc["groups"]))
+
+    def save_figures(self, plot_dir: str | Path) -> list[Path]:
+        """Each fitted group's figures, in ``plot_dir/<group>/``; the paths written."""
+        from isoflop.laws.plots import save_figures
+
+        out: list[Path] = []
+        for g in self.groups:
+            if g.result is not None:
+                out += save_figures(g.result, Path(plot_dir) / g.folder_name)
+        return out
+
+
+def fit_groups(source, by: str, *, where: tuple[str, ...] = (), load: dict | None = None, **analyze_kw):
+    """:func:`analyze_groups` as one document (:class:`GroupedAnalysis`), for ``scaling fit --by``."""
+    groups = analyze_groups(source, by, where=where, load=load, **analyze_kw)
+    return GroupedAnalysis(by, tuple(where), tuple(groups))
 
 
 def analyze_groups(

@@ -289,7 +289,7 @@ def format_audit(a: Audit) -> str:
         f"D_opt = {a.optimal_tokens:.3g}{_opt_ci(a.tokens_ci)} "
         f"({a.optimal_tokens / a.optimal_params:.3g} tokens per parameter)",
     ]
-    if a.loss is not None:
+    if a.loss is not None and a.optimal_loss is not None:
         lines.append(
             f"predicted loss: this run {a.loss:.4f}, the optimum {a.optimal_loss:.4f} nats/token "
             f"({a.loss - a.optimal_loss:+.4f})"

@@ -141,7 +141,7 @@ class AnalysisResult:
                     rec[f"{ci}_bootstrap"] = list(iv)
                     iv = rel.widen(rec[key], iv, flops, self.level, "params" if key == "optimal_params" else "tokens")
                     rec["extrapolation"] = rel.describe()
-                other = misfit_interval(rec[key], a2[ci]) if misfit else None
+                other = misfit_interval(rec[key], a2[ci]) if a2 is not None else None
                 if other is not None and other[1] / other[0] < iv[1] / iv[0]:
                     iv = other  # Approach 2's, already widened by its own in-table backtest
                     rec["interval_from" if key == "optimal_params" else "tokens_interval_from"] = (

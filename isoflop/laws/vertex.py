@@ -59,7 +59,7 @@ def observed_vertex(
     """
     n, d, l = (np.asarray(x, dtype=float) for x in (n, d, l))
     bf = fit_budget(flops, n, d, l)
-    if bf.status != "ok":
+    if bf.status != "ok" or bf.coeffs is None:
         return None
     dof = n.size - 3
     ss = bf.residual_rms**2 * n.size
@@ -74,5 +74,9 @@ def observed_vertex(
             pn.append(np.clip(b.optimal_params, n.min(), n.max()))
             pd_.append(np.clip(b.optimal_tokens, d.min(), d.max()))
     enough = len(pn) >= n_resamples // 2
-    ci = lambda v: tuple(float(x) for x in np.exp(percentile_interval(np.log(v), 0.95))) if enough else None  # noqa: E731
+
+    def ci(v) -> tuple[float, float] | None:
+        iv = percentile_interval(np.log(v), 0.95) if enough else None
+        return None if iv is None else (float(np.exp(iv[0])), float(np.exp(iv[1])))
+
     return Vertex(float(flops), bf.optimal_params, bf.optimal_tokens, ci(pn), ci(pd_), bf.min_loss, int(n.size))

@@ -113,16 +113,19 @@ def trunk_tips(specs: list[RunSpec]) -> dict[str, RunSpec]:
     """Each WSD trunk of these specs -> its branch with the furthest branch point (the trunk is grown once,
     that far). Independent runs have no trunk."""
     out: dict[str, RunSpec] = {}
+    furthest: dict[str, int] = {}
     for s in specs:
-        if s.is_branch and (s.trunk_id not in out or s.branch_step > out[s.trunk_id].branch_step):
-            out[s.trunk_id] = s
+        b = s.branch
+        if b is not None and b.step > furthest.get(b.trunk_id, -1):
+            out[b.trunk_id], furthest[b.trunk_id] = s, b.step
     return out
 
 
 def shared_trunks(sweep: SweepConfig, vocab_size: int) -> int:
     """How many trunks of a WSD sweep (planned with the prior sizes) serve two or more budgets."""
     seen: dict[str, set] = {}
-    for b in sweep.budgets:
-        for s in budget_runs(sweep, b, vocab_size, []):
-            seen.setdefault(s.trunk_id, set()).add(b)
-    return sum(1 for k, v in seen.items() if k is not None and len(v) > 1)
+    for c in sweep.budgets:
+        for s in budget_runs(sweep, c, vocab_size, []):
+            if s.trunk_id is not None:
+                seen.setdefault(s.trunk_id, set()).add(c)
+    return sum(1 for v in seen.values() if len(v) > 1)

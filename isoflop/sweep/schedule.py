@@ -57,10 +57,11 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
     """The graph of runs still to do: one task per independent run; under WSD, each trunk's growth chain
     (one task per branch point still needed, in order) and one cooldown task per branch after its growth."""
     tasks: list[Task] = []
-    trunks: dict[str, list[RunSpec]] = {}
+    trunks: dict[str, list[tuple[int, RunSpec]]] = {}  # trunk id -> (branch point, branch)
     for s in specs:
-        if s.is_branch:
-            trunks.setdefault(s.trunk_id, []).append(s)
+        b = s.branch
+        if b is not None:
+            trunks.setdefault(b.trunk_id, []).append((b.step, s))
         else:
             tasks.append(
                 Task(f"run:{s.run_id}", execute_run, (s.to_dict(), sweep_dir, cache_dir), spec=s, cost=s.planned_cost)
@@ -68,22 +69,22 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
     for trunk_id, branches in trunks.items():
         prev, at = None, 0
         same: list[str] = []  # the keys of the branches already started from this snapshot
-        branches = sorted(branches, key=lambda b: b.branch_step)
-        for i, s in enumerate(branches):
-            if prev is None or s.branch_step != at:
-                key = f"grow:{trunk_id}:{s.branch_step}"
+        branches = sorted(branches, key=lambda sb: sb[0])
+        for i, (step, s) in enumerate(branches):
+            if prev is None or step != at:
+                key = f"grow:{trunk_id}:{step}"
                 tasks.append(
                     Task(
                         key,
                         grow,
                         (s.to_dict(), sweep_dir, cache_dir),
                         (prev,) if prev else (),
-                        cost=(s.branch_step - at) * s.step_flops,
+                        cost=(step - at) * s.step_flops,
                     )
                 )
-                prev, at, same = key, s.branch_step, []
+                prev, at, same = key, step, []
             # Branches that start at one snapshot (budgets a step apart) run one after another; the last deletes it.
-            last = i + 1 == len(branches) or branches[i + 1].branch_step != s.branch_step
+            last = i + 1 == len(branches) or branches[i + 1][0] != step
             tasks.append(
                 Task(
                     f"run:{s.run_id}",

@@ -124,7 +124,7 @@ class Simulator:
         return [
             TrunkState(
                 tid,
-                steps=s.branch_step,
+                steps=s.as_branch().step,
                 step_flops=s.step_flops,
                 wall_time_s=float(self.throughput.seconds(param_counts(s.model).total, s.start_flops)),
             )

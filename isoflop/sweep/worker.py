@@ -42,8 +42,9 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     except Exception as e:
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
-    if spec.is_branch and not keep_snapshot:  # no other branch starts at this snapshot
-        trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step).unlink(missing_ok=True)
+    branch = spec.branch
+    if branch is not None and not keep_snapshot:  # no other branch starts at this snapshot
+        trunk_folder(sweep_dir, branch.trunk_id).snapshot_path(branch.step).unlink(missing_ok=True)
     return {"run_id": spec.run_id, "status": record.status, "skipped": False}
 
 
@@ -105,15 +106,17 @@ def _independent(spec: RunSpec, data, folder, cache_dir):
 def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
     from isoflop.train.branch import train_branch
 
+    branch = spec.as_branch()
+
     def cooldown():
         return train_branch(
             spec.model,
             spec.budget,
             data,
             spec.train,
-            warmup_steps=spec.trunk_warmup_steps,
-            snapshot_path=trunk_folder(sweep_dir, spec.trunk_id).snapshot_path(spec.branch_step),
-            trunk_id=spec.trunk_id,
+            warmup_steps=branch.trunk.trunk_warmup_steps,
+            snapshot_path=trunk_folder(sweep_dir, branch.trunk_id).snapshot_path(branch.step),
+            trunk_id=branch.trunk_id,
             device=spec.device,
             seed=spec.seed,
             cache_dir=cache_dir,
@@ -144,24 +147,22 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     from isoflop.train.checkpoint import checkpoint_step
 
     spec = RunSpec.from_dict(spec_dict)
-    tf = trunk_folder(sweep_dir, spec.trunk_id)
-    snap = tf.snapshot_path(spec.branch_step)
-    if snap.exists() and checkpoint_step(snap) == spec.branch_step:
-        return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": True}
-    trunk = spec.trunk
-    if trunk is None:
-        raise ValueError(f"run {spec.run_id} is not a WSD branch: it has no trunk to grow")
-    tf.write_config(trunk)
+    branch = spec.as_branch()
+    tf = trunk_folder(sweep_dir, branch.trunk_id)
+    snap = tf.snapshot_path(branch.step)
+    if snap.exists() and checkpoint_step(snap) == branch.step:
+        return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
+    tf.write_config(branch.trunk)
     head = checkpoint_step(tf.head_path)
-    if head <= spec.branch_step:
+    if head <= branch.step:
         tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
     data = data if data is not None else load_corpus(spec.corpus, spec.tokenizer, cache_dir)
     g = grow_trunk(
         spec.model,
         data,
         spec.train,
-        warmup_steps=spec.trunk_warmup_steps,
-        to_step=spec.branch_step,
+        warmup_steps=branch.trunk.trunk_warmup_steps,
+        to_step=branch.step,
         head_path=tf.head_path,
         snapshot_path=snap,
         device=spec.device,
@@ -173,7 +174,7 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     try:
         state = tf.read_state()
     except RecordError:  # a damaged trunk.json: start its accounting again
-        state = TrunkState(spec.trunk_id)
+        state = TrunkState(branch.trunk_id)
     # Steps this growth trained that the trunk had already paid for (its head was lost, or was past the branch
     # point) are counted again, as re-created: the cost is what was spent, not what was kept.
     again = max(0, min(state.steps, g.to_step) - g.from_step) * spec.step_flops
@@ -186,4 +187,4 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
             recreated_flops=state.recreated_flops + again,
         )
     )
-    return {"trunk_id": spec.trunk_id, "step": spec.branch_step, "skipped": False, "recreated": g.recreated}
+    return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": False, "recreated": g.recreated}

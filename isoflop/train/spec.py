@@ -77,6 +77,23 @@ class RunSpec:
         )
 
     @property
+    def branch(self) -> Branch | None:
+        """Where a WSD branch grows from: its trunk and its branch point (None for an independent run)."""
+        trunk = self.trunk
+        return None if trunk is None else Branch(trunk, max(0, cooldown_start(self.steps, self.train.cooldown_frac)))
+
+    def as_branch(self) -> Branch:
+        """:attr:`branch`, for code that only handles branches.
+
+        Raises:
+            ValueError: this run is independent: it has no trunk.
+        """
+        b = self.branch
+        if b is None:
+            raise ValueError(f"run {self.run_id} is not a WSD branch: it has no trunk")
+        return b
+
+    @property
     def steps(self) -> int:
         """The steps the budget buys (at least one: a budget under one step fails when it runs, with the reason)."""
         return max(1, steps_for(self.budget, self.model, self.train.batch_size, self.train.flops_convention))
@@ -84,9 +101,8 @@ class RunSpec:
     @property
     def branch_step(self) -> int | None:
         """The trunk step at which a branch's cooldown starts (as :func:`isoflop.train.branch.branch_point`)."""
-        if not self.is_branch:
-            return None
-        return max(0, cooldown_start(self.steps, self.train.cooldown_frac))
+        b = self.branch
+        return None if b is None else b.step
 
     @property
     def step_flops(self) -> float:
@@ -207,6 +223,18 @@ class TrunkSpec:
             int(d["trunk_warmup_steps"] if "trunk_warmup_steps" in d else d["warmup_steps"]),  # older name
             float(d.get("checkpoint_every_s", 300.0)),
         )
+
+
+@dataclass(frozen=True)
+class Branch:
+    """Where a WSD cooldown branch grows from: its trunk, and the trunk step its cooldown starts at."""
+
+    trunk: TrunkSpec
+    step: int
+
+    @property
+    def trunk_id(self) -> str:
+        return self.trunk.trunk_id
 
 
 def _hash(key: dict) -> str:

@@ -11,7 +11,7 @@ from conftest import TRUTH, synthetic_runs
 from isoflop import load_runs
 from isoflop.cli import main
 from isoflop.errors import TableError
-from isoflop.laws.groups import analyze_groups
+from isoflop.laws.groups import GroupedAnalysis, analyze_groups
 
 
 @pytest.fixture
@@ -79,6 +79,9 @@ def test_each_group_is_fitted_on_its_own_and_a_small_one_gets_a_status(consolida
     doc = json.loads(r.output)
     assert [g["value"] for g in doc["groups"]] == ["web", "code", "tiny"]
     assert doc["groups"][0]["analysis"]["n_used"] == 34
+    back = GroupedAnalysis.from_dict(doc)  # the --by document reads back through its own schema
+    assert back.by == "dataset" and [g.value for g in back.groups] == list(by) and back.groups[2].result.fitted == ()
+    assert back.groups[0].result.approach3.alpha == pytest.approx(by["web"].result.approach3.alpha)
     r = CliRunner().invoke(main, ["fit", str(p), "--by", "dataset", "--bootstrap", "0", "--target", "1e22"])
     assert r.exit_code == 0 and "not fitted: needs at least 5 runs" in r.output
     r = CliRunner().invoke(main, ["fit", str(p), "--by", "colour"])

@@ -129,9 +129,10 @@ def correct_isoflops(
         s = by_c.get(b.flops)
         truth = frontier(surface.E, surface.A, surface.B, surface.alpha, surface.beta, b.flops, counting)
         tn, td = float(truth["optimal_params"][0]), float(truth["optimal_tokens"][0])
-        ok = s is not None and s.status in ("ok", "edge") and np.isfinite(s.optimal_params)
-        bn = s.optimal_params / tn - 1 if ok else np.nan
-        bd = s.optimal_tokens / td - 1 if ok else np.nan
+        ok = s is not None and s.status in ("ok", "edge") and bool(np.isfinite(s.optimal_params))
+        bn = bd = np.nan
+        if s is not None and ok:
+            bn, bd = s.optimal_params / tn - 1, s.optimal_tokens / td - 1
         pos, span, flags = shape[b.flops]
         budgets.append(BudgetBias(b.flops, pos, span, flags, float(bn), float(bd)))
         if ok:

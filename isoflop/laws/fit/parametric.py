@@ -88,10 +88,10 @@ def objective_and_grad(
     # than one pass over all 4,500 starts at once.
     f = np.empty(x.shape[0])
     g = np.empty((x.shape[0], 5))
-    per_row = weights is not None and np.ndim(weights) == 2
     for i in range(0, x.shape[0], _BLOCK):
         sl = slice(i, i + _BLOCK)
-        f[sl], g[sl] = _objective_block(x[sl], log_n, log_d, log_l, delta, weights[sl] if per_row else weights)
+        w = weights[sl] if weights is not None and np.ndim(weights) == 2 else weights  # per start, or shared
+        f[sl], g[sl] = _objective_block(x[sl], log_n, log_d, log_l, delta, w)
     return f, g
 
 
@@ -312,11 +312,7 @@ def fit_parametric(
             candidates.append(res.x[i])
         if len(candidates) == n_polish:
             break
-    best = None
-    for c in candidates:
-        r = _polish(c, log_n, log_d, log_l, delta)
-        if best is None or r.fun < best.fun:
-            best = r
+    best = min((_polish(c, log_n, log_d, log_l, delta) for c in candidates), key=lambda r: r.fun)  # first on ties
     x = best.x
     gmax = float(np.max(np.abs(best.jac)))
     # L-BFGS-B at ftol=1e-15 often ends with "ABNORMAL" when the line search
