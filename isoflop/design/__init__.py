@@ -3,7 +3,8 @@
 ``prior.py`` (what is believed before the sweep: surfaces to simulate from, and the noise),
 ``candidates.py`` (a design: budgets, sizes, seeds, schedule; its plan and cost on this machine),
 ``planner.py`` (simulate replicate sweeps of each candidate, fit them, rank by interval width at the
-target), ``adaptive.py`` (re-plan the runs not yet started as budgets finish).
+target), ``adaptive.py`` (re-plan the runs not yet started as budgets finish), ``decisions.py`` (its log of
+decisions, from which a killed adaptive sweep resumes).
 """
 
 from isoflop.design.candidates import Design, design_cost

@@ -17,97 +17,14 @@ already decided are applied again, finished runs are skipped, and a stop stays a
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from isoflop.errors import ConfigError, LawError, RecordError, ScalingError
-
-LOG = "adaptive.jsonl"
-ACTIONS = ("continue", "add-budget", "add-seed", "stop")
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One check of an adaptive sweep.
-
-    Attributes:
-        action: "continue" (run the next planned budget), "add-budget", "add-seed" or "stop".
-        reason: why, in words.
-        budgets_done: budgets finished when it was decided.
-        budgets, seeds: the plan after the decision.
-        width: method -> measured hi/lo of the 95% interval on N_opt at the target (absent before 3 budgets).
-        predicted: move -> predicted widest interval after it (for extensions).
-        cost_flops, cost_wall_s: spent so far (wall time: run time over the workers).
-    """
-
-    action: str
-    reason: str
-    budgets_done: int
-    budgets: tuple[float, ...]
-    seeds: int
-    width: dict = field(default_factory=dict)
-    predicted: dict = field(default_factory=dict)
-    cost_flops: float = 0.0
-    cost_wall_s: float = 0.0
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["budgets"] = list(self.budgets)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str) -> Decision:
-        try:
-            out = cls(**{**d, "budgets": tuple(float(b) for b in d["budgets"])})
-        except (TypeError, KeyError, ValueError) as e:
-            raise RecordError(f"{where}: not an adaptive decision ({e})") from None
-        if out.action not in ACTIONS:
-            raise RecordError(f"{where}: unknown action {out.action!r}")
-        return out
-
-
-def read_log(root: str | Path) -> list[Decision]:
-    """The decisions of an adaptive sweep folder (a torn last line, from a kill, is dropped)."""
-    path = Path(root) / LOG
-    if not path.exists():
-        return []
-    out = []
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
-        try:
-            out.append(Decision.from_dict(json.loads(line), f"{path}: line {i + 1}"))
-        except (json.JSONDecodeError, RecordError):
-            if i == len(lines) - 1:
-                break  # torn by a kill
-            raise RecordError(f"{path}: line {i + 1} is damaged") from None
-    return out
-
-
-def _append(root: Path, d: Decision) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOG, "a") as f:
-        f.write(json.dumps(d.to_dict()) + "\n")
-
-
-@dataclass(frozen=True)
-class AdaptiveResult:
-    """The decisions an adaptive sweep logged, and the sweep (budgets, seeds) they led to."""
-
-    decisions: tuple[Decision, ...]
-    sweep: object
-
-    @property
-    def final(self) -> Decision:
-        return self.decisions[-1]
-
-    def summary(self) -> str:
-        if not self.decisions:
-            return f"no decision logged yet in {LOG}"
-        d = self.final
-        return f"{len(self.decisions)} decision(s) in {LOG}, the last '{d.action}' after {d.budgets_done} budgets"
+from isoflop.design.decisions import AdaptiveResult, Decision, append_decision, read_log
+from isoflop.errors import ConfigError, LawError, ScalingError
+from isoflop.runs.throughput import Throughput
 
 
 def run_adaptive(
@@ -156,7 +73,6 @@ def run_adaptive(
     for name, cap in (("cost", cap_s), ("flops", cap_flops)):
         if cap is not None and not cap > 0:
             raise ConfigError(f"--{name} cap ({cap}) must be positive")
-    throughput = throughput or (simulate.throughput if simulate is not None else default_throughput())
     if sweep.warmup_shared and sweep.warmup_budget is None:  # a budget added above keeps every trunk grown
         sweep = replace(sweep, warmup_budget=max(sweep.budgets))
     root = sweep_dir_for(sweep, results_root)
@@ -166,12 +82,25 @@ def run_adaptive(
         current = replace(current, budgets=d.budgets, seeds=d.seeds)
     if log and log[-1].action == "stop":
         return AdaptiveResult(tuple(log), current)
-    vocab = load_corpus(current.corpus, current.tokenizer, cache_dir).vocab_size
+    run = _Adaptive(
+        root=root,
+        vocab=load_corpus(current.corpus, current.tokenizer, cache_dir).vocab_size,
+        target=target,
+        methods=tuple(methods),
+        until_width=until_width,
+        cap_s=cap_s,
+        cap_flops=cap_flops,
+        workers=workers,
+        throughput=throughput or (simulate.throughput if simulate is not None else default_throughput()),
+        n_bootstrap=n_bootstrap,
+        replicates=replicates,
+        seed=seed,
+    )
     seen = {(d.action, d.budgets_done, d.budgets, d.seeds) for d in log}
 
     def decide(d: Decision) -> None:
         if (d.action, d.budgets_done, d.budgets, d.seeds) not in seen:
-            _append(root, d)
+            append_decision(root, d)
             log.append(d)
             seen.add((d.action, d.budgets_done, d.budgets, d.seeds))
         if progress:
@@ -183,23 +112,9 @@ def run_adaptive(
     width: dict = dict(last.width) if last is not None else {}
     try:
         while True:
-            budgets = sorted(current.budgets)
-            todo = [b for b in budgets if b not in done]
-            if not todo:
-                move = _extend(
-                    current,
-                    root,
-                    vocab,
-                    target,
-                    methods,
-                    cap_s,
-                    cap_flops,
-                    workers,
-                    throughput,
-                    replicates,
-                    seed,
-                    width,
-                )
+            todo = [b for b in sorted(current.budgets) if b not in done]
+            if not todo:  # the plan is done: extend it, or stop
+                move = run.extend(current, width)
                 decide(move)
                 if move.action == "stop":
                     break
@@ -207,7 +122,6 @@ def run_adaptive(
                 if move.action == "add-seed":
                     done = []  # every budget gets its new seed's runs
                 continue
-            b = todo[0]
             run_sweep(
                 current,
                 new_executor(),
@@ -215,43 +129,16 @@ def run_adaptive(
                 cache_dir=cache_dir,
                 progress=progress,
                 simulate=simulate,
-                only=(b,),
+                only=(todo[0],),
                 keep_trunks=True,
             )
-            done.append(b)
-            spent = _spent(root, done, current.seeds, workers)
-            width = _widths(root, done, current.seeds, target, methods, n_bootstrap, seed) if len(done) >= 3 else {}
-            base = dict(
-                budgets_done=len(done),
-                budgets=tuple(budgets),
-                seeds=current.seeds,
-                width=width,
-                cost_flops=spent[0],
-                cost_wall_s=spent[1],
-            )
-            over = (cap_s is not None and spent[1] >= cap_s) or (cap_flops is not None and spent[0] >= cap_flops)
-            widest = max(width.values()) if width and len(width) == len(methods) else None
-            if until_width is not None and widest is not None and widest <= until_width:
-                decide(
-                    Decision(
-                        "stop",
-                        f"every interval is at most {until_width:g}x (widest {widest:.2f}x) after {len(done)} budgets",
-                        **base,
-                    )
-                )
-                break
-            if over:
-                decide(Decision("stop", f"the cost cap is spent ({_spent_text(spent, cap_s, cap_flops)})", **base))
-                break
-            if len(done) < len(budgets):
-                why = (
-                    f"widest interval {widest:.2f}x > {until_width:g}x"
-                    if widest is not None and until_width
-                    else "fewer than 3 budgets fitted"
-                    if not width
-                    else f"widest interval {widest:.2f}x"
-                )
-                decide(Decision("continue", f"{why}; next planned budget {todo[1]:.3g}", **base))
+            done.append(todo[0])
+            width = run.widths(done, current.seeds) if len(done) >= 3 else {}
+            check = run.check(current, done, width)
+            if check is not None:
+                decide(check)
+                if check.action == "stop":
+                    break
     except ScalingError as e:  # a later step cannot run: the decisions so far are logged and said
         e.partial = AdaptiveResult(tuple(log), current)
         raise
@@ -260,6 +147,68 @@ def run_adaptive(
     for tf in trunk_folders(root):  # stopped: no branch needs a trunk's head or snapshots any more
         tf.remove_checkpoints()
     return AdaptiveResult(tuple(log), current)
+
+
+@dataclass(frozen=True)
+class _Adaptive:
+    """What an adaptive sweep checks against, fixed for the whole sweep: its folder, target, scored
+    methods, stopping width, cost cap, workers and cost model, and the settings of its refits."""
+
+    root: Path
+    vocab: int
+    target: float
+    methods: tuple[str, ...]
+    until_width: float | None
+    cap_s: float | None
+    cap_flops: float | None
+    workers: int
+    throughput: Throughput
+    n_bootstrap: int
+    replicates: int
+    seed: int
+
+    def spent(self, budgets, seeds: int) -> tuple[float, float]:
+        return _spent(self.root, budgets, seeds, self.workers)
+
+    def spent_text(self, spent) -> str:
+        return _spent_text(spent, self.cap_s, self.cap_flops)
+
+    def widths(self, budgets, seeds: int) -> dict:
+        return _widths(self.root, budgets, seeds, self.target, self.methods, self.n_bootstrap, self.seed)
+
+    def check(self, current, done: list[float], width: dict) -> Decision | None:
+        """The check after a budget: stop at the target width or the cap, else run the next planned budget;
+        None when the plan is done (:meth:`extend` decides then)."""
+        budgets = sorted(current.budgets)
+        spent = self.spent(done, current.seeds)
+        base = dict(
+            budgets_done=len(done),
+            budgets=tuple(budgets),
+            seeds=current.seeds,
+            width=width,
+            cost_flops=spent[0],
+            cost_wall_s=spent[1],
+        )
+        widest = max(width.values()) if width and len(width) == len(self.methods) else None
+        if self.until_width is not None and widest is not None and widest <= self.until_width:
+            why = f"every interval is at most {self.until_width:g}x (widest {widest:.2f}x) after {len(done)} budgets"
+            return Decision("stop", why, **base)
+        if (self.cap_s is not None and spent[1] >= self.cap_s) or (
+            self.cap_flops is not None and spent[0] >= self.cap_flops
+        ):
+            return Decision("stop", f"the cost cap is spent ({self.spent_text(spent)})", **base)
+        todo = [b for b in budgets if b not in done]
+        if not todo:
+            return None
+        if widest is not None and self.until_width:
+            why = f"widest interval {widest:.2f}x > {self.until_width:g}x"
+        else:
+            why = "fewer than 3 budgets fitted" if not width else f"widest interval {max(width.values()):.2f}x"
+        return Decision("continue", f"{why}; next planned budget {todo[0]:.3g}", **base)
+
+    def extend(self, current, width: dict) -> Decision:
+        """The planned budgets are done: add a budget or a seed (see :func:`_extend`), or stop."""
+        return _extend(self, current, width)
 
 
 def _spent(root: Path, budgets, seeds: int, workers: int) -> tuple[float, float]:
@@ -309,9 +258,7 @@ def _widths(root: Path, budgets, seeds: int, target: float, methods, n_bootstrap
     return out
 
 
-def _extend(
-    current, root, vocab, target, methods, cap_s, cap_flops, workers, throughput, replicates, seed, width
-) -> Decision:
+def _extend(run: _Adaptive, current, width: dict) -> Decision:
     """The planned budgets are done: add a budget above the top or a seed, whichever the planner predicts
     narrows the widest interval more, within the cap; or stop."""
     from isoflop.design.candidates import design_cost
@@ -321,6 +268,14 @@ def _extend(
     from isoflop.runs.store import finished_records
     from isoflop.sweep.plan import budget_runs
 
+    root, vocab, target, methods, seed = run.root, run.vocab, run.target, run.methods, run.seed
+    cap_s, cap_flops, workers, throughput, replicates = (
+        run.cap_s,
+        run.cap_flops,
+        run.workers,
+        run.throughput,
+        run.replicates,
+    )
     budgets = sorted(current.budgets)
     spent = _spent(root, budgets, current.seeds, workers)
     base = dict(
