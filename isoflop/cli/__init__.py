@@ -15,13 +15,13 @@ import click
 from isoflop.cli.backtest import backtest_cmd
 from isoflop.cli.fit import audit, fit
 from isoflop.cli.ladder import ladder_cmd
-from isoflop.cli.options import DIST
 from isoflop.cli.plan import plan_cmd
 from isoflop.cli.report import report_cmd
 from isoflop.cli.sweep import sweep
 from isoflop.cli.train import flops, train_cmd
 from isoflop.cli.validate import validate_cmd
 from isoflop.errors import ScalingError
+from isoflop.meta import DIST
 
 #: The file system's answers about a named file that are the environment's fault (a full disk, a read-only or
 #: unwritable folder, a vanished path): one line and exit 2. Any other OSError is a bug and keeps its traceback.

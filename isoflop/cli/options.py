@@ -74,10 +74,6 @@ def flops_values(ctx, param, values):
     return tuple(out) if isinstance(values, tuple) else (out[0] if out else None)
 
 
-#: The distribution's name on PyPI ("scaling" there is an unrelated 2018 unit-conversion package).
-DIST = "isoflop"
-
-
 def writable_folder(folder, what: str = "the folder") -> None:
     """Fail with one line, before any work, when ``folder`` cannot be created or written (a file in the way, a
     read-only or full disk)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from pathlib import Path
 
 from isoflop.errors import ConfigError, RecordError
@@ -19,6 +18,7 @@ from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
 from isoflop.laws.page import PageInput, default_target, render_html, render_markdown
 from isoflop.laws.table_io import load_runs
+from isoflop.meta import package_version
 from isoflop.runs.cost import folder_cost
 from isoflop.runs.store import is_sweep_dir, iter_records, read_manifest
 
@@ -70,7 +70,7 @@ def build_page(
         sweep_doc,
         cost,
         bad,
-        f"Written by isoflop {version('isoflop')} on {time.strftime('%Y-%m-%d %H:%M')}.",
+        f"Written by isoflop {package_version()} on {time.strftime('%Y-%m-%d %H:%M')}.",
     )
 
 

@@ -69,7 +69,12 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
     ax.set_xscale("log")
     ax.set_xlabel("model size N (parameters)")
     ax.set_ylabel("final loss L (nats/token)")
-    ax.set_title("IsoFLOP profiles (hollow, dashed: excluded budgets)")
+    excluded = sum(float(c) not in used for c in budgets)
+    ax.set_title(
+        f"IsoFLOP profiles (hollow, dashed: {excluded} excluded budget{'s' if excluded != 1 else ''})"
+        if excluded
+        else "IsoFLOP profiles"
+    )
     sm = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax)
     sm.set_label("compute budget C (FLOPs)")
     ax.plot([], [], marker="*", ls="none", color="gray", markeredgecolor="black", label="vertex (optimal N)")

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from isoflop.meta import package_version
+
 #: Dense bf16 peaks of common GPUs, in FLOP/s (vendor data sheets, without sparsity).
 GPU_PEAK_FLOPS = {
     "H200": 989e12,
@@ -141,7 +143,7 @@ def versions() -> dict:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
-        "isoflop": _package_version(),
+        "isoflop": package_version(),
         "git_commit": _git_commit(),
     }
 
@@ -153,12 +155,3 @@ def _git_commit() -> str | None:
         return r.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("isoflop")
-    except Exception:
-        return "unknown"

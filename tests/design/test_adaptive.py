@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from conftest import write
 
 from isoflop.cli import main
-from isoflop.design.adaptive import LOG, read_log, run_adaptive
+from isoflop.design.adaptive import run_adaptive
+from isoflop.design.decisions import LOG, read_log
 from isoflop.errors import ConfigError
 from isoflop.laws.surface import Surface
 from isoflop.runs import finished_records

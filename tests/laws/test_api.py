@@ -38,6 +38,7 @@ def test_plot_functions_draw_on_a_given_axes():
     assert plot_optimal(a, "params", ax=axes[1]) is axes[1]
     assert plot_parametric(a, ax=axes[2]) is axes[2]
     assert axes[0].get_xscale() == "log" and "parameters" in axes[0].get_xlabel()
+    assert axes[0].get_title() == "IsoFLOP profiles"  # no budget was excluded, so the title names none
     assert len(axes[1].get_legend().get_texts()) == len(a.fitted) == 5  # one law per approach
     assert axes[2].get_yscale() == "log" and "FLOPs" in axes[2].get_xlabel()
 
