@@ -39,7 +39,7 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
             if spec.is_branch
             else _independent(spec, data, folder, cache_dir)
         ).with_run_id(spec.run_id)
-    except Exception as e:
+    except Exception as e:  # a run that crashes (or cannot load its data) is recorded as failed: the sweep goes on
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
     branch = spec.branch
