@@ -157,6 +157,85 @@ def read_curves(sweep_dir: str | Path, run_ids: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run", "flops", "tokens", "loss"])
 
 
+#: Columns of a sweep's loss-curve table, in the documented curve format (:mod:`isoflop.laws.curves.table`).
+CURVE_COLUMNS = ("run", "N", "step", "tokens", "flops", "lr", "loss", "val_loss", "parent", "branch_step")
+
+
+def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
+    """Every logged step of a sweep's finished ok runs and of its WSD trunks, as one loss-curve table.
+
+    A run's rows are its training rows (``loss`` is the training loss logged at that step, ``lr`` the
+    learning rate there) with its validation losses at the steps they were measured (a step with a validation
+    loss and no training row gets a row of its own). A WSD trunk is the run ``trunk:<id>``; each of its
+    branches names it as ``parent``, with the ``branch_step`` its cooldown started at, and holds only its
+    own rows. Damaged, failed and diverged runs are left out, and so are trunks whose config cannot be read.
+    """
+    from isoflop.model.flops import param_counts
+
+    rows: list[dict] = []
+    for run_id, rec in iter_records(sweep_dir, curves=True):
+        if isinstance(rec, RecordError) or rec.status != "ok" or rec.n_params is None:
+            continue
+        parent = f"trunk:{rec.trunk_id}" if rec.trunk_id else None
+        own = {"run": run_id, "N": float(rec.n_params), "parent": parent, "branch_step": rec.branch_step}
+        val = {int(v["step"]): v["val_loss"] for v in rec.val_curve if v.get("val_loss") is not None}
+        seen = set()
+        for r in rec.curve:
+            step = int(r["step"])
+            seen.add(step)
+            loss = r.get("train_loss")
+            rows.append(
+                {
+                    **own,
+                    "step": step,
+                    "tokens": r.get("tokens"),
+                    "flops": r.get("flops"),
+                    "lr": r.get("lr"),
+                    "loss": loss,
+                    "val_loss": val.get(step),
+                }
+            )
+        for v in rec.val_curve:
+            if int(v["step"]) not in seen and v.get("val_loss") is not None:
+                rows.append(
+                    {
+                        **own,
+                        "step": int(v["step"]),
+                        "tokens": v.get("tokens"),
+                        "flops": v.get("flops"),
+                        "lr": None,
+                        "loss": None,
+                        "val_loss": v["val_loss"],
+                    }
+                )
+    for tf in trunk_folders(sweep_dir):
+        try:
+            spec = tf.read_spec()
+        except RecordError:
+            continue
+        if spec is None:
+            continue
+        n = float(param_counts(spec.model).total)
+        for r in tf.read_metrics():
+            if r.get("kind", "train") == "train":
+                rows.append(
+                    {
+                        "run": f"trunk:{tf.trunk_id}",
+                        "N": n,
+                        "step": int(r["step"]),
+                        "tokens": r.get("tokens"),
+                        "flops": r.get("flops"),
+                        "lr": r.get("lr"),
+                        "loss": r.get("train_loss"),
+                        "val_loss": None,
+                        "parent": None,
+                        "branch_step": None,
+                    }
+                )
+    df = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    return df.sort_values(["run", "step"], kind="stable").reset_index(drop=True)
+
+
 def write_manifest(sweep_dir: str | Path, doc: dict) -> None:
     """Write ``sweep.json``, the resolved config of the sweep that fills the folder."""
     write_json_atomic(Path(sweep_dir) / "sweep.json", doc)

@@ -219,7 +219,7 @@ class TrunkSpec:
             d["corpus"],
             d["tokenizer"],
             int(d["seed"]),
-            d["device"],
+            d.get("device", "cpu"),  # trunk configs written before TrunkSpec had no device
             int(d["trunk_warmup_steps"] if "trunk_warmup_steps" in d else d["warmup_steps"]),  # older name
             float(d.get("checkpoint_every_s", 300.0)),
         )
