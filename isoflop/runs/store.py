@@ -158,14 +158,28 @@ def read_curves(sweep_dir: str | Path, run_ids: list[str]) -> pd.DataFrame:
 
 
 #: Columns of a sweep's loss-curve table, in the documented curve format (:mod:`isoflop.laws.curves.table`).
-CURVE_COLUMNS = ("run", "N", "step", "tokens", "flops", "lr", "loss", "val_loss", "parent", "branch_step")
+CURVE_COLUMNS = (
+    "run",
+    "N",
+    "step",
+    "tokens",
+    "flops",
+    "lr",
+    "loss",
+    "loss_mean",
+    "loss_steps",
+    "val_loss",
+    "parent",
+    "branch_step",
+)
 
 
 def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
     """Every logged step of a sweep's finished ok runs and of its WSD trunks, as one loss-curve table.
 
     A run's rows are its training rows (``loss`` is the training loss logged at that step, ``lr`` the
-    learning rate there) with its validation losses at the steps they were measured (a step with a validation
+    learning rate there, ``loss_mean`` the mean training loss of the ``loss_steps`` steps since the previous
+    row, in runs trained since it was logged) with its validation losses at the steps they were measured (a step with a validation
     loss and no training row gets a row of its own). A WSD trunk is the run ``trunk:<id>``; each of its
     branches names it as ``parent``, with the ``branch_step`` its cooldown started at, and holds only its
     own rows. Damaged, failed and diverged runs are left out, and so are trunks whose config cannot be read.
@@ -192,6 +206,8 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
                     "flops": r.get("flops"),
                     "lr": r.get("lr"),
                     "loss": loss,
+                    "loss_mean": r.get("train_loss_mean"),
+                    "loss_steps": r.get("train_loss_steps"),
                     "val_loss": val.get(step),
                 }
             )
@@ -227,6 +243,8 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
                         "flops": r.get("flops"),
                         "lr": r.get("lr"),
                         "loss": r.get("train_loss"),
+                        "loss_mean": r.get("train_loss_mean"),
+                        "loss_steps": r.get("train_loss_steps"),
                         "val_loss": None,
                         "parent": None,
                         "branch_step": None,

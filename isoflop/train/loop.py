@@ -274,14 +274,15 @@ def run_steps(tr: Trainer, run: RunContext, st: LoopState, stretch: Stretch) -> 
         lv = loss.detach().item()  # synchronises: the step's time is real
         st.t_train += time.perf_counter() - t0
         st.step, st.train_loss = step + 1, lv
+        st.loss_sum, st.loss_n = st.loss_sum + lv, st.loss_n + 1
         if not math.isfinite(lv) or (step >= stretch.warmup and lv > limit):
-            st.curve.append(_curve_row(st.step, plan, lv, lr, time.perf_counter() - run.t_start))
+            st.curve.append(_curve_row(st, plan, lr, time.perf_counter() - run.t_start))
             emit([{"kind": "train", **st.curve[-1]}])
             why = "not finite" if not math.isfinite(lv) else f"above {limit:.3g} = {cfg.diverge_factor} ln V"
             return "diverged", f"training loss {lv:.4g} at step {st.step} ({why})"
         rows = []
         if st.step % curve_every == 0 or st.step == end:
-            st.curve.append(_curve_row(st.step, plan, lv, lr, time.perf_counter() - run.t_start))
+            st.curve.append(_curve_row(st, plan, lr, time.perf_counter() - run.t_start))
             rows.append({"kind": "train", **st.curve[-1]})
         if st.step in stretch.evals:
             st.val_loss = evaluate(model, data, val_windows, T, device, autocast)
@@ -346,12 +347,20 @@ def check_inputs(model_cfg: ModelConfig, data: Corpus, train_cfg: TrainConfig, d
     return device
 
 
-def _curve_row(step: int, plan: Plan, loss: float, lr: float, wall: float) -> dict:
-    return {
-        "step": step,
-        "tokens": plan.tokens_at(step),
-        "flops": plan.flops_at(step),
+def _curve_row(st: LoopState, plan: Plan, lr: float, wall: float) -> dict:
+    """The curve row of the step ``st`` is at: its loss and LR, and the mean training loss over the
+    ``train_loss_steps`` steps since the previous row (this one's included); the mean then starts again."""
+    loss = st.train_loss if st.train_loss is not None else math.nan
+    mean = st.loss_sum / st.loss_n if st.loss_n else math.nan
+    row = {
+        "step": st.step,
+        "tokens": plan.tokens_at(st.step),
+        "flops": plan.flops_at(st.step),
         "train_loss": loss if math.isfinite(loss) else None,
+        "train_loss_mean": mean if math.isfinite(mean) else None,
+        "train_loss_steps": st.loss_n,
         "lr": lr,
         "wall_time_s": wall,
     }
+    st.loss_sum, st.loss_n = 0.0, 0
+    return row

@@ -33,6 +33,10 @@ class LoopState:
     t_train: float = 0.0
     train_loss: float | None = None
     val_loss: float | None = None
+    #: The training losses of the steps since the last curve row (their sum and count), so that each row
+    #: also holds their mean: every step's loss counts, not only the logged one's.
+    loss_sum: float = 0.0
+    loss_n: int = 0
 
     def fresh_curves(self) -> LoopState:
         """This state with empty curves and no training time: a branch's or a trunk growth's own log."""

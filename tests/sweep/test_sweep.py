@@ -334,6 +334,11 @@ def test_checkpoint_resume_gives_the_same_losses(tmp_path, cache_dir):
     assert any("resumed from a checkpoint" in w for w in resumed.warnings)
     assert resumed.val_loss == pytest.approx(full.val_loss, rel=1e-6)
     assert [r["train_loss"] for r in resumed.curve] == pytest.approx([r["train_loss"] for r in full.curve], rel=1e-6)
+    # The mean of the steps between rows survives the interruption too (its sum is in the checkpoint).
+    assert [r["train_loss_steps"] for r in resumed.curve] == [r["train_loss_steps"] for r in full.curve]
+    assert [r["train_loss_mean"] for r in resumed.curve] == pytest.approx(
+        [r["train_loss_mean"] for r in full.curve], rel=1e-6
+    )
 
 
 @pytest.mark.parametrize(

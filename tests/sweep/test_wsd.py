@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import WSD_SWEEP, write
@@ -73,6 +74,24 @@ def test_every_config_json_is_one_spec_shape(wsd_sweep, tmp_path, cache_dir):
     assert one.budget == 1e9 and one.trunk is None
     own = set(json.loads(RunFolder(out).config_path.read_text()))
     assert own == branch_keys - {"trunk_warmup_steps", "trunk_id", "branch_step", "start_flops"}
+
+
+def test_a_wsd_sweep_reads_as_a_curve_table_that_counts_every_step_once(wsd_sweep):
+    """Trunks are the parents of their branches; a branch's whole curve (trunk prefix, then its cooldown)
+    holds the mean loss of every one of its steps exactly once, across the snapshot it started from."""
+    from isoflop.laws.curves import load_curves
+
+    _, res, _ = wsd_sweep
+    ct = load_curves(res / "w")
+    trunks = [c for c in ct.curves if c.run.startswith("trunk:")]
+    recs = {r.run_id: r for r in finished_records(res / "w")}
+    assert len(trunks) == 3 and len(ct) == 3 + len(recs)
+    for t in trunks:
+        for b in ct.branches(t.run):
+            full = ct.full(b.run)
+            assert full.final_val == pytest.approx(recs[b.run].val_loss)
+            assert int(full.loss_steps.sum()) == full.end == recs[b.run].steps
+            assert np.all(np.isfinite(full.loss_mean)) and np.all(np.diff(full.step) > 0)
 
 
 def test_the_largest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):

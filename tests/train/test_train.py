@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -305,3 +306,22 @@ def test_a_saved_state_of_another_shape_is_refused_before_anything_is_loaded():
     st = mine.resume(same.state({}, LoopState(step=7)), "ckpt.pt", notes)
     assert st.step == 7 and len(notes) == 1
     assert all(torch.equal(v, same.model.state_dict()[k]) for k, v in mine.model.state_dict().items())
+
+
+def test_each_curve_row_holds_the_mean_loss_of_every_step_since_the_last(synthetic):
+    """Every step's loss counts: a row's train_loss_mean is the mean over the steps since the previous row,
+    the same steps a run that logs every step records one by one (same seed, same losses)."""
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    every = train(cfg, 5e8, synthetic, TrainConfig(batch_size=4, threads=1, max_curve_points=10**6), peak_flops=1e11)
+    steps = every.steps
+    assert all(r["train_loss_steps"] == 1 and r["train_loss_mean"] == r["train_loss"] for r in every.curve)
+    sparse = train(
+        cfg, 5e8, synthetic, TrainConfig(batch_size=4, threads=1, max_curve_points=steps // 4), peak_flops=1e11
+    )
+    per_step = {r["step"]: r["train_loss"] for r in every.curve}
+    prev = 0
+    assert len(sparse.curve) >= 4
+    for r in sparse.curve:
+        assert r["train_loss_steps"] == r["step"] - prev >= 1
+        assert r["train_loss_mean"] == pytest.approx(np.mean([per_step[s] for s in range(prev + 1, r["step"] + 1)]))
+        prev = r["step"]

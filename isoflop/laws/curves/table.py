@@ -12,7 +12,8 @@ The format (CSV, TSV, JSON, JSON Lines or Parquet; a sweep folder reads as one, 
 ``loss``       the training loss logged there
 =============  ====================================================================================
 
-Optional: ``D`` and ``flops`` (FLOPs by then), ``val_loss`` (a validation loss measured at that step; a row
+Optional: ``loss_mean`` and ``loss_steps`` (the mean training loss of the steps since the previous row, and how
+many; the training loop logs them, so every step's loss counts), ``D`` and ``flops`` (FLOPs by then), ``val_loss`` (a validation loss measured at that step; a row
 may hold it alone), and ``parent`` with ``branch_step`` for a run that branched off another (a WSD
 cooldown off its trunk): its curve is the parent's rows up to ``branch_step``, then its own.
 
@@ -40,6 +41,8 @@ CURVE_ALIASES: dict[str, tuple[str, ...]] = {
     "tokens": ("tokens", "tokens_seen", "n_tokens"),
     "lr": ("lr", "learning_rate", "eta"),
     "loss": ("loss", "train_loss", "training_loss"),
+    "loss_mean": ("loss_mean", "train_loss_mean"),
+    "loss_steps": ("loss_steps", "train_loss_steps"),
     "val_loss": ("val_loss", "validation_loss", "eval_loss"),
     "flops": ("flops", "compute"),
     "parent": ("parent", "parent_run", "trunk"),
@@ -53,6 +56,8 @@ class Curve:
 
     Attributes:
         step, tokens, lr, loss: one entry per row with a training loss, in step order.
+        loss_mean, loss_steps: the mean training loss of the steps since the previous row, and how many
+            (NaN and 0 where the table does not say).
         val: (step, validation loss) pairs, where measured.
         parent, branch_step: the run this one branched off, and the parent's step it started from.
     """
@@ -66,6 +71,8 @@ class Curve:
     val: tuple[tuple[int, float], ...] = ()
     parent: str | None = None
     branch_step: int | None = None
+    loss_mean: np.ndarray | None = None
+    loss_steps: np.ndarray | None = None
 
     @property
     def end(self) -> int:
@@ -128,6 +135,8 @@ class CurveTable:
             tuple(v for v in p.val if v[0] <= (c.branch_step or 0)) + c.val,
             None,
             None,
+            np.concatenate([_or_nan(p.loss_mean, p.step)[keep], _or_nan(c.loss_mean, c.step)[own]]),
+            np.concatenate([_or_zero(p.loss_steps, p.step)[keep], _or_zero(c.loss_steps, c.step)[own]]),
         )
 
     def branches(self, parent: str) -> tuple[Curve, ...]:
@@ -227,6 +236,8 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
                 vals,
                 par,
                 int(bs) if par is not None else None,
+                num.get("loss_mean", missing)[rows],
+                np.nan_to_num(num.get("loss_steps", np.zeros(nrows))[rows]).astype(np.int64),
             )
         )
     names = {c.run for c in curves}
@@ -234,6 +245,14 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
         if c.parent is not None and c.parent not in names:
             raise TableError(f"{src}: run {c.run}: its parent {c.parent!r} is not in the table")
     return CurveTable(src, tuple(curves))
+
+
+def _or_nan(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return a if a is not None else np.full(like.shape, np.nan)
+
+
+def _or_zero(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    return a if a is not None else np.zeros(like.shape, dtype=np.int64)
 
 
 def _text(v) -> str | None:
