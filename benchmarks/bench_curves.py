@@ -1,0 +1,95 @@
+"""Held-out cooldowns: does the multi-power law, fitted to a WSD trunk and two of its cooldowns, predict the
+final validation loss of the trunk's other cooldowns?
+
+Run:  python benchmarks/bench_curves.py [--folder results/answer] [--fit ends|inner] [--rows mean|logged]
+
+For every trunk of a WSD sweep folder with four or more cooldown branches, the law
+(:mod:`isoflop.laws.curves.law`) is fitted to the trunk's stable phase and two of its cooldowns: the shortest
+and the longest (``--fit ends``: the others are interpolated), or the second and the second-longest
+(``--fit inner``: the longest is 1.4x beyond them). The curve rows are training losses; a cooldown's end is
+its validation loss, which the rows do not hold, so the prediction is the law's end plus the mean gap
+(validation − law) of the two fitted cooldowns. Reported: the mean and worst |relative error| of the
+predicted ends against the trained ones, per size and overall, and the sweep's seed noise (the relative
+spread of one point's final loss across seeds) for scale. ``--rows mean`` fits the mean loss of the steps
+between rows where the folder logged it (runs trained since it was), else the logged step's loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from isoflop.laws.curves import load_curves
+from isoflop.laws.curves.law import Schedule, fit_multipower
+
+
+def _observed(c, rows: str) -> np.ndarray:
+    if rows == "mean" and c.loss_mean is not None and np.all(np.isfinite(c.loss_mean)):
+        return c.loss_mean
+    return c.loss
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--folder", default="results/answer")
+    ap.add_argument("--fit", choices=("ends", "inner"), default="ends")
+    ap.add_argument("--rows", choices=("mean", "logged"), default="mean")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    table = load_curves(args.folder)
+    errors: dict[float, list[float]] = defaultdict(list)
+    finals: dict[tuple[float, int], list[float]] = defaultdict(list)
+    for trunk in (c for c in table.curves if c.parent is None and table.branches(c.run)):
+        branches = table.branches(trunk.run)
+        for b in branches:
+            finals[(b.n_params, len(table.full(b.run).step))].append(table.full(b.run).final_val or np.nan)
+        if len(branches) < 4:
+            continue
+        fitted = [0, len(branches) - 1] if args.fit == "ends" else [1, len(branches) - 2]
+        top = table.full(branches[-1].run)
+        stable = top.step <= (branches[-1].branch_step or 0)
+        data = [
+            (
+                Schedule.from_rows(top.step, top.lr, top.step[stable], end=int(top.step[stable].max())),
+                _observed(top, args.rows)[stable],
+            )
+        ]
+        ends = []
+        for i in fitted:
+            full = table.full(branches[i].run)
+            own = full.step > (branches[i].branch_step or 0)
+            data.append((Schedule.from_rows(full.step, full.lr, full.step[own]), _observed(full, args.rows)[own]))
+            ends.append(full)
+        fit = fit_multipower(data)
+        gap = np.mean([e.final_val - fit.law.predict(Schedule.from_rows(e.step, e.lr, [e.end]))[0] for e in ends])
+        out = []
+        for i, b in enumerate(branches):
+            if i in fitted:
+                continue
+            full = table.full(b.run)
+            pred = fit.law.predict(Schedule.from_rows(full.step, full.lr, [full.end]))[0] + gap
+            out.append(pred / full.final_val - 1)
+        errors[trunk.n_params] += out
+        print(
+            f"N={trunk.n_params:9.0f} {trunk.run}: fit rms {fit.rms:.4f} ({'ok' if fit.success else fit.message}); "
+            f"held-out ends " + " ".join(f"{e:+.2%}" for e in out),
+            flush=True,
+        )
+    allerr = np.abs(np.concatenate([np.asarray(v) for v in errors.values()]))
+    print("\nper size: N, mean |error|, worst |error|, held-out ends")
+    for n in sorted(errors):
+        e = np.abs(errors[n])
+        print(f"  {n:9.0f}  {e.mean():.2%}  {e.max():.2%}  {e.size}")
+    spread = [np.std(v, ddof=1) / np.mean(v) for v in finals.values() if len(v) > 1 and np.all(np.isfinite(v))]
+    print(
+        f"\nheld-out cooldown ends: mean |error| {allerr.mean():.2%}, worst {allerr.max():.2%}, n = {allerr.size} "
+        f"(fit {args.fit}, rows {args.rows}); seed noise of one point's final loss {np.median(spread):.2%} "
+        f"(median over {len(spread)} points); {time.perf_counter() - t0:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

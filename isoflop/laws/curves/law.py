@@ -1,0 +1,158 @@
+"""The multi-power law of a loss curve under any learning-rate schedule (Luo et al. 2025).
+
+Luo et al., *A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules* (arXiv 2503.12811),
+Eq. 5: with η_t the learning rate of step t, S1(t) = Σ_{τ≤t} η_τ its area so far, and
+S_k(t) = Σ_{k≤τ≤t} η_τ,
+
+    L(t) = L0 + A · S1(t)^(−α) − LD(t),
+    LD(t) = B · Σ_{k≤t} (η_{k−1} − η_k) · G(η_k^(−γ) · S_k(t)),   G(x) = 1 − (C·x + 1)^(−β).
+
+The first term is the constant-LR power law in the LR area; LD is the loss reduction that every drop of the
+LR buys, saturating as training goes on after it. Learning rates enter relative to the curve's peak (so A,
+B, C are free of the LR's units); only drops count in LD (a warmup's rises do not). The law is fitted to a
+run's curves by variable projection (:func:`fit_multipower`): the law is linear in L0, A and B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+#: The law's parameters, in the paper's symbols.
+PARAMS = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The learning rate of every step 1..T of one curve, and the steps whose loss is observed or wanted."""
+
+    eta: np.ndarray  # η_t for t = 1..T (index t − 1)
+    at: np.ndarray  # steps (1-based) to evaluate the law at
+
+    @classmethod
+    def from_rows(cls, steps, lr, at=None, end: int | None = None) -> Schedule:
+        """The per-step LR read from logged rows (linear between rows, held before the first and after the
+        last), up to step ``end`` (default the last row's)."""
+        steps, lr = np.asarray(steps, dtype=float), np.asarray(lr, dtype=float)
+        T = int(end if end is not None else steps.max())
+        eta = np.interp(np.arange(1, T + 1), steps, lr)
+        return cls(eta, np.asarray(steps if at is None else at, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class MultiPowerLaw:
+    """L(t) under a schedule (see the module docstring); ``eta_ref`` is the LR that η is measured against."""
+
+    L0: float
+    A: float
+    alpha: float
+    B: float
+    C: float
+    beta: float
+    gamma: float
+    eta_ref: float
+
+    def predict(self, schedule: Schedule) -> np.ndarray:
+        """The loss at ``schedule.at``."""
+        return _predict(self.params, schedule.eta / self.eta_ref, schedule.at)
+
+    @property
+    def params(self) -> np.ndarray:
+        return np.array([getattr(self, k) for k in PARAMS])
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """A fitted law, how well it fits, and whether the fit converged."""
+
+    law: MultiPowerLaw
+    rms: float  # root mean square of the log residuals
+    n_points: int
+    success: bool
+    message: str
+
+
+def _terms(nonlinear: np.ndarray, eta: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The law's three terms at ``at`` for fixed (α, C, β, γ): columns 1, S1^(−α) and −Σ drops·G, so that
+    L = [L0, A, B] · terms (the law is linear in L0, A and B)."""
+    alpha, C, beta, gamma = nonlinear
+    cs = np.cumsum(eta)
+    power = cs[at - 1] ** (-alpha)
+    drop = np.zeros_like(eta)
+    drop[1:] = eta[:-1] - eta[1:]
+    ks = np.flatnonzero(drop > 0)  # 0-based index k − 1 of the steps whose LR dropped
+    ld = np.zeros(at.size)
+    if ks.size:
+        before = np.concatenate([[0.0], cs])[ks]  # Σ_{τ<k} η_τ
+        s_k = np.maximum(cs[at - 1][:, None] - before[None, :], 0.0)  # S_k(t) = Σ_{k≤τ≤t} η_τ
+        x = np.maximum(eta[ks], 1e-12)[None, :] ** (-gamma) * s_k
+        g = 1.0 - (C * x + 1.0) ** (-beta)
+        ld = ((ks[None, :] < at[:, None]) * drop[ks][None, :] * g).sum(axis=1)
+    return np.stack([np.ones(at.size), power, -ld], axis=1)
+
+
+def _predict(p: np.ndarray, eta: np.ndarray, at: np.ndarray) -> np.ndarray:
+    L0, A, alpha, B, C, beta, gamma = p
+    return _terms(np.array([alpha, C, beta, gamma]), eta, at) @ np.array([L0, A, B])
+
+
+#: Starting points of the nonlinear parameters (α, log C, log β, γ); L0, A and B are solved for at each.
+_STARTS = tuple(
+    (alpha, logc, logb, gamma)
+    for alpha in (0.2, 0.5)
+    for logc in (0.0, 2.0)
+    for logb in (-0.7, 0.0)
+    for gamma in (0.3, 0.7)
+)
+
+
+def fit_multipower(curves: list[tuple[Schedule, np.ndarray]]) -> CurveFit:
+    """Fit one multi-power law to curves of one model under their schedules, by variable projection: for
+    each (α, C, β, γ) the linear parameters L0, A and B are the least-squares solution, so the search is over
+    four parameters only (from a grid of starts; relative residuals, so every point weighs alike).
+
+    Args:
+        curves: (schedule, observed losses at ``schedule.at``) per curve.
+    """
+    eta_ref = max(float(s.eta.max()) for s, _ in curves)
+    data = [(s.eta / eta_ref, s.at, np.asarray(y, dtype=float)) for s, y in curves]
+    y = np.concatenate([d[2] for d in data])
+
+    def solve(q):
+        nl = np.array([q[0], np.exp(q[1]), np.exp(q[2]), q[3]])
+        X = np.concatenate([_terms(nl, eta, at) for eta, at, _ in data]) / y[:, None]
+        lin, *_ = np.linalg.lstsq(X, np.ones_like(y), rcond=None)
+        return nl, lin, X @ lin - 1.0
+
+    best = None
+    bounds = ([0.0, -10.0, -4.0, -1.0], [3.0, 10.0, 3.0, 3.0])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for q0 in _STARTS:
+            try:
+                f = least_squares(lambda q: solve(q)[2], q0, bounds=bounds, max_nfev=400)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(f.cost) and (best is None or f.cost < best.cost):
+                best = f
+    n = int(y.size)
+    if best is None:
+        nan = MultiPowerLaw(**dict.fromkeys(PARAMS, np.nan), eta_ref=eta_ref)
+        return CurveFit(nan, np.nan, n, False, "the objective is not finite at any starting point")
+    nl, lin, r = solve(best.x)
+    law = MultiPowerLaw(
+        L0=float(lin[0]),
+        A=float(lin[1]),
+        alpha=float(nl[0]),
+        B=float(lin[2]),
+        C=float(nl[1]),
+        beta=float(nl[2]),
+        gamma=float(nl[3]),
+        eta_ref=eta_ref,
+    )
+    ok = bool(best.success) and lin[1] > 0 and lin[2] > 0
+    msg = str(best.message) if best.success else f"did not converge: {best.message}"
+    if best.success and not ok:
+        msg = f"a term has the wrong sign (A={lin[1]:.3g}, B={lin[2]:.3g})"
+    return CurveFit(law, float(np.sqrt(np.mean(r**2))), n, ok, msg)
