@@ -12,6 +12,8 @@ its validation loss, which the rows do not hold, so the prediction is the law's 
 predicted ends against the trained ones, per size and overall, and the sweep's seed noise (the relative
 spread of one point's final loss across seeds) for scale. ``--rows mean`` fits the mean loss of the steps
 between rows where the folder logged it (runs trained since it was), else the logged step's loss.
+``--skip F`` leaves the trunk's first F of its steps out of the fit (the fast early drop, which the law's
+power term does not follow).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> None:
     ap.add_argument("--folder", default="results/answer")
     ap.add_argument("--fit", choices=("ends", "inner"), default="ends")
     ap.add_argument("--rows", choices=("mean", "logged"), default="mean")
+    ap.add_argument("--skip", type=float, default=0.0, help="leave out the trunk's first SKIP fraction of steps")
     args = ap.parse_args()
     t0 = time.perf_counter()
     table = load_curves(args.folder)
@@ -50,7 +53,7 @@ def main() -> None:
             continue
         fitted = [0, len(branches) - 1] if args.fit == "ends" else [1, len(branches) - 2]
         top = table.full(branches[-1].run)
-        stable = top.step <= (branches[-1].branch_step or 0)
+        stable = (top.step <= (branches[-1].branch_step or 0)) & (top.step > args.skip * top.step.max())
         data = [
             (
                 Schedule.from_rows(top.step, top.lr, top.step[stable], end=int(top.step[stable].max())),
@@ -86,7 +89,7 @@ def main() -> None:
     spread = [np.std(v, ddof=1) / np.mean(v) for v in finals.values() if len(v) > 1 and np.all(np.isfinite(v))]
     print(
         f"\nheld-out cooldown ends: mean |error| {allerr.mean():.2%}, worst {allerr.max():.2%}, n = {allerr.size} "
-        f"(fit {args.fit}, rows {args.rows}); seed noise of one point's final loss {np.median(spread):.2%} "
+        f"(fit {args.fit}, rows {args.rows}, skip {args.skip:g}); seed noise of one point's final loss {np.median(spread):.2%} "
         f"(median over {len(spread)} points); {time.perf_counter() - t0:.0f} s"
     )
 
