@@ -7,8 +7,9 @@ For every trunk of a WSD sweep folder with four or more cooldown branches, the l
 (:mod:`isoflop.laws.curves.law`) is fitted to the trunk's stable phase and two of its cooldowns: the shortest
 and the longest (``--fit ends``: the others are interpolated), or the second and the second-longest
 (``--fit inner``: the longest is 1.4x beyond them). The curve rows are training losses; a cooldown's end is
-its validation loss, which the rows do not hold, so the prediction is the law's end plus the mean gap
-(validation − law) of the two fitted cooldowns. Reported: the mean and worst |relative error| of the
+its validation loss, which the rows do not hold, so the prediction is the law's end plus the gap
+(validation − law) of the two fitted cooldowns: their mean (``--gap constant``), or the line through them in
+log steps (``--gap log-linear``). Reported: the mean and worst |relative error| of the
 predicted ends against the trained ones, per size and overall, and the sweep's seed noise (the relative
 spread of one point's final loss across seeds) for scale. ``--rows mean`` fits the mean loss of the steps
 between rows where the folder logged it (runs trained since it was), else the logged step's loss.
@@ -39,6 +40,7 @@ def main() -> None:
     ap.add_argument("--folder", default="results/answer")
     ap.add_argument("--fit", choices=("ends", "inner"), default="ends")
     ap.add_argument("--rows", choices=("mean", "logged"), default="mean")
+    ap.add_argument("--gap", choices=("constant", "log-linear"), default="constant")
     ap.add_argument("--skip", type=float, default=0.0, help="leave out the trunk's first SKIP fraction of steps")
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -67,13 +69,20 @@ def main() -> None:
             data.append((Schedule.from_rows(full.step, full.lr, full.step[own]), _observed(full, args.rows)[own]))
             ends.append(full)
         fit = fit_multipower(data)
-        gap = np.mean([e.final_val - fit.law.predict(Schedule.from_rows(e.step, e.lr, [e.end]))[0] for e in ends])
+        gaps = [e.final_val - fit.law.predict(Schedule.from_rows(e.step, e.lr, [e.end]))[0] for e in ends]
+        logs = [np.log(e.end) for e in ends]
+
+        def gap(end: int) -> float:  # the validation - law gap: constant, or linear in log steps between the two
+            if args.gap == "constant":
+                return float(np.mean(gaps))
+            return float(gaps[0] + (gaps[1] - gaps[0]) * (np.log(end) - logs[0]) / (logs[1] - logs[0]))
+
         out = []
         for i, b in enumerate(branches):
             if i in fitted:
                 continue
             full = table.full(b.run)
-            pred = fit.law.predict(Schedule.from_rows(full.step, full.lr, [full.end]))[0] + gap
+            pred = fit.law.predict(Schedule.from_rows(full.step, full.lr, [full.end]))[0] + gap(full.end)
             out.append(pred / full.final_val - 1)
         errors[trunk.n_params] += out
         print(
@@ -89,7 +98,7 @@ def main() -> None:
     spread = [np.std(v, ddof=1) / np.mean(v) for v in finals.values() if len(v) > 1 and np.all(np.isfinite(v))]
     print(
         f"\nheld-out cooldown ends: mean |error| {allerr.mean():.2%}, worst {allerr.max():.2%}, n = {allerr.size} "
-        f"(fit {args.fit}, rows {args.rows}, skip {args.skip:g}); seed noise of one point's final loss {np.median(spread):.2%} "
+        f"(fit {args.fit}, rows {args.rows}, skip {args.skip:g}, gap {args.gap}); seed noise of one point's final loss {np.median(spread):.2%} "
         f"(median over {len(spread)} points); {time.perf_counter() - t0:.0f} s"
     )
 
