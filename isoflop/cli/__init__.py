@@ -13,6 +13,7 @@ import sys
 import click
 
 from isoflop.cli.backtest import backtest_cmd
+from isoflop.cli.curves import curves_cmd
 from isoflop.cli.fit import audit, fit
 from isoflop.cli.ladder import ladder_cmd
 from isoflop.cli.plan import plan_cmd
@@ -82,7 +83,19 @@ def main():
     """Compute-optimal scaling laws: plan and run sweeps, fit loss tables, audit runs."""
 
 
-for _cmd in (fit, backtest_cmd, audit, flops, train_cmd, sweep, plan_cmd, ladder_cmd, validate_cmd, report_cmd):
+for _cmd in (
+    fit,
+    backtest_cmd,
+    audit,
+    flops,
+    train_cmd,
+    sweep,
+    plan_cmd,
+    ladder_cmd,
+    validate_cmd,
+    report_cmd,
+    curves_cmd,
+):
     main.add_command(_cmd)
 
 if __name__ == "__main__":  # pragma: no cover

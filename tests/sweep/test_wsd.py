@@ -92,6 +92,12 @@ def test_a_wsd_sweep_reads_as_a_curve_table_that_counts_every_step_once(wsd_swee
             assert full.final_val == pytest.approx(recs[b.run].val_loss)
             assert int(full.loss_steps.sum()) == full.end == recs[b.run].steps
             assert np.all(np.isfinite(full.loss_mean)) and np.all(np.diff(full.step) > 0)
+    r = CliRunner().invoke(main, ["curves", "fit", str(res / "w"), "--skip", "0.05", "--json"])
+    assert r.exit_code == 0, r.output
+    sizes = json.loads(r.output)["sizes"]
+    assert sorted(s["n_params"] for s in sizes) == sorted({t.n_params for t in trunks})
+    assert all(s["status"] in ("ok", "failed", "not fitted") and len(s["runs"]) == 4 for s in sizes)
+    assert any(s["status"] == "ok" and s["fit"]["rms"] < 0.1 for s in sizes)
 
 
 def test_the_largest_budgets_branch_is_exactly_its_own_wsd_run(wsd_sweep, cache_dir):

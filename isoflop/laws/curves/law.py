@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from isoflop.jsonio import json_float
+
 #: The law's parameters, in the paper's symbols.
 PARAMS = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
 
@@ -62,16 +64,43 @@ class MultiPowerLaw:
     def params(self) -> np.ndarray:
         return np.array([getattr(self, k) for k in PARAMS])
 
+    def to_dict(self) -> dict:
+        return {k: json_float(getattr(self, k)) for k in (*PARAMS, "eta_ref")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MultiPowerLaw:
+        return cls(**{k: float(d[k]) if d[k] is not None else np.nan for k in (*PARAMS, "eta_ref")})
+
 
 @dataclass(frozen=True)
 class CurveFit:
     """A fitted law, how well it fits, and whether the fit converged."""
 
     law: MultiPowerLaw
-    rms: float  # root mean square of the log residuals
+    rms: float  # root mean square of the relative residuals
     n_points: int
     success: bool
     message: str
+
+    def to_dict(self) -> dict:
+        return {
+            "law": self.law.to_dict(),
+            "rms": json_float(self.rms),
+            "n_points": self.n_points,
+            "success": self.success,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CurveFit:
+        rms = d.get("rms")
+        return cls(
+            MultiPowerLaw.from_dict(d["law"]),
+            float(rms) if rms is not None else np.nan,
+            int(d["n_points"]),
+            bool(d["success"]),
+            str(d["message"]),
+        )
 
 
 def _terms(nonlinear: np.ndarray, eta: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -155,4 +184,11 @@ def fit_multipower(curves: list[tuple[Schedule, np.ndarray]]) -> CurveFit:
     msg = str(best.message) if best.success else f"did not converge: {best.message}"
     if best.success and not ok:
         msg = f"a term has the wrong sign (A={lin[1]:.3g}, B={lin[2]:.3g})"
+    edge = [
+        name
+        for name, q, lo, hi in zip(("alpha", "C", "beta", "gamma"), best.x, *bounds)
+        if min(q - lo, hi - q) < 1e-3 * (hi - lo)
+    ]
+    if ok and edge:
+        msg = f"converged, with {', '.join(edge)} at the edge of the searched range (the curves do not pin it)"
     return CurveFit(law, float(np.sqrt(np.mean(r**2))), n, ok, msg)
