@@ -26,13 +26,8 @@ from collections import defaultdict
 import numpy as np
 
 from isoflop.laws.curves import load_curves
+from isoflop.laws.curves.fits import observations
 from isoflop.laws.curves.law import Schedule, fit_multipower
-
-
-def _observed(c, rows: str) -> np.ndarray:
-    if rows == "mean" and c.loss_mean is not None and np.all(np.isfinite(c.loss_mean)):
-        return c.loss_mean
-    return c.loss
 
 
 def main() -> None:
@@ -54,20 +49,15 @@ def main() -> None:
         if len(branches) < 4:
             continue
         fitted = [0, len(branches) - 1] if args.fit == "ends" else [1, len(branches) - 2]
-        top = table.full(branches[-1].run)
-        stable = (top.step <= (branches[-1].branch_step or 0)) & (top.step > args.skip * top.step.max())
-        data = [
-            (
-                Schedule.from_rows(top.step, top.lr, top.step[stable], end=int(top.step[stable].max())),
-                _observed(top, args.rows)[stable],
-            )
-        ]
+        mean = args.rows == "mean"
+        trunk_rows = observations(table, trunk.run, skip=args.skip, mean=mean)
+        data = [trunk_rows] if trunk_rows is not None else []
         ends = []
         for i in fitted:
-            full = table.full(branches[i].run)
-            own = full.step > (branches[i].branch_step or 0)
-            data.append((Schedule.from_rows(full.step, full.lr, full.step[own]), _observed(full, args.rows)[own]))
-            ends.append(full)
+            rows = observations(table, branches[i].run, mean=mean)
+            if rows is not None:
+                data.append(rows)
+            ends.append(table.full(branches[i].run))
         fit = fit_multipower(data)
         gaps = [e.final_val - fit.law.predict(Schedule.from_rows(e.step, e.lr, [e.end]))[0] for e in ends]
         logs = [np.log(e.end) for e in ends]

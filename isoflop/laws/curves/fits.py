@@ -72,6 +72,26 @@ class CurveLaws:
         return min(self.sizes, key=lambda s: abs(np.log(s.n_params / n_params)))
 
 
+def observations(table: CurveTable, run: str, *, skip: float = 0.0, mean: bool = True):
+    """A run's own rows as the law's observations, under its whole schedule: (schedule, losses), or None when
+    it has none. A branch's schedule is its parent's up to the branch point, then its own; a parentless run
+    leaves out its first ``skip`` of its steps. ``mean`` takes the mean loss of the steps between rows where
+    every row has one, else the logged step's loss.
+    """
+    c = table.curve(run)
+    full = table.full(run)
+    start = c.branch_step or 0
+    use_mean = mean and c.loss_mean is not None and bool(np.all(np.isfinite(c.loss_mean)))
+    obs = (c.loss_mean if use_mean and c.loss_mean is not None else c.loss)[c.step > start]
+    y = np.concatenate([np.full(int((full.step <= start).sum()), np.nan), obs])  # as full() joins the rows
+    keep = (full.step > start) & np.isfinite(y) & (y > 0)
+    if c.parent is None:
+        keep &= full.step > skip * full.step.max()
+    if not keep.any():
+        return None
+    return Schedule.from_rows(full.step, full.lr, full.step[keep]), y[keep]
+
+
 def fit_curves(table: CurveTable, *, skip: float = 0.0) -> CurveLaws:
     """Fit one multi-power law per model size of ``table``.
 
@@ -83,19 +103,7 @@ def fit_curves(table: CurveTable, *, skip: float = 0.0) -> CurveLaws:
     out = []
     for n in table.sizes:
         curves = [c for c in table.curves if c.n_params == n]
-        data = []
-        for c in curves:
-            full = table.full(c.run)
-            start = c.branch_step or 0
-            obs = c.loss_mean if c.loss_mean is not None and np.all(np.isfinite(c.loss_mean)) else c.loss
-            obs = obs[c.step > start]  # the run's own rows, as full() joins them after the parent's
-            prefix = int((full.step <= start).sum())
-            y = np.concatenate([np.full(prefix, np.nan), obs])
-            keep = (full.step > start) & np.isfinite(y) & (y > 0)
-            if c.parent is None:
-                keep &= full.step > skip * full.step.max()
-            if keep.any():
-                data.append((Schedule.from_rows(full.step, full.lr, full.step[keep]), y[keep]))
+        data = [d for d in (observations(table, c.run, skip=skip) for c in curves) if d is not None]
         rows = sum(y.size for _, y in data)
         runs = tuple(c.run for c in curves)
         if rows < MIN_ROWS:
