@@ -130,17 +130,7 @@ class RunSpec:
         return self.flops - self.start_flops
 
     def to_dict(self) -> dict:
-        d = {
-            "run_id": self.run_id,
-            "model": self.model.to_dict(),
-            "budget": self.budget,
-            "train": self.train.to_dict(),
-            "corpus": self.corpus,
-            "tokenizer": self.tokenizer,
-            "seed": self.seed,
-            "device": self.device,
-            "checkpoint_every_s": self.checkpoint_every_s,
-        }
+        d = {"run_id": self.run_id, "budget": self.budget, **_shared(self)}
         if self.is_branch:
             d.update(
                 trunk_warmup_steps=self.trunk_warmup_steps,
@@ -199,17 +189,7 @@ class TrunkSpec:
         return _hash({**key, "tokenizer": self.tokenizer})
 
     def to_dict(self) -> dict:
-        return {
-            "trunk_id": self.trunk_id,
-            "model": self.model.to_dict(),
-            "train": self.train.to_dict(),
-            "corpus": self.corpus,
-            "tokenizer": self.tokenizer,
-            "seed": self.seed,
-            "device": self.device,
-            "checkpoint_every_s": self.checkpoint_every_s,
-            "trunk_warmup_steps": self.trunk_warmup_steps,
-        }
+        return {"trunk_id": self.trunk_id, **_shared(self), "trunk_warmup_steps": self.trunk_warmup_steps}
 
     @classmethod
     def from_dict(cls, d: dict) -> TrunkSpec:
@@ -235,6 +215,19 @@ class Branch:
     @property
     def trunk_id(self) -> str:
         return self.trunk.trunk_id
+
+
+def _shared(spec: RunSpec | TrunkSpec) -> dict:
+    """The keys a run's and a trunk's config.json share, from either spec: the one vocabulary of both."""
+    return {
+        "model": spec.model.to_dict(),
+        "train": spec.train.to_dict(),
+        "corpus": spec.corpus,
+        "tokenizer": spec.tokenizer,
+        "seed": spec.seed,
+        "device": spec.device,
+        "checkpoint_every_s": spec.checkpoint_every_s,
+    }
 
 
 def _hash(key: dict) -> str:
