@@ -142,7 +142,7 @@ def sweep_run(
             )
 
     from isoflop.data import load_corpus
-    from isoflop.sweep.plan import planned_cost
+    from isoflop.sweep.plan import planned_cost, planned_runs
 
     vocab = load_corpus(sw.corpus, sw.tokenizer, cache_dir).vocab_size
     if adaptive:
@@ -163,7 +163,7 @@ def sweep_run(
     if target or until_width or cost_cap or flops_cap:
         raise click.UsageError("--target, --until-width, --cost and --flops-cap go with --adaptive")
     ex = make_executor(executor, **ex_kw)
-    with Monitor(sweep_dir_for(sw, results_root), sw.planned_runs, planned_cost(sw, vocab)):
+    with Monitor(sweep_dir_for(sw, results_root), planned_runs(sw, vocab), planned_cost(sw, vocab)):
         st = run_sweep(
             sw,
             ex,

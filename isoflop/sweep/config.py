@@ -14,6 +14,9 @@ A sweep file (see ``sweeps/*.toml``)::
     schedule = "wsd"            # wsd (warmup-stable-decay, the default; [train] cooldown_frac, cooldown_shape) | cosine
     warmup = "per-run"          # per-run (cosine's default): warmup_frac of each run's steps; largest-budget
                                 #   (WSD's, and its only): warmup_frac of the largest budget's steps at that size
+    cooldowns = "all"           # WSD only: all (every (size, budget) point trains its cooldown) | law (each size
+                                #   trains its trunk and two cooldowns, its smallest and largest budget's; the
+                                #   IsoFLOP points come from the loss-curve law, isoflop.laws.curves.profiles)
     # warmup_budget = 1.6e13    # optional: the budget whose steps set that shared warmup (default: the largest)
     threads = 1                 # per run
     aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
@@ -81,8 +84,10 @@ SWEEP_KEYS = {
     "warmup",
     "warmup_budget",
     "lr_grid",
+    "cooldowns",
 }
 WARMUPS = ("per-run", "largest-budget")
+COOLDOWNS = ("all", "law")
 # [train] takes TrainConfig's fields except those the sweep sets at the top level.
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {
     "batch_size",
@@ -118,6 +123,7 @@ class SweepConfig:
     warmup: str | None = None
     warmup_budget: float | None = None
     lr_grid: tuple[float, ...] = ()
+    cooldowns: str = "all"
     lr_rule: LRRule | None = None
 
     def __post_init__(self):
@@ -181,6 +187,15 @@ class SweepConfig:
                 f"ends; the budgets span {ref / min(self.budgets):.3g}x, at most "
                 f"(1 - cooldown_frac) / warmup_frac = {(1 - tc.cooldown_frac) / max(tc.warmup_frac, 1e-12):.3g}x: "
                 "lower train.warmup_frac or narrow the budgets"
+            )
+        if self.cooldowns not in COOLDOWNS:
+            raise SweepError(f"cooldowns ({self.cooldowns!r}) must be one of {', '.join(COOLDOWNS)}")
+        if self.cooldowns == "law" and self.schedule != "wsd":
+            raise SweepError('cooldowns = "law" needs schedule = "wsd": the law predicts cooldowns off a trunk')
+        if self.cooldowns == "law" and isinstance(self.sizes, AutoSizes) and self.sizes.refine:
+            raise SweepError(
+                'cooldowns = "law" needs its sizes fixed up front (sizes.auto.refine = false): which cooldowns a '
+                "size trains depends on every budget it serves"
             )
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
@@ -266,6 +281,8 @@ class SweepConfig:
         d["lr_grid"] = list(self.lr_grid)
         if not self.lr_grid:  # as files written before the key existed
             d.pop("lr_grid")
+        if self.cooldowns == "all":
+            d.pop("cooldowns")
         d.pop("lr_rule")  # train.lr = "fitted:PATH" names it
         return d
 

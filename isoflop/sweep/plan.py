@@ -83,12 +83,22 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
             trunk_warmup_steps(sweep, m) if wsd else None,
         )
 
-    return [
-        spec(m, seed, mult)
-        for m in budget_models(sweep, flops, vocab_size, finished)
-        for mult in (sweep.lr_grid or (None,))
-        for seed in range(sweep.seeds)
-    ]
+    models = budget_models(sweep, flops, vocab_size, finished)
+    if sweep.cooldowns == "law":
+        models = [m for m in models if flops in law_budgets(sweep, vocab_size).get(m, ())]
+    return [spec(m, seed, mult) for m in models for mult in (sweep.lr_grid or (None,)) for seed in range(sweep.seeds)]
+
+
+def law_budgets(sweep: SweepConfig, vocab_size: int) -> dict[ModelConfig, tuple[float, ...]]:
+    """Under ``cooldowns = "law"``: each size -> the budgets whose cooldowns it trains, the smallest and the
+    largest it serves (its trunk is grown to the largest; the law fitted to the trunk and the two predicts
+    every budget between, and :func:`isoflop.laws.curves.profiles.profiles` reads them off).
+    ``benchmarks/bench_curves.py --fit ends`` measures this choice against held-out cooldowns."""
+    served: dict[ModelConfig, list[float]] = {}
+    for c in sweep.budgets:
+        for m in budget_models(sweep, c, vocab_size, []):
+            served.setdefault(m, []).append(float(c))
+    return {m: tuple(sorted({min(cs), max(cs)})) for m, cs in served.items()}
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
@@ -100,6 +110,11 @@ def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
     tc = sweep.train_config()
     steps = max(1, steps_for(sweep.warmup_reference, model, tc.batch_size, tc.flops_convention))
     return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
+
+
+def planned_runs(sweep: SweepConfig, vocab_size: int) -> int:
+    """Runs the sweep will train, planned with the prior sizes."""
+    return sum(len(budget_runs(sweep, b, vocab_size, [])) for b in sweep.budgets)
 
 
 def planned_cost(sweep: SweepConfig, vocab_size: int) -> float:

@@ -18,7 +18,7 @@ from isoflop.runs.store import (
     write_runs_csv,
 )
 from isoflop.sweep.config import AutoSizes, SweepConfig
-from isoflop.sweep.plan import budget_runs, predicted_optimum, shared_trunks
+from isoflop.sweep.plan import budget_runs, planned_runs, predicted_optimum, shared_trunks
 from isoflop.sweep.schedule import Skipped, run_graph, sweep_tasks
 from isoflop.sweep.worker import examine
 
@@ -221,7 +221,7 @@ def run_sweep(
     except ScalingError as e:  # a later budget cannot be planned: what finished is tabled and said
         write_runs_csv(root)
         if e.partial is None:
-            e.partial = sweep_status(sweep, results_root)
+            e.partial = sweep_status(sweep, results_root, planned_runs(sweep, vocab))
         raise
     finally:
         executor.close()
@@ -233,7 +233,7 @@ def run_sweep(
         if folder.has_result():
             folder.checkpoint_path.unlink(missing_ok=True)
     write_runs_csv(root)
-    return sweep_status(sweep, results_root)
+    return sweep_status(sweep, results_root, planned_runs(sweep, vocab))
 
 
 def _check_kind(root: Path, simulated: bool) -> None:
@@ -287,8 +287,9 @@ def _record_end(root: Path, task, out) -> None:
         folder.write_result(task.spec.failed_record(why))
 
 
-def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> SweepStatus:
-    """Summarise a sweep folder on disk (planned counts assume the configured sizes per budget). Writes nothing."""
+def sweep_status(sweep: SweepConfig, results_root: str | Path = "results", planned: int | None = None) -> SweepStatus:
+    """Summarise a sweep folder on disk (``planned`` runs, by default the configured sizes per budget ×
+    budgets × seeds; under ``cooldowns = "law"`` that is the points the law gives). Writes nothing."""
     root = sweep_dir_for(sweep, results_root)
     fc = folder_cost(root)
     recs = fc.records
@@ -296,7 +297,7 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results") -> Sw
     by = lambda s: sum(1 for r in recs if r.status == s)  # noqa: E731
     return SweepStatus(
         sweep.name,
-        sweep.planned_runs,
+        sweep.planned_runs if planned is None else planned,
         len(recs),
         by("ok"),
         by("diverged"),

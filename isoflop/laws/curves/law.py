@@ -138,57 +138,88 @@ _STARTS = tuple(
 
 
 def fit_multipower(curves: list[tuple[Schedule, np.ndarray]]) -> CurveFit:
-    """Fit one multi-power law to curves of one model under their schedules, by variable projection: for
-    each (α, C, β, γ) the linear parameters L0, A and B are the least-squares solution, so the search is over
-    four parameters only (from a grid of starts; relative residuals, so every point weighs alike).
+    """Fit one multi-power law to curves of one model under their schedules (:func:`fit_joint` with one
+    group).
 
     Args:
         curves: (schedule, observed losses at ``schedule.at``) per curve.
     """
-    eta_ref = max(float(s.eta.max()) for s, _ in curves)
-    data = [(s.eta / eta_ref, s.at, np.asarray(y, dtype=float)) for s, y in curves]
-    y = np.concatenate([d[2] for d in data])
+    return fit_joint([curves])[0]
+
+
+def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]]) -> list[CurveFit]:
+    """Fit multi-power laws that share their exponents and saturation (α, C, β, γ) across groups of curves
+    (one group per model, or per trunk), each group with its own L0, A and B: the size dependence enters
+    through the linear parameters, and the shared ones are fitted once, to every group's rows.
+
+    By variable projection: for each (α, C, β, γ) each group's L0, A and B are the least-squares solution,
+    so the search is over four parameters only (from a grid of starts; relative residuals, so every point
+    weighs alike). Learning rates are measured against each group's own peak.
+
+    Args:
+        groups: per group, (schedule, observed losses at ``schedule.at``) per curve.
+
+    Returns:
+        One :class:`CurveFit` per group; its ``rms`` is the group's own.
+    """
+    refs = [max(float(s.eta.max()) for s, _ in g) for g in groups]
+    data = [[(s.eta / ref, s.at, np.asarray(y, dtype=float)) for s, y in g] for g, ref in zip(groups, refs)]
+    ys = [np.concatenate([d[2] for d in g]) for g in data]
 
     def solve(q):
         nl = np.array([q[0], np.exp(q[1]), np.exp(q[2]), q[3]])
-        X = np.concatenate([_terms(nl, eta, at) for eta, at, _ in data]) / y[:, None]
-        lin, *_ = np.linalg.lstsq(X, np.ones_like(y), rcond=None)
-        return nl, lin, X @ lin - 1.0
+        lins, res = [], []
+        for g, y in zip(data, ys):
+            X = np.concatenate([_terms(nl, eta, at) for eta, at, _ in g]) / y[:, None]
+            lin, *_ = np.linalg.lstsq(X, np.ones_like(y), rcond=None)
+            lins.append(lin)
+            res.append(X @ lin - 1.0)
+        return nl, lins, res
 
     best = None
     bounds = ([0.0, -10.0, -4.0, -1.0], [3.0, 10.0, 3.0, 3.0])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for q0 in _STARTS:
             try:
-                f = least_squares(lambda q: solve(q)[2], q0, bounds=bounds, max_nfev=400)
+                f = least_squares(lambda q: np.concatenate(solve(q)[2]), q0, bounds=bounds, max_nfev=400)
             except (ValueError, np.linalg.LinAlgError):
                 continue
             if np.isfinite(f.cost) and (best is None or f.cost < best.cost):
                 best = f
-    n = int(y.size)
     if best is None:
-        nan = MultiPowerLaw(**dict.fromkeys(PARAMS, np.nan), eta_ref=eta_ref)
-        return CurveFit(nan, np.nan, n, False, "the objective is not finite at any starting point")
-    nl, lin, r = solve(best.x)
-    law = MultiPowerLaw(
-        L0=float(lin[0]),
-        A=float(lin[1]),
-        alpha=float(nl[0]),
-        B=float(lin[2]),
-        C=float(nl[1]),
-        beta=float(nl[2]),
-        gamma=float(nl[3]),
-        eta_ref=eta_ref,
-    )
-    ok = bool(best.success) and lin[1] > 0 and lin[2] > 0
-    msg = str(best.message) if best.success else f"did not converge: {best.message}"
-    if best.success and not ok:
-        msg = f"a term has the wrong sign (A={lin[1]:.3g}, B={lin[2]:.3g})"
+        return [
+            CurveFit(
+                MultiPowerLaw(**dict.fromkeys(PARAMS, np.nan), eta_ref=ref),
+                np.nan,
+                int(y.size),
+                False,
+                "the objective is not finite at any starting point",
+            )
+            for ref, y in zip(refs, ys)
+        ]
+    nl, lins, res = solve(best.x)
     edge = [
         name
         for name, q, lo, hi in zip(("alpha", "C", "beta", "gamma"), best.x, *bounds)
         if min(q - lo, hi - q) < 1e-3 * (hi - lo)
     ]
-    if ok and edge:
-        msg = f"converged, with {', '.join(edge)} at the edge of the searched range (the curves do not pin it)"
-    return CurveFit(law, float(np.sqrt(np.mean(r**2))), n, ok, msg)
+    out = []
+    for lin, r, ref, y in zip(lins, res, refs, ys):
+        law = MultiPowerLaw(
+            L0=float(lin[0]),
+            A=float(lin[1]),
+            alpha=float(nl[0]),
+            B=float(lin[2]),
+            C=float(nl[1]),
+            beta=float(nl[2]),
+            gamma=float(nl[3]),
+            eta_ref=ref,
+        )
+        ok = bool(best.success) and lin[1] > 0 and lin[2] > 0
+        msg = str(best.message) if best.success else f"did not converge: {best.message}"
+        if best.success and not ok:
+            msg = f"a term has the wrong sign (A={lin[1]:.3g}, B={lin[2]:.3g})"
+        if ok and edge:
+            msg = f"converged, with {', '.join(edge)} at the edge of the searched range (the curves do not pin it)"
+        out.append(CurveFit(law, float(np.sqrt(np.mean(r**2))), int(y.size), ok, msg))
+    return out

@@ -58,6 +58,7 @@ class Curve:
         step, tokens, lr, loss: one entry per row with a training loss, in step order.
         loss_mean, loss_steps: the mean training loss of the steps since the previous row, and how many
             (NaN and 0 where the table does not say).
+        flops: FLOPs trained by each row (NaN where the table does not say).
         val: (step, validation loss) pairs, where measured.
         parent, branch_step: the run this one branched off, and the parent's step it started from.
     """
@@ -73,6 +74,7 @@ class Curve:
     branch_step: int | None = None
     loss_mean: np.ndarray | None = None
     loss_steps: np.ndarray | None = None
+    flops: np.ndarray | None = None
 
     @property
     def end(self) -> int:
@@ -137,6 +139,7 @@ class CurveTable:
             None,
             np.concatenate([_or_nan(p.loss_mean, p.step)[keep], _or_nan(c.loss_mean, c.step)[own]]),
             np.concatenate([_or_zero(p.loss_steps, p.step)[keep], _or_zero(c.loss_steps, c.step)[own]]),
+            np.concatenate([_or_nan(p.flops, p.step)[keep], _or_nan(c.flops, c.step)[own]]),
         )
 
     def branches(self, parent: str) -> tuple[Curve, ...]:
@@ -238,6 +241,7 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
                 int(bs) if par is not None else None,
                 num.get("loss_mean", missing)[rows],
                 np.nan_to_num(num.get("loss_steps", np.zeros(nrows))[rows]).astype(np.int64),
+                num.get("flops", missing)[rows],
             )
         )
     names = {c.run for c in curves}

@@ -1,0 +1,234 @@
+"""IsoFLOP points from loss curves: each WSD trunk's annealed loss at every budget, trained or predicted.
+
+A trunk with one or more trained cooldowns (its branches) gets a multi-power law
+(:func:`~isoflop.laws.curves.law.fit_multipower`) fitted to its stable phase and those cooldowns. At a budget
+C, the run it would train has T = C / (FLOPs per step) steps, and its cooldown has the trained cooldowns'
+shape: the same fraction of T, and the same LR curve in progress through it. The law gives that run's final
+training loss; the validation loss is that plus the gap (validation − law) of the trained cooldowns' ends:
+their mean when there is one length, else the line through them in log T (the gap grows with T on a small
+corpus, as the model starts to memorise it). A budget whose cooldown would start past the trunk's last
+logged step, or before its warmup ends, gets no point and a reason.
+
+Points the trunk trained keep their trained loss (``source = "trained"``) beside the law's; the rest are
+``"predicted"``. :meth:`Profiles.frame` is a loss table that ``scaling fit`` and :func:`~isoflop.laws.analyze`
+read. ``benchmarks/bench_curves.py`` measures the predictions against trained cooldowns held out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from isoflop.errors import FitError
+from isoflop.jsonio import json_float
+from isoflop.laws.curves.fits import observations
+from isoflop.laws.curves.law import CurveFit, Schedule, fit_joint, fit_multipower
+from isoflop.laws.curves.table import Curve, CurveTable
+
+#: Two trained ends within this relative distance in FLOPs are one budget.
+SAME_BUDGET = 0.02
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """A trained cooldown's shape: the fraction of its run's steps it spans, and its LR (relative to the
+    peak) at progress 0..1 through it."""
+
+    frac: float
+    progress: np.ndarray
+    factor: np.ndarray
+
+    @classmethod
+    def of(cls, full: Curve, branch_step: int) -> Cooldown:
+        own = full.step > branch_step
+        span = max(1, full.end - branch_step)
+        peak = float(full.lr[~own].max()) if (~own).any() else float(full.lr.max())
+        p = np.concatenate([[0.0], (full.step[own] - branch_step) / span])
+        f = np.concatenate([[1.0], full.lr[own] / peak])
+        return cls(span / full.end, p, f)
+
+    def schedule(self, trunk: Schedule, steps: int) -> tuple[Schedule, int] | None:
+        """The per-step LR of a run of ``steps`` steps that cools down off ``trunk`` (None when the cooldown
+        would start past the trunk's schedule), and its branch step."""
+        start = steps - max(1, int(round(self.frac * steps)))
+        if start < 1 or start > trunk.eta.size:
+            return None
+        peak = trunk.eta[start - 1]
+        p = (np.arange(start + 1, steps + 1) - start) / max(1, steps - start)
+        eta = np.concatenate([trunk.eta[:start], peak * np.interp(p, self.progress, self.factor)])
+        return Schedule(eta, np.array([steps])), start
+
+
+@dataclass(frozen=True)
+class Point:
+    """One (trunk, budget) point of an IsoFLOP profile."""
+
+    trunk: str
+    n_params: float
+    budget: float
+    steps: int
+    tokens: float
+    loss: float  # the trained validation loss where ``source`` is "trained", else the predicted one
+    predicted: float  # the law's validation loss (law + gap), trained or not
+    source: str  # "trained" | "predicted"
+
+    def to_dict(self) -> dict:
+        return {
+            "trunk": self.trunk,
+            "n_params": self.n_params,
+            "budget": self.budget,
+            "steps": self.steps,
+            "tokens": self.tokens,
+            "loss": json_float(self.loss),
+            "predicted": json_float(self.predicted),
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class TrunkLaw:
+    """A trunk's law and what it gives: its points, or why it gives none (``error``)."""
+
+    trunk: str
+    n_params: float
+    fit: CurveFit | None
+    cooldowns: int  # trained cooldowns the law was fitted to
+    points: tuple[Point, ...]
+    skipped: tuple[str, ...]  # budgets with no point, each with its reason
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Every trunk's points at the budgets asked for."""
+
+    source: str
+    budgets: tuple[float, ...]
+    trunks: tuple[TrunkLaw, ...]
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        return tuple(p for t in self.trunks for p in t.points)
+
+    def frame(self, which: str = "all") -> pd.DataFrame:
+        """The points as a loss table (run, N, D, C, loss, source, predicted): ``which`` is "all", "trained"
+        (the trained points only) or "law" (every point at its predicted loss)."""
+        pts = [p for p in self.points if which != "trained" or p.source == "trained"]
+        return pd.DataFrame(
+            {
+                "run": [f"{p.trunk}@{p.budget:.4g}" for p in pts],
+                "N": [p.n_params for p in pts],
+                "D": [p.tokens for p in pts],
+                "C": [p.budget for p in pts],
+                "loss": [p.predicted if which == "law" else p.loss for p in pts],
+                "source": [p.source for p in pts],
+                "predicted": [p.predicted for p in pts],
+            }
+        )
+
+
+def trained_budgets(table: CurveTable) -> tuple[float, ...]:
+    """The budgets the table's cooldowns trained (each branch's FLOPs at its end), those within
+    :data:`SAME_BUDGET` of each other taken as one (their mean)."""
+    ends = sorted(
+        f
+        for c in table.curves
+        if c.parent is not None and c.final_val is not None
+        for f in [_flops_per_step(table.full(c.run)) * c.end]
+        if np.isfinite(f)
+    )
+    groups: list[list[float]] = []
+    for f in ends:
+        if groups and f <= groups[-1][0] * (1 + SAME_BUDGET):
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    return tuple(float(np.mean(g)) for g in groups)
+
+
+def profiles(
+    table: CurveTable,
+    budgets: tuple[float, ...] | None = None,
+    *,
+    skip: float = 0.15,
+    joint: bool = True,
+    fit_runs=None,
+) -> Profiles:
+    """Each trunk's points at ``budgets`` (default :func:`trained_budgets`).
+
+    Args:
+        skip: the fraction of the trunk's first steps left out of its fit (see :func:`fit_curves`).
+        joint: fit every trunk's law at once, with shared exponents (:func:`fit_joint`); else each alone.
+        fit_runs: when given, only these branches are fitted to (the others stay trained points the law
+            did not see, which is how ``benchmarks/bench_curves.py`` holds cooldowns out).
+
+    Raises:
+        FitError: no budget, or a budget that is not a positive number.
+    """
+    budgets = tuple(float(b) for b in (budgets if budgets is not None else trained_budgets(table)))
+    if not budgets or not all(np.isfinite(b) and b > 0 for b in budgets):
+        raise FitError(f"{table.source}: profiles need positive budgets (got {list(budgets)})")
+    out: dict[str, TrunkLaw] = {}
+    todo = []  # (trunk, its fitted branches, its observations)
+    for trunk in (c for c in table.curves if c.parent is None and table.branches(c.run)):
+        fitted = [
+            b for b in table.branches(trunk.run) if b.final_val is not None and (fit_runs is None or b.run in fit_runs)
+        ]
+        if not fitted:
+            out[trunk.run] = TrunkLaw(
+                trunk.run, trunk.n_params, None, 0, (), (), "no trained cooldown with a validation loss"
+            )
+            continue
+        data = [observations(table, trunk.run, skip=skip)] + [observations(table, b.run) for b in fitted]
+        todo.append((trunk, fitted, [d for d in data if d is not None]))
+    if joint and todo:
+        fits = fit_joint([d for _, _, d in todo])
+    else:
+        fits = [fit_multipower(d) for _, _, d in todo]
+    for (trunk, fitted, _), fit in zip(todo, fits):
+        out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets)
+    trunks = [out[c.run] for c in table.curves if c.run in out]
+    return Profiles(table.source, budgets, tuple(trunks))
+
+
+def _flops_per_step(full: Curve) -> float:
+    """FLOPs per step from the rows' FLOPs, else 6·N·tokens per step."""
+    if full.flops is not None and np.isfinite(full.flops).any():
+        i = np.flatnonzero(np.isfinite(full.flops))[-1]
+        return float(full.flops[i] / full.step[i])
+    return float(6 * full.n_params * full.tokens[-1] / full.step[-1])
+
+
+def _trunk_points(table: CurveTable, trunk: Curve, fitted: list[Curve], fit: CurveFit, budgets) -> TrunkLaw:
+    """A trunk's points at ``budgets`` from its fitted law."""
+    if not fit.success:
+        return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), (), (), fit.message)
+    branches = [b for b in table.branches(trunk.run) if b.final_val is not None]
+    fulls = [table.full(b.run) for b in fitted]
+    shape = Cooldown.of(fulls[-1], fitted[-1].branch_step or 0)
+    ends = np.array([f.end for f in fulls], dtype=float)
+    gaps = np.array([f.final_val - fit.law.predict(Schedule.from_rows(f.step, f.lr, [f.end]))[0] for f in fulls])
+    slope = np.polyfit(np.log(ends), gaps, 1) if np.ptp(np.log(ends)) > 0.05 else np.array([0.0, gaps.mean()])
+    grown = max([trunk.end] + [b.branch_step or 0 for b in branches])  # the trunk was grown to its last branch
+    stable = Schedule.from_rows(trunk.step, trunk.lr, end=grown)
+    fps = _flops_per_step(table.full(branches[-1].run))
+    tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])
+    trained = {f.end: f for f in (table.full(b.run) for b in branches)}
+    points, skipped = [], []
+    for c in budgets:
+        hit = next((f for e, f in trained.items() if abs(fps * e / c - 1) <= SAME_BUDGET), None)
+        steps = hit.end if hit is not None else int(round(c / fps))  # a trained budget keeps its own steps
+        made = shape.schedule(stable, steps)
+        if made is None:
+            skipped.append(f"{c:.3g}: its cooldown would start past step {grown}, as far as the trunk was grown")
+            continue
+        sched, start = made
+        if sched.eta[start - 1] < 0.99 * stable.eta.max():
+            skipped.append(f"{c:.3g}: its cooldown would start before the trunk's warmup ends")
+            continue
+        pred = float(fit.law.predict(sched)[0] + np.polyval(slope, np.log(steps)))
+        src, loss = ("trained", float(hit.final_val)) if hit is not None and hit.final_val else ("predicted", pred)
+        points.append(Point(trunk.run, trunk.n_params, c, steps, steps * tokens_per_step, loss, pred, src))
+    return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), tuple(points), tuple(skipped))
