@@ -1,13 +1,14 @@
 """IsoFLOP points from loss curves: each WSD trunk's annealed loss at every budget, trained or predicted.
 
-A trunk with one or more trained cooldowns (its branches) gets a multi-power law
-(:func:`~isoflop.laws.curves.law.fit_multipower`) fitted to its stable phase and those cooldowns. At a budget
+A trunk with one or more trained cooldowns (its branches) gets a multi-power law fitted to its stable phase
+and those cooldowns: all trunks at once, sharing the exponents (:func:`~isoflop.laws.curves.law.fit_joint`),
+or each alone (:func:`~isoflop.laws.curves.law.fit_multipower`). At a budget
 C, the run it would train has T = C / (FLOPs per step) steps, and its cooldown has the trained cooldowns'
 shape: the same fraction of T, and the same LR curve in progress through it. The law gives that run's final
 training loss; the validation loss is that plus the gap (validation − law) of the trained cooldowns' ends:
 their mean when there is one length, else the line through them in log T (the gap grows with T on a small
-corpus, as the model starts to memorise it). A budget whose cooldown would start past the trunk's last
-logged step, or before its warmup ends, gets no point and a reason.
+corpus, as the model starts to memorise it). A budget whose cooldown would start past the step the trunk
+was grown to (its last branch point), or before its warmup ends, gets no point and a reason.
 
 Points the trunk trained keep their trained loss (``source = "trained"``) beside the law's; the rest are
 ``"predicted"``. :meth:`Profiles.frame` is a loss table that ``scaling fit`` and :func:`~isoflop.laws.analyze`
@@ -22,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from isoflop.errors import FitError
-from isoflop.jsonio import json_float
 from isoflop.laws.curves.fits import observations
 from isoflop.laws.curves.law import CurveFit, Schedule, fit_joint, fit_multipower
 from isoflop.laws.curves.table import Curve, CurveTable
@@ -52,7 +52,7 @@ class Cooldown:
     def schedule(self, trunk: Schedule, steps: int) -> tuple[Schedule, int] | None:
         """The per-step LR of a run of ``steps`` steps that cools down off ``trunk`` (None when the cooldown
         would start past the trunk's schedule), and its branch step."""
-        start = steps - max(1, int(round(self.frac * steps)))
+        start = steps - max(1, int(round(self.frac * steps)))  # as train.plan.cooldown_start (laws import no torch)
         if start < 1 or start > trunk.eta.size:
             return None
         peak = trunk.eta[start - 1]
@@ -73,18 +73,6 @@ class Point:
     loss: float  # the trained validation loss where ``source`` is "trained", else the predicted one
     predicted: float  # the law's validation loss (law + gap), trained or not
     source: str  # "trained" | "predicted"
-
-    def to_dict(self) -> dict:
-        return {
-            "trunk": self.trunk,
-            "n_params": self.n_params,
-            "budget": self.budget,
-            "steps": self.steps,
-            "tokens": self.tokens,
-            "loss": json_float(self.loss),
-            "predicted": json_float(self.predicted),
-            "source": self.source,
-        }
 
 
 @dataclass(frozen=True)
@@ -206,16 +194,17 @@ def _trunk_points(table: CurveTable, trunk: Curve, fitted: list[Curve], fit: Cur
     if not fit.success:
         return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), (), (), fit.message)
     branches = [b for b in table.branches(trunk.run) if b.final_val is not None]
-    fulls = [table.full(b.run) for b in fitted]
+    full = {b.run: table.full(b.run) for b in branches}  # each branch's whole curve, once
+    fulls = [full[b.run] for b in fitted]
     shape = Cooldown.of(fulls[-1], fitted[-1].branch_step or 0)
     ends = np.array([f.end for f in fulls], dtype=float)
     gaps = np.array([f.final_val - fit.law.predict(Schedule.from_rows(f.step, f.lr, [f.end]))[0] for f in fulls])
     slope = np.polyfit(np.log(ends), gaps, 1) if np.ptp(np.log(ends)) > 0.05 else np.array([0.0, gaps.mean()])
     grown = max([trunk.end] + [b.branch_step or 0 for b in branches])  # the trunk was grown to its last branch
     stable = Schedule.from_rows(trunk.step, trunk.lr, end=grown)
-    fps = _flops_per_step(table.full(branches[-1].run))
+    fps = _flops_per_step(full[branches[-1].run])
     tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])
-    trained = {f.end: f for f in (table.full(b.run) for b in branches)}
+    trained = {f.end: f for f in full.values()}
     points, skipped = [], []
     for c in budgets:
         hit = next((f for e, f in trained.items() if abs(fps * e / c - 1) <= SAME_BUDGET), None)
