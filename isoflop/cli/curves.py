@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from isoflop.cli.options import flops_values
+
 
 @click.group("curves")
 def curves_cmd():
@@ -44,3 +46,78 @@ def curves_fit(source, skip, as_json):
         vals = " ".join(f"{getattr(f.law, k):8.3g}" for k in PARAMS)
         note = f": {s.error}" if not f.success else (f": {f.message}" if "edge" in f.message else "")
         click.echo(f"{s.n_params:10.3g} {len(s.runs):4d} {f.n_points:5d} {f.rms:7.2%} {vals}  {s.status}{note}")
+
+
+@curves_cmd.command("profile")
+@click.argument("source", type=click.Path())
+@click.option(
+    "--budget",
+    "budgets",
+    multiple=True,
+    callback=flops_values,
+    help="A budget C of the grid (FLOPs); repeatable. Default: a law folder's sweep budgets, else the budgets "
+    "its cooldowns trained.",
+)
+@click.option(
+    "--skip",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.15,
+    show_default=True,
+    help="Leave out each trunk's first fraction of steps from its law's fit.",
+)
+@click.option("--per-trunk", is_flag=True, help="Fit each trunk's law alone, not all at once with shared exponents.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the grid as a loss table (CSV) scaling fit reads.")
+@click.option(
+    "--against",
+    type=click.Path(exists=True, file_okay=False),
+    help="A sweep folder with trained cooldowns of the same trunks (e.g. the full sweep): report the law's "
+    "errors on them.",
+)
+@click.option("--plot", type=click.Path(dir_okay=False), help="With --against: write predicted against trained (PNG).")
+def curves_profile(source, budgets, skip, per_trunk, out, against, plot):
+    """IsoFLOP points from loss curves: every WSD trunk of SOURCE at every budget it reaches, the trained
+    cooldown ends as trained and the rest predicted by its loss-curve law (see isoflop.laws.curves.profiles)."""
+    from pathlib import Path
+
+    from isoflop.errors import TableError
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import check_against, profiles
+    from isoflop.runs.store import is_sweep_dir, read_manifest, runs_frame
+
+    if plot and not against:
+        raise TableError("--plot draws predicted against trained ends: it needs --against FOLDER")
+    if against and not is_sweep_dir(against):
+        raise TableError(f"{against}: not a sweep folder (no runs/)")
+    if not budgets and is_sweep_dir(source):
+        doc = read_manifest(source) or {}
+        budgets = tuple(doc["budgets"]) if doc.get("cooldowns") == "law" and doc.get("budgets") else ()
+    prof = profiles(load_curves(source), tuple(budgets) or None, skip=skip, joint=not per_trunk)
+    click.echo(f"{'trunk':28s} {'N':>9s} {'fitted':>6s} {'trained':>7s} {'predicted':>9s}  status")
+    for t in prof.trunks:
+        n_tr = sum(p.source == "trained" for p in t.points)
+        status = t.error or ("ok" + (f"; {len(t.skipped)} budget(s) skipped: {t.skipped[0]}" if t.skipped else ""))
+        click.echo(f"{t.trunk:28s} {t.n_params:9.3g} {t.cooldowns:6d} {n_tr:7d} {len(t.points) - n_tr:9d}  {status}")
+    pts = prof.points
+    click.echo(
+        f"{len(pts)} points at {len(prof.budgets)} budgets: {sum(p.source == 'trained' for p in pts)} trained, "
+        f"{sum(p.source == 'predicted' for p in pts)} predicted"
+    )
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        prof.frame().to_csv(out, index=False)
+        click.echo(f"wrote {out}")
+    if against:
+        check = check_against(prof, runs_frame(against))
+        held = check[~check["fitted"]]
+        if len(held):
+            err = held["error"].abs()
+            click.echo(
+                f"against {against}: {len(held)} held-out trained ends, mean |error| {err.mean():.2%}, "
+                f"worst {err.max():.2%} ({held.loc[err.idxmax(), 'run']})"
+            )
+        else:
+            click.echo(f"against {against}: no trained end the law was not fitted to")
+        if plot:
+            from isoflop.laws.plots import save_law_check
+
+            click.echo(f"wrote {save_law_check(check, plot)}")

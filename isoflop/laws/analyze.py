@@ -112,6 +112,11 @@ def analyze(
             f"{table.simulated} of {table.n_runs} runs are simulated: drawn from a known surface by "
             "'scaling sweep run --simulate', not trained"
         )
+    if table.n_predicted:
+        notes.append(
+            f"{table.n_predicted} of {table.n_used} points are predicted by each trunk's loss-curve law "
+            "(cooldowns = \"law\"), not trained; 'scaling curves profile' lists which"
+        )
     fits, errors, a2 = _fit_methods(r, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
     misfit = _misfits(r, methods, fits, errors, a2, notes, allow_edge)
     samples = _bootstrap(r, methods, fits, a2, misfit, notes, n_bootstrap, seed, progress) if n_bootstrap else {}

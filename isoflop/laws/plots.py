@@ -41,6 +41,8 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
     ax = _axes(ax)
     f2 = analysis.approach2
     n, _, _, l, g = analysis.table.used_arrays()
+    t = analysis.table
+    law = t.predicted[t.used] if t.predicted is not None else np.zeros(n.size, dtype=bool)
     budgets = analysis.table.budgets
     norm = LogNorm(vmin=budgets.min(), vmax=max(budgets.max(), budgets.min() * 1.0001))
     cmap = colormaps["viridis"]
@@ -51,7 +53,9 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
         col = cmap(norm(c))
         bf = fits.get(float(c))
         ok = float(c) in used
-        ax.scatter(n[sel], l[sel], s=18, color=col if ok else "none", edgecolors=col, zorder=3)
+        ax.scatter(n[sel & ~law], l[sel & ~law], s=18, color=col if ok else "none", edgecolors=col, zorder=3)
+        if law.any():
+            ax.scatter(n[sel & law], l[sel & law], s=22, marker="x", color=col, lw=1.0, zorder=3)
         if bf is not None and bf.coeffs is not None:
             lo, hi = bf.params_range
             xs = np.logspace(np.log10(lo) - 0.1, np.log10(hi) + 0.1, 100)
@@ -78,8 +82,48 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
     sm = ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax)
     sm.set_label("compute budget C (FLOPs)")
     ax.plot([], [], marker="*", ls="none", color="gray", markeredgecolor="black", label="vertex (optimal N)")
+    if law.any():
+        ax.scatter([], [], s=18, color="gray", label="trained")
+        ax.scatter([], [], s=22, marker="x", color="gray", label="predicted by the loss-curve law")
     ax.legend(loc="upper right", fontsize=8)
     return ax
+
+
+def plot_law_check(check, ax=None):
+    """A loss-curve law's predicted validation losses against trained ones
+    (:func:`isoflop.laws.curves.profiles.check_against`): the points the law was fitted to, and those it was
+    not, with the line of equality."""
+    ax = _axes(ax)
+    for fitted, style in (
+        (True, dict(color="tab:gray", marker="o", label="trained, fitted to")),
+        (False, dict(color="tab:red", marker="x", label="trained elsewhere, held out")),
+    ):
+        sel = check["fitted"].to_numpy() == fitted
+        if sel.any():
+            ax.scatter(check["trained"][sel], check["predicted"][sel], s=20, **style)
+    lo = float(min(check["trained"].min(), check["predicted"].min()))
+    hi = float(max(check["trained"].max(), check["predicted"].max()))
+    ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="predicted = trained")
+    held = check[~check["fitted"]]
+    if len(held):
+        err = np.abs(held["predicted"] / held["trained"] - 1)
+        ax.set_title(f"Loss-curve law: held out mean |error| {err.mean():.2%}, worst {err.max():.2%} ({len(held)})")
+    else:
+        ax.set_title("Loss-curve law against trained ends")
+    ax.set_xlabel("trained final validation loss (nats/token)")
+    ax.set_ylabel("predicted (nats/token)")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def save_law_check(check, path: str | Path, dpi: int = 150) -> Path:
+    """Write :func:`plot_law_check` as a PNG file."""
+    fig = Figure(figsize=(6.4, 4.6), layout="constrained")
+    plot_law_check(check, ax=fig.subplots())
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=dpi)
+    return p
 
 
 def plot_optimal(analysis: AnalysisResult, quantity: str = "params", ax=None):

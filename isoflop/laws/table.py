@@ -51,6 +51,9 @@ class RunTable:
             ``loss`` and optionally ``tokens``; ``run`` is a row index) used by
             Approach 1's envelope.
         simulated: how many rows the simulated backend drew from a known surface instead of training.
+        predicted: per row, whether its loss is a loss-curve law's prediction rather than trained (a
+            ``cooldowns = "law"`` folder's grid, :func:`isoflop.laws.table_files.law_frame`); None when every
+            row was trained.
         rows: the input row of each entry (an :class:`Exclusion`'s index), when rows were filtered
             (``--where``); None when entry i is row i.
     """
@@ -69,6 +72,7 @@ class RunTable:
     grouping: str = ""
     curves: pd.DataFrame | None = None
     simulated: int = 0
+    predicted: np.ndarray | None = None
     rows: np.ndarray | None = None
 
     def row(self, i: int) -> int:
@@ -86,6 +90,11 @@ class RunTable:
             f"{_span(self.budgets)}, N {_span(self.n_params[self.used])}, {len(self.excluded)} excluded"
             f"{', with training curves' if self.curves is not None else ''})"
         )
+
+    @property
+    def n_predicted(self) -> int:
+        """Number of used rows whose loss the loss-curve law predicted."""
+        return 0 if self.predicted is None else int((self.predicted & self.used).sum())
 
     @property
     def n_used(self) -> int:
@@ -113,6 +122,7 @@ class RunTable:
             "used": self.used.tolist(),
             "group": self.group.tolist(),
             "rows": None if self.rows is None else [int(r) for r in self.rows],
+            "predicted": None if self.predicted is None else self.predicted.tolist(),
         }
 
     @classmethod
@@ -134,6 +144,7 @@ class RunTable:
             d["grouping"],
             None,
             rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int),
+            predicted=None if d.get("predicted") is None else np.asarray(d["predicted"], dtype=bool),
         )
 
     def with_unique_tokens(self, unique: float, r_star: float | None = None) -> RunTable:

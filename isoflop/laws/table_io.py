@@ -284,6 +284,7 @@ def load_runs(
         grouping=grouping,
         curves=curves if curves is not None and len(curves) else None,
         simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
+        predicted=(df["source"] == "predicted").to_numpy() if sweep and "source" in df else None,
         rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int),
     )
 

@@ -137,3 +137,85 @@ def test_a_size_with_too_few_rows_gets_a_status_and_the_others_go_on():
     by = {s.n_params: s for s in doc.sizes}
     assert by[1e4].status == "not fitted" and "3 rows with a loss" in by[1e4].error
     assert by[5e5].status == "ok"
+
+
+def _sizes_table():
+    """Three sizes that share the law's exponents (each with its own L0, A, B): a trunk and cooldowns of
+    1200, 2400 and 4000 steps each, the training rows from the law and each cooldown's validation loss 0.05
+    above its end."""
+    import pandas as pd
+
+    rows = []
+    for N, (L0, A, B) in {1e5: (1.6, 1.1, 0.7), 3e5: (1.4, 0.9, 0.6), 1e6: (1.25, 0.8, 0.5)}.items():
+        law = MultiPowerLaw(L0=L0, A=A, alpha=0.4, B=B, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3)
+        trunk = _trunk(3300, every=2)
+        for st, eta, y in zip(trunk.at, trunk.eta[trunk.at - 1], law.predict(trunk)):
+            rows.append({"run": f"t{N:g}", "N": N, "step": st, "tokens": st * 2048, "lr": eta, "loss": y})
+        for T in (1200, 2400, 4000):
+            s = _wsd(T, every=2)
+            start = T - int(round(0.2 * T))
+            own = s.at > start
+            y = law.predict(s)[own]
+            for k, (st, eta) in enumerate(zip(s.at[own], s.eta[s.at[own] - 1])):
+                last = k == own.sum() - 1
+                rows.append(
+                    {
+                        "run": f"c{N:g}-{T}",
+                        "N": N,
+                        "step": st,
+                        "tokens": st * 2048,
+                        "lr": eta,
+                        "loss": y[k],
+                        "val_loss": y[k] + 0.05 if last else None,
+                        "parent": f"t{N:g}",
+                        "branch_step": start,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_profiles_predict_the_held_out_budget_of_every_size(joint):
+    """Fitted to each size's trunk and its shortest and longest cooldown (jointly, sharing the exponents, or
+    each alone), the profile's point at the middle budget is the held-out cooldown's validation loss; the
+    trained budgets keep their trained losses, and the frame says which is which."""
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import check_against, profiles, trained_budgets
+
+    table = load_curves(_sizes_table())
+    budgets = trained_budgets(table)
+    assert len(budgets) == 8  # three sizes x three lengths; 3e5 x 4000 steps and 1e6 x 1200 are one budget
+    fit_runs = {c.run for c in table.curves if c.parent and not c.run.endswith("-2400")}
+    mid = [6 * N * 2048 * 2400 for N in (1e5, 3e5, 1e6)]
+    prof = profiles(table, tuple(mid) + (6 * 1e5 * 2048 * 4000,), skip=0.0, joint=joint, fit_runs=fit_runs)
+    assert all(t.fit.success and t.cooldowns == 2 for t in prof.trunks)
+    for t, c in zip(prof.trunks, mid):
+        (p,) = [p for p in t.points if p.budget == c]
+        want = table.full(f"c{t.n_params:g}-2400").final_val
+        assert p.source == "trained" and p.loss == want  # trained, but not fitted to: a held-out end
+        assert abs(p.predicted / want - 1) < 3e-3, (t.trunk, p.predicted, want)
+    frame = prof.frame()
+    assert set(frame.columns) >= {"N", "D", "C", "budget", "loss", "source", "predicted"}
+    # Every size at every budget it reaches; trained where one of its cooldowns ended there (the middle
+    # budgets, the smallest size's longest, and 3e5's shortest, 11% below the 4.9e12 asked: nearer it than
+    # half the budgets' spacing, so it is that budget's point, at its own steps), predicted elsewhere.
+    assert (frame["source"] == "trained").sum() == 5 and len(frame) == len(prof.points) > 5
+    pred = frame[frame["source"] == "predicted"]
+    assert (pred["loss"] == pred["predicted"]).all()
+    assert len(prof.frame("trained")) == 5
+    assert (prof.frame("law")["loss"] == frame["predicted"]).all()
+    if joint:  # the shared exponents are the truth's
+        law = prof.trunks[0].fit.law
+        assert (law.alpha, law.beta) == pytest.approx((0.4, 0.6), rel=0.05)
+    import pandas as pd
+
+    runs = pd.DataFrame(
+        {
+            "status": "ok",
+            "trunk_id": [t.trunk for t in prof.trunks],
+            "budget": mid,
+            "loss": [table.full(f"c{t.n_params:g}-2400").final_val * 1.01 for t in prof.trunks],
+        }
+    )
+    check = check_against(prof, runs)
+    assert len(check) == 3 and (check["error"].abs() - 0.01).abs().max() < 4e-3

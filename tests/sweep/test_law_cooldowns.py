@@ -33,3 +33,55 @@ def test_law_cooldowns_need_wsd_and_fixed_sizes(tmp_path):
         p.write_text(text)
         with pytest.raises(SweepError, match=why):
             load_sweep(p)
+
+
+def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, cache_dir):
+    """A real cooldowns = "law" sweep: 6 runs where the full grid trains 9. Its folder reads as every size at
+    every budget, trained or predicted by the law (the table records which); the law's points are checked
+    against the full sweep's trained cooldowns of the same trunks; and bad input is one line."""
+    import json
+
+    import pandas as pd
+    from click.testing import CliRunner
+    from conftest import WSD_SWEEP, write
+
+    from isoflop.cli import main
+    from isoflop.laws.table import RunTable
+    from isoflop.laws.table_io import load_runs
+    from isoflop.runs import finished_records
+    from isoflop.sweep import run_sweep
+    from isoflop.sweep.executors import LocalExecutor
+
+    law = load_sweep(write(tmp_path, WSD_SWEEP.replace('schedule = "wsd"', 'schedule = "wsd"\ncooldowns = "law"')))
+    full = load_sweep(write(tmp_path, WSD_SWEEP, "full.toml"))
+    for s, root in ((law, "law"), (full, "full")):
+        run_sweep(s, LocalExecutor(1, max_workers=2), results_root=tmp_path / root, cache_dir=str(cache_dir))
+    law_dir, full_dir = tmp_path / "law" / "w", tmp_path / "full" / "w"
+    assert len(finished_records(law_dir)) == 6 and len(finished_records(full_dir)) == 9
+    assert {r.run_id for r in finished_records(law_dir)} < {r.run_id for r in finished_records(full_dir)}
+
+    table = load_runs(law_dir)
+    assert table.n_used == 9 and table.n_predicted == 3 and table.budgets.size == 3
+    assert RunTable.from_dict(json.loads(json.dumps(table.to_dict()))).predicted.tolist() == table.predicted.tolist()
+    trained = {round(r.val_loss, 9) for r in finished_records(law_dir)}
+    assert {round(x, 9) for x in table.loss[~table.predicted]} == trained  # trained points keep their losses
+
+    r = CliRunner().invoke(main, ["fit", str(law_dir), "--json", "--bootstrap", "50"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert sum(doc["table"]["predicted"]) == 3 and any(
+        "predicted by each trunk's loss-curve law" in n for n in doc["notes"]
+    )
+
+    out, plot = tmp_path / "grid.csv", tmp_path / "check.png"
+    args = ["curves", "profile", str(law_dir), "--against", str(full_dir), "--out", str(out), "--plot", str(plot)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    grid = pd.read_csv(out)
+    assert len(grid) == 9 and (grid["source"] == "predicted").sum() == 3 and plot.stat().st_size > 0
+    line = next(x for x in r.output.splitlines() if "held-out trained ends" in x)
+    worst = float(line.split("worst ")[1].split("%")[0])
+    assert "3 held-out" in line and worst < 5.0  # measured 2.4% on these 30-second runs
+
+    r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--plot", str(plot)])
+    assert r.exit_code == 2 and "needs --against" in r.output and len(r.output.strip().splitlines()) == 1

@@ -67,11 +67,12 @@ class Point:
 
     trunk: str
     n_params: float
-    budget: float
+    budget: float  # the budget asked for
+    flops: float  # the FLOPs of its run: ``steps`` steps at the trunk's FLOPs per step
     steps: int
     tokens: float
     loss: float  # the trained validation loss where ``source`` is "trained", else the predicted one
-    predicted: float  # the law's validation loss (law + gap), trained or not
+    predicted: float  # the law's validation loss (law + gap), trained or not; NaN where the law failed
     source: str  # "trained" | "predicted"
 
 
@@ -101,19 +102,29 @@ class Profiles:
         return tuple(p for t in self.trunks for p in t.points)
 
     def frame(self, which: str = "all") -> pd.DataFrame:
-        """The points as a loss table (run, N, D, C, loss, source, predicted): ``which`` is "all", "trained"
-        (the trained points only) or "law" (every point at its predicted loss)."""
-        pts = [p for p in self.points if which != "trained" or p.source == "trained"]
+        """The points as a loss table (run, trunk, N, D, C, budget, loss, source, predicted), which
+        :func:`~isoflop.load_runs` reads: ``which`` is "all", "trained" (the trained points only) or "law"
+        (every point the law predicts, at its predicted loss)."""
+        if which not in ("all", "trained", "law"):
+            raise ValueError(f"which must be all, trained or law, not {which!r}")
+        pts = [
+            p
+            for p in self.points
+            if (which != "trained" or p.source == "trained") and (which != "law" or np.isfinite(p.predicted))
+        ]
         return pd.DataFrame(
             {
                 "run": [f"{p.trunk}@{p.budget:.4g}" for p in pts],
+                "trunk": [p.trunk for p in pts],
                 "N": [p.n_params for p in pts],
                 "D": [p.tokens for p in pts],
-                "C": [p.budget for p in pts],
+                "C": [p.flops for p in pts],
+                "budget": [p.budget for p in pts],
                 "loss": [p.predicted if which == "law" else p.loss for p in pts],
                 "source": [p.source for p in pts],
                 "predicted": [p.predicted for p in pts],
-            }
+            },
+            columns=["run", "trunk", "N", "D", "C", "budget", "loss", "source", "predicted"],
         )
 
 
@@ -143,6 +154,7 @@ def profiles(
     skip: float = 0.15,
     joint: bool = True,
     fit_runs=None,
+    extend: bool = False,
 ) -> Profiles:
     """Each trunk's points at ``budgets`` (default :func:`trained_budgets`).
 
@@ -151,6 +163,9 @@ def profiles(
         joint: fit every trunk's law at once, with shared exponents (:func:`fit_joint`); else each alone.
         fit_runs: when given, only these branches are fitted to (the others stay trained points the law
             did not see, which is how ``benchmarks/bench_curves.py`` holds cooldowns out).
+        extend: predict budgets past the step the trunk was grown to as well, its stable phase continued at
+            its last LR (a WSD trunk's constant phase): an extrapolation in length, which
+            ``benchmarks/bench_profiles.py`` measures; by default such budgets are skipped.
 
     Raises:
         FitError: no budget, or a budget that is not a positive number.
@@ -176,7 +191,7 @@ def profiles(
     else:
         fits = [fit_multipower(d) for _, _, d in todo]
     for (trunk, fitted, _), fit in zip(todo, fits):
-        out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets)
+        out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
     trunks = [out[c.run] for c in table.curves if c.run in out]
     return Profiles(table.source, budgets, tuple(trunks))
 
@@ -189,25 +204,60 @@ def _flops_per_step(full: Curve) -> float:
     return float(6 * full.n_params * full.tokens[-1] / full.step[-1])
 
 
-def _trunk_points(table: CurveTable, trunk: Curve, fitted: list[Curve], fit: CurveFit, budgets) -> TrunkLaw:
+def _tolerance(budgets) -> float:
+    """How far (in log FLOPs) a trained end may sit from a budget and still be that budget's point: half the
+    closest spacing of the budgets (a sweep's runs land off their nominal budget by the rounding of their
+    steps and shapes), and at least :data:`SAME_BUDGET`."""
+    logs = np.sort(np.log(np.asarray(budgets, dtype=float)))
+    half = 0.5 * float(np.diff(logs).min()) if logs.size > 1 else 0.0
+    return max(half, float(np.log1p(SAME_BUDGET)))
+
+
+def _nearest(trained: dict, fps: float, budget: float, tol: float):
+    """The trained branch (by its end step) whose FLOPs are nearest ``budget`` within ``tol`` in log, or None."""
+    best = min(trained.items(), key=lambda kv: abs(np.log(fps * kv[0] / budget)), default=None)
+    return best[1] if best is not None and abs(np.log(fps * best[0] / budget)) < tol else None
+
+
+def _trunk_points(
+    table: CurveTable, trunk: Curve, fitted: list[Curve], fit: CurveFit, budgets, extend: bool = False
+) -> TrunkLaw:
     """A trunk's points at ``budgets`` from its fitted law."""
-    if not fit.success:
-        return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), (), (), fit.message)
     branches = [b for b in table.branches(trunk.run) if b.final_val is not None]
     full = {b.run: table.full(b.run) for b in branches}  # each branch's whole curve, once
+    fps = _flops_per_step(full[branches[-1].run])
+    tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])
+    if not fit.success:  # its trained points stay, with no prediction
+        kept = [
+            Point(
+                trunk.run,
+                trunk.n_params,
+                c,
+                fps * f.end,
+                f.end,
+                f.end * tokens_per_step,
+                f.final_val,
+                np.nan,
+                "trained",
+            )
+            for c in budgets
+            for f in [_nearest({f.end: f for f in full.values()}, fps, c, _tolerance(budgets))]
+            if f is not None
+        ]
+        return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), tuple(kept), (), fit.message)
     fulls = [full[b.run] for b in fitted]
     shape = Cooldown.of(fulls[-1], fitted[-1].branch_step or 0)
     ends = np.array([f.end for f in fulls], dtype=float)
     gaps = np.array([f.final_val - fit.law.predict(Schedule.from_rows(f.step, f.lr, [f.end]))[0] for f in fulls])
     slope = np.polyfit(np.log(ends), gaps, 1) if np.ptp(np.log(ends)) > 0.05 else np.array([0.0, gaps.mean()])
     grown = max([trunk.end] + [b.branch_step or 0 for b in branches])  # the trunk was grown to its last branch
-    stable = Schedule.from_rows(trunk.step, trunk.lr, end=grown)
-    fps = _flops_per_step(full[branches[-1].run])
-    tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])
+    longest = max([int(round(c / fps)) for c in budgets] + [grown]) if extend else grown
+    stable = Schedule.from_rows(trunk.step, trunk.lr, end=longest)
     trained = {f.end: f for f in full.values()}
+    tol = _tolerance(budgets)
     points, skipped = [], []
     for c in budgets:
-        hit = next((f for e, f in trained.items() if abs(fps * e / c - 1) <= SAME_BUDGET), None)
+        hit = _nearest(trained, fps, c, tol)
         steps = hit.end if hit is not None else int(round(c / fps))  # a trained budget keeps its own steps
         made = shape.schedule(stable, steps)
         if made is None:
@@ -219,5 +269,34 @@ def _trunk_points(table: CurveTable, trunk: Curve, fitted: list[Curve], fit: Cur
             continue
         pred = float(fit.law.predict(sched)[0] + np.polyval(slope, np.log(steps)))
         src, loss = ("trained", float(hit.final_val)) if hit is not None and hit.final_val else ("predicted", pred)
-        points.append(Point(trunk.run, trunk.n_params, c, steps, steps * tokens_per_step, loss, pred, src))
+        points.append(Point(trunk.run, trunk.n_params, c, fps * steps, steps, steps * tokens_per_step, loss, pred, src))
     return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), tuple(points), tuple(skipped))
+
+
+def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
+    """The profile's points against trained ends of the same trunks at the same budgets, in another sweep
+    folder's runs table (:func:`isoflop.runs.store.runs_frame`: ``trunk_id``, ``budget``, ``loss``, ``status``)
+    or this one's, matched by trunk and nominal budget: one row per point that has a trained end (run, N, budget, predicted, trained, error, and
+    ``fitted``, whether the law was fitted to that end). Trained points check the law, never the other way round.
+    """
+    ok = runs[(runs["status"] == "ok") & runs["trunk_id"].fillna("").astype(str).ne("") & runs["loss"].notna()]
+    ends: dict[str, list[tuple[float, float]]] = {}
+    for tid, c, loss in zip(ok["trunk_id"].astype(str), ok["budget"].astype(float), ok["loss"].astype(float)):
+        ends.setdefault(tid.removeprefix("trunk:"), []).append((c, loss))
+    rows = []
+    for p in prof.points:
+        hit = [loss for c, loss in ends.get(p.trunk.removeprefix("trunk:"), []) if abs(c / p.budget - 1) <= SAME_BUDGET]
+        if hit and np.isfinite(p.predicted):
+            trained = float(np.mean(hit))
+            rows.append(
+                {
+                    "run": f"{p.trunk}@{p.budget:.4g}",
+                    "N": p.n_params,
+                    "budget": p.budget,
+                    "predicted": p.predicted,
+                    "trained": trained,
+                    "error": p.predicted / trained - 1,
+                    "fitted": p.source == "trained",
+                }
+            )
+    return pd.DataFrame(rows, columns=["run", "N", "budget", "predicted", "trained", "error", "fitted"])

@@ -1,0 +1,177 @@
+"""IsoFLOP grids read from loss-curve laws: how close are their points, vertices and answer to trained ones?
+
+Run:  python benchmarks/bench_profiles.py [--law results/answer-law] [--full results/answer] [--bootstrap 1000]
+
+Two measurements, both against trained cooldown ends of the same WSD trunks:
+
+* **The law design** (``--law``, a ``cooldowns = "law"`` folder: each trunk with its smallest and largest
+  budget's cooldowns). Its grid (:func:`isoflop.laws.curves.profiles.profiles`) is compared with ``--full``,
+  the sweep that trained every cooldown of the same trunks (the law folder's run ids are a subset of its):
+  the mean and worst |error| of the predicted points held out; each budget's Approach 2 vertex from the law's
+  grid against the one from the trained points of the same trunks; and the answer at 1e15 with its width,
+  beside the answers of those trained points and of the whole ``--full`` folder, with each one's FLOPs. Both
+  the joint law (shared exponents) and the per-trunk one are measured.
+* **Held-out lengths** (``--full`` alone). Each trunk of ``--full`` is cut back to the lower half of the sweep's
+  budgets: its cooldowns at those budgets, and its stable phase up to the last of their branch points. Its law
+  then predicts the top budgets' ends (the stable phase continued at its LR, ``extend=True``), up to
+  ``top / half`` times longer than any run it was fitted to, and the trained ends judge it; so do the top
+  budgets' vertices.
+
+The seed noise of ``--full`` (the relative spread of one point's final loss across seeds) is printed for scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from isoflop.laws.analyze import analyze
+from isoflop.laws.answer import choose_answer
+from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles
+from isoflop.laws.curves.table import curves_from_frame, load_curves
+from isoflop.laws.table_io import load_runs
+from isoflop.runs.cost import folder_cost
+from isoflop.runs.store import curve_frame, read_manifest, runs_frame
+
+TARGET = 1e15
+
+
+def _trained(runs: pd.DataFrame, trunks=None) -> pd.DataFrame:
+    """The ok branch ends of a runs table (of the given trunks), as a loss table."""
+    ok = runs[(runs["status"] == "ok") & runs["loss"].notna()]
+    if trunks is not None:
+        ok = ok[ok["trunk_id"].map(lambda t: f"trunk:{t}" in trunks)]
+    return ok[["run_id", "params", "tokens", "flops", "budget", "loss"]]
+
+
+def _fit(frame: pd.DataFrame, n_bootstrap: int):
+    r = analyze(load_runs(frame), targets=(TARGET,), n_bootstrap=n_bootstrap)
+    return r, choose_answer(r, TARGET)
+
+
+def _vertices(result) -> dict[float, float]:
+    f2 = result.approach2
+    return {} if f2 is None else {float(b.flops): float(b.optimal_params) for b in f2.budgets}
+
+
+def _answer(a) -> str:
+    if a.params is None:
+        return f"no answer ({a.reason})"
+    w = f", {a.params_ci[1] / a.params_ci[0]:.2f}x wide" if a.params_ci else ""
+    return f"N_opt {a.params:.3g}{w} ({a.method})"
+
+
+def _errors(check: pd.DataFrame) -> str:
+    held = check[~check["fitted"]]
+    if not len(held):
+        return "no held-out end"
+    e = held["error"].abs()
+    return f"mean {e.mean():.2%}, worst {e.max():.2%}, bias {held['error'].mean():+.2%} (n={len(held)})"
+
+
+def _vertex_line(law: dict, trained: dict, budgets) -> str:
+    out = []
+    for c in budgets:
+        a = next((v for k, v in law.items() if abs(k / c - 1) <= SAME_BUDGET), np.nan)
+        b = next((v for k, v in trained.items() if abs(k / c - 1) <= SAME_BUDGET), np.nan)
+        out.append(f"{a / b - 1:+.1%}" if np.isfinite(a) and np.isfinite(b) else "-")
+    return ", ".join(out)
+
+
+def seed_noise(runs: pd.DataFrame) -> float:
+    ok = runs[(runs["status"] == "ok") & runs["loss"].notna()]
+    g = ok.groupby([ok["params"], ok["budget"]])["loss"]
+    rel = (g.std() / g.mean()).dropna()
+    return float(rel.mean())
+
+
+def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
+    runs = runs_frame(full_dir)
+    budgets = tuple(read_manifest(law_dir)["budgets"])
+    curves = load_curves(law_dir)
+    trunks = {c.run for c in curves.curves if c.parent is None}
+    law_runs = runs_frame(law_dir)
+    law_cost = folder_cost(law_dir).flops  # each trunk once, with its cooldowns
+    trunk_cost = law_cost - float(law_runs["cost_flops"].sum())  # the same trunks, grown as far in --full
+    same = _trained(runs, trunks)
+    r_same, a_same = _fit(same, n_bootstrap)
+    r_full, a_full = _fit(_trained(runs), n_bootstrap)
+    full_cost = folder_cost(full_dir).flops
+    same_cost = trunk_cost + float(runs[runs["trunk_id"].map(lambda t: f"trunk:{t}" in trunks)]["cost_flops"].sum())
+    print(f"law design: {law_dir} ({len(trunks)} trunks) against {full_dir}")
+    print(f"  trained, every cooldown of {full_dir}: {_answer(a_full)} at {TARGET:.0e}; {full_cost:.3g} FLOPs")
+    print(
+        f"  trained, every cooldown of the same {len(trunks)} trunks: {_answer(a_same)}; {same_cost:.3g} FLOPs "
+        f"({same_cost / full_cost:.0%})"
+    )
+    for joint in (True, False):
+        t0 = time.perf_counter()
+        prof = profiles(curves, budgets, joint=joint)
+        wall = time.perf_counter() - t0
+        r_law, a_law = _fit(prof.frame(), n_bootstrap)
+        name = "joint" if joint else "per-trunk"
+        n_pred = sum(p.source == "predicted" for p in prof.points)
+        print(f"  {name} law ({wall:.0f} s to fit; {n_pred} of {len(prof.points)} points predicted):")
+        print(f"    held-out points: {_errors(check_against(prof, runs))}")
+        print(
+            f"    Approach 2 vertices, law grid vs trained: {_vertex_line(_vertices(r_law), _vertices(r_same), budgets)}"
+        )
+        print(f"    answer: {_answer(a_law)}; {law_cost:.3g} FLOPs ({law_cost / full_cost:.0%} of {full_dir}'s)")
+
+
+def held_out_lengths(full_dir: str, n_bootstrap: int) -> None:
+    doc = read_manifest(full_dir)
+    budgets = tuple(sorted(doc["budgets"]))
+    half = budgets[: (len(budgets) + 1) // 2]
+    top = budgets[len(half) :]
+    df = curve_frame(full_dir)
+    # A branch of a budget in the lower half: its end's FLOPs are at most the half's top budget.
+    ends = df[df["parent"].notna()].groupby("run").agg(end=("step", "max"), parent=("parent", "first"))
+    per = df.groupby("run")["flops"].max()
+    keep = set(ends.index[per[ends.index] <= half[-1] * (1 + SAME_BUDGET)])
+    cut = df[df["run"].isin(keep)].groupby("parent")["branch_step"].max()
+    trunk_rows = df["parent"].isna() & df["run"].map(lambda r: r in cut.index)
+    trunk_rows &= df["step"] <= df["run"].map(cut).fillna(-1)
+    sub = df[trunk_rows | df["run"].isin(keep)]
+    table = curves_from_frame(sub.reset_index(drop=True), f"{full_dir} (cut to the budgets <= {half[-1]:.3g})")
+    runs = runs_frame(full_dir)
+    r_trained, _ = _fit(_trained(runs), n_bootstrap)
+    print(
+        f"held-out lengths: {full_dir}, fitted to the budgets {half[0]:.3g}..{half[-1]:.3g}, predicting "
+        f"{top[0]:.3g}..{top[-1]:.3g} (up to {top[-1] / half[-1]:.1f}x longer)"
+    )
+    for joint in (True, False):
+        prof = profiles(table, budgets, joint=joint, extend=True)
+        check = check_against(prof, runs)
+        check = check[check["budget"] >= top[0] * (1 - SAME_BUDGET)]
+        r_law, _ = _fit(prof.frame(), n_bootstrap)
+        name = "joint" if joint else "per-trunk"
+        by = ", ".join(
+            f"{c:.3g}: {check[np.isclose(check['budget'], c)]['error'].abs().mean():.2%}"
+            for c in top
+            if np.isclose(check["budget"], c).any()
+        )
+        print(f"  {name}: top budgets' ends {_errors(check)}; mean by budget {by}")
+        print(
+            f"    Approach 2 vertices at the top budgets, law vs trained: {_vertex_line(_vertices(r_law), _vertices(r_trained), top)}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--law", default="results/answer-law")
+    ap.add_argument("--full", default="results/answer")
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    print(f"seed noise of {args.full}: {seed_noise(runs_frame(args.full)):.2%} of the loss (mean relative std)")
+    law_design(args.law, args.full, args.bootstrap)
+    held_out_lengths(args.full, args.bootstrap)
+    print(f"wall time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
