@@ -105,3 +105,16 @@ def test_checkpoints_of_one_run_are_refused_not_fitted_as_runs(tmp_path):
     with pytest.raises(TableError, match="column 'step' holds several checkpoints of one run"):
         load_runs(p)
     assert load_runs(p, where=("step=2000",)).n_used == 8  # one checkpoint per run: fine
+    # With the LR at each row (and a run name), it is a loss-curve table: the refusal says so, and it reads.
+    from isoflop.laws.curves import load_curves
+
+    runs = [f"r{i}" for i in range(len(df))]
+    ck = pd.concat(
+        [df.assign(run=runs, step=1000, lr=1e-3), df.assign(run=runs, step=2000, lr=1e-3, loss=df.loss - 0.01)],
+        ignore_index=True,
+    )
+    ck.to_csv(p, index=False)
+    with pytest.raises(TableError, match="it is a loss-curve table: scaling curves fit reads it"):
+        load_runs(p)
+    curves = load_curves(p)
+    assert len(curves.curves) == 8 and all(len(c.step) == 2 for c in curves.curves)
