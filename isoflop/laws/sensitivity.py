@@ -231,13 +231,14 @@ def sensitivity(
 
 def recounted_table(source, load: dict | None = None, unique_tokens: float | None = None) -> RunTable | None:
     """The runs of ``source`` recounted as 6N (non-embedding N, C = 6ND) for the sensitivity report, read with
-    ``load`` (:func:`~isoflop.laws.table_io.load_runs`'s options); None when the source is not a sweep folder, or
-    was read recounted already."""
+    ``load`` (:func:`~isoflop.laws.table_io.load_runs`'s options); None when the source is not a sweep folder,
+    was read recounted already, or is a ``cooldowns = "law"`` folder (its grid is the law's, counted as run)."""
+    from isoflop.laws.table_files import is_law_sweep
     from isoflop.laws.table_io import load_runs
     from isoflop.runs.store import is_sweep_dir
 
     load = dict(load or {})
-    if not is_sweep_dir(str(source)) or load.get("recount", "as-run") != "as-run":
+    if not is_sweep_dir(str(source)) or load.get("recount", "as-run") != "as-run" or is_law_sweep(source):
         return None
     table = load_runs(source, **{**load, "recount": "6N"})
     return table.with_unique_tokens(unique_tokens) if unique_tokens else table

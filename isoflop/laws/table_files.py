@@ -13,6 +13,21 @@ import pandas as pd
 from isoflop.errors import RecordError, TableError
 from isoflop.runs.store import is_sweep_dir, read_manifest, runs_frame
 
+#: Column names recognised for each quantity, case-insensitively and with
+#: spaces, hyphens and underscores treated alike. Earlier names win.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "n_params", "parameters", "model_size", "Model Size", "N"),
+    "tokens": ("tokens", "n_tokens", "training_tokens", "Training Tokens", "D"),
+    "flops": ("flops", "compute", "compute_budget", "Training FLOP", "C"),
+    "loss": ("loss", "final_loss", "val_loss", "validation_loss", "L"),
+    "budget": ("budget", "budget_flops"),
+    "status": ("status",),
+    "error": ("error",),
+    "outlier": ("outlier", "is_outlier", "excluded", "exclude"),
+    "outlier_reason": ("outlier_reason", "exclusion_reason", "exclude_reason"),
+}
+
+
 #: Built-in example tables shipped with the package (see isoflop/examples/README.md).
 EXAMPLES = {
     "chinchilla": "chinchilla_epoch_svg_extracted.csv",
@@ -102,8 +117,6 @@ def read_source(source, recount: str = "as-run") -> tuple[pd.DataFrame, str, boo
     """
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True), "<dataframe>", False, False
-    if is_sweep_dir(str(source)) and is_law_sweep(source):
-        return law_frame(source, recount), str(source), False, True
     if is_sweep_dir(str(source)):
         df = recount_runs(runs_frame(source), recount).astype({"error": str})
         if len(df) == 0:
@@ -126,63 +139,6 @@ def is_law_sweep(sweep_dir) -> bool:
     except RecordError:
         return False
     return isinstance(doc, dict) and doc.get("cooldowns") == "law"
-
-
-def law_frame(sweep_dir, recount: str = "as-run") -> pd.DataFrame:
-    """A ``cooldowns = "law"`` folder's IsoFLOP grid as a runs table: every trunk at every budget of the
-    sweep it reaches, the trained points at their trained loss and the rest at the loss-curve law's
-    (:func:`isoflop.laws.curves.profiles.profiles`); a ``source`` column says which. Budgets a trunk cannot
-    give, and the folder's failed or diverged runs, are rows with their status and reason.
-
-    Raises:
-        TableError: a recount (the law's points are counted as run), or no curve to fit.
-    """
-    from isoflop.errors import FitError
-    from isoflop.laws.curves.profiles import profiles
-    from isoflop.laws.curves.table import load_curves
-
-    if recount != "as-run":
-        raise TableError(
-            f'{sweep_dir}: a cooldowns = "law" folder is read as run; --recount {recount} is not supported'
-        )
-    doc = read_manifest(sweep_dir) or {}
-    budgets = doc.get("budgets")
-    try:
-        prof = profiles(load_curves(sweep_dir), tuple(budgets) if budgets else None)
-    except FitError as e:
-        raise TableError(str(e)) from None
-    df = prof.frame().rename(columns={"run": "run_id", "trunk": "trunk_id", "N": "params", "D": "tokens", "C": "flops"})
-    df.insert(1, "status", "ok")
-    df["error"] = ""
-    extra = [
-        {
-            "run_id": f"{t.trunk}@{why.split(':', 1)[0]}",
-            "trunk_id": t.trunk,
-            "params": t.n_params,
-            "status": "skipped",
-            "error": f"budget {why}",
-            "source": "predicted",
-        }
-        for t in prof.trunks
-        for why in t.skipped
-    ]
-    extra += [
-        {
-            "run_id": t.trunk,
-            "trunk_id": t.trunk,
-            "params": t.n_params,
-            "status": "failed",
-            "error": f"its loss-curve law: {t.error}",
-            "source": "predicted",
-        }
-        for t in prof.trunks
-        if t.error and not t.points
-    ]
-    runs = runs_frame(sweep_dir)
-    bad = runs[runs["status"] != "ok"]
-    frames = [df, pd.DataFrame(extra)] + ([bad.assign(source="trained")] if len(bad) else [])
-    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    return out.astype({"error": str})
 
 
 def recount_runs(df: pd.DataFrame, convention: str) -> pd.DataFrame:

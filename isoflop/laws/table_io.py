@@ -20,24 +20,9 @@ import pandas as pd
 from isoflop.errors import TableError
 from isoflop.laws.selection import FALSE_WORDS, TRUE_WORDS, _norm, filter_rows, refuse_checkpoints
 from isoflop.laws.table import Exclusion, RunTable, group_by_flops
-from isoflop.laws.table_files import read_source, read_table
+from isoflop.laws.table_files import COLUMN_ALIASES, is_law_sweep, read_source, read_table
 from isoflop.model.flops import complete_ndc
-from isoflop.runs.store import read_curves
-
-#: Column names recognised for each quantity, case-insensitively and with
-#: spaces, hyphens and underscores treated alike. Earlier names win.
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "params": ("params", "n_params", "parameters", "model_size", "Model Size", "N"),
-    "tokens": ("tokens", "n_tokens", "training_tokens", "Training Tokens", "D"),
-    "flops": ("flops", "compute", "compute_budget", "Training FLOP", "C"),
-    "loss": ("loss", "final_loss", "val_loss", "validation_loss", "L"),
-    "budget": ("budget", "budget_flops"),
-    "status": ("status",),
-    "error": ("error",),
-    "outlier": ("outlier", "is_outlier", "excluded", "exclude"),
-    "outlier_reason": ("outlier_reason", "exclusion_reason", "exclude_reason"),
-}
-
+from isoflop.runs.store import is_sweep_dir, read_curves
 
 #: Status values that count as a finished, usable run.
 OK_STATUSES = frozenset({"ok", "success", "succeeded", "completed", "complete", "done", "finished"})
@@ -210,7 +195,12 @@ def load_runs(
     A boolean ``outlier`` (or ``excluded``) column excludes the rows marked true, with the reason from an
     ``outlier_reason`` column when there is one.
     """
-    df, src, csv_lines, sweep = read_source(source, recount)
+    if not isinstance(source, pd.DataFrame) and is_sweep_dir(str(source)) and is_law_sweep(source):
+        from isoflop.laws.curves.profiles import law_frame  # the grid of a cooldowns = "law" folder
+
+        df, src, csv_lines, sweep = law_frame(source, recount), str(source), False, True
+    else:
+        df, src, csv_lines, sweep = read_source(source, recount)
     # A WSD sweep's runs are cooldown branches: Approach 1 reads their annealed ends (each budget's lowest
     # run), never the training curve, whose losses before the end are of a schedule that had not ended.
     wsd = sweep and bool((df["trunk_id"].fillna("").astype(str) != "").any())

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from isoflop.errors import FitError
+from isoflop.errors import FitError, TableError
 from isoflop.laws.curves.fits import observations
 from isoflop.laws.curves.law import CurveFit, Schedule, fit_joint, fit_multipower
 from isoflop.laws.curves.table import Curve, CurveTable
@@ -300,3 +300,59 @@ def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["run", "N", "budget", "predicted", "trained", "error", "fitted"])
+
+
+def law_frame(sweep_dir, recount: str = "as-run") -> pd.DataFrame:
+    """A ``cooldowns = "law"`` folder's IsoFLOP grid as a runs table: every trunk at every budget of the
+    sweep it reaches, the trained points at their trained loss and the rest at the loss-curve law's
+    (:func:`isoflop.laws.curves.profiles.profiles`); a ``source`` column says which. Budgets a trunk cannot
+    give, and the folder's failed or diverged runs, are rows with their status and reason.
+
+    Raises:
+        TableError: a recount (the law's points are counted as run), or no curve to fit.
+    """
+    from isoflop.laws.curves.table import load_curves
+    from isoflop.runs.store import read_manifest, runs_frame
+
+    if recount != "as-run":
+        raise TableError(
+            f'{sweep_dir}: a cooldowns = "law" folder is read as run; --recount {recount} is not supported'
+        )
+    doc = read_manifest(sweep_dir) or {}
+    budgets = doc.get("budgets")
+    try:
+        prof = profiles(load_curves(sweep_dir), tuple(budgets) if budgets else None)
+    except FitError as e:
+        raise TableError(str(e)) from None
+    df = prof.frame().rename(columns={"run": "run_id", "trunk": "trunk_id", "N": "params", "D": "tokens", "C": "flops"})
+    df.insert(1, "status", "ok")
+    df["error"] = ""
+    extra = [
+        {
+            "run_id": f"{t.trunk}@{why.split(':', 1)[0]}",
+            "trunk_id": t.trunk,
+            "params": t.n_params,
+            "status": "skipped",
+            "error": f"budget {why}",
+            "source": "predicted",
+        }
+        for t in prof.trunks
+        for why in t.skipped
+    ]
+    extra += [
+        {
+            "run_id": t.trunk,
+            "trunk_id": t.trunk,
+            "params": t.n_params,
+            "status": "failed",
+            "error": f"its loss-curve law: {t.error}",
+            "source": "predicted",
+        }
+        for t in prof.trunks
+        if t.error and not t.points
+    ]
+    runs = runs_frame(sweep_dir)
+    bad = runs[runs["status"] != "ok"]
+    frames = [df, pd.DataFrame(extra)] + ([bad.assign(source="trained")] if len(bad) else [])
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    return out.astype({"error": str})

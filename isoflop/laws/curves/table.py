@@ -30,8 +30,7 @@ import numpy as np
 import pandas as pd
 
 from isoflop.errors import TableError
-from isoflop.laws.table_files import read_source
-from isoflop.laws.table_io import COLUMN_ALIASES
+from isoflop.laws.table_files import COLUMN_ALIASES, read_source
 
 #: Roles of the curve format -> the column names that hold them (first match wins).
 CURVE_ALIASES: dict[str, tuple[str, ...]] = {
