@@ -39,11 +39,9 @@ from isoflop.runs.store import curve_frame, read_manifest, runs_frame
 TARGET = 1e15
 
 
-def _trained(runs: pd.DataFrame, trunks=None) -> pd.DataFrame:
-    """The ok branch ends of a runs table (of the given trunks), as a loss table."""
+def _trained(runs: pd.DataFrame) -> pd.DataFrame:
+    """The ok branch ends of a runs table, as a loss table."""
     ok = runs[(runs["status"] == "ok") & runs["loss"].notna()]
-    if trunks is not None:
-        ok = ok[ok["trunk_id"].map(lambda t: f"trunk:{t}" in trunks)]
     return ok[["run_id", "params", "tokens", "flops", "budget", "loss"]]
 
 
@@ -96,11 +94,11 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
     law_runs = runs_frame(law_dir)
     law_cost = folder_cost(law_dir).flops  # each trunk once, with its cooldowns
     trunk_cost = law_cost - float(law_runs["cost_flops"].sum())  # the same trunks, grown as far in --full
-    same = _trained(runs, trunks)
-    r_same, a_same = _fit(same, n_bootstrap)
+    of_same = runs[runs["trunk_id"].map(lambda t: f"trunk:{t}" in trunks)]  # the same trunks' runs in --full
+    r_same, a_same = _fit(_trained(of_same), n_bootstrap)
     r_full, a_full = _fit(_trained(runs), n_bootstrap)
     full_cost = folder_cost(full_dir).flops
-    same_cost = trunk_cost + float(runs[runs["trunk_id"].map(lambda t: f"trunk:{t}" in trunks)]["cost_flops"].sum())
+    same_cost = trunk_cost + float(of_same["cost_flops"].sum())
     print(f"law design: {law_dir} ({len(trunks)} trunks) against {full_dir}")
     print(f"  trained, every cooldown of {full_dir}: {_answer(a_full)} at {TARGET:.0e}; {full_cost:.3g} FLOPs")
     print(
@@ -129,9 +127,8 @@ def held_out_lengths(full_dir: str, n_bootstrap: int) -> None:
     top = budgets[len(half) :]
     df = curve_frame(full_dir)
     # A branch of a budget in the lower half: its end's FLOPs are at most the half's top budget.
-    ends = df[df["parent"].notna()].groupby("run").agg(end=("step", "max"), parent=("parent", "first"))
-    per = df.groupby("run")["flops"].max()
-    keep = set(ends.index[per[ends.index] <= half[-1] * (1 + SAME_BUDGET)])
+    ends = df[df["parent"].notna()].groupby("run")["flops"].max()
+    keep = set(ends.index[ends <= half[-1] * (1 + SAME_BUDGET)])
     cut = df[df["run"].isin(keep)].groupby("parent")["branch_step"].max()
     trunk_rows = df["parent"].isna() & df["run"].map(lambda r: r in cut.index)
     trunk_rows &= df["step"] <= df["run"].map(cut).fillna(-1)

@@ -12,15 +12,16 @@ def curves_cmd():
     """Loss curves: every logged step of every run, and the laws that predict them."""
 
 
+def _skip_option(default: float, help: str):
+    """``--skip``: the fraction of each trunk's first steps left out of its law's fit."""
+    return click.option(
+        "--skip", type=click.FloatRange(0, 1, max_open=True), default=default, show_default=True, help=help
+    )
+
+
 @curves_cmd.command("fit")
 @click.argument("source", type=click.Path())
-@click.option(
-    "--skip",
-    type=click.FloatRange(0, 1, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="Leave out each trunk's (or independent run's) first fraction of steps, its fast early descent.",
-)
+@_skip_option(0.0, "Leave out each trunk's (or independent run's) first fraction of steps, its fast early descent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of a table.")
 def curves_fit(source, skip, as_json):
     """Fit the multi-power law of each model size to a loss-curve table (CSV, JSON, Parquet) or a sweep folder."""
@@ -58,13 +59,7 @@ def curves_fit(source, skip, as_json):
     help="A budget C of the grid (FLOPs); repeatable. Default: a law folder's sweep budgets, else the budgets "
     "its cooldowns trained.",
 )
-@click.option(
-    "--skip",
-    type=click.FloatRange(0, 1, max_open=True),
-    default=0.15,
-    show_default=True,
-    help="Leave out each trunk's first fraction of steps from its law's fit.",
-)
+@_skip_option(0.15, "Leave out each trunk's first fraction of steps from its law's fit.")
 @click.option("--per-trunk", is_flag=True, help="Fit each trunk's law alone, not all at once with shared exponents.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the grid as a loss table (CSV) scaling fit reads.")
 @click.option(
@@ -81,17 +76,14 @@ def curves_profile(source, budgets, skip, per_trunk, out, against, plot):
 
     from isoflop.errors import TableError
     from isoflop.laws.curves import load_curves
-    from isoflop.laws.curves.profiles import check_against, profiles
-    from isoflop.runs.store import is_sweep_dir, read_manifest, runs_frame
+    from isoflop.laws.curves.profiles import check_against, profiles, sweep_budgets
+    from isoflop.runs.store import is_sweep_dir, runs_frame
 
     if plot and not against:
         raise TableError("--plot draws predicted against trained ends: it needs --against FOLDER")
     if against and not is_sweep_dir(against):
         raise TableError(f"{against}: not a sweep folder (no runs/)")
-    if not budgets and is_sweep_dir(source):
-        doc = read_manifest(source) or {}
-        budgets = tuple(doc["budgets"]) if doc.get("cooldowns") == "law" and doc.get("budgets") else ()
-    prof = profiles(load_curves(source), tuple(budgets) or None, skip=skip, joint=not per_trunk)
+    prof = profiles(load_curves(source), tuple(budgets) or sweep_budgets(source), skip=skip, joint=not per_trunk)
     click.echo(f"{'trunk':28s} {'N':>9s} {'fitted':>6s} {'trained':>7s} {'predicted':>9s}  status")
     for t in prof.trunks:
         n_tr = sum(p.source == "trained" for p in t.points)

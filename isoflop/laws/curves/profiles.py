@@ -227,7 +227,10 @@ def _trunk_points(
     full = {b.run: table.full(b.run) for b in branches}  # each branch's whole curve, once
     fps = _flops_per_step(full[branches[-1].run])
     tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])
+    trained = {f.end: f for f in full.values()}
+    tol = _tolerance(budgets)
     if not fit.success:  # its trained points stay, with no prediction
+        hits = ((c, _nearest(trained, fps, c, tol)) for c in budgets)
         kept = [
             Point(
                 trunk.run,
@@ -240,8 +243,7 @@ def _trunk_points(
                 np.nan,
                 "trained",
             )
-            for c in budgets
-            for f in [_nearest({f.end: f for f in full.values()}, fps, c, _tolerance(budgets))]
+            for c, f in hits
             if f is not None
         ]
         return TrunkLaw(trunk.run, trunk.n_params, fit, len(fitted), tuple(kept), (), fit.message)
@@ -253,8 +255,6 @@ def _trunk_points(
     grown = max([trunk.end] + [b.branch_step or 0 for b in branches])  # the trunk was grown to its last branch
     longest = max([int(round(c / fps)) for c in budgets] + [grown]) if extend else grown
     stable = Schedule.from_rows(trunk.step, trunk.lr, end=longest)
-    trained = {f.end: f for f in full.values()}
-    tol = _tolerance(budgets)
     points, skipped = [], []
     for c in budgets:
         hit = _nearest(trained, fps, c, tol)
@@ -302,6 +302,18 @@ def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "N", "budget", "predicted", "trained", "error", "fitted"])
 
 
+def sweep_budgets(source) -> tuple[float, ...] | None:
+    """The budgets of a ``cooldowns = "law"`` sweep folder's sweep (its grid), else None (a folder or table
+    whose grid is the budgets its cooldowns trained, :func:`trained_budgets`)."""
+    from isoflop.laws.table_files import is_law_sweep
+    from isoflop.runs.store import is_sweep_dir, read_manifest
+
+    if isinstance(source, pd.DataFrame) or not is_sweep_dir(str(source)) or not is_law_sweep(source):
+        return None
+    budgets = (read_manifest(source) or {}).get("budgets")
+    return tuple(float(b) for b in budgets) if budgets else None
+
+
 def law_frame(sweep_dir, recount: str = "as-run") -> pd.DataFrame:
     """A ``cooldowns = "law"`` folder's IsoFLOP grid as a runs table: every trunk at every budget of the
     sweep it reaches, the trained points at their trained loss and the rest at the loss-curve law's
@@ -312,16 +324,14 @@ def law_frame(sweep_dir, recount: str = "as-run") -> pd.DataFrame:
         TableError: a recount (the law's points are counted as run), or no curve to fit.
     """
     from isoflop.laws.curves.table import load_curves
-    from isoflop.runs.store import read_manifest, runs_frame
+    from isoflop.runs.store import runs_frame
 
     if recount != "as-run":
         raise TableError(
             f'{sweep_dir}: a cooldowns = "law" folder is read as run; --recount {recount} is not supported'
         )
-    doc = read_manifest(sweep_dir) or {}
-    budgets = doc.get("budgets")
     try:
-        prof = profiles(load_curves(sweep_dir), tuple(budgets) if budgets else None)
+        prof = profiles(load_curves(sweep_dir), sweep_budgets(sweep_dir))
     except FitError as e:
         raise TableError(str(e)) from None
     df = prof.frame().rename(columns={"run": "run_id", "trunk": "trunk_id", "N": "params", "D": "tokens", "C": "flops"})
