@@ -33,6 +33,11 @@ def _axes(ax):
     return ax
 
 
+def _predicted(table) -> np.ndarray:
+    """Per used row, whether its loss is the loss-curve law's prediction (drawn as a cross), not trained."""
+    return table.predicted[table.used] if table.predicted is not None else np.zeros(table.n_used, dtype=bool)
+
+
 def plot_isoflops(analysis: AnalysisResult, ax=None):
     """Loss against N per budget, with fitted parabolas and their vertices.
 
@@ -41,8 +46,7 @@ def plot_isoflops(analysis: AnalysisResult, ax=None):
     ax = _axes(ax)
     f2 = analysis.approach2
     n, _, _, l, g = analysis.table.used_arrays()
-    t = analysis.table
-    law = t.predicted[t.used] if t.predicted is not None else np.zeros(n.size, dtype=bool)
+    law = _predicted(analysis.table)
     budgets = analysis.table.budgets
     norm = LogNorm(vmin=budgets.min(), vmax=max(budgets.max(), budgets.min() * 1.0001))
     cmap = colormaps["viridis"]
@@ -213,7 +217,18 @@ def plot_parametric(analysis: AnalysisResult, ax=None):
         lw=2,
         label=f"N_opt ({analysis.counting.name} counting)",
     )
-    ax.scatter(c, n, c="cyan", s=8, edgecolors="black", linewidths=0.3, label="runs")
+    law = _predicted(analysis.table)
+    ax.scatter(
+        c[~law],
+        n[~law],
+        c="cyan",
+        s=8,
+        edgecolors="black",
+        linewidths=0.3,
+        label="trained runs" if law.any() else "runs",
+    )
+    if law.any():
+        ax.scatter(c[law], n[law], c="cyan", s=14, marker="x", linewidths=0.8, label="predicted by the loss-curve law")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(cgrid[0], cgrid[-1])
