@@ -10,7 +10,9 @@ Two measurements, both against trained cooldown ends of the same WSD trunks:
   the mean and worst |error| of the predicted points held out; each budget's Approach 2 vertex from the law's
   grid against the one from the trained points of the same trunks; and the answer at 1e15 with its width,
   beside the answers of those trained points and of the whole ``--full`` folder, with each one's FLOPs. Both
-  the joint law (shared exponents) and the per-trunk one are measured.
+  the joint law (shared exponents) and the per-trunk one are measured, and the answer both with the law's
+  bootstrap draws in its intervals (as ``scaling fit`` reads a law folder) and with the law taken as exact;
+  and how often the draws' 95% band holds the held-out ends.
 * **Held-out lengths** (``--full`` alone). Each trunk of ``--full`` is cut back to the lower half of the sweep's
   budgets: its cooldowns at those budgets, and its stable phase up to the last of their branch points. Its law
   then predicts the top budgets' ends (the stable phase continued at its LR, ``extend=True``), up to
@@ -24,13 +26,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
-from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles
+from isoflop.laws.curves.profiles import DRAWS, SAME_BUDGET, check_against, profiles
 from isoflop.laws.curves.table import curves_from_frame, load_curves
 from isoflop.laws.table_io import load_runs
 from isoflop.runs.cost import folder_cost
@@ -45,8 +48,9 @@ def _trained(runs: pd.DataFrame) -> pd.DataFrame:
     return ok[["run_id", "params", "tokens", "flops", "budget", "loss"]]
 
 
-def _fit(frame: pd.DataFrame, n_bootstrap: int):
-    r = analyze(load_runs(frame), targets=(TARGET,), n_bootstrap=n_bootstrap)
+def _fit(frame: pd.DataFrame, n_bootstrap: int, draws=None):
+    table = load_runs(frame)
+    r = analyze(replace(table, draws=draws) if draws is not None else table, targets=(TARGET,), n_bootstrap=n_bootstrap)
     return r, choose_answer(r, TARGET)
 
 
@@ -68,6 +72,25 @@ def _errors(check: pd.DataFrame) -> str:
         return "no held-out end"
     e = held["error"].abs()
     return f"mean {e.mean():.2%}, worst {e.max():.2%}, bias {held['error'].mean():+.2%} (n={len(held)})"
+
+
+def _draw_band(prof, check: pd.DataFrame) -> str:
+    """How often the law's draws (their central 95%) hold a held-out trained end, before and after removing
+    the held-out ends' common offset (which moves no vertex), and the draws' median relative spread."""
+    held = check[~check["fitted"]]
+    band = {f"{p.trunk}@{p.budget:.4g}": np.percentile(p.draws, [2.5, 97.5]) for p in prof.points if p.draws}
+    spread = np.median([np.std(p.draws) / p.predicted for p in prof.points if p.draws and p.source == "predicted"])
+    if not len(held) or not band:
+        return "no draws"
+    lo, hi = np.array([band[r] for r in held["run"]]).T
+    y = held["trained"].to_numpy()
+    offset = float(np.median(held["predicted"] / held["trained"]))
+    inside = int(((lo <= y) & (y <= hi)).sum())
+    centred = int(((lo / offset <= y) & (y <= hi / offset)).sum())
+    return (
+        f"draws' 95% band holds {inside}/{len(held)} held-out ends, {centred}/{len(held)} once their common "
+        f"offset ({offset - 1:+.2%}) is removed; the draws' median spread {spread:.2%}"
+    )
 
 
 def _vertex_line(law: dict, trained: dict, budgets) -> str:
@@ -107,17 +130,24 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
     )
     for joint in (True, False):
         t0 = time.perf_counter()
-        prof = profiles(curves, budgets, joint=joint)
+        prof = profiles(curves, budgets, joint=joint, draws=DRAWS)
         wall = time.perf_counter() - t0
         r_law, a_law = _fit(prof.frame(), n_bootstrap)
+        _, a_drawn = _fit(prof.frame(), n_bootstrap, prof.loss_draws())
         name = "joint" if joint else "per-trunk"
         n_pred = sum(p.source == "predicted" for p in prof.points)
-        print(f"  {name} law ({wall:.0f} s to fit; {n_pred} of {len(prof.points)} points predicted):")
-        print(f"    held-out points: {_errors(check_against(prof, runs))}")
+        print(
+            f"  {name} law ({wall:.0f} s to fit it and {prof.draws} bootstrap draws; {n_pred} of "
+            f"{len(prof.points)} points predicted):"
+        )
+        check = check_against(prof, runs)
+        print(f"    held-out points: {_errors(check)}")
+        print(f"    {_draw_band(prof, check)}")
         print(
             f"    Approach 2 vertices, law grid vs trained: {_vertex_line(_vertices(r_law), _vertices(r_same), budgets)}"
         )
-        print(f"    answer: {_answer(a_law)}; {law_cost:.3g} FLOPs ({law_cost / full_cost:.0%} of {full_dir}'s)")
+        print(f"    answer: {_answer(a_drawn)}; {law_cost:.3g} FLOPs ({law_cost / full_cost:.0%} of {full_dir}'s)")
+        print(f"    answer with the law taken as exact (no draws): {_answer(a_law)}")
 
 
 def held_out_lengths(full_dir: str, n_bootstrap: int) -> None:

@@ -77,6 +77,12 @@ val_sequences = 256
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the best design here as a sweep TOML.")
 @click.option("--name", default=None, help="The written sweep's name (default: the --out file's stem).")
+@click.option(
+    "--law",
+    is_flag=True,
+    help='Weigh cooldowns = "law" designs too (each WSD design also with two cooldowns per size and the '
+    "rest of its grid from the loss-curve law, simulated with the law's measured error).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked designs as JSON.")
 def plan_cmd(
     target,
@@ -95,6 +101,7 @@ def plan_cmd(
     seed,
     out,
     name,
+    law,
     as_json,
 ):
     """Simulate sweeps of candidate designs from a prior and rank them by the interval on N_opt at --target."""
@@ -143,6 +150,7 @@ def plan_cmd(
         seed=seed,
         processes=processes,
         progress=progress,
+        law=law,
     )
     if as_json:
         click.echo(dumps(plan.to_dict()))

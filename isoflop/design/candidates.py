@@ -38,6 +38,8 @@ class Design:
         span: sizes over [N*/span, N*·span] about the prior's optimum N*.
         seeds: runs per (size, budget).
         top: the largest budget, in FLOPs.
+        cooldowns: under WSD, "all" (every point trains its cooldown) or "law" (each size trains its trunk
+            and two cooldowns, and the loss-curve law gives the rest of the grid; ``cooldowns = "law"``).
     """
 
     schedule: str
@@ -47,10 +49,13 @@ class Design:
     span: float
     seeds: int
     top: float
+    cooldowns: str = "all"
 
     def __post_init__(self):
         if self.schedule not in ("cosine", "wsd"):
             raise ConfigError(f"design: schedule ({self.schedule!r}) must be cosine or wsd")
+        if self.cooldowns not in ("all", "law") or (self.cooldowns == "law" and self.schedule != "wsd"):
+            raise ConfigError(f'design: cooldowns ({self.cooldowns!r}) must be "all", or "law" under wsd')
         if self.n_budgets < 3 or self.k < 3 or self.seeds < 1:
             raise ConfigError("design: needs at least 3 budgets, 3 sizes per budget and 1 seed")
         if not (self.spacing > 1 and self.span > 1 and self.top > 0):
@@ -63,8 +68,9 @@ class Design:
     @property
     def label(self) -> str:
         sp = "sqrt2x" if abs(self.spacing - math.sqrt(2)) < 1e-6 else f"{self.spacing:g}x"
+        sch = "wsd-law" if self.cooldowns == "law" else self.schedule
         return (
-            f"{self.schedule} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
+            f"{sch} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
             f"k={self.k} span={self.span:g} seeds={self.seeds}"
         )
 
@@ -92,6 +98,7 @@ class Design:
             sizes=sizes,
             seeds=self.seeds,
             schedule=self.schedule,
+            cooldowns=self.cooldowns,
             warmup=None,
             train=train,
         )
@@ -109,7 +116,14 @@ class Cost:
 
 
 def plan_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec]:
+    """The runs a sweep trains (under ``cooldowns = "law"``, each size's two cooldowns)."""
     return [s for b in sweep.budgets for s in budget_runs(sweep, b, vocab_size, [])]
+
+
+def grid_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec] | None:
+    """Under ``cooldowns = "law"``, every point of the grid its folder reads as (trained or predicted by the
+    loss-curve law); None for a sweep whose grid is the runs it trains."""
+    return plan_specs(replace(sweep, cooldowns="all"), vocab_size) if sweep.cooldowns == "law" else None
 
 
 def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> Cost:
@@ -182,9 +196,10 @@ def _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flo
     return (d, sw, specs, cost) if ok else None
 
 
-def candidates(top_guess: float, schedules=("cosine", "wsd")) -> list[Design]:
+def candidates(top_guess: float, schedules=("cosine", "wsd"), law: bool = False) -> list[Design]:
     """The designs a planner compares (72): schedule × budgets (5 at 2×, 4 at 2.5×, 7 at √2×) × sizes per
-    budget and span ((4, 4), (6, 4), (6, 6), (8, 6)) × seeds (1-3); each is then scaled to the cap.
+    budget and span ((4, 4), (6, 4), (6, 6), (8, 6)) × seeds (1-3); each is then scaled to the cap. With
+    ``law``, every WSD design also comes as a ``cooldowns = "law"`` one (36 more).
 
     The grid's edges were widened until the best design under a realistic prior (the seed noise of
     ``results/planned``) sat inside them, not on them (see the planner benchmark in the README)."""
@@ -194,6 +209,8 @@ def candidates(top_guess: float, schedules=("cosine", "wsd")) -> list[Design]:
             for k, span in ((4, 4.0), (6, 4.0), (6, 6.0), (8, 6.0)):
                 for seeds in (1, 2, 3):
                     out.append(Design(sch, nb, sp, k, span, seeds, top_guess))
+                    if law and sch == "wsd":
+                        out.append(Design(sch, nb, sp, k, span, seeds, top_guess, "law"))
     return out
 
 

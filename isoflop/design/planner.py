@@ -61,6 +61,7 @@ class DesignScore:
             "k": self.design.k,
             "span": self.design.span,
             "seeds": self.design.seeds,
+            "cooldowns": self.design.cooldowns,
             "cost": {
                 "flops": self.cost.flops,
                 "wall_s": self.cost.wall_s,
@@ -122,8 +123,34 @@ def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -
     return pd.DataFrame(rows)
 
 
-def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int, n_bootstrap: int, seed: int) -> dict:
-    """Fit ``replicates`` simulated sweeps of one plan; per method the widths, errors and hits at the target."""
+def law_errors(grid, trained, bump: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """The loss-curve law's error (in log loss) at each point of a ``cooldowns = "law"`` grid: 0 where the
+    point was trained, else its trunk's bump a·ln(hi/lo)²·4p(1 − p), p its place in log C between the trunk's
+    trained budgets lo and hi, and a drawn per trunk from a normal of ``bump`` = (mean, sd)
+    (:data:`~isoflop.design.prior.LAW_BUMP`)."""
+    ran = {s.run_id for s in trained}
+    ends: dict[str, list[float]] = {}
+    for s in trained:
+        ends.setdefault(str(s.trunk_id), []).append(float(s.budget))
+    amp = {t: float(rng.normal(*bump)) for t in sorted(ends)}
+    out = np.zeros(len(grid))
+    for i, s in enumerate(grid):
+        lo, hi = (min(ends.get(str(s.trunk_id), [0.0])), max(ends.get(str(s.trunk_id), [0.0])))
+        if s.run_id in ran or not lo < s.budget < hi:
+            continue
+        p = np.log(s.budget / lo) / np.log(hi / lo)
+        out[i] = amp[str(s.trunk_id)] * np.log(hi / lo) ** 2 * 4 * p * (1 - p)
+    return out
+
+
+def evaluate_design(
+    specs, prior: Prior, target: float, methods, replicates: int, n_bootstrap: int, seed: int, grid=None
+) -> dict:
+    """Fit ``replicates`` simulated sweeps of one plan; per method the widths, errors and hits at the target.
+
+    ``grid``: a ``cooldowns = "law"`` design's whole grid (:func:`~isoflop.design.candidates.grid_specs`),
+    which its fit reads: the trained points (``specs``) as simulated runs, and the rest as simulated runs
+    moved by the law's error (:func:`law_errors`)."""
     from isoflop.laws.analyze import analyze
     from isoflop.laws.table_io import load_runs
 
@@ -131,7 +158,10 @@ def evaluate_design(specs, prior: Prior, target: float, methods, replicates: int
     out: dict[str, dict[str, Any]] = {m: {"width": [], "err": [], "hit": [], "failed": 0} for m in methods}
     for _ in range(replicates):
         truth_surface = prior.draw(rng)
-        df = simulate_table(specs, truth_surface, prior.sigma, prior.seed_sigma, int(rng.integers(1 << 30)))
+        points = specs if grid is None else grid
+        df = simulate_table(points, truth_surface, prior.sigma, prior.seed_sigma, int(rng.integers(1 << 30)))
+        if grid is not None:
+            df["loss"] = df["loss"] * np.exp(law_errors(grid, specs, prior.law_bump, rng))
         res = analyze(
             load_runs(df),
             methods=",".join(methods),
@@ -175,6 +205,7 @@ def plan_sweep(
     designs: list[Design] | None = None,
     processes: int = 1,
     progress=None,
+    law: bool = False,
 ) -> Plan:
     """Rank candidate designs by the interval they buy at ``target`` for the cap.
 
@@ -191,6 +222,8 @@ def plan_sweep(
         screen, finalists: every candidate is first judged on ``screen`` replicates; the best ``finalists``
             are judged again on ``replicates`` fresh ones, and ranked on those.
         designs: candidates (default :func:`~isoflop.design.candidates.candidates`).
+        law: weigh ``cooldowns = "law"`` designs too (with the default candidates), each simulated as its
+            whole grid with the law's error at the points it predicts (:func:`law_errors`).
         processes: evaluate designs in this many processes.
         progress: optional callable(done, total, replicates) after each design.
 
@@ -205,7 +238,7 @@ def plan_sweep(
     guess = 10 ** np.floor(np.log10(target)) / 100 if cap_flops is None else cap_flops / 20
     filled = [
         f
-        for d in designs or candidates(guess)
+        for d in designs or candidates(guess, law=law)
         if (f := fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)) is not None
     ]
     if not filled:
@@ -222,21 +255,29 @@ def plan_sweep(
         return s.score(methods), s.cost.wall_s
 
     # Stage 1 screens every candidate on a few replicates; stage 2 judges the finalists on many.
-    screened = _score(filled, prior, target, methods, min(screen, replicates), n_bootstrap, seed, processes, progress)
+    screened = _score(
+        filled, prior, target, methods, min(screen, replicates), n_bootstrap, seed, processes, progress, vocab_size
+    )
     chosen = sorted(screened, key=rank)[: max(1, finalists)]
     keep = {id(s.design) for s in chosen}
     if replicates > screen:
         again = [f for f in filled if id(f[0]) in keep]
-        chosen = _score(again, prior, target, methods, replicates, n_bootstrap, seed + 1, processes, progress)
+        chosen = _score(
+            again, prior, target, methods, replicates, n_bootstrap, seed + 1, processes, progress, vocab_size
+        )
     scores = sorted(chosen, key=rank)
     rest = sorted((s for s in screened if id(s.design) not in keep), key=rank)
     return Plan(target, tuple(methods), prior, tuple(scores), _cap_text(cap_s, cap_flops), throughput, tuple(rest))
 
 
-def _score(filled, prior, target, methods, replicates, n_bootstrap, seed, processes, progress) -> list[DesignScore]:
+def _score(
+    filled, prior, target, methods, replicates, n_bootstrap, seed, processes, progress, vocab_size
+) -> list[DesignScore]:
+    from isoflop.design.candidates import grid_specs
+
     jobs = [
-        ([*specs], prior, target, tuple(methods), replicates, n_bootstrap, seed + 7919 * i)
-        for i, (_, _, specs, _) in enumerate(filled)
+        ([*specs], prior, target, tuple(methods), replicates, n_bootstrap, seed + 7919 * i, grid_specs(sw, vocab_size))
+        for i, (_, sw, specs, _) in enumerate(filled)
     ]
     results = []
     if processes > 1:

@@ -20,6 +20,14 @@ import numpy as np
 from isoflop.errors import LawError, ScalingError
 from isoflop.laws.surface import Surface
 
+#: The loss-curve law's error at a point it predicts, as a ``cooldowns = "law"`` design is simulated: each
+#: trunk's error is a bump A·4p(1 − p) in log loss, p the point's place (in log C) between the trunk's two
+#: trained budgets, with A = a·ln(hi/lo)² (the bump grows with the gap it bridges) and a drawn per trunk from
+#: a normal of this (mean, sd). Measured on ``results/answer-law`` against the trained cooldowns of the same
+#: 14 trunks in ``results/answer`` (Methods, "The law's uncertainty in the intervals"): trunks bridging 8x
+#: had A of 0.1-3.0%, those bridging 2-3x under 0.4%. One folder, so a planning assumption, not a law.
+LAW_BUMP = (0.0027, 0.0033)
+
 
 @dataclass(frozen=True)
 class Prior:
@@ -30,18 +38,22 @@ class Prior:
         sigma: independent log-noise of one run.
         seed_sigma: per-seed shared noise (see :mod:`isoflop.sweep.simulate`).
         source: where it came from, in words.
+        law_bump: the loss-curve law's error at the points it predicts (:data:`LAW_BUMP`).
     """
 
     surfaces: tuple[Surface, ...]
     sigma: float
     seed_sigma: float = 0.0
     source: str = ""
+    law_bump: tuple[float, float] = LAW_BUMP
 
     def __post_init__(self):
         if not self.surfaces:
             raise LawError(f"prior {self.source}: no surfaces")
         if not (0 <= self.sigma < 1 and 0 <= self.seed_sigma < 1):
             raise LawError(f"prior {self.source}: sigma ({self.sigma}) and seed_sigma must be in [0, 1)")
+        if not (len(self.law_bump) == 2 and abs(self.law_bump[0]) < 1 and 0 <= self.law_bump[1] < 1):
+            raise LawError(f"prior {self.source}: law_bump ({self.law_bump}) must be (mean, sd), both under 1")
 
     @property
     def point(self) -> Surface:

@@ -7,7 +7,7 @@ bootstrap replicates and the predictions at target budgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -304,19 +304,45 @@ def _misfits(r: _Runs, methods, fits: dict, errors: dict, a2, notes: list, allow
 
 def _bootstrap(r: _Runs, methods, fits: dict, a2, misfit: dict, notes: list, n_bootstrap, seed, progress) -> dict:
     """Every fitted method's bootstrap replicates (cases for Approach 1 and the parametric fits, residuals
-    for Approach 2; the bias-corrected replicates are Approach 2's moved by the correction)."""
-    n, d, l, c, g, points, ps, screened = r.n, r.d, r.l, r.c, r.g, r.points, r.ps, r.screened
-    ns, ds, ls = r.parametric
-    samples: dict = {}
-    sizes = np.bincount(g)
+    for Approach 2; the bias-corrected replicates are Approach 2's moved by the correction).
+
+    A table whose losses a loss-curve law predicted (``table.draws``) spreads its resamples evenly over the
+    law's M bootstrap draws: a resample of draw m resamples the table with draw m's losses, so the
+    replicates carry the law's uncertainty beside the runs' noise."""
+    sizes = np.bincount(r.g)
     if np.any(sizes == 1):
         notes.append(
             f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
             "resample repeats: intervals understate the spread from those runs"
         )
     rng = np.random.default_rng(seed)
-    idx = resample_indices(g, n_bootstrap, rng, points)
     tick = progress or (lambda *a: None)
+    draws = r.table.draws
+    if draws is None or not len(draws):
+        return _replicates(r, methods, fits, a2, misfit, n_bootstrap, rng, tick)
+    m = min(len(draws), n_bootstrap)
+    notes.append(
+        f"intervals carry the loss-curve law's uncertainty: the resamples are spread over {m} bootstrap "
+        "draws of the law, each giving the predicted points its losses"
+    )
+    chunks = [
+        _replicates(replace(r, l=draws[k][r.table.used]), methods, fits, a2, misfit, size, rng, tick)
+        for k, size in enumerate(np.diff(np.linspace(0, n_bootstrap, m + 1).round().astype(int)))
+        if size
+    ]
+    return {
+        key: {q: np.concatenate([c[key][q] for c in chunks]) for q in chunks[0][key]}
+        for key in chunks[0]
+        if all(key in c for c in chunks)
+    }
+
+
+def _replicates(r: _Runs, methods, fits: dict, a2, misfit: dict, n_bootstrap, rng, tick) -> dict:
+    """The replicates of :func:`_bootstrap` on the runs ``r``."""
+    n, d, l, c, g, points, ps, screened = r.n, r.d, r.l, r.c, r.g, r.points, r.ps, r.screened
+    ns, ds, ls = r.parametric
+    samples: dict = {}
+    idx = resample_indices(g, n_bootstrap, rng, points)
     tick("bootstrap: approach1", 0, 4)
     if fits["approach1"] is not None:
         samples["approach1"] = bootstrap_envelope(

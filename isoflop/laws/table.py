@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from isoflop.errors import FitError, TableError
+from isoflop.jsonio import json_float
 from isoflop.laws.repeats import R_STAR, effective_tokens
 
 
@@ -56,6 +57,9 @@ class RunTable:
             row was trained.
         rows: the input row of each entry (an :class:`Exclusion`'s index), when rows were filtered
             (``--where``); None when entry i is row i.
+        draws: shape (M, ``n_runs``), each row's loss under each of M bootstrap draws of the loss-curve law
+            (a trained row keeps its loss in every draw; :func:`isoflop.laws.curves.profiles.profiles`), which
+            :func:`~isoflop.laws.analyze` spreads its resamples over; None when no law predicted the table.
     """
 
     source: str
@@ -74,6 +78,11 @@ class RunTable:
     simulated: int = 0
     predicted: np.ndarray | None = None
     rows: np.ndarray | None = None
+    draws: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.draws is not None and (self.draws.ndim != 2 or self.draws.shape[1] != self.loss.size):
+            raise TableError(f"{self.source}: draws must be (M, {self.loss.size}), got shape {self.draws.shape}")
 
     def row(self, i: int) -> int:
         """The input row (0-based) of entry ``i``."""
@@ -123,6 +132,7 @@ class RunTable:
             "group": self.group.tolist(),
             "rows": None if self.rows is None else [int(r) for r in self.rows],
             "predicted": None if self.predicted is None else self.predicted.tolist(),
+            "draws": None if self.draws is None else [[json_float(x) for x in d] for d in self.draws],
         }
 
     @classmethod
@@ -145,6 +155,11 @@ class RunTable:
             None,
             rows=None if d.get("rows") is None else np.asarray(d["rows"], dtype=int),
             predicted=None if d.get("predicted") is None else np.asarray(d["predicted"], dtype=bool),
+            draws=None
+            if d.get("draws") is None
+            else np.asarray([[np.nan if v is None else v for v in r] for r in d["draws"]], dtype=float).reshape(
+                len(d["draws"]), -1
+            ),
         )
 
     def with_unique_tokens(self, unique: float, r_star: float | None = None) -> RunTable:

@@ -275,8 +275,20 @@ def load_runs(
         curves=curves if curves is not None and len(curves) else None,
         simulated=int(df["simulated"].fillna(False).astype(bool).sum()) if sweep and "simulated" in df else 0,
         predicted=(df["source"] == "predicted").to_numpy() if sweep and "source" in df else None,
+        draws=_draws(df) if sweep else None,
         rows=None if np.array_equal(np.asarray(rows), np.arange(len(df))) else np.asarray(rows, dtype=int),
     )
+
+
+def _draws(df: pd.DataFrame) -> np.ndarray | None:
+    """A law grid's ``loss_draws`` column (a tuple per row, NaN where the row has none) as (M, rows)."""
+    if "loss_draws" not in df:
+        return None
+    cells = [v if isinstance(v, tuple) else () for v in df["loss_draws"]]
+    m = max((len(v) for v in cells), default=0)
+    if not m:
+        return None
+    return np.array([list(v) if len(v) == m else [np.nan] * m for v in cells], dtype=float).T
 
 
 def read_grid(path: str | Path) -> np.ndarray:

@@ -157,3 +157,44 @@ def test_plan_bad_input_is_one_line(tmp_path, args, says):
     r = CliRunner().invoke(main, ["plan", "--target", "1e13", *args])
     assert r.exit_code == 2, r.output
     assert says in r.output and "Traceback" not in r.output
+
+
+def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
+    """A cooldowns = "law" design trains two cooldowns per size and is read as every size at every budget:
+    the planner costs the first and simulates the second, the points the law predicts moved by its error
+    (zero at a trunk's trained budgets, a bump between them), and the written sweep says cooldowns = "law"."""
+    from dataclasses import replace
+
+    from isoflop.design.candidates import candidates, design_cost, grid_specs
+    from isoflop.design.planner import law_errors
+
+    d = Design("wsd", 5, 2.0, 4, 3.0, 1, 2e10, "law")
+    assert "wsd-law" in d.label
+    _, sweep, specs, cost = fill(d, _base(), 64, SURFACE, TP, 2, None, 2e12)
+    grid = grid_specs(sweep, 64)
+    assert sweep.cooldowns == "law" and grid is not None and grid_specs(replace(sweep, cooldowns="all"), 64) is None
+    assert {s.run_id for s in specs} < {s.run_id for s in grid}  # the trained points are some of the grid's
+    assert cost.runs == len(specs) < len(grid) and cost.flops < design_cost(grid, TP, 2).flops
+    back = load_sweep(write(tmp_path, to_toml(sweep, "a law design")))
+    assert back.cooldowns == "law" and plan_specs(back, 64) == specs
+
+    rng = np.random.default_rng(0)
+    ran = {s.run_id for s in specs}
+    err = law_errors(grid, specs, (0.02, 0.0), rng)
+    inner = np.array([s.run_id not in ran for s in grid])
+    widest = np.log(max(sweep.budgets) / min(sweep.budgets)) ** 2
+    assert (err[~inner] == 0).all() and (err[inner] > 0).all() and err.max() <= 0.02 * widest + 1e-12
+    assert (law_errors(grid, specs, (0.0, 0.0), rng) == 0).all()
+
+    def worst(bump):
+        prior = Prior((SURFACE,), 0.002, 0.0, "exact", law_bump=bump)
+        out = evaluate_design(specs, prior, 1e14, ("approach2",), 3, 40, 0, grid=grid)
+        assert out["approach2"]["failed"] == 0
+        return max(abs(e) for e in out["approach2"]["err"])
+
+    exact, biased = worst((0.0, 0.0)), worst((0.01, 0.01))
+    assert exact < 0.1 and biased > exact  # decades
+    with pytest.raises(ConfigError, match="law"):
+        Design("cosine", 5, 2.0, 4, 3.0, 1, 2e10, "law")
+    designs = candidates(1e10, law=True)
+    assert len(designs) == 108 and {x.schedule for x in designs if x.cooldowns == "law"} == {"wsd"}

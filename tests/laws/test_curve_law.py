@@ -139,23 +139,25 @@ def test_a_size_with_too_few_rows_gets_a_status_and_the_others_go_on():
     assert by[5e5].status == "ok"
 
 
-def _sizes_table():
+def _sizes_table(noise: float = 0.0, seed: int = 0):
     """Three sizes that share the law's exponents (each with its own L0, A, B): a trunk and cooldowns of
-    1200, 2400 and 4000 steps each, the training rows from the law and each cooldown's validation loss 0.05
-    above its end."""
+    1200, 2400 and 4000 steps each, the training rows from the law (times exp of a normal of σ ``noise``)
+    and each cooldown's validation loss 0.05 above its end."""
     import pandas as pd
 
+    rng = np.random.default_rng(seed)
     rows = []
     for N, (L0, A, B) in {1e5: (1.6, 1.1, 0.7), 3e5: (1.4, 0.9, 0.6), 1e6: (1.25, 0.8, 0.5)}.items():
         law = MultiPowerLaw(L0=L0, A=A, alpha=0.4, B=B, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3)
         trunk = _trunk(3300, every=2)
-        for st, eta, y in zip(trunk.at, trunk.eta[trunk.at - 1], law.predict(trunk)):
+        ys = law.predict(trunk) * np.exp(rng.normal(0.0, noise, trunk.at.size))
+        for st, eta, y in zip(trunk.at, trunk.eta[trunk.at - 1], ys):
             rows.append({"run": f"t{N:g}", "N": N, "step": st, "tokens": st * 2048, "lr": eta, "loss": y})
         for T in (1200, 2400, 4000):
             s = _wsd(T, every=2)
             start = T - int(round(0.2 * T))
             own = s.at > start
-            y = law.predict(s)[own]
+            y = law.predict(s)[own] * np.exp(rng.normal(0.0, noise, int(own.sum())))
             for k, (st, eta) in enumerate(zip(s.at[own], s.eta[s.at[own] - 1])):
                 last = k == own.sum() - 1
                 rows.append(
@@ -219,3 +221,29 @@ def test_profiles_predict_the_held_out_budget_of_every_size(joint):
     )
     check = check_against(prof, runs)
     assert len(check) == 3 and (check["error"].abs() - 0.01).abs().max() < 4e-3
+
+
+def test_law_draws_carry_the_curves_noise_and_keep_the_trained_points():
+    """The law's wild-bootstrap draws: the predicted points spread about the fit's own prediction, by the
+    fit's misfit on clean curves (the LR read between logged rows leaves a 0.1% rms) and several times more on
+    curves with 1% noise, while a trained point keeps its trained loss in every draw (loss_draws)."""
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import profiles
+
+    spread = {}
+    for noise in (0.0, 0.01):
+        table = load_curves(_sizes_table(noise))
+        fit_runs = {c.run for c in table.curves if c.parent and not c.run.endswith("-2400")}
+        mid = tuple(6 * N * 2048 * 2400 for N in (1e5, 3e5, 1e6))
+        prof = profiles(table, mid + (6 * 1e5 * 2048 * 1800,), skip=0.0, fit_runs=fit_runs, draws=6, seed=1)
+        assert prof.draws == 6
+        pts = prof.points
+        assert all(len(p.draws) == 6 for p in pts)
+        trained = [p for p in pts if p.source == "trained"]
+        assert trained and all(p.loss_draws == (p.loss,) * 6 for p in trained)
+        pred = [p for p in pts if p.source == "predicted"]  # every size at the budget of 1e5's 1800 steps
+        assert pred
+        d = np.log(np.array([p.draws for p in pred]) / np.array([[p.predicted] for p in pred]))
+        spread[noise] = float(np.sqrt(np.mean(d**2)))
+        assert np.abs(d.mean(axis=1)).max() < 2 * spread[noise] + 1e-9  # centred on the fit's prediction
+    assert spread[0.0] < 5e-4 and 3 * spread[0.0] < spread[0.01] < 0.02, spread

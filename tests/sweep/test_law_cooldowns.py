@@ -1,5 +1,6 @@
 """cooldowns = "law": each size trains its trunk and two cooldowns, its smallest and largest budget's."""
 
+import numpy as np
 import pytest
 
 from isoflop.errors import SweepError
@@ -68,6 +69,17 @@ def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, 
     assert RunTable.from_dict(json.loads(json.dumps(table.to_dict()))).predicted.tolist() == table.predicted.tolist()
     trained = {round(r.val_loss, 9) for r in finished_records(law_dir)}
     assert {round(x, 9) for x in table.loss[~table.predicted]} == trained  # trained points keep their losses
+    # the law's bootstrap draws, row by row: a trained point's loss in every draw, a predicted one's spread
+    from isoflop.laws.curves.profiles import DRAWS
+
+    u = table.used
+    # (a draw in which some trunk's refit fails is left out: here tiny curves, a few of the 20)
+    assert table.draws is not None and DRAWS // 2 <= table.draws.shape[0] <= DRAWS
+    assert table.draws.shape[1] == table.n_runs
+    assert np.array_equal(
+        table.draws[:, u & ~table.predicted], np.tile(table.loss[u & ~table.predicted], (len(table.draws), 1))
+    )
+    assert (table.draws[:, u & table.predicted].std(axis=0) > 0).all()
 
     r = CliRunner().invoke(main, ["fit", str(law_dir), "--json", "--bootstrap", "50"])
     assert r.exit_code == 0, r.output

@@ -64,6 +64,11 @@ class MultiPowerLaw:
     def params(self) -> np.ndarray:
         return np.array([getattr(self, k) for k in PARAMS])
 
+    @property
+    def start(self) -> tuple[float, float, float, float]:
+        """The law's nonlinear parameters as :func:`fit_joint` searches them: (α, log C, log β, γ)."""
+        return (self.alpha, float(np.log(self.C)), float(np.log(self.beta)), self.gamma)
+
     def to_dict(self) -> dict:
         return {k: json_float(getattr(self, k)) for k in (*PARAMS, "eta_ref")}
 
@@ -147,7 +152,7 @@ def fit_multipower(curves: list[tuple[Schedule, np.ndarray]]) -> CurveFit:
     return fit_joint([curves])[0]
 
 
-def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]]) -> list[CurveFit]:
+def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]], starts=_STARTS) -> list[CurveFit]:
     """Fit multi-power laws that share their exponents and saturation (α, C, β, γ) across groups of curves
     (one group per model, or per trunk), each group with its own L0, A and B: the size dependence enters
     through the linear parameters, and the shared ones are fitted once, to every group's rows.
@@ -158,6 +163,9 @@ def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]]) -> list[CurveFit]
 
     Args:
         groups: per group, (schedule, observed losses at ``schedule.at``) per curve.
+        starts: starting points (α, log C, log β, γ) of the search; a refit near a known solution (a
+            bootstrap draw's, :func:`isoflop.laws.curves.profiles.profiles`) starts from that one alone
+            (:attr:`MultiPowerLaw.start`).
 
     Returns:
         One :class:`CurveFit` per group; its ``rms`` is the group's own.
@@ -179,7 +187,7 @@ def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]]) -> list[CurveFit]
     best = None
     bounds = ([0.0, -10.0, -4.0, -1.0], [3.0, 10.0, 3.0, 3.0])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for q0 in _STARTS:
+        for q0 in starts:
             try:
                 f = least_squares(lambda q: np.concatenate(solve(q)[2]), q0, bounds=bounds, max_nfev=400)
             except (ValueError, np.linalg.LinAlgError):

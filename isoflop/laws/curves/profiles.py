@@ -17,7 +17,7 @@ read. ``benchmarks/bench_curves.py`` measures the predictions against trained co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from isoflop.laws.curves.table import Curve, CurveTable
 
 #: Two trained ends within this relative distance in FLOPs are one budget.
 SAME_BUDGET = 0.02
+
+#: Bootstrap draws of the law that a ``cooldowns = "law"`` folder's grid carries (:func:`law_frame`).
+DRAWS = 20
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,12 @@ class Point:
     loss: float  # the trained validation loss where ``source`` is "trained", else the predicted one
     predicted: float  # the law's validation loss (law + gap), trained or not; NaN where the law failed
     source: str  # "trained" | "predicted"
+    draws: tuple[float, ...] = ()  # ``predicted`` under each bootstrap draw of the law (see :func:`profiles`)
+
+    @property
+    def loss_draws(self) -> tuple[float, ...]:
+        """The point's loss under each draw of the law: a trained point keeps its trained loss."""
+        return tuple(self.loss for _ in self.draws) if self.source == "trained" else self.draws
 
 
 @dataclass(frozen=True)
@@ -96,10 +105,19 @@ class Profiles:
     source: str
     budgets: tuple[float, ...]
     trunks: tuple[TrunkLaw, ...]
+    draws: int = 0  # bootstrap draws of the law that every fitted trunk's points carry
 
     @property
     def points(self) -> tuple[Point, ...]:
         return tuple(p for t in self.trunks for p in t.points)
+
+    def loss_draws(self) -> np.ndarray | None:
+        """Every point's loss under each draw of the law, shape (:attr:`draws`, points), in the order of
+        :meth:`frame` ("all"), for :attr:`isoflop.laws.table.RunTable.draws`; a trunk whose law failed keeps
+        its trained losses in every draw. None without draws."""
+        if not self.draws:
+            return None
+        return np.array([p.loss_draws or (p.loss,) * self.draws for p in self.points], dtype=float).T
 
     def frame(self, which: str = "all") -> pd.DataFrame:
         """The points as a loss table (run, trunk, N, D, C, budget, loss, source, predicted), which
@@ -155,6 +173,8 @@ def profiles(
     joint: bool = True,
     fit_runs=None,
     extend: bool = False,
+    draws: int = 0,
+    seed: int | None = 0,
 ) -> Profiles:
     """Each trunk's points at ``budgets`` (default :func:`trained_budgets`).
 
@@ -166,6 +186,12 @@ def profiles(
         extend: predict budgets past the step the trunk was grown to as well, its stable phase continued at
             its last LR (a WSD trunk's constant phase): an extrapolation in length, which
             ``benchmarks/bench_profiles.py`` measures; by default such budgets are skipped.
+        draws: bootstrap draws of the law (0 for none): each refits the law to its curves with every
+            curve's residuals flipped in sign at random (a wild bootstrap by curve, which keeps each curve's
+            run of correlated residuals whole, and so the law's systematic misfit of that curve), warm-started
+            at the fit, and gives every point its loss under that law (:attr:`Point.draws`). A draw in which
+            a trunk's law fails is left out for every trunk.
+        seed: the draws' random seed.
 
     Raises:
         FitError: no budget, or a budget that is not a positive number.
@@ -192,8 +218,47 @@ def profiles(
         fits = [fit_multipower(d) for _, _, d in todo]
     for (trunk, fitted, _), fit in zip(todo, fits):
         out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
+    made = 0
+    if draws and todo:
+        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed))
+        for (trunk, fitted, _), fit, laws in zip(todo, fits, drawn):
+            if fit.success and made:
+                out[trunk.run] = _with_draws(out[trunk.run], table, trunk, fitted, laws, budgets, extend)
     trunks = [out[c.run] for c in table.curves if c.run in out]
-    return Profiles(table.source, budgets, tuple(trunks))
+    return Profiles(table.source, budgets, tuple(trunks), made)
+
+
+def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng) -> tuple[int, list[list[CurveFit]]]:
+    """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`): per trunk, its law in each
+    draw that every trunk's law survived, and how many those are."""
+    keep: list[list[CurveFit]] = [[] for _ in fits]
+    if not all(f.success for f in fits) and joint:
+        return 0, keep
+    for _ in range(n):
+        flipped = []
+        for group, fit in zip(data, fits):
+            cur = []
+            for sched, y in group:
+                yhat = fit.law.predict(sched) if fit.success else y
+                cur.append((sched, yhat + rng.choice((-1.0, 1.0)) * (y - yhat)))
+            flipped.append(cur)
+        if joint:
+            refit = fit_joint(flipped, starts=(fits[0].law.start,))
+        else:
+            refit = [fit_joint([g], starts=(f.law.start,))[0] if f.success else f for g, f in zip(flipped, fits)]
+        if all(r.success for r, f in zip(refit, fits) if f.success):
+            for k, r in zip(keep, refit):
+                k.append(r)
+    return len(keep[0]), keep
+
+
+def _with_draws(tl: TrunkLaw, table, trunk, fitted, laws: list[CurveFit], budgets, extend) -> TrunkLaw:
+    """A trunk's points with their losses under each drawn law."""
+    per = [
+        {p.budget: p.predicted for p in _trunk_points(table, trunk, fitted, f, budgets, extend).points} for f in laws
+    ]
+    pts = tuple(replace(p, draws=tuple(float(d.get(p.budget, p.predicted)) for d in per)) for p in tl.points)
+    return replace(tl, points=pts)
 
 
 def _flops_per_step(full: Curve) -> float:
@@ -331,12 +396,14 @@ def law_frame(sweep_dir, recount: str = "as-run") -> pd.DataFrame:
             f'{sweep_dir}: a cooldowns = "law" folder is read as run; --recount {recount} is not supported'
         )
     try:
-        prof = profiles(load_curves(sweep_dir), sweep_budgets(sweep_dir))
+        prof = profiles(load_curves(sweep_dir), sweep_budgets(sweep_dir), draws=DRAWS)
     except FitError as e:
         raise TableError(str(e)) from None
     df = prof.frame().rename(columns={"run": "run_id", "trunk": "trunk_id", "N": "params", "D": "tokens", "C": "flops"})
     df.insert(1, "status", "ok")
     df["error"] = ""
+    draws = prof.loss_draws()
+    df["loss_draws"] = list(map(tuple, draws.T)) if draws is not None else np.nan
     extra = [
         {
             "run_id": f"{t.trunk}@{why.split(':', 1)[0]}",
