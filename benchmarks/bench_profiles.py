@@ -33,7 +33,8 @@ import pandas as pd
 
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
-from isoflop.laws.curves.profiles import DRAWS, SAME_BUDGET, check_against, profiles
+from isoflop.laws.curves.grid import DRAWS
+from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles
 from isoflop.laws.curves.table import curves_from_frame, load_curves
 from isoflop.laws.table_io import load_runs
 from isoflop.runs.cost import folder_cost

@@ -76,7 +76,8 @@ def curves_profile(source, budgets, skip, per_trunk, out, against, plot):
 
     from isoflop.errors import TableError
     from isoflop.laws.curves import load_curves
-    from isoflop.laws.curves.profiles import check_against, profiles, sweep_budgets
+    from isoflop.laws.curves.grid import sweep_budgets
+    from isoflop.laws.curves.profiles import check_against, profiles
     from isoflop.runs.store import is_sweep_dir, runs_frame
 
     if plot and not against:

@@ -123,23 +123,44 @@ def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -
     return pd.DataFrame(rows)
 
 
+def _places(grid, trained) -> tuple[dict[str, tuple[float, float]], list[float | None]]:
+    """Each trunk's trained budgets (lo, hi), and each grid point's place p in log C between its trunk's,
+    None where it was trained or lies outside them."""
+    ran = {s.run_id for s in trained}
+    ends: dict[str, tuple[float, float]] = {}
+    for s in trained:
+        lo, hi = ends.get(str(s.trunk_id), (np.inf, -np.inf))
+        ends[str(s.trunk_id)] = (min(lo, float(s.budget)), max(hi, float(s.budget)))
+    places: list[float | None] = []
+    for s in grid:
+        lo, hi = ends.get(str(s.trunk_id), (np.inf, -np.inf))
+        inside = s.run_id not in ran and lo < s.budget < hi
+        places.append(float(np.log(s.budget / lo) / np.log(hi / lo)) if inside else None)
+    return ends, places
+
+
 def law_errors(grid, trained, bump: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
     """The loss-curve law's error (in log loss) at each point of a ``cooldowns = "law"`` grid: 0 where the
     point was trained, else its trunk's bump a·ln(hi/lo)²·4p(1 − p), p its place in log C between the trunk's
     trained budgets lo and hi, and a drawn per trunk from a normal of ``bump`` = (mean, sd)
     (:data:`~isoflop.design.prior.LAW_BUMP`)."""
-    ran = {s.run_id for s in trained}
-    ends: dict[str, list[float]] = {}
-    for s in trained:
-        ends.setdefault(str(s.trunk_id), []).append(float(s.budget))
-    amp = {t: float(rng.normal(*bump)) for t in sorted(ends)}
-    out = np.zeros(len(grid))
-    for i, s in enumerate(grid):
-        lo, hi = (min(ends.get(str(s.trunk_id), [0.0])), max(ends.get(str(s.trunk_id), [0.0])))
-        if s.run_id in ran or not lo < s.budget < hi:
-            continue
-        p = np.log(s.budget / lo) / np.log(hi / lo)
-        out[i] = amp[str(s.trunk_id)] * np.log(hi / lo) ** 2 * 4 * p * (1 - p)
+    ends, places = _places(grid, trained)
+    amp = {t: float(rng.normal(*bump)) * np.log(hi / lo) ** 2 for t, (lo, hi) in sorted(ends.items())}
+    return np.array([0.0 if p is None else amp[str(s.trunk_id)] * 4 * p * (1 - p) for s, p in zip(grid, places)])
+
+
+def law_noise(grid, trained, noise: np.ndarray) -> np.ndarray:
+    """The runs' noise (log loss) as a law grid carries it: a trained point its own; a predicted one its
+    trunk's two trained ends' noise, interpolated at its place between them (the law is anchored at those
+    ends and has no noise of its own); any other point its own."""
+    ends, places = _places(grid, trained)
+    at = {(str(s.trunk_id), float(s.budget)): i for i, s in enumerate(grid)}
+    out = np.array(noise, dtype=float)
+    for i, (s, p) in enumerate(zip(grid, places)):
+        lo, hi = ends.get(str(s.trunk_id), (np.nan, np.nan))
+        j, k = at.get((str(s.trunk_id), lo)), at.get((str(s.trunk_id), hi))
+        if p is not None and j is not None and k is not None:
+            out[i] = (1 - p) * noise[j] + p * noise[k]
     return out
 
 
@@ -149,8 +170,9 @@ def evaluate_design(
     """Fit ``replicates`` simulated sweeps of one plan; per method the widths, errors and hits at the target.
 
     ``grid``: a ``cooldowns = "law"`` design's whole grid (:func:`~isoflop.design.candidates.grid_specs`),
-    which its fit reads: the trained points (``specs``) as simulated runs, and the rest as simulated runs
-    moved by the law's error (:func:`law_errors`)."""
+    which its fit reads: the trained points (``specs``) as simulated runs, and the rest at the true loss with
+    the noise their trunk's trained ends carry to them (:func:`law_noise`) and the law's error
+    (:func:`law_errors`)."""
     from isoflop.laws.analyze import analyze
     from isoflop.laws.table_io import load_runs
 
@@ -161,7 +183,9 @@ def evaluate_design(
         points = specs if grid is None else grid
         df = simulate_table(points, truth_surface, prior.sigma, prior.seed_sigma, int(rng.integers(1 << 30)))
         if grid is not None:
-            df["loss"] = df["loss"] * np.exp(law_errors(grid, specs, prior.law_bump, rng))
+            truth_loss = truth_surface.loss(df["params"].to_numpy(), df["tokens"].to_numpy())
+            noise = law_noise(grid, specs, np.log(df["loss"].to_numpy() / truth_loss))
+            df["loss"] = truth_loss * np.exp(noise + law_errors(grid, specs, prior.law_bump, rng))
         res = analyze(
             load_runs(df),
             methods=",".join(methods),

@@ -7,20 +7,20 @@ bootstrap replicates and the predictions at target budgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from isoflop.errors import FitError
-from isoflop.laws.fit.bootstrap import counts_from_indices, percentile_interval, point_ids, resample_indices, seed_noise
+from isoflop.laws.fit.bootstrap import percentile_interval, point_ids, seed_noise
 from isoflop.laws.fit.calibration import lack_of_fit
-from isoflop.laws.fit.correction import correct_isoflops, shift_samples
-from isoflop.laws.fit.envelope import bootstrap_envelope, fit_envelope
+from isoflop.laws.fit.correction import correct_isoflops
+from isoflop.laws.fit.envelope import fit_envelope
 from isoflop.laws.fit.frontier import Counting
-from isoflop.laws.fit.isoflop import bootstrap_isoflops_residuals, fit_isoflops
-from isoflop.laws.fit.parametric import SAMPLE_KEYS, bootstrap_parametric, fit_parametric
-from isoflop.laws.fit.vpnls import bootstrap_vpnls, fit_vpnls
+from isoflop.laws.fit.isoflop import fit_isoflops
+from isoflop.laws.fit.parametric import fit_parametric
+from isoflop.laws.fit.vpnls import fit_vpnls
 from isoflop.laws.reliability import (
     MIN_ORIGIN,
     MIN_ORIGINS,
@@ -30,6 +30,7 @@ from isoflop.laws.reliability import (
     reference_fits,
     reliability,
 )
+from isoflop.laws.replicates import bootstrap_methods, used_curves
 from isoflop.laws.result import METHODS, AnalysisResult
 from isoflop.laws.screen import screen_runs
 from isoflop.laws.table import RunTable
@@ -119,7 +120,7 @@ def analyze(
         )
     fits, errors, a2 = _fit_methods(r, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
     misfit = _misfits(r, methods, fits, errors, a2, notes, allow_edge)
-    samples = _bootstrap(r, methods, fits, a2, misfit, notes, n_bootstrap, seed, progress) if n_bootstrap else {}
+    samples = bootstrap_methods(r, methods, fits, a2, misfit, notes, n_bootstrap, seed, progress) if n_bootstrap else {}
     f1 = fits["approach1"]
     if f1 is not None and samples.get("approach1"):
         iv = percentile_interval(samples["approach1"]["params_exponent"], level)
@@ -229,7 +230,7 @@ def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[di
     fits: dict = {m: None for m in METHODS}
     errors: dict[str, str] = {}
     if "approach1" in methods:
-        f1 = fit_envelope(n, d, l, c, curves=_used_curves(r.table), points=r.points)
+        f1 = fit_envelope(n, d, l, c, curves=used_curves(r.table), points=r.points)
         if f1.params_law.success:
             fits["approach1"] = f1
         else:
@@ -302,76 +303,6 @@ def _misfits(r: _Runs, methods, fits: dict, errors: dict, a2, notes: list, allow
     return misfit
 
 
-def _bootstrap(r: _Runs, methods, fits: dict, a2, misfit: dict, notes: list, n_bootstrap, seed, progress) -> dict:
-    """Every fitted method's bootstrap replicates (cases for Approach 1 and the parametric fits, residuals
-    for Approach 2; the bias-corrected replicates are Approach 2's moved by the correction).
-
-    A table whose losses a loss-curve law predicted (``table.draws``) spreads its resamples evenly over the
-    law's M bootstrap draws: a resample of draw m resamples the table with draw m's losses, so the
-    replicates carry the law's uncertainty beside the runs' noise."""
-    sizes = np.bincount(r.g)
-    if np.any(sizes == 1):
-        notes.append(
-            f"{int(np.sum(sizes == 1))} of {sizes.size} budgets hold a single run, which every "
-            "resample repeats: intervals understate the spread from those runs"
-        )
-    rng = np.random.default_rng(seed)
-    tick = progress or (lambda *a: None)
-    draws = r.table.draws
-    if draws is None or not len(draws):
-        return _replicates(r, methods, fits, a2, misfit, n_bootstrap, rng, tick)
-    m = min(len(draws), n_bootstrap)
-    notes.append(
-        f"intervals carry the loss-curve law's uncertainty: the resamples are spread over {m} bootstrap "
-        "draws of the law, each giving the predicted points its losses"
-    )
-    chunks = [
-        _replicates(replace(r, l=draws[k][r.table.used]), methods, fits, a2, misfit, size, rng, tick)
-        for k, size in enumerate(np.diff(np.linspace(0, n_bootstrap, m + 1).round().astype(int)))
-        if size
-    ]
-    return {
-        key: {q: np.concatenate([c[key][q] for c in chunks]) for q in chunks[0][key]}
-        for key in chunks[0]
-        if all(key in c for c in chunks)
-    }
-
-
-def _replicates(r: _Runs, methods, fits: dict, a2, misfit: dict, n_bootstrap, rng, tick) -> dict:
-    """The replicates of :func:`_bootstrap` on the runs ``r``."""
-    n, d, l, c, g, points, ps, screened = r.n, r.d, r.l, r.c, r.g, r.points, r.ps, r.screened
-    ns, ds, ls = r.parametric
-    samples: dict = {}
-    idx = resample_indices(g, n_bootstrap, rng, points)
-    tick("bootstrap: approach1", 0, 4)
-    if fits["approach1"] is not None:
-        samples["approach1"] = bootstrap_envelope(
-            fits["approach1"], n, d, l, c, idx, curves=_used_curves(r.table), points=points
-        )
-    fc = fits["approach2_corrected"]
-    a2_samples = None
-    flagged = any(t["flagged"] for t in misfit.values())
-    tick("bootstrap: approach2", 1, 4)
-    if (fits["approach2"] is not None or fc is not None or flagged) and a2 is not None and a2.params_law.success:
-        a2_samples = bootstrap_isoflops_residuals(a2, n, d, l, c, n_bootstrap, rng)
-    if (fits["approach2"] is not None or flagged) and a2_samples is not None:
-        samples["approach2"] = a2_samples
-    f3 = fits["approach3"]
-    idx_s = idx if not screened else resample_indices(g[ps], n_bootstrap, rng, point_ids(g[ps], ns))
-    counts = counts_from_indices(idx_s, ns.size)
-    tick("bootstrap: approach3", 2, 4)
-    if f3 is not None and f3.success:
-        x = bootstrap_parametric(f3, ns, ds, ls, counts)
-        samples["approach3"] = dict(zip(SAMPLE_KEYS, x.T))
-    tick("bootstrap: vpnls", 3, 4)
-    if fits["vpnls"] is not None and "vpnls" in methods:
-        samples["vpnls"] = dict(zip(SAMPLE_KEYS, bootstrap_vpnls(fits["vpnls"], ns, ds, ls, counts).T))
-    if fc is not None and a2_samples is not None:  # a correction exists only of a fitted Approach 2
-        samples["approach2_corrected"] = shift_samples(a2_samples, fc)
-    tick("bootstrap: done", 4, 4)
-    return samples
-
-
 def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
     """Each method's in-table rolling-origin backtest (:mod:`isoflop.laws.reliability`), by point fits alone."""
     vertex = reference_fits(table)
@@ -404,14 +335,3 @@ def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
                 )
     out = {m: reliability(m, scored[m], design_of(logc[present]), count[m]) for m in methods}
     return {m: r for m, r in out.items() if r is not None}
-
-
-def _used_curves(table: RunTable):
-    """Training curves re-indexed to the used runs (None when there are none)."""
-    if table.curves is None or len(table.curves) == 0:
-        return None
-    pos = np.full(table.n_runs, -1)
-    pos[table.used] = np.arange(table.n_used)
-    cur = table.curves[table.curves["run"].isin(np.flatnonzero(table.used))].copy()
-    cur["run"] = pos[cur["run"].to_numpy()]
-    return cur

@@ -53,7 +53,7 @@ class RunTable:
             Approach 1's envelope.
         simulated: how many rows the simulated backend drew from a known surface instead of training.
         predicted: per row, whether its loss is a loss-curve law's prediction rather than trained (a
-            ``cooldowns = "law"`` folder's grid, :func:`isoflop.laws.curves.profiles.law_frame`); None when every
+            ``cooldowns = "law"`` folder's grid, :func:`isoflop.laws.curves.grid.law_frame`); None when every
             row was trained.
         rows: the input row of each entry (an :class:`Exclusion`'s index), when rows were filtered
             (``--where``); None when entry i is row i.

@@ -196,7 +196,7 @@ def load_runs(
     ``outlier_reason`` column when there is one.
     """
     if not isinstance(source, pd.DataFrame) and is_sweep_dir(str(source)) and is_law_sweep(source):
-        from isoflop.laws.curves.profiles import law_frame  # the grid of a cooldowns = "law" folder
+        from isoflop.laws.curves.grid import law_frame  # the grid of a cooldowns = "law" folder
 
         df, src, csv_lines, sweep = law_frame(source, recount), str(source), False, True
     else:

@@ -166,7 +166,7 @@ def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
     from dataclasses import replace
 
     from isoflop.design.candidates import candidates, design_cost, grid_specs
-    from isoflop.design.planner import law_errors
+    from isoflop.design.planner import law_errors, law_noise
 
     d = Design("wsd", 5, 2.0, 4, 3.0, 1, 2e10, "law")
     assert "wsd-law" in d.label
@@ -185,6 +185,14 @@ def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
     widest = np.log(max(sweep.budgets) / min(sweep.budgets)) ** 2
     assert (err[~inner] == 0).all() and (err[inner] > 0).all() and err.max() <= 0.02 * widest + 1e-12
     assert (law_errors(grid, specs, (0.0, 0.0), rng) == 0).all()
+    # the runs' noise: a predicted point carries its trunk's trained ends', interpolated; a trained one its own
+    noise = rng.normal(0.0, 0.01, len(grid))
+    carried = law_noise(grid, specs, noise)
+    assert np.array_equal(carried[~inner], noise[~inner]) and not np.allclose(carried[inner], noise[inner])
+    for i in np.flatnonzero(inner):
+        ends = [j for j, s in enumerate(grid) if s.trunk_id == grid[i].trunk_id and not inner[j]]
+        lo, hi = min(ends, key=lambda j: grid[j].budget), max(ends, key=lambda j: grid[j].budget)
+        assert min(noise[lo], noise[hi]) - 1e-12 <= carried[i] <= max(noise[lo], noise[hi]) + 1e-12
 
     def worst(bump):
         prior = Prior((SURFACE,), 0.002, 0.0, "exact", law_bump=bump)

@@ -70,7 +70,7 @@ def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, 
     trained = {round(r.val_loss, 9) for r in finished_records(law_dir)}
     assert {round(x, 9) for x in table.loss[~table.predicted]} == trained  # trained points keep their losses
     # the law's bootstrap draws, row by row: a trained point's loss in every draw, a predicted one's spread
-    from isoflop.laws.curves.profiles import DRAWS
+    from isoflop.laws.curves.grid import DRAWS
 
     u = table.used
     # (a draw in which some trunk's refit fails is left out: here tiny curves, a few of the 20)
