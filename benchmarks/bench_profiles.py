@@ -10,7 +10,7 @@ Two measurements, both against trained cooldown ends of the same WSD trunks:
   the mean and worst |error| of the predicted points held out; each budget's Approach 2 vertex from the law's
   grid against the one from the trained points of the same trunks; and the answer at 1e15 with its width,
   beside the answers of those trained points and of the whole ``--full`` folder, with each one's FLOPs. Both
-  the joint law (shared exponents) and the per-trunk one are measured, and the answer both with the law's
+  the joint law (shared exponents), the joint law with each trunk's own α, and the per-trunk one are measured, and the answer both with the law's
   bootstrap draws in its intervals (as ``scaling fit`` reads a law folder) and with the law taken as exact;
   and how often the draws' 95% band holds the held-out ends.
 * **Held-out lengths** (``--full`` alone). Each trunk of ``--full`` is cut back to the lower half of the sweep's
@@ -41,6 +41,12 @@ from isoflop.runs.cost import folder_cost
 from isoflop.runs.store import curve_frame, read_manifest, runs_frame
 
 TARGET = 1e15
+#: The laws compared: all nonlinear parameters shared, each trunk its own exponent α, or each trunk alone.
+LAWS = {
+    "joint": {"joint": True},
+    "joint, alpha per trunk": {"joint": True, "own": ("alpha",)},
+    "per-trunk": {"joint": False},
+}
 
 
 def _trained(runs: pd.DataFrame) -> pd.DataFrame:
@@ -129,13 +135,12 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
         f"  trained, every cooldown of the same {len(trunks)} trunks: {_answer(a_same)}; {same_cost:.3g} FLOPs "
         f"({same_cost / full_cost:.0%})"
     )
-    for joint in (True, False):
+    for name, kind in LAWS.items():
         t0 = time.perf_counter()
-        prof = profiles(curves, budgets, joint=joint, draws=DRAWS)
+        prof = profiles(curves, budgets, **kind, draws=DRAWS)
         wall = time.perf_counter() - t0
         r_law, a_law = _fit(prof.frame(), n_bootstrap)
         _, a_drawn = _fit(prof.frame(), n_bootstrap, prof.loss_draws())
-        name = "joint" if joint else "per-trunk"
         n_pred = sum(p.source == "predicted" for p in prof.points)
         print(
             f"  {name} law ({wall:.0f} s to fit it and {prof.draws} bootstrap draws; {n_pred} of "
@@ -171,12 +176,11 @@ def held_out_lengths(full_dir: str, n_bootstrap: int) -> None:
         f"held-out lengths: {full_dir}, fitted to the budgets {half[0]:.3g}..{half[-1]:.3g}, predicting "
         f"{top[0]:.3g}..{top[-1]:.3g} (up to {top[-1] / half[-1]:.1f}x longer)"
     )
-    for joint in (True, False):
-        prof = profiles(table, budgets, joint=joint, extend=True)
+    for name, kind in LAWS.items():
+        prof = profiles(table, budgets, **kind, extend=True)
         check = check_against(prof, runs)
         check = check[check["budget"] >= top[0] * (1 - SAME_BUDGET)]
         r_law, _ = _fit(prof.frame(), n_bootstrap)
-        name = "joint" if joint else "per-trunk"
         by = ", ".join(
             f"{c:.3g}: {check[np.isclose(check['budget'], c)]['error'].abs().mean():.2%}"
             for c in top

@@ -61,6 +61,13 @@ def curves_fit(source, skip, as_json):
 )
 @_skip_option(0.15, "Leave out each trunk's first fraction of steps from its law's fit.")
 @click.option("--per-trunk", is_flag=True, help="Fit each trunk's law alone, not all at once with shared exponents.")
+@click.option(
+    "--own",
+    type=click.Choice(["alpha", "C", "beta", "gamma"]),
+    multiple=True,
+    help="A nonlinear parameter each trunk fits for itself in the joint fit (repeatable; alpha: better points "
+    "and lengths, worse vertices, as measured by benchmarks/bench_profiles.py).",
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the grid as a loss table (CSV) scaling fit reads.")
 @click.option(
     "--against",
@@ -69,7 +76,7 @@ def curves_fit(source, skip, as_json):
     "errors on them.",
 )
 @click.option("--plot", type=click.Path(dir_okay=False), help="With --against: write predicted against trained (PNG).")
-def curves_profile(source, budgets, skip, per_trunk, out, against, plot):
+def curves_profile(source, budgets, skip, per_trunk, own, out, against, plot):
     """IsoFLOP points from loss curves: every WSD trunk of SOURCE at every budget it reaches, the trained
     cooldown ends as trained and the rest predicted by its loss-curve law (see isoflop.laws.curves.profiles)."""
     from pathlib import Path
@@ -82,9 +89,13 @@ def curves_profile(source, budgets, skip, per_trunk, out, against, plot):
 
     if plot and not against:
         raise TableError("--plot draws predicted against trained ends: it needs --against FOLDER")
+    if own and per_trunk:
+        raise TableError("--own frees parameters of the joint fit: it does not go with --per-trunk")
     if against and not is_sweep_dir(against):
         raise TableError(f"{against}: not a sweep folder (no runs/)")
-    prof = profiles(load_curves(source), tuple(budgets) or sweep_budgets(source), skip=skip, joint=not per_trunk)
+    prof = profiles(
+        load_curves(source), tuple(budgets) or sweep_budgets(source), skip=skip, joint=not per_trunk, own=tuple(own)
+    )
     click.echo(f"{'trunk':28s} {'N':>9s} {'fitted':>6s} {'trained':>7s} {'predicted':>9s}  status")
     for t in prof.trunks:
         n_tr = sum(p.source == "trained" for p in t.points)

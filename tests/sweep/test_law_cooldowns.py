@@ -100,3 +100,12 @@ def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, 
 
     r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--plot", str(plot)])
     assert r.exit_code == 2 and "needs --against" in r.output and len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--own", "alpha", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    # each trunk its own alpha (on these 30-second runs the shared alpha already sits at its bound, 0, and
+    # stays there: tests/laws/test_curve_law.py checks that freeing it recovers differing exponents)
+    freed = pd.read_csv(out)
+    assert len(freed) == 9 and np.isfinite(freed["predicted"]).all()
+    assert (freed["loss"][freed["source"] == "trained"] == grid["loss"][grid["source"] == "trained"]).all()
+    r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--own", "alpha", "--per-trunk"])
+    assert r.exit_code == 2 and "--per-trunk" in r.output and len(r.output.strip().splitlines()) == 1

@@ -152,7 +152,17 @@ def fit_multipower(curves: list[tuple[Schedule, np.ndarray]]) -> CurveFit:
     return fit_joint([curves])[0]
 
 
-def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]], starts=_STARTS) -> list[CurveFit]:
+#: The nonlinear parameters in the order :func:`fit_joint` searches them (α, log C, log β, γ).
+NONLINEAR = ("alpha", "C", "beta", "gamma")
+_BOUNDS = (np.array([0.0, -10.0, -4.0, -1.0]), np.array([3.0, 10.0, 3.0, 3.0]))
+
+
+def fit_joint(
+    groups: list[list[tuple[Schedule, np.ndarray]]],
+    starts=_STARTS,
+    own: tuple[str, ...] = (),
+    start_laws: list[MultiPowerLaw] | None = None,
+) -> list[CurveFit]:
     """Fit multi-power laws that share their exponents and saturation (α, C, β, γ) across groups of curves
     (one group per model, or per trunk), each group with its own L0, A and B: the size dependence enters
     through the linear parameters, and the shared ones are fitted once, to every group's rows.
@@ -166,34 +176,60 @@ def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]], starts=_STARTS) -
         starts: starting points (α, log C, log β, γ) of the search; a refit near a known solution (a
             bootstrap draw's, :func:`isoflop.laws.curves.profiles.profiles`) starts from that one alone
             (:attr:`MultiPowerLaw.start`).
+        own: nonlinear parameters (of :data:`NONLINEAR`) that each group fits for itself, the rest shared:
+            the all-shared fit comes first, and the search then frees these from its solution (one column
+            per group in the Jacobian, which is sparse: a group's rows depend on its own).
+        start_laws: per group, a law to start that second search from, instead of the all-shared fit (a
+            bootstrap refit of a fit with ``own``).
 
     Returns:
         One :class:`CurveFit` per group; its ``rms`` is the group's own.
     """
+    bad = [k for k in own if k not in NONLINEAR]
+    if bad:
+        raise ValueError(f"own: {bad} are not among the nonlinear parameters {NONLINEAR}")
     refs = [max(float(s.eta.max()) for s, _ in g) for g in groups]
     data = [[(s.eta / ref, s.at, np.asarray(y, dtype=float)) for s, y in g] for g, ref in zip(groups, refs)]
     ys = [np.concatenate([d[2] for d in g]) for g in data]
+    mine = [NONLINEAR.index(k) for k in own]
+    common = [i for i in range(4) if i not in mine]
 
-    def solve(q):
-        nl = np.array([q[0], np.exp(q[1]), np.exp(q[2]), q[3]])
-        lins, res = [], []
-        for g, y in zip(data, ys):
+    def unpack(q, free: bool) -> list[np.ndarray]:
+        if not free:
+            return [np.asarray(q, dtype=float)] * len(data)
+        out = []
+        for g in range(len(data)):
+            v = np.empty(4)
+            v[common] = q[: len(common)]
+            v[mine] = q[len(common) + g * len(mine) : len(common) + (g + 1) * len(mine)]
+            out.append(v)
+        return out
+
+    def solve(q, free: bool = False):
+        nls, lins, res = [], [], []
+        for v, g, y in zip(unpack(q, free), data, ys):
+            nl = np.array([v[0], np.exp(v[1]), np.exp(v[2]), v[3]])
             X = np.concatenate([_terms(nl, eta, at) for eta, at, _ in g]) / y[:, None]
             lin, *_ = np.linalg.lstsq(X, np.ones_like(y), rcond=None)
+            nls.append(nl)
             lins.append(lin)
             res.append(X @ lin - 1.0)
-        return nl, lins, res
+        return nls, lins, res
 
     best = None
-    bounds = ([0.0, -10.0, -4.0, -1.0], [3.0, 10.0, 3.0, 3.0])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for q0 in starts:
+        for q0 in starts if start_laws is None or not own else ():
             try:
-                f = least_squares(lambda q: np.concatenate(solve(q)[2]), q0, bounds=bounds, max_nfev=400)
+                f = least_squares(lambda q: np.concatenate(solve(q)[2]), q0, bounds=_BOUNDS, max_nfev=400)
             except (ValueError, np.linalg.LinAlgError):
                 continue
             if np.isfinite(f.cost) and (best is None or f.cost < best.cost):
                 best = f
+        freed = None
+        if own and (best is not None or start_laws is not None):
+            freed = _free_search(solve, best, start_laws, common, mine, [y.size for y in ys])
+        free = freed is not None
+        best = freed or best
     if best is None:
         return [
             CurveFit(
@@ -205,14 +241,10 @@ def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]], starts=_STARTS) -
             )
             for ref, y in zip(refs, ys)
         ]
-    nl, lins, res = solve(best.x)
-    edge = [
-        name
-        for name, q, lo, hi in zip(("alpha", "C", "beta", "gamma"), best.x, *bounds)
-        if min(q - lo, hi - q) < 1e-3 * (hi - lo)
-    ]
+    nls, lins, res = solve(best.x, free)
     out = []
-    for lin, r, ref, y in zip(lins, res, refs, ys):
+    for v, nl, lin, r, ref, y in zip(unpack(best.x, free), nls, lins, res, refs, ys):
+        edge = [name for name, q, lo, hi in zip(NONLINEAR, v, *_BOUNDS) if min(q - lo, hi - q) < 1e-3 * (hi - lo)]
         law = MultiPowerLaw(
             L0=float(lin[0]),
             A=float(lin[1]),
@@ -231,3 +263,35 @@ def fit_joint(groups: list[list[tuple[Schedule, np.ndarray]]], starts=_STARTS) -
             msg = f"converged, with {', '.join(edge)} at the edge of the searched range (the curves do not pin it)"
         out.append(CurveFit(law, float(np.sqrt(np.mean(r**2))), int(y.size), ok, msg))
     return out
+
+
+def _free_search(solve, shared, start_laws, common, mine, sizes):
+    """The search with the ``own`` parameters freed per group, from the all-shared solution ``shared`` (or
+    from ``start_laws``); None when it fails."""
+    from scipy.sparse import lil_matrix
+
+    G = len(sizes)
+    if start_laws is not None:
+        starts = [np.array(law.start) for law in start_laws]
+        q0 = np.concatenate([np.mean([s[common] for s in starts], axis=0)] + [s[mine] for s in starts])
+    else:
+        q0 = np.concatenate([shared.x[common]] + [shared.x[mine]] * G)
+    lo = np.concatenate([_BOUNDS[0][common]] + [_BOUNDS[0][mine]] * G)
+    hi = np.concatenate([_BOUNDS[1][common]] + [_BOUNDS[1][mine]] * G)
+    pattern = lil_matrix((sum(sizes), q0.size), dtype=int)
+    row = 0
+    for g, n in enumerate(sizes):
+        pattern[row : row + n, : len(common)] = 1
+        pattern[row : row + n, len(common) + g * len(mine) : len(common) + (g + 1) * len(mine)] = 1
+        row += n
+    try:
+        f = least_squares(
+            lambda q: np.concatenate(solve(q, True)[2]),
+            np.clip(q0, lo, hi),
+            bounds=(lo, hi),
+            jac_sparsity=pattern,
+            max_nfev=300,
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return f if np.isfinite(f.cost) else None

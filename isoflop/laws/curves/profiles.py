@@ -168,6 +168,7 @@ def profiles(
     *,
     skip: float = 0.15,
     joint: bool = True,
+    own: tuple[str, ...] = (),
     fit_runs=None,
     extend: bool = False,
     draws: int = 0,
@@ -178,6 +179,8 @@ def profiles(
     Args:
         skip: the fraction of the trunk's first steps left out of its fit (see :func:`fit_curves`).
         joint: fit every trunk's law at once, with shared exponents (:func:`fit_joint`); else each alone.
+        own: under ``joint``, the nonlinear parameters each trunk fits for itself (``fit_joint``'s ``own``;
+            ``("alpha",)``: each trunk its own power-law exponent, the annealing shared).
         fit_runs: when given, only these branches are fitted to (the others stay trained points the law
             did not see, which is how ``benchmarks/bench_curves.py`` holds cooldowns out).
         extend: predict budgets past the step the trunk was grown to as well, its stable phase continued at
@@ -210,14 +213,14 @@ def profiles(
         data = [observations(table, trunk.run, skip=skip)] + [observations(table, b.run) for b in fitted]
         todo.append((trunk, fitted, [d for d in data if d is not None]))
     if joint and todo:
-        fits = fit_joint([d for _, _, d in todo])
+        fits = fit_joint([d for _, _, d in todo], own=own)
     else:
         fits = [fit_multipower(d) for _, _, d in todo]
     for (trunk, fitted, _), fit in zip(todo, fits):
         out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
     made = 0
     if draws and todo:
-        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed))
+        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own)
         for (trunk, fitted, _), fit, laws in zip(todo, fits, drawn):
             if fit.success and made:
                 out[trunk.run] = _with_draws(out[trunk.run], table, trunk, fitted, laws, budgets, extend)
@@ -225,7 +228,7 @@ def profiles(
     return Profiles(table.source, budgets, tuple(trunks), made)
 
 
-def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng) -> tuple[int, list[list[CurveFit]]]:
+def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng, own=()) -> tuple[int, list[list[CurveFit]]]:
     """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`): per trunk, its law in each
     draw that every trunk's law survived, and how many those are."""
     keep: list[list[CurveFit]] = [[] for _ in fits]
@@ -240,7 +243,9 @@ def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng) -> tuple[int, l
                 cur.append((sched, yhat + rng.choice((-1.0, 1.0)) * (y - yhat)))
             flipped.append(cur)
         if joint:
-            refit = fit_joint(flipped, starts=(fits[0].law.start,))
+            refit = fit_joint(
+                flipped, starts=(fits[0].law.start,), own=own, start_laws=[f.law for f in fits] if own else None
+            )
         else:
             refit = [fit_joint([g], starts=(f.law.start,))[0] if f.success else f for g, f in zip(flipped, fits)]
         if all(r.success for r, f in zip(refit, fits) if f.success):
