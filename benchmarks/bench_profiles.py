@@ -9,12 +9,13 @@ Two measurements, both against trained cooldown ends of the same WSD trunks:
   the sweep that trained every cooldown of the same trunks (the law folder's run ids are a subset of its):
   the mean and worst |error| of the predicted points held out; each budget's Approach 2 vertex from the law's
   grid against the one from the trained points of the same trunks; and the answer at 1e15 with its width,
-  beside the answers of those trained points and of the whole ``--full`` folder, with each one's FLOPs. Both
-  the joint law (shared exponents), the joint law with each trunk's own α, and the per-trunk one are measured, and the answer both with the law's
-  bootstrap draws in its intervals (as ``scaling fit`` reads a law folder) and with the law taken as exact;
-  and how often the draws' 95% band holds the held-out ends.
-* **Held-out lengths** (``--full`` alone). Each trunk of ``--full`` is cut back to the lower half of the sweep's
-  budgets: its cooldowns at those budgets, and its stable phase up to the last of their branch points. Its law
+  beside the answers of those trained points and of the whole ``--full`` folder, with each one's FLOPs. The
+  joint law (shared exponents), the joint law with each trunk's own α, and the per-trunk one are measured;
+  the answer both with the law's bootstrap draws in its intervals (as ``scaling fit`` reads a law folder)
+  and with the law taken as exact; and how often the draws' 95% band holds the held-out ends.
+* **Held-out lengths** (``--full`` alone). Each trunk of ``--full`` is cut back to the lowest budgets of the
+  sweep (``--lengths-from``: the lower 4 of 7, up to 2.8x out, and the lower 3, up to 4x out): its cooldowns
+  at those budgets, and its stable phase up to the last of their branch points. Its law
   then predicts the top budgets' ends (the stable phase continued at its LR, ``extend=True``), up to
   ``top / half`` times longer than any run it was fitted to, and the trained ends judge it; so do the top
   budgets' vertices.
@@ -156,10 +157,10 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
         print(f"    answer with the law taken as exact (no draws): {_answer(a_law)}")
 
 
-def held_out_lengths(full_dir: str, n_bootstrap: int) -> None:
+def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None) -> None:
     doc = read_manifest(full_dir)
     budgets = tuple(sorted(doc["budgets"]))
-    half = budgets[: (len(budgets) + 1) // 2]
+    half = budgets[: fitted or (len(budgets) + 1) // 2]
     top = budgets[len(half) :]
     df = curve_frame(full_dir)
     # A branch of a budget in the lower half: its end's FLOPs are at most the half's top budget.
@@ -197,11 +198,19 @@ def main() -> None:
     ap.add_argument("--law", default="results/answer-law")
     ap.add_argument("--full", default="results/answer")
     ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument(
+        "--lengths-from",
+        type=int,
+        nargs="*",
+        default=[4, 3],
+        help="held-out lengths: fit on this many of the lowest budgets (each a separate measurement)",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     print(f"seed noise of {args.full}: {seed_noise(runs_frame(args.full)):.2%} of the loss (mean relative std)")
     law_design(args.law, args.full, args.bootstrap)
-    held_out_lengths(args.full, args.bootstrap)
+    for k in args.lengths_from:
+        held_out_lengths(args.full, args.bootstrap, k)
     print(f"wall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -276,3 +276,27 @@ def test_a_joint_fit_can_free_alpha_per_group_and_then_recovers_each():
     assert [f.law.alpha for f in again] == pytest.approx([0.3, 0.4, 0.5], rel=0.02)
     with pytest.raises(ValueError, match="nonlinear"):
         fit_joint(groups, own=("L0",))
+
+
+@pytest.mark.parametrize("own", [(), ("alpha",)])
+def test_profiles_extend_a_trunk_four_times_past_its_fitted_length(own):
+    """Cut back to its first 1000 steps (the 1200-step cooldown's branch point at 960) and that one cooldown,
+    each size's law, continued at its stable LR (extend=True), predicts the 4000-step cooldown's validation
+    loss, 3.3x longer than anything it was fitted to, within 0.5%; without extend that budget is skipped,
+    with the reason."""
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import profiles
+
+    df = _sizes_table()
+    trunk = df["parent"].isna()
+    cut = df[(trunk & (df["step"] <= 960)) | df["run"].str.endswith("-1200")].reset_index(drop=True)
+    table = load_curves(cut)
+    far = {N: 6 * N * 2048 * 4000 for N in (1e5, 3e5, 1e6)}
+    for N, c in far.items():
+        prof = profiles(table, (c,), skip=0.0, own=own, extend=True)
+        (t,) = [t for t in prof.trunks if t.n_params == N]
+        (p,) = t.points
+        want = df[(df["run"] == f"c{N:g}-4000")]["val_loss"].dropna().iloc[0]
+        assert p.source == "predicted" and abs(p.predicted / want - 1) < 5e-3, (N, p.predicted, want)
+    short = profiles(table, (far[1e5],), skip=0.0, own=own)
+    assert not short.trunks[0].points and "past step" in short.trunks[0].skipped[0]
