@@ -106,6 +106,13 @@ def curves_profile(source, budgets, skip, per_trunk, own, out, against, plot):
         f"{len(pts)} points at {len(prof.budgets)} budgets: {sum(p.source == 'trained' for p in pts)} trained, "
         f"{sum(p.source == 'predicted' for p in pts)} predicted"
     )
+    agree = prof.seed_agreement()
+    if agree:
+        click.echo(
+            "seeds of one size agree to "
+            + ", ".join(f"{v['sigma']:.2%} per point over {v['pairs']} {k} pairs" for k, v in agree.items())
+            + " (a form error all seeds share does not show here)"
+        )
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         prof.frame().to_csv(out, index=False)

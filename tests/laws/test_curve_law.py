@@ -300,3 +300,32 @@ def test_profiles_extend_a_trunk_four_times_past_its_fitted_length(own):
         assert p.source == "predicted" and abs(p.predicted / want - 1) < 5e-3, (N, p.predicted, want)
     short = profiles(table, (far[1e5],), skip=0.0, own=own)
     assert not short.trunks[0].points and "past step" in short.trunks[0].skipped[0]
+
+
+def test_seeds_of_one_size_measure_how_well_the_grid_reproduces():
+    """Two seeds of every size (the same table drawn twice): identical seeds agree exactly; noisy ones
+    differ at their trained ends by about the noise, and the law's predicted points agree too, pair by pair
+    at the same budget. One trunk per size gives no pairs."""
+    import pandas as pd
+
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import profiles
+
+    def seeded(noise, seed):
+        df = _sizes_table(noise, seed)
+        df = df[~df["run"].str.endswith("-2400")]  # the middle budget is the law's to predict
+        for col in ("run", "parent"):
+            df[col] = df[col].where(df[col].isna(), df[col] + f"s{seed}")
+        return df
+
+    mid = tuple(6 * N * 2048 * 2400 for N in (1e5, 3e5, 1e6))
+    got = {}
+    for noise in (0.0, 0.003):
+        table = load_curves(pd.concat([seeded(noise, 0), seeded(noise, 1)], ignore_index=True))
+        ends = tuple(6 * N * 2048 * T for N in (1e5, 3e5, 1e6) for T in (1200, 4000))
+        got[noise] = profiles(table, mid + ends, skip=0.0).seed_agreement()
+        assert got[noise]["trained"]["pairs"] >= 6 and got[noise]["predicted"]["pairs"] >= 3
+    assert got[0.0]["trained"]["sigma"] == 0 and got[0.0]["predicted"]["sigma"] < 1e-9
+    assert 5e-4 < got[0.003]["trained"]["sigma"] < 6e-3 and 0 < got[0.003]["predicted"]["sigma"] < 6e-3
+    one = profiles(load_curves(seeded(0.0, 0)), mid, skip=0.0).seed_agreement()
+    assert "predicted" not in one and "trained" not in one

@@ -108,6 +108,23 @@ class Profiles:
     def points(self) -> tuple[Point, ...]:
         return tuple(p for t in self.trunks for p in t.points)
 
+    def seed_agreement(self) -> dict[str, dict[str, float]]:
+        """How well trunks of the same size (seeds) agree, point by point at the same budget: per source
+        ("trained", "predicted"), the pairs compared and each point's σ in log loss (the rms of their
+        differences over √2). Trained pairs measure the seed noise; predicted pairs, that noise as the law
+        carries it plus the part of the law's error that differs between seeds. A form error that every
+        seed of a size shares does not show here."""
+        by: dict[tuple[float, float], list[Point]] = {}
+        for p in self.points:
+            by.setdefault((p.n_params, p.budget), []).append(p)
+        diffs: dict[str, list[float]] = {"trained": [], "predicted": []}
+        for pts in by.values():
+            for i, a in enumerate(pts):
+                for b in pts[i + 1 :]:
+                    if a.source == b.source and a.loss > 0 and b.loss > 0:
+                        diffs[a.source].append(float(np.log(a.loss / b.loss)))
+        return {k: {"pairs": len(v), "sigma": float(np.sqrt(np.mean(np.square(v)) / 2))} for k, v in diffs.items() if v}
+
     def loss_draws(self) -> np.ndarray | None:
         """Every point's loss under each draw of the law, shape (:attr:`draws`, points), in the order of
         :meth:`frame` ("all"), for :attr:`isoflop.laws.table.RunTable.draws`; a trunk whose law failed keeps
