@@ -249,7 +249,7 @@ def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng, own=()) -> tupl
     """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`): per trunk, its law in each
     draw that every trunk's law survived, and how many those are."""
     keep: list[list[CurveFit]] = [[] for _ in fits]
-    if not all(f.success for f in fits) and joint:
+    if not any(f.success for f in fits):
         return 0, keep
     for _ in range(n):
         flipped = []
