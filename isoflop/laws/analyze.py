@@ -24,6 +24,7 @@ from isoflop.laws.fit.vpnls import fit_vpnls
 from isoflop.laws.reliability import (
     MIN_ORIGIN,
     MIN_ORIGINS,
+    budgets_below,
     cuts,
     design_of,
     reference_budgets,
@@ -141,10 +142,12 @@ def analyze(
         else {}
     )
     if calibrate and in_table and n_bootstrap and not rel:
+        ref = reference_budgets(table)
+        cut = sum(b >= MIN_ORIGIN for b in budgets_below(table, ref))
         notes.append(
-            f"{len(reference_budgets(table))} budgets have an IsoFLOP vertex, too few to backtest the "
-            f"laws inside the table (at least {MIN_ORIGIN + MIN_ORIGINS}): intervals are the bootstrap's "
-            "alone, with no allowance for the error of extrapolating"
+            f"{cut} of the {len(ref)} budgets with an IsoFLOP vertex have {MIN_ORIGIN} budgets below them, too "
+            f"few to backtest the laws inside the table (at least {MIN_ORIGINS} must): intervals are the "
+            "bootstrap's alone, with no allowance for the error of extrapolating"
         )
     return AnalysisResult(
         table=table,
@@ -307,7 +310,7 @@ def _reliabilities(table: RunTable, methods, **fit_kw) -> dict:
     """Each method's in-table rolling-origin backtest (:mod:`isoflop.laws.reliability`), by point fits alone."""
     vertex = reference_fits(table)
     ref = list(vertex)
-    at = cuts(len(ref))
+    at = cuts(budgets_below(table, ref))
     if not at:
         return {}
     logc = np.log10(table.budgets)

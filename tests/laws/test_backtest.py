@@ -107,6 +107,31 @@ def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
     assert other.method == "approach2" and other.members == ("approach2",)
     assert "in-table backtest misses" in other.set_aside["approach3"] and "the only usable interval" in other.reason
     assert other.params_ci == tuple(res.prediction("approach2", 1e22)["params_ci"])
+    # Every method misses its backtest: the rough answer is still their average, not the narrowest alone.
+    both = {m: dataclasses.replace(r, median_error=MISS + 0.1) for m, r in res.reliability.items()}
+    rough = choose_answer(dataclasses.replace(res, reliability=both), 1e22)
+    assert rough.method == AVERAGE and set(rough.members) == {"approach2", "approach3"}
+    assert rough.reason.startswith("a rough answer") and len(rough.set_aside) == 2
+    for m in ("approach2", "approach3"):
+        n = res.prediction(m, 1e22)["optimal_params"]
+        assert rough.params_ci[0] <= n <= rough.params_ci[1]
+
+
+def test_origins_count_the_off_centre_budgets_below_them():
+    # The three smallest budgets sampled only above their optimum: no vertex, but a parametric surface still
+    # fits them, so the budgets just above are origins although only 0, 1, 2 budgets with a vertex lie below.
+    df = synthetic_runs(budgets=BUDGETS, noise=0.002, rng=np.random.default_rng(5))
+    low = df.budget.isin(BUDGETS[:3]) & (df.params <= df.budget.map(lambda c: true_nopt(c)) * 1.01)
+    table = load_runs(df[~low])
+    ref = reference_budgets(table)
+    assert ref == list(range(3, 8)) and origins(table) == [0, 1, 2, 3, 4]
+    res = analyze(table, methods="approach2,approach3", targets=[1e22], n_bootstrap=20)
+    # Approach 2 needs two budgets with a vertex below an origin, Approach 3 any three budgets.
+    assert res.reliability["approach3"].n_origins == 5 and res.reliability["approach2"].n_origins == 3
+    assert not any("too few to backtest" in n for n in res.notes)
+    short = analyze(load_runs(df[df.budget.isin(BUDGETS[:4])]), methods="approach2", n_bootstrap=20)
+    assert not short.reliability
+    assert any(n.startswith("1 of the 4 budgets") and "too few to backtest" in n for n in short.notes)
 
 
 def test_backtest_source_pools_groups_and_records_those_it_cannot_run(tmp_path):
