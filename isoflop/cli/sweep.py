@@ -134,6 +134,8 @@ def sweep_run(
     def on_event(e):
         if e["event"] == "warning":
             click.echo(f"warning: {e['message']}", err=True)
+        if e["event"] == "waiting":
+            click.echo(f"waiting: {e['message']}", err=True)
         if e["event"] == "budget":
             sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
             centre = f"; centred by {e['centre']}" if e.get("centre") not in (None, "fixed sizes") else ""

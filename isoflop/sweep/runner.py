@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from isoflop.errors import ConfigError, RecordError, ScalingError
 from isoflop.model.flops import param_counts
+from isoflop.runs.claim import claim_path, claim_state, claims
 from isoflop.runs.cost import folder_cost
+from isoflop.runs.folder import trunk_folder
 from isoflop.runs.store import (
     finished_records,
     read_manifest,
@@ -64,6 +67,7 @@ class SweepStatus:
             scaled to all its FLOPs at the throughput it ran at); :attr:`independent_flops` is ``flops_done``.
         trunks: WSD trunks in the folder.
         per_budget: each budget's finished runs (:func:`budget_statuses`).
+        claims: the runs and trunks drivers hold now (:mod:`isoflop.runs.claim`): (key, "live" or "stale", who).
     """
 
     name: str
@@ -82,6 +86,7 @@ class SweepStatus:
     independent_wall_s: float = 0.0
     trunks: int = 0
     per_budget: tuple[BudgetStatus, ...] = ()
+    claims: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def independent_flops(self) -> float:
@@ -110,7 +115,11 @@ class SweepStatus:
         out = [self.summary()]
         if self.config_changed:
             out.append(f"note: the folder's sweep.json differs from {sweep_file} in: {', '.join(self.config_changed)}")
-        return out + [b.line() for b in self.per_budget]
+        out += [b.line() for b in self.per_budget]
+        if self.claims:
+            out.append(f"claims ({len(self.claims)}; a stale one is taken over by the next driver that needs it):")
+            out += [f"  {key}: {state}, held by {who}" for key, state, who in self.claims]
+        return out
 
 
 def sweep_dir_for(sweep: SweepConfig, results_root: str | Path = "results") -> Path:
@@ -217,7 +226,7 @@ def run_sweep(
             if todo and simulate is not None:
                 _simulate(root, todo, simulate)
             elif todo:
-                run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
+                _run_until_done(executor, root, todo, cache_dir, progress)
     except ScalingError as e:  # a later budget cannot be planned: what finished is tabled and said
         write_runs_csv(root)
         if e.partial is None:
@@ -234,6 +243,39 @@ def run_sweep(
             folder.checkpoint_path.unlink(missing_ok=True)
     write_runs_csv(root)
     return sweep_status(sweep, results_root, planned_runs(sweep, vocab))
+
+
+#: Seconds between looks at runs another driver holds.
+POLL_S = 2.0
+
+
+def _run_until_done(executor, root: Path, todo: list, cache_dir: str | None, progress, poll_s: float = POLL_S) -> None:
+    """Run the graph of ``todo``; then, while runs are left unfinished because other drivers hold them, wait
+    for those drivers, and take over the runs of any that died (their claims go stale): every run ends
+    finished, by this driver or another, exactly once."""
+    while todo:
+        run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
+        todo = [s for s in todo if not run_folder(root, s.run_id).has_result()]
+        if todo:
+            if progress:
+                progress({"event": "waiting", "runs": len(todo), "message": f"{len(todo)} runs held by other drivers"})
+            while todo and all(_held_elsewhere(root, s) for s in todo):
+                time.sleep(poll_s)
+                todo = [s for s in todo if not run_folder(root, s.run_id).has_result()]
+
+
+def _held_elsewhere(root: Path, spec) -> bool:
+    """Whether a run waits on another live driver: that driver holds it, or it is a branch whose snapshot is
+    not there yet and whose trunk that driver is growing."""
+    held = [("run", spec.run_id)]
+    b = spec.branch
+    if b is not None and not trunk_folder(root, b.trunk_id).snapshot_path(b.step).exists():
+        held.append(("trunk", b.trunk_id))
+    for kind, key in held:
+        got = claim_state(claim_path(root, kind, key))
+        if got is not None and got[0] == "live":
+            return True
+    return False
 
 
 def _check_kind(root: Path, simulated: bool) -> None:
@@ -312,6 +354,7 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results", plann
         independent_wall_s=fc.independent_wall_s,
         trunks=fc.trunks,
         per_budget=budget_statuses(recs),
+        claims=tuple((key, state, h.describe()) for key, state, h in claims(root)),
     )
 
 

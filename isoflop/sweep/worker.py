@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from isoflop.errors import RecordError
+from isoflop.runs.claim import Claim, claim_path, claim_state, try_claim
 from isoflop.runs.folder import run_folder, trunk_folder
 from isoflop.train.record import TrunkState
 from isoflop.train.spec import RunSpec
+
+
+class TrunkHeld(RuntimeError):
+    """A branch's trunk must grow to its branch point, and another live driver is growing it."""
 
 
 def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
@@ -19,17 +27,33 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     its trunk's snapshot at its branch point; when that snapshot is missing or
     damaged, the branch re-creates it first. The snapshot is deleted after the
     branch unless ``keep_snapshot`` (another branch starts there too).
+
+    The run is claimed first (:mod:`isoflop.runs.claim`): a run another live driver holds is left to it
+    (status ``claimed``), and a claim whose holder died is taken over, resuming from its checkpoint.
     """
+    spec = RunSpec.from_dict(spec_dict)
+    folder = run_folder(sweep_dir, spec.run_id)
+    done, _ = examine(folder, spec)
+    if done is not None:
+        return {"run_id": spec.run_id, "status": done.status, "skipped": True}
+    claim = try_claim(claim_path(sweep_dir, "run", spec.run_id))
+    if not isinstance(claim, Claim):  # another driver trains it now
+        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": claim.describe()}
+    with claim:
+        return _claimed_run(spec, folder, sweep_dir, cache_dir, keep_snapshot, claim)
+
+
+def _claimed_run(spec: RunSpec, folder, sweep_dir: str, cache_dir: str | None, keep_snapshot: bool, claim) -> dict:
+    """:func:`execute_run` once this process holds the run's claim."""
     from isoflop.data.corpus import load_corpus
     from isoflop.train.checkpoint import checkpoint_step
 
-    spec = RunSpec.from_dict(spec_dict)
-    folder = run_folder(sweep_dir, spec.run_id)
-    done, why = examine(folder, spec)
+    done, why = examine(folder, spec)  # again: another driver may have finished it before the claim was taken
     if why:
         folder.set_aside(why)  # redo the run from scratch; the damaged files are kept aside
     if done is not None:
         return {"run_id": spec.run_id, "status": done.status, "skipped": True}
+    claim.started()
     folder.write_config(spec)
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
@@ -39,6 +63,9 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
             if spec.is_branch
             else _independent(spec, data, folder, cache_dir)
         ).with_run_id(spec.run_id)
+    except TrunkHeld as e:  # its trunk is being grown by another driver: left for later, nothing trained
+        claim.yielded()
+        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
     except Exception as e:  # a run that crashes (or cannot load its data) is recorded as failed: the sweep goes on
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     folder.write_result(record)
@@ -128,22 +155,22 @@ def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
     try:
         return cooldown()
     except FileNotFoundError:  # no snapshot yet (or a missing or damaged one): grow the trunk to it, then branch
-        grow(spec.to_dict(), sweep_dir, cache_dir, data=data)
+        grow(spec.to_dict(), sweep_dir, cache_dir, data=data, from_branch=True)
         return cooldown()
 
 
-def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=None) -> dict:
+def grow(
+    spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=None, from_branch: bool = False
+) -> dict:
     """Grow a branch's trunk to its branch point and save the snapshot the branch starts from.
 
     Skips a snapshot that is already there. Resumes a killed growth from the
     trunk's head, dropping the curve rows after it, so the trunk's curve holds
     every step once. Updates the trunk's ``trunk.json`` (steps, FLOPs and wall
-    time spent).
+    time spent). A trunk another live driver holds is never raced: the task is skipped (its branches wait for
+    that driver, see :func:`isoflop.sweep.runner.run_sweep`), and a branch that needs it raises
+    :class:`TrunkHeld`; a claim whose holder died is taken over, and the growth resumes from the trunk's head.
     """
-    from dataclasses import replace
-
-    from isoflop.data.corpus import load_corpus
-    from isoflop.train.branch import grow_trunk
     from isoflop.train.checkpoint import checkpoint_step
 
     spec = RunSpec.from_dict(spec_dict)
@@ -152,6 +179,41 @@ def grow(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=
     snap = tf.snapshot_path(branch.step)
     if snap.exists() and checkpoint_step(snap) == branch.step:
         return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
+    if not from_branch and _taken(spec, sweep_dir):
+        return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
+    # One grower at a time: a trunk another live driver grows is left to it (its branches wait for it, or take
+    # it over when its holder dies), and its snapshot checked again once claimed, so that no trunk is grown twice.
+    claim = try_claim(claim_path(sweep_dir, "trunk", branch.trunk_id))
+    if not isinstance(claim, Claim):
+        if from_branch:
+            raise TrunkHeld(f"trunk {branch.trunk_id} held by {claim.describe()}")
+        return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True, "claimed_by": claim.describe()}
+    with claim:
+        if (snap.exists() and checkpoint_step(snap) == branch.step) or (not from_branch and _taken(spec, sweep_dir)):
+            return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
+        claim.started(step=branch.step)
+        return _claimed_growth(spec, branch, tf, snap, sweep_dir, cache_dir, data)
+
+
+def _taken(spec: RunSpec, sweep_dir: str) -> bool:
+    """Whether a growth task's branch is finished, or claimed by another live driver: the snapshot it would
+    grow is then not needed here (another driver's branch grows or used it; growing it again would train the
+    trunk twice)."""
+    done, _ = examine(run_folder(sweep_dir, spec.run_id), spec)
+    if done is not None:
+        return True
+    got = claim_state(claim_path(sweep_dir, "run", spec.run_id))
+    return got is not None and got[0] == "live" and (got[1].host, got[1].pid) != (socket.gethostname(), os.getpid())
+
+
+def _claimed_growth(spec: RunSpec, branch, tf, snap, sweep_dir: str, cache_dir: str | None, data) -> dict:
+    """:func:`grow` once this process holds the trunk's claim."""
+    from dataclasses import replace
+
+    from isoflop.data.corpus import load_corpus
+    from isoflop.train.branch import grow_trunk
+    from isoflop.train.checkpoint import checkpoint_step
+
     tf.write_config(branch.trunk)
     head = checkpoint_step(tf.head_path)
     if head <= branch.step:
