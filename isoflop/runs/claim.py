@@ -65,6 +65,10 @@ class Holder:
             return _pid_runs(self.pid)
         return (time.time() if now is None else now) - self.heartbeat <= stale_s
 
+    def is_me(self) -> bool:
+        """Whether this process is the holder."""
+        return (self.host, self.pid) == (socket.gethostname(), os.getpid())
+
     def describe(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
         return (
@@ -140,14 +144,16 @@ class Claim:
             **self.holder.to_dict(),
             "taken_over": self.taken_over.to_dict() if self.taken_over else None,
         }
-        with open(self.path.parent / LOG, "a") as f:  # one short line per write: appends do not interleave
-            f.write(json.dumps(entry) + "\n")
+        self._log(entry)
 
     def yielded(self) -> None:
         """Log that the work started under this claim stopped before it trained anything (it waits on work
         another driver holds), so that a later start of it is not a second attempt."""
-        with open(self.path.parent / LOG, "a") as f:
-            f.write(json.dumps({"key": self.path.stem, "token": self.holder.token, "yielded": True}) + "\n")
+        self._log({"key": self.path.stem, "token": self.holder.token, "yielded": True})
+
+    def _log(self, entry: dict) -> None:
+        with open(self.path.parent / LOG, "a") as f:  # one short line per write: appends do not interleave
+            f.write(json.dumps(entry) + "\n")
 
     def held(self) -> bool:
         """Whether the recorded claim is still this one."""
@@ -181,13 +187,13 @@ def try_claim(path: str | Path, *, stale_s: float = STALE_S, beat_s: float = BEA
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(path):
         old = read_claim(path)
-        me = socket.gethostname(), os.getpid()
-        if old is not None and (old.host, old.pid) != me and old.alive(stale_s=stale_s):
-            return old
+        other = old if old is not None and not old.is_me() else None
+        if other is not None and other.alive(stale_s=stale_s):
+            return other
         now = time.time()
-        holder = Holder(me[0], me[1], uuid.uuid4().hex, now, now)
+        holder = Holder(socket.gethostname(), os.getpid(), uuid.uuid4().hex, now, now)
         _write(path, holder)
-    return Claim(path, holder, beat_s, taken_over=old if old is not None and (old.host, old.pid) != me else None)
+    return Claim(path, holder, beat_s, taken_over=other)
 
 
 def claim_state(path: str | Path, stale_s: float = STALE_S) -> tuple[str, Holder] | None:
@@ -196,6 +202,12 @@ def claim_state(path: str | Path, stale_s: float = STALE_S) -> tuple[str, Holder
     if h is None:
         return None
     return ("live" if h.alive(stale_s=stale_s) else "stale"), h
+
+
+def held_elsewhere(path: str | Path, stale_s: float = STALE_S) -> bool:
+    """Whether the claim recorded at ``path`` is live and held by another process."""
+    h = read_claim(path)
+    return h is not None and not h.is_me() and h.alive(stale_s=stale_s)
 
 
 def claims(sweep_dir: str | Path, stale_s: float = STALE_S) -> list[tuple[str, str, Holder]]:

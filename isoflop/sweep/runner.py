@@ -8,7 +8,7 @@ from pathlib import Path
 
 from isoflop.errors import ConfigError, RecordError, ScalingError
 from isoflop.model.flops import param_counts
-from isoflop.runs.claim import claim_path, claim_state, claims
+from isoflop.runs.claim import claim_path, claims, held_elsewhere
 from isoflop.runs.cost import folder_cost
 from isoflop.runs.folder import trunk_folder
 from isoflop.runs.store import (
@@ -253,15 +253,19 @@ def _run_until_done(executor, root: Path, todo: list, cache_dir: str | None, pro
     """Run the graph of ``todo``; then, while runs are left unfinished because other drivers hold them, wait
     for those drivers, and take over the runs of any that died (their claims go stale): every run ends
     finished, by this driver or another, exactly once."""
+
+    def unfinished(specs):
+        return [s for s in specs if not run_folder(root, s.run_id).has_result()]
+
     while todo:
         run_graph(executor, sweep_tasks(todo, str(root), cache_dir), lambda t, out: _record_end(root, t, out))
-        todo = [s for s in todo if not run_folder(root, s.run_id).has_result()]
+        todo = unfinished(todo)
         if todo:
             if progress:
                 progress({"event": "waiting", "runs": len(todo), "message": f"{len(todo)} runs held by other drivers"})
             while todo and all(_held_elsewhere(root, s) for s in todo):
                 time.sleep(poll_s)
-                todo = [s for s in todo if not run_folder(root, s.run_id).has_result()]
+                todo = unfinished(todo)
 
 
 def _held_elsewhere(root: Path, spec) -> bool:
@@ -271,11 +275,7 @@ def _held_elsewhere(root: Path, spec) -> bool:
     b = spec.branch
     if b is not None and not trunk_folder(root, b.trunk_id).snapshot_path(b.step).exists():
         held.append(("trunk", b.trunk_id))
-    for kind, key in held:
-        got = claim_state(claim_path(root, kind, key))
-        if got is not None and got[0] == "live":
-            return True
-    return False
+    return any(held_elsewhere(claim_path(root, kind, key)) for kind, key in held)
 
 
 def _check_kind(root: Path, simulated: bool) -> None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from isoflop.errors import RecordError
-from isoflop.runs.claim import Claim, claim_path, claim_state, try_claim
+from isoflop.runs.claim import Claim, claim_path, held_elsewhere, try_claim
 from isoflop.runs.folder import run_folder, trunk_folder
 from isoflop.train.record import TrunkState
 from isoflop.train.spec import RunSpec
@@ -202,8 +199,7 @@ def _taken(spec: RunSpec, sweep_dir: str) -> bool:
     done, _ = examine(run_folder(sweep_dir, spec.run_id), spec)
     if done is not None:
         return True
-    got = claim_state(claim_path(sweep_dir, "run", spec.run_id))
-    return got is not None and got[0] == "live" and (got[1].host, got[1].pid) != (socket.gethostname(), os.getpid())
+    return held_elsewhere(claim_path(sweep_dir, "run", spec.run_id))
 
 
 def _claimed_growth(spec: RunSpec, branch, tf, snap, sweep_dir: str, cache_dir: str | None, data) -> dict:

@@ -168,31 +168,28 @@ def _claimed_pid(root, run_id, deadline):
     raise AssertionError("the run was never claimed")
 
 
-def test_a_ray_worker_killed_mid_run_is_retried_and_resumes_once(tmp_path, cache_dir):
-    ray = pytest.importorskip("ray")
+def _interrupted_run(tmp_path, cache_dir, executor, interrupt):
+    """One run (checkpointing every 0.3 s) started on ``executor``; once it is claimed and has a checkpoint, its
+    holder's pid is passed to ``interrupt``. Checks that it finished once, resumed from its checkpoint, with
+    every step logged once; returns (the interrupted pid, the attempt log, the sweep folder)."""
     from isoflop.model.config import ModelConfig
     from isoflop.runs.folder import run_folder
     from isoflop.sweep import execute_run
-    from isoflop.sweep.executors import RayExecutor
     from isoflop.train import TrainConfig
     from isoflop.train.spec import RunSpec
 
     cfg = ModelConfig(n_layers=2, d_model=64, n_heads=2, vocab_size=64, seq_len=32)
     spec = RunSpec(cfg, 3e10, TrainConfig(batch_size=4, threads=1), "synthetic", "byte", 0, "cpu", 0.3)
-    root = tmp_path / "ray"
+    root = tmp_path / "sweep"
     folder = run_folder(root, spec.run_id)
-    try:
-        ex = RayExecutor(num_cpus=1, max_retries=2)
-        ref = ex.start(execute_run, (spec.to_dict(), str(root), str(cache_dir)))
-        deadline = time.time() + 120
-        pid = _claimed_pid(root, spec.run_id, deadline)
-        while time.time() < deadline and not folder.checkpoint_path.exists():
-            time.sleep(0.05)
-        assert folder.checkpoint_path.exists(), "no checkpoint before the kill"
-        os.kill(pid, signal.SIGKILL)  # the Ray worker, mid-run
-        [(_, out)] = ex.wait([ref])
-    finally:
-        ray.shutdown()
+    handle = executor.start(execute_run, (spec.to_dict(), str(root), str(cache_dir)))
+    deadline = time.time() + 120
+    pid = _claimed_pid(root, spec.run_id, deadline)
+    while time.time() < deadline and not folder.checkpoint_path.exists():
+        time.sleep(0.05)
+    assert folder.checkpoint_path.exists(), "no checkpoint before the interruption"
+    interrupt(pid)
+    [(_, out)] = executor.wait([handle])
     assert not isinstance(out, BaseException), out
     rec = folder.read_result()
     assert rec.status == "ok" and any("resumed from a checkpoint" in w for w in rec.warnings)
@@ -200,41 +197,31 @@ def test_a_ray_worker_killed_mid_run_is_retried_and_resumes_once(tmp_path, cache
     assert steps == sorted(set(steps)) and steps[-1] == rec.steps
     log = attempts(root)
     assert [e["key"] for e in log] == [f"run-{spec.run_id}"] * 2
+    return pid, log, root
+
+
+def test_a_ray_worker_killed_mid_run_is_retried_and_resumes_once(tmp_path, cache_dir):
+    ray = pytest.importorskip("ray")
+    from isoflop.sweep.executors import RayExecutor
+
+    try:
+        ex = RayExecutor(num_cpus=1, max_retries=2)
+        pid, log, _ = _interrupted_run(tmp_path, cache_dir, ex, lambda p: os.kill(p, signal.SIGKILL))
+    finally:
+        ray.shutdown()
     assert log[0]["pid"] == pid and log[1]["taken_over"]["pid"] == pid
 
 
 def test_a_preempted_submitit_job_requeues_and_resumes_once(tmp_path, cache_dir):
     pytest.importorskip("submitit")
-    from isoflop.model.config import ModelConfig
-    from isoflop.runs.folder import run_folder
-    from isoflop.sweep import execute_run
-    from isoflop.sweep.executors import SlurmExecutor
-    from isoflop.train import TrainConfig
-    from isoflop.train.spec import RunSpec
-
-    cfg = ModelConfig(n_layers=2, d_model=64, n_heads=2, vocab_size=64, seq_len=32)
-    spec = RunSpec(cfg, 3e10, TrainConfig(batch_size=4, threads=1), "synthetic", "byte", 0, "cpu", 0.3)
-    root = tmp_path / "slurm"
-    folder = run_folder(root, spec.run_id)
-    ex = SlurmExecutor(tmp_path / "submitit", cluster="local", timeout_min=10, array_parallelism=1)
-    job = ex.start(execute_run, (spec.to_dict(), str(root), str(cache_dir)))
-    deadline = time.time() + 120
-    pid = _claimed_pid(root, spec.run_id, deadline)
-    while time.time() < deadline and not folder.checkpoint_path.exists():
-        time.sleep(0.05)
-    assert folder.checkpoint_path.exists(), "no checkpoint before the preemption"
-    # The job's process (the claim's holder) gets the signal SLURM sends on preemption, the one submitit
-    # listens for (USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise).
     from submitit.local.local import LocalJobEnvironment
 
-    os.kill(pid, LocalJobEnvironment._usr_sig())
-    [(_, out)] = ex.wait([job])
-    assert not isinstance(out, BaseException), out
-    rec = folder.read_result()
-    assert rec.status == "ok" and any("resumed from a checkpoint" in w for w in rec.warnings)
-    steps = _train_steps(folder.metrics_path)
-    assert steps == sorted(set(steps)) and steps[-1] == rec.steps
-    log = attempts(root)
+    from isoflop.sweep.executors import SlurmExecutor
+
+    ex = SlurmExecutor(tmp_path / "submitit", cluster="local", timeout_min=10, array_parallelism=1)
+    # The job's process (the claim's holder) gets the signal SLURM sends on preemption, the one submitit
+    # listens for (USR2 unless SUBMITIT_PREEMPT_SIGNAL says otherwise).
+    pid, log, root = _interrupted_run(tmp_path, cache_dir, ex, lambda p: os.kill(p, LocalJobEnvironment._usr_sig()))
     # Two starts: the preempted job (which released its claim on the way out) and its requeued self.
-    assert [e["key"] for e in log] == [f"run-{spec.run_id}"] * 2 and log[0]["pid"] == pid != log[1]["pid"]
+    assert log[0]["pid"] == pid != log[1]["pid"]
     assert not list((root / "claims").glob("*.json"))
