@@ -71,13 +71,16 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
         same: list[str] = []  # the keys of the branches already started from this snapshot
         branches = sorted(branches, key=lambda sb: sb[0])
         for i, (step, s) in enumerate(branches):
+            # The trunk's branches at earlier branch points: a growth that finds one of them still needed (its
+            # holder died before growing it) saves its snapshot on the way.
+            earlier = tuple(e.to_dict() for st, e in branches[:i] if st < step)
             if prev is None or step != at:
                 key = f"grow:{trunk_id}:{step}"
                 tasks.append(
                     Task(
                         key,
                         grow,
-                        (s.to_dict(), sweep_dir, cache_dir),
+                        (s.to_dict(), sweep_dir, cache_dir, earlier),
                         (prev,) if prev else (),
                         cost=(step - at) * s.step_flops,
                     )
@@ -89,7 +92,7 @@ def sweep_tasks(specs: list[RunSpec], sweep_dir: str, cache_dir: str | None) -> 
                 Task(
                     f"run:{s.run_id}",
                     execute_run,
-                    (s.to_dict(), sweep_dir, cache_dir, not last),
+                    (s.to_dict(), sweep_dir, cache_dir, not last, earlier),
                     (prev, *same),
                     spec=s,
                     cost=s.planned_cost,

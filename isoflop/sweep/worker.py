@@ -13,7 +13,13 @@ class TrunkHeld(RuntimeError):
     """A branch's trunk must grow to its branch point, and another live driver is growing it."""
 
 
-def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, keep_snapshot: bool = False) -> dict:
+def execute_run(
+    spec_dict: dict,
+    sweep_dir: str,
+    cache_dir: str | None = None,
+    keep_snapshot: bool = False,
+    earlier: tuple[dict, ...] = (),
+) -> dict:
     """Run one spec and write its records; return a small summary.
 
     Never raises for a training failure: the run is recorded as failed with
@@ -23,7 +29,8 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     ``result.json`` (torn, or not a record) is redone. A WSD branch starts from
     its trunk's snapshot at its branch point; when that snapshot is missing or
     damaged, the branch re-creates it first. The snapshot is deleted after the
-    branch unless ``keep_snapshot`` (another branch starts there too).
+    branch unless ``keep_snapshot`` (another branch starts there too). ``earlier``: the specs of the trunk's
+    branches at earlier branch points (see :func:`grow`).
 
     The run is claimed first (:mod:`isoflop.runs.claim`): a run another live driver holds is left to it
     (status ``claimed``), and a claim whose holder died is taken over, resuming from its checkpoint.
@@ -37,10 +44,12 @@ def execute_run(spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, k
     if not isinstance(claim, Claim):  # another driver trains it now
         return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": claim.describe()}
     with claim:
-        return _claimed_run(spec, folder, sweep_dir, cache_dir, keep_snapshot, claim)
+        return _claimed_run(spec, folder, sweep_dir, cache_dir, keep_snapshot, claim, earlier)
 
 
-def _claimed_run(spec: RunSpec, folder, sweep_dir: str, cache_dir: str | None, keep_snapshot: bool, claim) -> dict:
+def _claimed_run(
+    spec: RunSpec, folder, sweep_dir: str, cache_dir: str | None, keep_snapshot: bool, claim, earlier=()
+) -> dict:
     """:func:`execute_run` once this process holds the run's claim."""
     from isoflop.data.corpus import load_corpus
     from isoflop.train.checkpoint import checkpoint_step
@@ -56,7 +65,7 @@ def _claimed_run(spec: RunSpec, folder, sweep_dir: str, cache_dir: str | None, k
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
         record = (
-            _branch(spec, data, folder, sweep_dir, cache_dir)
+            _branch(spec, data, folder, sweep_dir, cache_dir, earlier)
             if spec.is_branch
             else _independent(spec, data, folder, cache_dir)
         ).with_run_id(spec.run_id)
@@ -127,7 +136,7 @@ def _independent(spec: RunSpec, data, folder, cache_dir):
     )
 
 
-def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
+def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, earlier=()):
     from isoflop.train.branch import train_branch
 
     branch = spec.as_branch()
@@ -152,12 +161,18 @@ def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir):
     try:
         return cooldown()
     except FileNotFoundError:  # no snapshot yet (or a missing or damaged one): grow the trunk to it, then branch
-        grow(spec.to_dict(), sweep_dir, cache_dir, data=data, from_branch=True)
+        grow(spec.to_dict(), sweep_dir, cache_dir, earlier, data=data, from_branch=True)
         return cooldown()
 
 
 def grow(
-    spec_dict: dict, sweep_dir: str, cache_dir: str | None = None, *, data=None, from_branch: bool = False
+    spec_dict: dict,
+    sweep_dir: str,
+    cache_dir: str | None = None,
+    earlier: tuple[dict, ...] = (),
+    *,
+    data=None,
+    from_branch: bool = False,
 ) -> dict:
     """Grow a branch's trunk to its branch point and save the snapshot the branch starts from.
 
@@ -167,6 +182,11 @@ def grow(
     time spent). A trunk another live driver holds is never raced: the task is skipped (its branches wait for
     that driver, see :func:`isoflop.sweep.runner.run_sweep`), and a branch that needs it raises
     :class:`TrunkHeld`; a claim whose holder died is taken over, and the growth resumes from the trunk's head.
+
+    ``earlier`` holds the specs of the trunk's branches at earlier branch points. A growth that starts before one
+    of them still needed (its snapshot missing, a branch there unfinished) saves that snapshot on its way: a
+    driver that takes over a dead one's trunk may reach this task before that branch point's, and growing past
+    it would leave its branches to grow the trunk a second time.
     """
     from isoflop.train.checkpoint import checkpoint_step
 
@@ -188,8 +208,38 @@ def grow(
     with claim:
         if (snap.exists() and checkpoint_step(snap) == branch.step) or (not from_branch and _taken(spec, sweep_dir)):
             return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
-        claim.started(step=branch.step)
-        return _claimed_growth(spec, branch, tf, snap, sweep_dir, cache_dir, data)
+        tf.write_config(branch.trunk)
+        head = checkpoint_step(tf.head_path)
+        if head <= branch.step:
+            tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
+        if data is None:
+            from isoflop.data.corpus import load_corpus
+
+            data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+        recreated = False
+        for step in (*_stops(earlier, tf, head, branch.step, sweep_dir), branch.step):
+            claim.started(step=step)
+            recreated = _claimed_growth(spec, tf, step, data) or recreated
+        return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": False, "recreated": recreated}
+
+
+def _stops(earlier: tuple[dict, ...], tf, head: int, to_step: int, sweep_dir: str) -> list[int]:
+    """The earlier branch points a growth from ``head`` to ``to_step`` passes that are still needed: their
+    snapshot missing and a branch there unfinished."""
+    from isoflop.train.checkpoint import checkpoint_step
+
+    needed: set[int] = set()
+    for d in earlier:
+        s = RunSpec.from_dict(d)
+        step = s.as_branch().step
+        if not head < step < to_step or step in needed:
+            continue
+        snap = tf.snapshot_path(step)
+        if snap.exists() and checkpoint_step(snap) == step:
+            continue
+        if examine(run_folder(sweep_dir, s.run_id), s)[0] is None:
+            needed.add(step)
+    return sorted(needed)
 
 
 def _taken(spec: RunSpec, sweep_dir: str) -> bool:
@@ -202,27 +252,22 @@ def _taken(spec: RunSpec, sweep_dir: str) -> bool:
     return held_elsewhere(claim_path(sweep_dir, "run", spec.run_id))
 
 
-def _claimed_growth(spec: RunSpec, branch, tf, snap, sweep_dir: str, cache_dir: str | None, data) -> dict:
-    """:func:`grow` once this process holds the trunk's claim."""
+def _claimed_growth(spec: RunSpec, tf, to_step: int, data) -> bool:
+    """Grow the trunk (claimed by this process) from its head to ``to_step``, save the snapshot there and add
+    what it cost to ``trunk.json``; whether the trunk had to be re-created from its first step."""
     from dataclasses import replace
 
-    from isoflop.data.corpus import load_corpus
     from isoflop.train.branch import grow_trunk
-    from isoflop.train.checkpoint import checkpoint_step
 
-    tf.write_config(branch.trunk)
-    head = checkpoint_step(tf.head_path)
-    if head <= branch.step:
-        tf.keep_metrics_until(head)  # rows after the head were trained by a growth that was killed
-    data = data if data is not None else load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+    branch = spec.as_branch()
     g = grow_trunk(
         spec.model,
         data,
         spec.train,
         warmup_steps=branch.trunk.trunk_warmup_steps,
-        to_step=branch.step,
+        to_step=to_step,
         head_path=tf.head_path,
-        snapshot_path=snap,
+        snapshot_path=tf.snapshot_path(to_step),
         device=spec.device,
         seed=spec.seed,
         on_metrics=tf.append_metrics,
@@ -245,4 +290,4 @@ def _claimed_growth(spec: RunSpec, branch, tf, snap, sweep_dir: str, cache_dir: 
             recreated_flops=state.recreated_flops + again,
         )
     )
-    return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": False, "recreated": g.recreated}
+    return g.recreated

@@ -124,9 +124,9 @@ def grow_trunk(
         if status != "ok":
             raise RuntimeError(f"trunk diverged before its branch point: {error}")
         state = tr.state(identity, st)
-        save_checkpoint(snapshot_path, state)
-        if keep_head:
+        if keep_head:  # the head first: a growth killed between the two resumes at the branch point
             save_checkpoint(head_path, state)
+        save_checkpoint(snapshot_path, state)
     wall = time.perf_counter() - run.t_start
     return TrunkGrowth(start, to_step, trunk_plan.flops_at(to_step - start), wall, recreated)
 

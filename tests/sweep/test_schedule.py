@@ -111,3 +111,40 @@ def test_a_trunk_that_diverges_fails_its_branches_with_the_reason(tmp_path, cach
     assert all(r.status == "failed" for r in recs)
     assert any("trunk diverged" in (r.error or "") for r in recs)
     assert all(("did not finish" in r.error) or ("trunk diverged" in r.error) for r in recs)
+
+
+def test_a_growth_reached_before_the_one_below_it_saves_that_snapshot_on_its_way(tmp_path, cache_dir):
+    # A driver that takes over a dead one's trunk can reach the growth to the second branch point while the
+    # first was never grown (its task skipped while the trunk was held). Growing straight past the first branch
+    # point would leave its branch to grow the trunk again from step 0; the growth saves that snapshot instead.
+    sweep = load_sweep(write(tmp_path, WSD_SWEEP))
+    specs = [s for b in sweep.budgets for s in budget_runs(sweep, b, 64, [])]
+    specs = [s for s in specs if s.trunk_id == specs[0].trunk_id]  # one trunk
+    root = tmp_path / "res" / sweep.name
+    tasks = sweep_tasks(specs, str(root), str(cache_dir))
+    grows = sorted((t for t in tasks if t.key.startswith("grow:")), key=lambda t: int(t.key.split(":")[2]))
+    assert len(grows) == 3
+    steps = [int(t.key.split(":")[2]) for t in grows]
+    middle = grows[1]
+    out = middle.fn(*middle.args)  # grows 0 -> steps[1], passing steps[0]
+    assert out["skipped"] is False and out["recreated"] is False
+    from isoflop.runs.claim import attempts
+    from isoflop.runs.store import trunk_folders
+
+    (tf,) = trunk_folders(root)
+    assert tf.snapshot_path(steps[0]).exists() and tf.snapshot_path(steps[1]).exists()
+    assert [e["step"] for e in attempts(root)] == steps[:2]  # each growth logged with its step
+    # The first branch finishes from that snapshot, then the last growth passes no stop (the first branch is
+    # done, its snapshot deleted); every branch finishes and no trunk step was trained twice.
+    for t in tasks:
+        if t.key.startswith("run:") and t.spec.branch_step == steps[0]:
+            assert t.fn(*t.args)["status"] == "ok"
+    assert not tf.snapshot_path(steps[0]).exists()
+    grows[2].fn(*grows[2].args)
+    assert [e["step"] for e in attempts(root) if e["key"].startswith("trunk-")] == steps
+    for t in tasks:
+        if t.key.startswith("run:") and t.spec.branch_step != steps[0]:
+            assert t.fn(*t.args)["status"] == "ok"
+    state = tf.read_state()
+    assert state.recreated_flops == 0 and state.steps == steps[2]
+    assert len(finished_records(root)) == 3 and not list(tf.path.glob("at-*.pt"))
