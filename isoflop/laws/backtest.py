@@ -111,9 +111,10 @@ def backtest(
         if v is None:
             unscored.append(f"budget {c:.3g}: no vertex")
             continue
-        for m in ana.fitted:
-            rows.append(scored_row(split, m, c, top, ana.prediction(m, c), v))
         a = choose_answer(ana, c)
+        members = set(a.members) if a.method is not None else set()
+        for m in ana.fitted:
+            rows.append(scored_row(split, m, c, top, ana.prediction(m, c), v, in_answer=m in members))
         if a.method is not None:
             p = {
                 "optimal_params": a.params,

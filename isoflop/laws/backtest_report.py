@@ -73,6 +73,8 @@ def format_backtest_report(r) -> str:
                     for x in (s.params_median_error, s.params_worst_error, s.tokens_median_error, s.tokens_worst_error)
                 ),
                 f"{s.median_width:.2f}x",
+                "-" if not s.in_answer else f"{s.in_answer_covered}/{s.in_answer_covered_allowing}/{s.in_answer}",
+                "-" if not s.in_answer else f"{s.in_answer_median_error:.1%}",
             ]
         )
     out.append(
@@ -87,6 +89,8 @@ def format_backtest_report(r) -> str:
                 "D med |err|",
                 "D worst",
                 "median width",
+                "in answer: covered/allowing/n",
+                "its med |err|",
             ],
             rows,
         )
@@ -94,7 +98,9 @@ def format_backtest_report(r) -> str:
     out.append(
         "covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex. allowing vertex: "
         "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
-        "losses redrawn with the budget's own residual scatter), in quadrature."
+        "losses redrawn with the budget's own residual scatter), in quadrature. in answer: the same counts over "
+        "the budgets where the answer line stood on the method (after its checks set it aside or not), and the "
+        "median |error| of N_opt there."
     )
     for name, rb in r.tables.items():
         for sp, why in rb.errors.items():

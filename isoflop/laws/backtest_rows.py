@@ -37,6 +37,8 @@ class BacktestRow:
         params_inside_allowing: the same, with the interval widened by the vertex's own uncertainty.
         width: hi/lo of the interval on N_opt.
         chosen: for the answer line, the method it picked, or "average(...)" naming the methods it averaged.
+        in_answer: for a method's row, whether the answer line at this budget stood on it (picked it, or averaged
+            it); None for the answer line's own rows.
         predicted_loss, observed_loss, loss_error, loss_ci, loss_inside: the minimum loss, likewise.
     """
 
@@ -55,6 +57,7 @@ class BacktestRow:
     params_inside_allowing: bool | None
     width: float
     chosen: str | None = None
+    in_answer: bool | None = None
     predicted_loss: float = float("nan")
     observed_loss: float = float("nan")
     loss_error: float = float("nan")
@@ -91,7 +94,14 @@ def _inside_allowing(pred: float, ci, obs: float, obs_ci) -> bool | None:
 
 
 def scored_row(
-    split: str, method: str, c: float, top: float, p: dict, v: Vertex, chosen: str | None = None
+    split: str,
+    method: str,
+    c: float,
+    top: float,
+    p: dict,
+    v: Vertex,
+    chosen: str | None = None,
+    in_answer: bool | None = None,
 ) -> BacktestRow:
     pn = p.get("optimal_params") or np.nan
     pt = p.get("optimal_tokens") or np.nan
@@ -116,6 +126,7 @@ def scored_row(
         _inside_allowing(pn, pci, v.params, v.params_ci) if np.isfinite(pn) else None,
         float(pci[1] / pci[0]) if pci else float("inf"),
         chosen,
+        in_answer,
         float(pl),
         vl,
         float((pl - vl) / vl),
@@ -126,7 +137,12 @@ def scored_row(
 
 @dataclass(frozen=True)
 class Summary:
-    """Coverage, error and width of one method over one split's held-out budgets."""
+    """Coverage, error and width of one method over one split's held-out budgets.
+
+    ``in_answer``, ``in_answer_covered`` and ``in_answer_covered_allowing`` count, for a method, only the budgets
+    where the answer line stood on it: the method as the answer may pick it, after its checks (its in-table
+    backtest, its lack-of-fit test) had their say. For the answer line they equal ``n`` and the coverages.
+    """
 
     split: str
     method: str
@@ -138,6 +154,10 @@ class Summary:
     tokens_median_error: float
     tokens_worst_error: float
     median_width: float
+    in_answer: int = 0
+    in_answer_covered: int = 0
+    in_answer_covered_allowing: int = 0
+    in_answer_median_error: float = float("nan")
 
     def to_dict(self) -> dict:
         return finite_json(asdict(self))
@@ -157,6 +177,7 @@ def summarize(rows, split: str, method: str) -> Summary | None:
     en = np.abs([r.params_error for r in rs])
     et = np.abs([r.tokens_error for r in rs])
     w = np.array([r.width for r in rs])
+    picked = [r for r in rs if r.in_answer or r.method == ANSWER]
     return Summary(
         split,
         method,
@@ -168,4 +189,8 @@ def summarize(rows, split: str, method: str) -> Summary | None:
         float(np.nanmedian(et)),
         float(np.nanmax(et)),
         float(np.median(w)),
+        len(picked),
+        sum(bool(r.params_inside) for r in picked),
+        sum(bool(r.params_inside_allowing) for r in picked),
+        float(np.nanmedian(np.abs([r.params_error for r in picked]))) if picked else float("nan"),
     )

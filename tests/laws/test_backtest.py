@@ -40,6 +40,14 @@ def test_rolling_backtest_on_a_known_surface_is_small_and_covered():
     k1 = [s for s in rb.summaries() if s.split == "K1"]
     assert {s.method for s in k1} == {"approach2", "approach3", "answer"}
     assert all(s.covered_allowing >= s.covered for s in rb.summaries())
+    # A method's rows say whether the answer at that budget stood on it, as the answer's own row names it.
+    for a in (r for r in rb.rows if r.method == "answer"):
+        stood_on = {r.method for r in rb.rows if r.split == a.split and r.flops == a.flops and r.in_answer}
+        named = a.chosen[len(AVERAGE) + 1 : -1].split(", ") if a.chosen.startswith(AVERAGE) else [a.chosen]
+        assert stood_on == set(named)
+    for s in rb.summaries():
+        assert s.in_answer_covered <= s.in_answer_covered_allowing <= s.in_answer <= s.n
+        assert s.method != "answer" or (s.in_answer, s.in_answer_covered) == (s.n, s.covered)
     doc = json.loads(json.dumps(rb.to_dict()))
     assert doc["summary"][0]["n"] >= 1 and doc["splits"][0]["rows"][0]["observed"]["params"] > 0
 
@@ -115,6 +123,21 @@ def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
     for m in ("approach2", "approach3"):
         n = res.prediction(m, 1e22)["optimal_params"]
         assert rough.params_ci[0] <= n <= rough.params_ci[1]
+
+
+def test_vpnls_votes_for_the_parametric_form_only_where_approach3_cannot():
+    res = analyze(
+        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(4))),
+        methods="approach2,approach3,vpnls",
+        targets=[1e22],
+        n_bootstrap=60,
+    )
+    assert {"approach2", "approach3", "vpnls"} <= set(res.fitted)
+    both = choose_answer(res, 1e22)
+    assert set(both.members) == {"approach2", "approach3"} and "one vote per form" in both.set_aside["vpnls"]
+    bad = dataclasses.replace(res.reliability["approach3"], median_error=MISS + 0.1)
+    stand_in = choose_answer(dataclasses.replace(res, reliability={**res.reliability, "approach3": bad}), 1e22)
+    assert set(stand_in.members) == {"approach2", "vpnls"} and "vpnls" not in stand_in.set_aside
 
 
 def test_origins_count_the_off_centre_budgets_below_them():
