@@ -30,6 +30,7 @@ from isoflop.train.evaluate import evaluate
 from isoflop.train.hardware import autocast_for, hardware_info, peak_flops_for, versions
 from isoflop.train.optim import schedule_lr, set_lr
 from isoflop.train.plan import Plan, plan_run
+from isoflop.train.preempt import Deferred
 from isoflop.train.record import RunRecord
 from isoflop.train.trainer import LoopState, Trainer, isolated
 
@@ -248,7 +249,17 @@ def train(
 
 
 def run_steps(tr: Trainer, run: RunContext, st: LoopState, stretch: Stretch) -> Outcome:
-    """Optimisation steps from ``st.step`` up to ``stretch.end``; updates ``st`` and returns (status, error)."""
+    """Optimisation steps from ``st.step`` up to ``stretch.end``; updates ``st`` and returns (status, error).
+
+    A preemption signal (:mod:`.preempt`) that arrives meanwhile is held to the end of its step; there the run
+    saves its checkpoint (``stretch.checkpoint``) and the signal goes on to whoever listened before.
+    """
+    with Deferred() as preempt:
+        return _steps(tr, run, st, stretch, preempt)
+
+
+def _steps(tr: Trainer, run: RunContext, st: LoopState, stretch: Stretch, preempt: Deferred) -> Outcome:
+    """:func:`run_steps` with its preemption signals held by ``preempt``."""
     model, opt, T, cfg, plan, data = tr.model, tr.opt, tr.model.cfg.seq_len, run.train_cfg, run.plan, run.data
     end, device = stretch.end, run.device
     emit = stretch.emit or (lambda rows: None)
@@ -297,13 +308,13 @@ def run_steps(tr: Trainer, run: RunContext, st: LoopState, stretch: Stretch) -> 
             rows.append({"kind": "val", **st.val_curve[-1]})
         if rows:
             emit(rows)
-        if (
-            stretch.checkpoint is not None
-            and st.step < end
-            and time.monotonic() - last_ckpt >= stretch.checkpoint_every_s
+        if stretch.checkpoint is not None and (
+            preempt.pending or (st.step < end and time.monotonic() - last_ckpt >= stretch.checkpoint_every_s)
         ):
             stretch.checkpoint()
             last_ckpt = time.monotonic()
+        if preempt.pending:
+            preempt.deliver()  # submitit requeues and exits here; the default action ends the process
         if stretch.progress is not None and (st.step % max(1, plan.steps // 100) == 0 or st.step == end):
             tps = plan.tokens_at(st.step) / max(st.t_train, 1e-9)
             stretch.progress(
