@@ -1,10 +1,14 @@
-"""JSON on disk, safely: atomic writes, and no NaN (JSON has none; non-finite floats become null)."""
+"""Files on disk, safely: atomic writes (:func:`replaced`), and JSON with no NaN (JSON has none; non-finite floats
+become null)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +65,28 @@ def dumps(obj, indent: int | None = 1) -> str:
     return json.dumps(finite_json(obj), indent=indent, allow_nan=False, default=_default)
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON to a temp file, fsync it, then rename: readers see all of it or none."""
+@contextmanager
+def replaced(path: str | Path) -> Iterator[Path]:
+    """A temp path beside ``path`` to write, renamed onto ``path`` when the block ends (and removed if it raises):
+    readers see the old file or the new one, never part of one. The temp name is unique to this writer, so
+    drivers that write the same file at once (two ``scaling sweep run`` of one sweep writing its ``sweep.json``)
+    never rename each other's temp files away; the last rename wins, whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(dumps(obj))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write JSON to a temp file, fsync it, then rename (:func:`replaced`): readers see all of it or none."""
+    with replaced(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(dumps(obj))
+            f.flush()
+            os.fsync(f.fileno())

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from isoflop.data.sources import (
 )
 from isoflop.data.tokenizers import BPETokenizer, ByteTokenizer, parse_tokenizer
 from isoflop.errors import DataError
+from isoflop.jsonio import replaced
 
 
 def default_cache_dir() -> Path:
@@ -80,8 +82,9 @@ def _key(*parts) -> str:
 
 def _write(folder: Path, train, val, meta: dict, train_mask=None, val_mask=None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".partial"
-    tmp.mkdir(exist_ok=True)
+    # A build folder of this writer's own: two drivers building one corpus at once write the same bytes, and
+    # each moves its own files into place.
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".partial-"))
     np.asarray(train, dtype=np.uint16).tofile(tmp / "train.bin")
     np.asarray(val, dtype=np.uint16).tofile(tmp / "val.bin")
     if train_mask is not None:
@@ -91,8 +94,8 @@ def _write(folder: Path, train, val, meta: dict, train_mask=None, val_mask=None)
         f.replace(folder / f.name)
     tmp.rmdir()
     # meta.json last: a folder without it is an unfinished build and is rebuilt.
-    (folder / "meta.tmp").write_text(json.dumps(meta, indent=1))
-    (folder / "meta.tmp").replace(folder / "meta.json")
+    with replaced(folder / "meta.json") as m:
+        m.write_text(json.dumps(meta, indent=1))
 
 
 def _open(folder: Path, name: str) -> Corpus:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isoflop.errors import RecordError, ScalingError
-from isoflop.jsonio import dumps, write_json_atomic
+from isoflop.jsonio import dumps, replaced, write_json_atomic
 from isoflop.train.record import RunRecord, TrunkState
 from isoflop.train.spec import RunSpec, TrunkSpec
 
@@ -64,10 +64,8 @@ class _Folder:
     def keep_metrics_until(self, step: int) -> None:
         """Drop curve rows after ``step`` (and a torn last line): a resumed run logs those steps again."""
         rows = self.read_metrics(max_step=step)
-        tmp = self.metrics_path.with_name("metrics.jsonl.tmp")
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp.write_text("".join(dumps(r, indent=None) + "\n" for r in rows))
-        os.replace(tmp, self.metrics_path)
+        with replaced(self.metrics_path) as tmp:
+            tmp.write_text("".join(dumps(r, indent=None) + "\n" for r in rows))
 
     def read_metrics(self, max_step: int | None = None) -> list[dict]:
         """Rows of metrics.jsonl; a torn last line (from a killed run) is skipped."""

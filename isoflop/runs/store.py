@@ -8,14 +8,13 @@ finished run, in the columns ``scaling fit`` reads), which only the sweep writes
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from isoflop.errors import RecordError
-from isoflop.jsonio import write_json_atomic
+from isoflop.jsonio import replaced, write_json_atomic
 from isoflop.runs.folder import RunFolder, TrunkFolder, run_folder
 from isoflop.train.record import RunRecord
 
@@ -131,9 +130,8 @@ def write_runs_csv(sweep_dir: str | Path) -> pd.DataFrame:
     """Write ``runs.csv`` from the run records (atomically) and return the table. Only the sweep calls this."""
     df = runs_frame(sweep_dir)
     path = Path(sweep_dir) / "runs.csv"
-    tmp = path.with_name("runs.csv.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with replaced(path) as tmp:
+        df.to_csv(tmp, index=False)
     return df
 
 

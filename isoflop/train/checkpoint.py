@@ -7,12 +7,13 @@ refused before any of it executes, the refusal is noted with the file's name, an
 
 from __future__ import annotations
 
-import os
 import pickle
 import sys
 from pathlib import Path
 
 import torch
+
+from isoflop.jsonio import replaced
 
 #: What reading a torn, truncated or foreign checkpoint raises: torch's zip reader (RuntimeError), a short file
 #: (EOFError), the file system (OSError), and contents of the wrong shape (KeyError, TypeError, ValueError). A
@@ -22,9 +23,8 @@ TORN = (RuntimeError, EOFError, OSError, KeyError, TypeError, ValueError)
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Save atomically: a kill while saving leaves the previous checkpoint intact."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replaced(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _read(path: Path, device) -> dict:
