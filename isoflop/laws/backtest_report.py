@@ -68,6 +68,7 @@ def format_backtest_report(r) -> str:
                 s.method,
                 f"{s.covered}/{s.n}",
                 f"{s.covered_allowing}/{s.n}",
+                f"{s.tokens_covered}/{s.tokens_covered_allowing}/{s.n}",
                 *(
                     f"{x:.1%}"
                     for x in (s.params_median_error, s.params_worst_error, s.tokens_median_error, s.tokens_worst_error)
@@ -84,6 +85,7 @@ def format_backtest_report(r) -> str:
                 "method",
                 "covered",
                 "allowing vertex",
+                "D covered/allowing",
                 "N med |err|",
                 "N worst",
                 "D med |err|",
@@ -96,7 +98,8 @@ def format_backtest_report(r) -> str:
         )
     )
     out.append(
-        "covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex. allowing vertex: "
+        "covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex (D covered: the "
+        "interval on D_opt, its D vertex). allowing vertex: "
         "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
         "losses redrawn with the budget's own residual scatter), in quadrature. in answer: the same counts over "
         "the budgets where the answer line stood on the method (after its checks set it aside or not), and the "

@@ -35,6 +35,7 @@ class BacktestRow:
         params_error, tokens_error: relative errors (predicted − observed) / observed.
         params_inside: whether the interval holds the observed vertex (None without an interval).
         params_inside_allowing: the same, with the interval widened by the vertex's own uncertainty.
+        tokens_inside, tokens_inside_allowing: the same for D_opt.
         width: hi/lo of the interval on N_opt.
         chosen: for the answer line, the method it picked, or "average(...)" naming the methods it averaged.
         in_answer: for a method's row, whether the answer line at this budget stood on it (picked it, or averaged
@@ -63,6 +64,8 @@ class BacktestRow:
     loss_error: float = float("nan")
     loss_ci: tuple | None = None
     loss_inside: bool | None = None
+    tokens_inside: bool | None = None
+    tokens_inside_allowing: bool | None = None
 
     @property
     def observed_params(self) -> float:
@@ -132,12 +135,15 @@ def scored_row(
         float((pl - vl) / vl),
         lci,
         _inside(lci, v.loss),
+        _inside(tci, v.tokens),
+        _inside_allowing(pt, tci, v.tokens, v.tokens_ci) if np.isfinite(pt) else None,
     )
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Coverage, error and width of one method over one split's held-out budgets.
+    """Coverage, error and width of one method over one split's held-out budgets (``covered``: of N_opt;
+    ``tokens_covered``: of D_opt).
 
     ``in_answer``, ``in_answer_covered`` and ``in_answer_covered_allowing`` count, for a method, only the budgets
     where the answer line stood on it: the method as the answer may pick it, after its checks (its in-table
@@ -158,6 +164,8 @@ class Summary:
     in_answer_covered: int = 0
     in_answer_covered_allowing: int = 0
     in_answer_median_error: float = float("nan")
+    tokens_covered: int = 0
+    tokens_covered_allowing: int = 0
 
     def to_dict(self) -> dict:
         return finite_json(asdict(self))
@@ -193,4 +201,6 @@ def summarize(rows, split: str, method: str) -> Summary | None:
         sum(bool(r.params_inside) for r in picked),
         sum(bool(r.params_inside_allowing) for r in picked),
         float(np.nanmedian(np.abs([r.params_error for r in picked]))) if picked else float("nan"),
+        sum(bool(r.tokens_inside) for r in rs),
+        sum(bool(r.tokens_inside_allowing) for r in rs),
     )

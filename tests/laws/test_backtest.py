@@ -47,6 +47,7 @@ def test_rolling_backtest_on_a_known_surface_is_small_and_covered():
         assert stood_on == set(named)
     for s in rb.summaries():
         assert s.in_answer_covered <= s.in_answer_covered_allowing <= s.in_answer <= s.n
+        assert s.tokens_covered <= s.tokens_covered_allowing <= s.n and s.tokens_covered_allowing >= 1
         assert s.method != "answer" or (s.in_answer, s.in_answer_covered) == (s.n, s.covered)
     doc = json.loads(json.dumps(rb.to_dict()))
     assert doc["summary"][0]["n"] >= 1 and doc["splits"][0]["rows"][0]["observed"]["params"] > 0
