@@ -11,6 +11,11 @@ is fresher than ``stale_s``. A claim whose holder is dead is *stale*, and the ne
 the run then resumes from its checkpoint, dropping any curve rows past it, so no step is logged twice. A claim
 is released (its record deleted) when the work ends, whether it finished or failed. Claims live outside the run
 folders, so that a damaged folder set aside, or a failed one cleared, takes no claim with it.
+
+A holder can be thought dead while it runs: its heartbeat stalls past ``stale_s`` on another host (a shared
+folder that hangs, a paused machine). Its writes then go through :meth:`Claim.guarded`, which makes each one
+under the claim's lock and only while the claim is still its own: once another driver has taken it over, the
+next write raises :class:`ClaimLost` instead, and the old holder stops without writing anything more.
 """
 
 from __future__ import annotations
@@ -111,6 +116,12 @@ def _write(path: Path, holder: Holder) -> None:
     os.replace(tmp, path)
 
 
+class ClaimLost(BaseException):
+    """This process's claim was taken over by another driver (its holder was thought dead): stop at once and
+    write nothing more. A :class:`BaseException`, like :class:`SystemExit`, so that the training loop's crash
+    handling, which records a crash as a failed run, lets it through."""
+
+
 class Claim:
     """A claim this process holds; refreshes its heartbeat in a thread until :meth:`release`.
 
@@ -159,6 +170,19 @@ class Claim:
         """Whether the recorded claim is still this one."""
         now = read_claim(self.path)
         return now is not None and now.token == self.holder.token
+
+    def guarded(self, write):
+        """``write``, wrapped to run under the claim's lock and only while the claim is this one's: no takeover
+        lands in the middle of a write, and after one every write raises :class:`ClaimLost`."""
+
+        def run(*args, **kwargs):
+            with _lock(self.path):
+                if not self.held():
+                    now = read_claim(self.path)
+                    raise ClaimLost(f"{self.path.stem}: taken over by {now.describe() if now else 'nobody'}")
+                return write(*args, **kwargs)
+
+        return run
 
     def release(self) -> None:
         """Stop the heartbeat and delete the claim, if it is still this one."""

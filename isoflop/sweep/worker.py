@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from isoflop.errors import RecordError
-from isoflop.runs.claim import Claim, claim_path, held_elsewhere, try_claim
+from isoflop.runs.claim import Claim, ClaimLost, claim_path, held_elsewhere, try_claim
 from isoflop.runs.folder import run_folder, trunk_folder
 from isoflop.train.record import TrunkState
 from isoflop.train.spec import RunSpec
@@ -64,17 +64,23 @@ def _claimed_run(
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+        emit = restart_aware(folder, claim.guarded)
         record = (
-            _branch(spec, data, folder, sweep_dir, cache_dir, earlier)
+            _branch(spec, data, folder, sweep_dir, cache_dir, emit, earlier)
             if spec.is_branch
-            else _independent(spec, data, folder, cache_dir)
+            else _independent(spec, data, folder, cache_dir, emit)
         ).with_run_id(spec.run_id)
+    except ClaimLost as e:  # thought dead, and taken over: the new holder trains it, and this one writes nothing
+        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
     except TrunkHeld as e:  # its trunk is being grown by another driver: left for later, nothing trained
         claim.yielded()
         return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
     except Exception as e:  # a run that crashes (or cannot load its data) is recorded as failed: the sweep goes on
         record = spec.failed_record(f"{type(e).__name__}: {e}")
-    folder.write_result(record)
+    try:
+        claim.guarded(folder.write_result)(record)
+    except ClaimLost as e:
+        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
     branch = spec.branch
     if branch is not None and not keep_snapshot:  # no other branch starts at this snapshot
         trunk_folder(sweep_dir, branch.trunk_id).snapshot_path(branch.step).unlink(missing_ok=True)
@@ -104,22 +110,24 @@ def examine(folder, spec: RunSpec):
     return None, None
 
 
-def restart_aware(folder):
+def restart_aware(folder, guard=lambda write: write):
     """``folder.append_metrics``, except that the first rows of this attempt first drop any kept rows from
     their step on: a run whose checkpoint was refused (another shape, another run, a planted pickle) starts
-    over, and no step is logged twice."""
+    over, and no step is logged twice. ``guard`` wraps both writes (:meth:`~isoflop.runs.claim.Claim.guarded`:
+    a holder whose claim was taken over writes no more rows)."""
     first = [True]
+    trim, append = guard(folder.keep_metrics_until), guard(folder.append_metrics)
 
     def emit(rows: list[dict]) -> None:
         if first[0] and rows:
             first[0] = False
-            folder.keep_metrics_until(min(int(r.get("step", 0)) for r in rows) - 1)
-        folder.append_metrics(rows)
+            trim(min(int(r.get("step", 0)) for r in rows) - 1)
+        append(rows)
 
     return emit
 
 
-def _independent(spec: RunSpec, data, folder, cache_dir):
+def _independent(spec: RunSpec, data, folder, cache_dir, emit):
     from isoflop.train.loop import train
 
     return train(
@@ -130,13 +138,13 @@ def _independent(spec: RunSpec, data, folder, cache_dir):
         device=spec.device,
         seed=spec.seed,
         cache_dir=cache_dir,
-        on_metrics=restart_aware(folder),
+        on_metrics=emit,
         checkpoint_path=folder.checkpoint_path,
         checkpoint_every_s=spec.checkpoint_every_s,
     )
 
 
-def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, earlier=()):
+def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, emit, earlier=()):
     from isoflop.train.branch import train_branch
 
     branch = spec.as_branch()
@@ -153,7 +161,7 @@ def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, earlier=()):
             device=spec.device,
             seed=spec.seed,
             cache_dir=cache_dir,
-            on_metrics=restart_aware(folder),
+            on_metrics=emit,
             checkpoint_path=folder.checkpoint_path,
             checkpoint_every_s=spec.checkpoint_every_s,
         )
@@ -217,9 +225,14 @@ def grow(
 
             data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
         recreated = False
-        for step in (*_stops(earlier, tf, head, branch.step, sweep_dir), branch.step):
-            claim.started(step=step)
-            recreated = _claimed_growth(spec, tf, step, data) or recreated
+        try:
+            for step in (*_stops(earlier, tf, head, branch.step, sweep_dir), branch.step):
+                claim.started(step=step)
+                recreated = _claimed_growth(spec, tf, step, data, claim.guarded) or recreated
+        except ClaimLost as e:  # thought dead, and taken over: the new holder grows it
+            if from_branch:
+                raise TrunkHeld(str(e)) from None
+            return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True, "claimed_by": str(e)}
         return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": False, "recreated": recreated}
 
 
@@ -252,9 +265,10 @@ def _taken(spec: RunSpec, sweep_dir: str) -> bool:
     return held_elsewhere(claim_path(sweep_dir, "run", spec.run_id))
 
 
-def _claimed_growth(spec: RunSpec, tf, to_step: int, data) -> bool:
+def _claimed_growth(spec: RunSpec, tf, to_step: int, data, guard) -> bool:
     """Grow the trunk (claimed by this process) from its head to ``to_step``, save the snapshot there and add
-    what it cost to ``trunk.json``; whether the trunk had to be re-created from its first step."""
+    what it cost to ``trunk.json``; whether the trunk had to be re-created from its first step. ``guard``
+    (:meth:`~isoflop.runs.claim.Claim.guarded`) wraps the writes to the trunk's records."""
     from dataclasses import replace
 
     from isoflop.train.branch import grow_trunk
@@ -270,7 +284,7 @@ def _claimed_growth(spec: RunSpec, tf, to_step: int, data) -> bool:
         snapshot_path=tf.snapshot_path(to_step),
         device=spec.device,
         seed=spec.seed,
-        on_metrics=tf.append_metrics,
+        on_metrics=guard(tf.append_metrics),
         logged_until=tf.last_logged_step(),
         checkpoint_every_s=spec.checkpoint_every_s,
     )
@@ -281,7 +295,7 @@ def _claimed_growth(spec: RunSpec, tf, to_step: int, data) -> bool:
     # Steps this growth trained that the trunk had already paid for (its head was lost, or was past the branch
     # point) are counted again, as re-created: the cost is what was spent, not what was kept.
     again = max(0, min(state.steps, g.to_step) - g.from_step) * spec.step_flops
-    tf.write_state(
+    guard(tf.write_state)(
         replace(
             state,
             steps=max(state.steps, g.to_step),
