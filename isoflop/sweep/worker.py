@@ -52,7 +52,7 @@ def _claimed_run(
 ) -> dict:
     """:func:`execute_run` once this process holds the run's claim."""
     from isoflop.data.corpus import load_corpus
-    from isoflop.train.checkpoint import checkpoint_step
+    from isoflop.train.checkpoint import checkpoint_step, save_checkpoint
 
     done, why = examine(folder, spec)  # again: another driver may have finished it before the claim was taken
     if why:
@@ -64,11 +64,11 @@ def _claimed_run(
     folder.keep_metrics_until(checkpoint_step(folder.checkpoint_path))
     try:
         data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
-        emit = restart_aware(folder, claim.guarded)
+        emit, save = restart_aware(folder, claim.guarded), claim.guarded(save_checkpoint)
         record = (
-            _branch(spec, data, folder, sweep_dir, cache_dir, emit, earlier)
+            _branch(spec, data, folder, sweep_dir, cache_dir, emit, save, earlier)
             if spec.is_branch
-            else _independent(spec, data, folder, cache_dir, emit)
+            else _independent(spec, data, folder, cache_dir, emit, save)
         ).with_run_id(spec.run_id)
     except ClaimLost as e:  # thought dead, and taken over: the new holder trains it, and this one writes nothing
         return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
@@ -127,7 +127,7 @@ def restart_aware(folder, guard=lambda write: write):
     return emit
 
 
-def _independent(spec: RunSpec, data, folder, cache_dir, emit):
+def _independent(spec: RunSpec, data, folder, cache_dir, emit, save):
     from isoflop.train.loop import train
 
     return train(
@@ -141,10 +141,11 @@ def _independent(spec: RunSpec, data, folder, cache_dir, emit):
         on_metrics=emit,
         checkpoint_path=folder.checkpoint_path,
         checkpoint_every_s=spec.checkpoint_every_s,
+        save=save,
     )
 
 
-def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, emit, earlier=()):
+def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, emit, save, earlier=()):
     from isoflop.train.branch import train_branch
 
     branch = spec.as_branch()
@@ -164,6 +165,7 @@ def _branch(spec: RunSpec, data, folder, sweep_dir: str, cache_dir, emit, earlie
             on_metrics=emit,
             checkpoint_path=folder.checkpoint_path,
             checkpoint_every_s=spec.checkpoint_every_s,
+            save=save,
         )
 
     try:
@@ -272,6 +274,7 @@ def _claimed_growth(spec: RunSpec, tf, to_step: int, data, guard) -> bool:
     from dataclasses import replace
 
     from isoflop.train.branch import grow_trunk
+    from isoflop.train.checkpoint import save_checkpoint
 
     branch = spec.as_branch()
     g = grow_trunk(
@@ -287,6 +290,7 @@ def _claimed_growth(spec: RunSpec, tf, to_step: int, data, guard) -> bool:
         on_metrics=guard(tf.append_metrics),
         logged_until=tf.last_logged_step(),
         checkpoint_every_s=spec.checkpoint_every_s,
+        save=guard(save_checkpoint),
     )
     try:
         state = tf.read_state()

@@ -82,6 +82,7 @@ def grow_trunk(
     on_metrics: Callable[[list[dict]], None] | None = None,
     logged_until: int = 0,
     checkpoint_every_s: float = 300.0,
+    save: Callable[[Path, dict], None] = save_checkpoint,
 ) -> TrunkGrowth:
     """Train the trunk to ``to_step`` and save it there as ``snapshot_path`` (a branch point).
 
@@ -117,7 +118,7 @@ def grow_trunk(
             lr=_trunk_lr(warmup_steps, run.lr_peak),
             warmup=warmup_steps,
             emit=(lambda rows: on_metrics([r for r in rows if r["step"] > logged_until])) if on_metrics else None,
-            checkpoint=(lambda: save_checkpoint(head_path, tr.state(identity, st))) if keep_head else None,
+            checkpoint=(lambda: save(head_path, tr.state(identity, st))) if keep_head else None,
             checkpoint_every_s=checkpoint_every_s,
         )
         status, error = run_steps(tr, run, st, stretch)
@@ -125,8 +126,8 @@ def grow_trunk(
             raise RuntimeError(f"trunk diverged before its branch point: {error}")
         state = tr.state(identity, st)
         if keep_head:  # the head first: a growth killed between the two resumes at the branch point
-            save_checkpoint(head_path, state)
-        save_checkpoint(snapshot_path, state)
+            save(head_path, state)
+        save(snapshot_path, state)
     wall = time.perf_counter() - run.t_start
     return TrunkGrowth(start, to_step, trunk_plan.flops_at(to_step - start), wall, recreated)
 
@@ -147,6 +148,7 @@ def train_branch(
     on_metrics: Callable[[list[dict]], None] | None = None,
     checkpoint_path: Path | None = None,
     checkpoint_every_s: float = 300.0,
+    save: Callable[[Path, dict], None] = save_checkpoint,
 ) -> RunRecord:
     """The cooldown of ``budget_flops`` from its branch point of the trunk saved at ``snapshot_path``.
 
@@ -189,9 +191,7 @@ def train_branch(
             warmup=warmup_steps,
             evals=frozenset({plan.steps}),
             emit=on_metrics,
-            checkpoint=(lambda: save_checkpoint(checkpoint_path, tr.state(own, branch_st)))
-            if checkpoint_path
-            else None,
+            checkpoint=(lambda: save(checkpoint_path, tr.state(own, branch_st))) if checkpoint_path else None,
             checkpoint_every_s=checkpoint_every_s,
         )
         outcome = run.crash_safe(lambda: run_steps(tr, run, branch_st, stretch))

@@ -187,6 +187,7 @@ def train(
     on_metrics: Callable[[list[dict]], None] | None = None,
     checkpoint_path: str | Path | None = None,
     checkpoint_every_s: float = 300.0,
+    save: Callable[[Path, dict], None] = save_checkpoint,
 ) -> RunRecord:
     """Train ``model_cfg`` on ``data`` for exactly the steps ``budget_flops`` buys.
 
@@ -207,6 +208,8 @@ def train(
         checkpoint_path: where to save model, optimiser, RNG and curve state
             every ``checkpoint_every_s`` seconds; if the file exists and matches
             this run, training resumes from it (same losses as an uninterrupted run).
+        save: saves a checkpoint (:func:`~isoflop.train.checkpoint.save_checkpoint`; a sweep's worker passes it
+            guarded by the run's claim, :meth:`~isoflop.runs.claim.Claim.guarded`).
 
     Returns:
         A :class:`RunRecord`; status "diverged" when the loss becomes NaN or
@@ -238,7 +241,7 @@ def train(
             evals=frozenset(int(round(plan.steps * k / n)) for k in range(1, n + 1)),
             emit=on_metrics,
             progress=progress,
-            checkpoint=(lambda: save_checkpoint(ckpt, tr.state(identity, st))) if ckpt else None,
+            checkpoint=(lambda: save(ckpt, tr.state(identity, st))) if ckpt else None,
             checkpoint_every_s=checkpoint_every_s,
         )
         return run_steps(tr, run, st, stretch)
