@@ -42,7 +42,7 @@ def execute_run(
         return {"run_id": spec.run_id, "status": done.status, "skipped": True}
     claim = try_claim(claim_path(sweep_dir, "run", spec.run_id))
     if not isinstance(claim, Claim):  # another driver trains it now
-        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": claim.describe()}
+        return _left_to(spec, claim.describe())
     with claim:
         return _claimed_run(spec, folder, sweep_dir, cache_dir, keep_snapshot, claim, earlier)
 
@@ -71,20 +71,25 @@ def _claimed_run(
             else _independent(spec, data, folder, cache_dir, emit, save)
         ).with_run_id(spec.run_id)
     except ClaimLost as e:  # thought dead, and taken over: the new holder trains it, and this one writes nothing
-        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
+        return _left_to(spec, str(e))
     except TrunkHeld as e:  # its trunk is being grown by another driver: left for later, nothing trained
         claim.yielded()
-        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
+        return _left_to(spec, str(e))
     except Exception as e:  # a run that crashes (or cannot load its data) is recorded as failed: the sweep goes on
         record = spec.failed_record(f"{type(e).__name__}: {e}")
     try:
         claim.guarded(folder.write_result)(record)
     except ClaimLost as e:
-        return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": str(e)}
+        return _left_to(spec, str(e))
     branch = spec.branch
     if branch is not None and not keep_snapshot:  # no other branch starts at this snapshot
         trunk_folder(sweep_dir, branch.trunk_id).snapshot_path(branch.step).unlink(missing_ok=True)
     return {"run_id": spec.run_id, "status": record.status, "skipped": False}
+
+
+def _left_to(spec: RunSpec, holder: str) -> dict:
+    """The summary of a run left to another driver (it holds the run or its trunk, or took it over)."""
+    return {"run_id": spec.run_id, "status": "claimed", "skipped": True, "claimed_by": holder}
 
 
 def examine(folder, spec: RunSpec):
@@ -203,8 +208,7 @@ def grow(
     spec = RunSpec.from_dict(spec_dict)
     branch = spec.as_branch()
     tf = trunk_folder(sweep_dir, branch.trunk_id)
-    snap = tf.snapshot_path(branch.step)
-    if snap.exists() and checkpoint_step(snap) == branch.step:
+    if _has_snapshot(tf, branch.step):
         return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
     if not from_branch and _taken(spec, sweep_dir):
         return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
@@ -216,7 +220,7 @@ def grow(
             raise TrunkHeld(f"trunk {branch.trunk_id} held by {claim.describe()}")
         return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True, "claimed_by": claim.describe()}
     with claim:
-        if (snap.exists() and checkpoint_step(snap) == branch.step) or (not from_branch and _taken(spec, sweep_dir)):
+        if _has_snapshot(tf, branch.step) or (not from_branch and _taken(spec, sweep_dir)):
             return {"trunk_id": branch.trunk_id, "step": branch.step, "skipped": True}
         tf.write_config(branch.trunk)
         head = checkpoint_step(tf.head_path)
@@ -241,20 +245,25 @@ def grow(
 def _stops(earlier: tuple[dict, ...], tf, head: int, to_step: int, sweep_dir: str) -> list[int]:
     """The earlier branch points a growth from ``head`` to ``to_step`` passes that are still needed: their
     snapshot missing and a branch there unfinished."""
-    from isoflop.train.checkpoint import checkpoint_step
-
     needed: set[int] = set()
     for d in earlier:
         s = RunSpec.from_dict(d)
         step = s.as_branch().step
         if not head < step < to_step or step in needed:
             continue
-        snap = tf.snapshot_path(step)
-        if snap.exists() and checkpoint_step(snap) == step:
+        if _has_snapshot(tf, step):
             continue
         if examine(run_folder(sweep_dir, s.run_id), s)[0] is None:
             needed.add(step)
     return sorted(needed)
+
+
+def _has_snapshot(tf, step: int) -> bool:
+    """Whether the trunk's snapshot at ``step`` is there, and whole at that step."""
+    from isoflop.train.checkpoint import checkpoint_step
+
+    snap = tf.snapshot_path(step)
+    return snap.exists() and checkpoint_step(snap) == step
 
 
 def _taken(spec: RunSpec, sweep_dir: str) -> bool:

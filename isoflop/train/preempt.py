@@ -52,8 +52,7 @@ class Deferred:
     def deliver(self) -> None:
         """Hand each held signal to the handler installed before :meth:`__enter__`; the default action is taken
         by restoring it and raising the signal again."""
-        held, self.held = list(dict.fromkeys(self.held)), []
-        for s in held:
+        for s in self._take():
             prev = self.previous.get(s, signal.SIG_DFL)
             if callable(prev):
                 prev(s, None)
@@ -66,8 +65,13 @@ class Deferred:
             signal.signal(s, prev)
         self.previous = {}
 
-    def __exit__(self, *exc) -> None:
+    def _take(self) -> list[int]:
+        """The held signals, once each in order of arrival, no longer held."""
         held, self.held = list(dict.fromkeys(self.held)), []
+        return held
+
+    def __exit__(self, *exc) -> None:
+        held = self._take()
         self._restore()
         for s in held:  # arrived after the last step: delivered now, to the handlers just restored
             signal.raise_signal(s)

@@ -102,23 +102,28 @@ def test_in_table_reliability_widens_the_intervals():
     assert not raw.reliability and "extrapolation" not in raw.prediction("approach2", 1e22)
 
 
+def _fitted_at_1e22(methods: str, seed: int, n_bootstrap: int) -> AnalysisResult:
+    """A synthetic table's fit, with its predictions at 1e22 FLOPs."""
+    runs = load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(seed)))
+    return analyze(runs, methods=methods, targets=[1e22], n_bootstrap=n_bootstrap)
+
+
+def _missing(res: AnalysisResult, *methods: str) -> AnalysisResult:
+    """``res`` with the in-table backtests of ``methods`` made to miss (median error over :data:`MISS`)."""
+    bad = {m: dataclasses.replace(res.reliability[m], median_error=MISS + 0.1) for m in methods}
+    return dataclasses.replace(res, reliability={**res.reliability, **bad})
+
+
 def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
-    res = analyze(
-        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(3))),
-        methods="approach2,approach3",
-        targets=[1e22],
-        n_bootstrap=100,
-    )
+    res = _fitted_at_1e22("approach2,approach3", seed=3, n_bootstrap=100)
     first = choose_answer(res, 1e22)
     assert first.method == AVERAGE and set(first.members) == {"approach2", "approach3"}
-    bad = dataclasses.replace(res.reliability["approach3"], median_error=MISS + 0.1)
-    other = choose_answer(dataclasses.replace(res, reliability={**res.reliability, "approach3": bad}), 1e22)
+    other = choose_answer(_missing(res, "approach3"), 1e22)
     assert other.method == "approach2" and other.members == ("approach2",)
     assert "in-table backtest misses" in other.set_aside["approach3"] and "the only usable interval" in other.reason
     assert other.params_ci == tuple(res.prediction("approach2", 1e22)["params_ci"])
     # Every method misses its backtest: the rough answer is still their average, not the narrowest alone.
-    both = {m: dataclasses.replace(r, median_error=MISS + 0.1) for m, r in res.reliability.items()}
-    rough = choose_answer(dataclasses.replace(res, reliability=both), 1e22)
+    rough = choose_answer(_missing(res, *res.reliability), 1e22)
     assert rough.method == AVERAGE and set(rough.members) == {"approach2", "approach3"}
     assert rough.reason.startswith("a rough answer") and len(rough.set_aside) == 2
     for m in ("approach2", "approach3"):
@@ -127,17 +132,11 @@ def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
 
 
 def test_vpnls_votes_for_the_parametric_form_only_where_approach3_cannot():
-    res = analyze(
-        load_runs(synthetic_runs(budgets=BUDGETS, noise=0.005, rng=np.random.default_rng(4))),
-        methods="approach2,approach3,vpnls",
-        targets=[1e22],
-        n_bootstrap=60,
-    )
+    res = _fitted_at_1e22("approach2,approach3,vpnls", seed=4, n_bootstrap=60)
     assert {"approach2", "approach3", "vpnls"} <= set(res.fitted)
     both = choose_answer(res, 1e22)
     assert set(both.members) == {"approach2", "approach3"} and "one vote per form" in both.set_aside["vpnls"]
-    bad = dataclasses.replace(res.reliability["approach3"], median_error=MISS + 0.1)
-    stand_in = choose_answer(dataclasses.replace(res, reliability={**res.reliability, "approach3": bad}), 1e22)
+    stand_in = choose_answer(_missing(res, "approach3"), 1e22)
     assert set(stand_in.members) == {"approach2", "vpnls"} and "vpnls" not in stand_in.set_aside
 
 
