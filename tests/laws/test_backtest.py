@@ -131,6 +131,28 @@ def test_the_answer_sets_aside_a_method_whose_in_table_backtest_misses():
         assert rough.params_ci[0] <= n <= rough.params_ci[1]
 
 
+def test_a_method_expected_to_miss_at_a_far_target_is_set_aside_there_only():
+    """The in-table median error is measured a budget or a few out; carried to a target by the intervals' own
+    leverage, it sets a method aside at a target far enough out, and not at one near the table."""
+    res = _fitted_at_1e22("approach2,approach3", seed=3, n_bootstrap=100)
+    rel = res.reliability["approach3"]
+    assert not rel.misses and np.isfinite(rel.typical_params)
+    k, xbar, sxx = rel.design
+    assert rel.expected_error(10**xbar) < rel.expected_error(1e22) < rel.expected_error(1e24)
+    # At the table's centre the expected error is its scaled median times √(1 + 1/k): the in-table errors' size.
+    assert rel.expected_error(10**xbar) == pytest.approx(10 ** (rel.typical_params * np.sqrt(1 + 1 / k)) - 1)
+    # A backtest whose typical error puts MISS between 1e21 and 1e23: set aside at 1e23 only.
+    typical = float(np.log10(1 + MISS) / np.sqrt(1 + 1 / k + (22 - xbar) ** 2 / sxx))
+    tilted = dataclasses.replace(
+        res, reliability={**res.reliability, "approach3": dataclasses.replace(rel, typical_params=typical)}
+    )
+    near, far = choose_answer(tilted, 1e21), choose_answer(tilted, 1e23)
+    assert near.method == AVERAGE and "approach3" in near.members
+    assert far.members == ("approach2",) and "carried to this budget" in far.set_aside["approach3"]
+    back = AnalysisResult.from_dict(json.loads(json.dumps(tilted.to_dict())))
+    assert back.reliability["approach3"].typical_params == pytest.approx(typical)
+
+
 def test_vpnls_votes_for_the_parametric_form_only_where_approach3_cannot():
     res = _fitted_at_1e22("approach2,approach3,vpnls", seed=4, n_bootstrap=60)
     assert {"approach2", "approach3", "vpnls"} <= set(res.fitted)
