@@ -1,4 +1,5 @@
-"""``scaling ladder``: fit the LR rule η*(N) to a ladder sweep's runs, print it, and optionally save it."""
+"""``scaling ladder``: fit the LR rule η*(N) to a ladder sweep's runs (or, for a ladder over batch sizes too, the
+rules η*(N, D, B) and B*(D, C, N)), print it, and optionally save it."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ def ladder_cmd(results, out, figure):
     """Fit the best peak LR of each size in a ladder sweep (one made with lr_grid), and the law eta*(N)."""
     from isoflop.errors import ConfigError
     from isoflop.jsonio import write_json_atomic
-    from isoflop.laws.ladder import ladder_doc, ladder_vertices, load_ladder, plot_ladder
+    from isoflop.laws.ladder import is_batch_ladder, ladder_doc, ladder_vertices, load_ladder, plot_ladder
     from isoflop.runs.store import read_manifest
 
+    if is_batch_ladder(results):
+        _hparam_report(results, out)
+        return
     fit = load_ladder(results)
     click.echo(
         f"LR ladder {results}: {len(fit.points)} (size, budget) points, {len(fit.used)} with an optimum "
@@ -65,3 +69,59 @@ def ladder_cmd(results, out, figure):
             click.echo(f"wrote {figure}")
     except OSError as e:
         raise ConfigError(f"{out or figure}: cannot write ({e.strerror})") from None
+
+
+def _hparam_report(results, out) -> None:
+    """A ladder over LRs and batch sizes: every cell, the two rules with the forms they beat, and what the sweep's
+    fixed batch gave up."""
+    from isoflop.errors import ConfigError
+    from isoflop.jsonio import finite_json, write_json_atomic
+    from isoflop.laws.ladder import fixed_batch_costs, hparam_doc, load_hparam_ladder
+    from isoflop.runs.store import read_manifest
+
+    fit = load_hparam_ladder(results)
+    sweep = read_manifest(results) or {}
+    fixed = float(sweep["batch_size"] * sweep["seq_len"]) if "batch_size" in sweep and "seq_len" in sweep else None
+    click.echo(
+        f"LR and batch ladder {results}: {len(fit.cells)} (size, budget) cells, {len(fit.used)} with a best batch "
+        "inside their grid; batches in tokens per step"
+    )
+    click.echo(f"{'N':>10s} {'budget':>9s} {'D':>9s} {'batch':>7s} {'best LR':>9s} {'loss':>7s}  status")
+    for c in fit.cells:
+        for b, q in zip(c.batches, c.lr_points):
+            best = f"{q.lr_opt:9.3g}" if math.isfinite(q.lr_opt) else f"{'-':>9s}"
+            loss = f"{q.loss_opt:7.4f}" if math.isfinite(q.loss_opt) else f"{min(q.losses):7.4f}"
+            click.echo(
+                f"{c.n_params:10.3g} {c.budget:9.2g} {c.tokens:9.3g} {b:7.0f} {best} {loss}  "
+                f"{q.status}{': ' + q.reason if q.reason else ''}"
+            )
+        bo = f"B* = {c.batch_opt:.0f} (loss {c.loss_opt:.4f})" if c.status == "ok" else f"no B*: {c.reason}"
+        click.echo(f"{'':>10s} {'':>9s} {'':>9s} {bo}")
+    for name, rule in (("LR", fit.lr_rule), ("batch", fit.batch_rule)):
+        if rule is None:
+            click.echo(f"no {name} rule: {fit.messages.get('lr' if name == 'LR' else 'batch')}")
+            continue
+        click.echo(f"{name} rule: {rule.describe()}")
+        forms = ", ".join(
+            f"{'(' + ', '.join(f) + ')'} {e:.3f}" if math.isfinite(e) else f"{'(' + ', '.join(f) + ')'} -"
+            for f, e in rule.forms
+        )
+        click.echo(f"  forms by leave-one-cell-out error (decades): {forms}")
+    if fixed:
+        for r in fixed_batch_costs(fit, fixed):
+            t = (
+                f"; training its {r['tokens']:.3g} tokens takes {r['seconds_opt'] / r['seconds_fixed']:.2f}x the "
+                "fixed batch's time"
+                if math.isfinite(r["seconds_fixed"]) and math.isfinite(r["seconds_opt"])
+                else ""
+            )
+            click.echo(
+                f"fixed batch {fixed:.0f} at N = {r['n_params']:.3g}, C = {r['budget']:.2g}: "
+                f"{r['loss_given_up']:+.4f} nats against B* = {r['batch_opt']:.0f}{t}"
+            )
+    if out:
+        try:
+            write_json_atomic(Path(out), finite_json(hparam_doc(fit, fixed)))
+        except OSError as e:
+            raise ConfigError(f"{out}: cannot write ({e.strerror})") from None
+        click.echo(f"wrote {out}")

@@ -137,7 +137,7 @@ def sweep_run(
         if e["event"] == "waiting":
             click.echo(f"waiting: {e['message']}", err=True)
         if e["event"] == "budget":
-            sizes = ", ".join(f"{n:.3g}" for n in e["sizes"])
+            sizes = ", ".join(f"{n:.3g}" for n in dict.fromkeys(e["sizes"]))  # once each (ladders repeat them)
             centre = f"; centred by {e['centre']}" if e.get("centre") not in (None, "fixed sizes") else ""
             click.echo(
                 f"budget {e['budget']:.3g} FLOPs: {e['runs']} runs ({e['todo']} to do); N = {sizes}{centre}", err=True

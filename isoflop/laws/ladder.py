@@ -2,7 +2,8 @@
 
 A ladder is an ordinary sweep whose file sets ``lr_grid`` (each size trained at several multiples of its
 peak LR); its folder is read like any other, and :func:`~isoflop.laws.fit.lr_ladder.fit_lr_ladder` fits the
-rule. ``lr = "fitted:PATH"`` in a sweep's ``[train]`` table resolves through :func:`load_lr_rule`: PATH is a
+rule. A ladder that also sets ``batch_grid`` is a hyperparameter ladder (:func:`load_hparam_ladder`), fitted
+by :func:`~isoflop.laws.fit.hparams.fit_hparam_ladder` to η*(N, D, B) and B*(D, C, N). ``lr = "fitted:PATH"`` in a sweep's ``[train]`` table resolves through :func:`load_lr_rule`: PATH is a
 ladder's folder (fitted as it is read) or an ``lr_rule.json``. Reading writes nothing.
 """
 
@@ -12,9 +13,11 @@ import json
 from pathlib import Path
 
 from isoflop.errors import ConfigError, FitError
+from isoflop.laws.fit.hparams import SCHEMA as HPARAM_SCHEMA
+from isoflop.laws.fit.hparams import HyperLadderFit, PowerRule, fit_hparam_ladder
 from isoflop.laws.fit.lr_ladder import LadderFit, fit_lr_ladder
 from isoflop.laws.lr_rule import LRRule
-from isoflop.runs.store import is_sweep_dir, runs_frame
+from isoflop.runs.store import finished_records, is_sweep_dir, read_manifest, runs_frame
 
 
 def load_ladder(path: str | Path) -> LadderFit:
@@ -38,23 +41,166 @@ def load_ladder(path: str | Path) -> LadderFit:
         raise ConfigError(f"{p}: {e}") from None
 
 
-def load_lr_rule(path: str | Path) -> LRRule:
-    """The rule of ``fitted:PATH``: a ladder folder (fitted now) or an ``lr_rule.json``.
+def is_batch_ladder(path: str | Path) -> bool:
+    """Whether a sweep folder was made with a ``batch_grid`` (two or more batch sizes per run)."""
+    return len((read_manifest(path) or {}).get("batch_grid") or ()) >= 2
+
+
+def load_hparam_ladder(path: str | Path, seed: int = 0) -> HyperLadderFit:
+    """Fit the hyperparameter ladder of a sweep folder made with ``lr_grid`` and ``batch_grid`` (its finished ok
+    runs; failed, diverged and simulated runs left out). Batches are in tokens per step.
+
+    Raises:
+        ConfigError: not a sweep folder, or its runs hold no ladder over two or more batch sizes.
+    """
+    import numpy as np
+
+    p = Path(path)
+    if not p.exists() or not is_sweep_dir(p):
+        raise ConfigError(f"{p}: not a sweep folder, so it holds no hyperparameter ladder")
+    recs = [
+        r
+        for r in finished_records(p)
+        if r.status == "ok" and r.val_loss is not None and r.lr and r.train_config and r.model and not r.simulated
+    ]
+    cols = [
+        (
+            r.n_params,
+            r.budget_flops,
+            r.tokens,
+            tc.batch_size * m.seq_len,
+            r.lr,
+            r.val_loss,
+            r.tokens_per_second or np.nan,
+        )
+        for r in recs
+        if (tc := r.train_config) is not None and (m := r.model) is not None
+    ]
+    if len({c[3] for c in cols}) < 2:
+        raise ConfigError(f"{p}: holds no batch ladder (its finished runs use {len({c[3] for c in cols})} batch size)")
+    a = np.array(cols, dtype=float).T
+    try:
+        return fit_hparam_ladder(*a[:6], tokens_per_second=a[6], source=str(p), rng=np.random.default_rng(seed))
+    except FitError as e:
+        raise ConfigError(f"{p}: {e}") from None
+
+
+def fixed_batch_costs(fit: HyperLadderFit, batch: float) -> list[dict]:
+    """Per cell with a B*: what training at the fixed batch ``batch`` (tokens per step) gave up against B*: the
+    loss (each batch at its best LR) and the time to train the cell's tokens (from the measured throughput)."""
+    import math
+
+    out = []
+    for c in fit.used:
+        if not any(math.isclose(b, batch, rel_tol=1e-9) for b in c.batches):
+            continue
+        fixed, best = c.seconds(batch), c.seconds(c.batch_opt)
+        out.append(
+            {
+                "n_params": c.n_params,
+                "budget": c.budget,
+                "tokens": c.tokens,
+                "batch_opt": c.batch_opt,
+                "loss_given_up": c.loss_at(batch) - c.loss_opt,
+                "seconds_fixed": fixed,
+                "seconds_opt": best,
+            }
+        )
+    return out
+
+
+def hparam_doc(fit: HyperLadderFit, batch: float | None = None) -> dict:
+    """The hyperparameter ladder as JSON (what ``scaling ladder --out`` writes for a batch ladder)."""
+    return {
+        "schema": HPARAM_SCHEMA,
+        "lr_rule": fit.lr_rule.to_dict() if fit.lr_rule else None,
+        "batch_rule": fit.batch_rule.to_dict() if fit.batch_rule else None,
+        "messages": dict(fit.messages),
+        "cells": [
+            {
+                "n_params": c.n_params,
+                "budget": c.budget,
+                "tokens": c.tokens,
+                "batches": list(c.batches),
+                "lr_opt": [q.lr_opt for q in c.lr_points],
+                "loss_opt": [q.loss_opt for q in c.lr_points],
+                "lr_status": [q.status for q in c.lr_points],
+                "batch_opt": c.batch_opt,
+                "status": c.status,
+                "reason": c.reason,
+                "tokens_per_second": list(c.tokens_per_second),
+            }
+            for c in fit.cells
+        ],
+        "fixed_batch": batch,
+        "fixed_batch_costs": fixed_batch_costs(fit, batch) if batch else [],
+    }
+
+
+def load_lr_rule(path: str | Path) -> LRRule | PowerRule:
+    """The LR rule of ``lr = "fitted:PATH"``: an LR ladder folder (fitted now) or its ``lr_rule.json`` gives
+    η*(N) (:class:`LRRule`); a batch ladder's folder or the JSON ``scaling ladder --out`` wrote for it gives its
+    η* law (:class:`~isoflop.laws.fit.hparams.PowerRule`, in N, D and B as the ladder chose).
 
     Raises:
         ConfigError: one line naming the path: missing, not a ladder, or a ladder with no law (and why).
     """
     p = Path(path)
     if p.is_file():
-        try:
-            doc = json.loads(p.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"{p}: not a readable LR rule ({e})") from None
+        doc = _read_rule_file(p)
+        if isinstance(doc, dict) and doc.get("schema") == HPARAM_SCHEMA:
+            return _hparam_rule(doc, "lr", p)
         return LRRule.from_dict(doc.get("rule", doc) if isinstance(doc, dict) else doc, str(p))
+    if p.is_dir() and is_batch_ladder(p):
+        return _fitted_rule(load_hparam_ladder(p), "lr", p)
     fit = load_ladder(p)
     if fit.rule is None:
         raise ConfigError(f"{p}: the LR ladder gives no rule: {fit.message}")
     return fit.rule
+
+
+def load_batch_rule(path: str | Path) -> PowerRule:
+    """The batch rule of ``batch_size = "fitted:PATH"``: B*, in tokens per step, from a batch ladder's folder
+    (fitted now) or the JSON ``scaling ladder --out`` wrote for it.
+
+    Raises:
+        ConfigError: one line naming the path: missing, not a batch ladder, or one with no batch law (and why).
+    """
+    p = Path(path)
+    if p.is_file():
+        doc = _read_rule_file(p)
+        if not (isinstance(doc, dict) and doc.get("schema") == HPARAM_SCHEMA):
+            raise ConfigError(
+                f"{p}: not a batch rule (no schema {HPARAM_SCHEMA!r}; write one with scaling ladder --out)"
+            )
+        return _hparam_rule(doc, "batch", p)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such batch ladder (the path does not exist)")
+    return _fitted_rule(load_hparam_ladder(p), "batch", p)
+
+
+def _read_rule_file(p: Path):
+    try:
+        return json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{p}: not a readable rule ({e})") from None
+
+
+def _hparam_rule(doc: dict, target: str, p: Path) -> PowerRule:
+    d = doc.get(f"{target}_rule")
+    if not d:
+        raise ConfigError(f"{p}: the ladder gives no {target} rule: {(doc.get('messages') or {}).get(target, '')}")
+    try:
+        return PowerRule.from_dict(d)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{p}: not a readable {target} rule ({e})") from None
+
+
+def _fitted_rule(fit: HyperLadderFit, target: str, p: Path) -> PowerRule:
+    rule = fit.lr_rule if target == "lr" else fit.batch_rule
+    if rule is None:
+        raise ConfigError(f"{p}: the ladder gives no {target} rule: {fit.messages.get(target, '')}")
+    return rule
 
 
 def ladder_vertices(fit: LadderFit, grid: tuple[float, ...]) -> dict | None:

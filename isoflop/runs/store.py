@@ -45,6 +45,7 @@ RUNS_COLUMNS = (
     "simulated",
     "lr",
     "unique_tokens",
+    "batch_size",
 )
 
 
@@ -117,6 +118,7 @@ def record_row(run_id: str, r: RunRecord | RecordError) -> dict:
         "simulated": bool(r.simulated),
         "lr": r.lr,
         "unique_tokens": r.unique_tokens,
+        "batch_size": r.train_config.batch_size if r.train_config is not None else None,
     }
 
 

@@ -53,4 +53,5 @@ def check_sweep(
         seeds=seeds,
         warmup_budget=None,
         lr_grid=(),
+        batch_grid=(),
     )

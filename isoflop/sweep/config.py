@@ -6,7 +6,7 @@ A sweep file (see ``sweeps/*.toml``)::
     corpus = "shakespeare"      # shakespeare | python (sympy's sources) | text:PATH | piglatin | synthetic
     tokenizer = "byte"          # byte | bpe:V
     seq_len = 128
-    batch_size = 8
+    batch_size = 8              # sequences per step, or "fitted:PATH" (a batch ladder or its rules JSON): B*(D)
     flops_convention = "chinchilla"
     budgets = [1e11, 3e11, 1e12, 3e12]
     seeds = 1                   # repeats per (size, budget)
@@ -29,6 +29,7 @@ A sweep file (see ``sweeps/*.toml``)::
 
     # lr_grid = [0.25, 0.5, 1, 2, 4]  # an LR ladder: every run at each multiple of its peak LR
                                      #   (fit it with `scaling ladder`)
+    # batch_grid = [0.5, 1, 2]        # and at each multiple of batch_size (whole sequences): a batch ladder
 
     [train]                     # TrainConfig fields
     lr = 3e-3                   # omit for the width rule; "fitted:results/lr-ladder" for a fitted rule eta*(N)
@@ -52,6 +53,7 @@ from pathlib import Path
 
 from isoflop.data.corpus import check_corpus_spec
 from isoflop.errors import ConfigError, DataError, SweepError
+from isoflop.laws.fit.hparams import PowerRule
 from isoflop.laws.lr_rule import LRRule
 from isoflop.model.config import ASPECT_RATIO, HEAD_DIM
 from isoflop.model.flops import CONVENTIONS
@@ -84,6 +86,7 @@ SWEEP_KEYS = {
     "warmup",
     "warmup_budget",
     "lr_grid",
+    "batch_grid",
     "cooldowns",
 }
 WARMUPS = ("per-run", "largest-budget")
@@ -109,7 +112,7 @@ class SweepConfig:
     corpus: str = "shakespeare"
     tokenizer: str = "byte"
     seq_len: int = 128
-    batch_size: int = 16
+    batch_size: int | str = 16
     flops_convention: str = "chinchilla"
     seeds: int = 1
     device: str = "cpu"
@@ -123,8 +126,10 @@ class SweepConfig:
     warmup: str | None = None
     warmup_budget: float | None = None
     lr_grid: tuple[float, ...] = ()
+    batch_grid: tuple[float, ...] = ()
     cooldowns: str = "all"
-    lr_rule: LRRule | None = None
+    lr_rule: LRRule | PowerRule | None = None
+    batch_rule: PowerRule | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
@@ -149,6 +154,8 @@ class SweepConfig:
             raise SweepError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
         for key in ("seq_len", "batch_size", "seeds", "threads", "aspect_ratio", "head_dim"):
             v = getattr(self, key)
+            if key == "batch_size" and isinstance(v, str):  # "fitted:PATH", checked by _resolve_batches
+                continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")
         if self.threads > MAX_THREADS:
@@ -156,6 +163,7 @@ class SweepConfig:
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
         self._resolve_lr()
+        self._resolve_batches()
         try:
             tc = self.train_config()
         except (ConfigError, TypeError) as e:
@@ -223,9 +231,85 @@ class SweepConfig:
             except ConfigError as e:
                 raise SweepError(f"train: lr: {e}") from None
 
-    def peak_lr(self, tc: TrainConfig, model, n_params: float) -> float:
-        """A run's peak LR: the fitted rule at its N (times ``lr_scale``) when the sweep has one, else
-        ``tc``'s own (an explicit ``lr`` or the width rule)."""
+    def _resolve_batches(self) -> None:
+        """Check ``batch_grid``: two or more distinct multipliers of ``batch_size``, each a whole number of
+        sequences."""
+        grid = self.batch_grid
+        if isinstance(self.batch_size, str):
+            self._resolve_batch_rule()
+        if not isinstance(grid, (tuple, list)) or not all(
+            isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid
+        ):
+            raise SweepError(f"batch_grid ({grid!r}) must be a list of positive multipliers of batch_size")
+        if len(set(grid)) != len(grid) or (grid and len(grid) < 2):
+            raise SweepError(f"batch_grid ({list(grid)!r}) needs two or more distinct multipliers")
+        if grid and isinstance(self.batch_size, str):
+            raise SweepError("batch_grid multiplies a fixed batch_size, not a fitted one; give batch_size a number")
+        for g in grid:
+            b = g * self.fixed_batch
+            if abs(b - round(b)) > 1e-9 or round(b) < 1:
+                raise SweepError(
+                    f"batch_grid: {g:g} x batch_size ({self.fixed_batch}) = {b:g} sequences; a batch must be a whole "
+                    "number of sequences (1 or more)"
+                )
+        object.__setattr__(self, "batch_grid", tuple(float(g) for g in grid))
+
+    def _resolve_batch_rule(self) -> None:
+        """Load the rule that ``batch_size = "fitted:PATH"`` names (once)."""
+        b = str(self.batch_size)
+        if not b.startswith("fitted:") or not b[len("fitted:") :].strip():
+            raise SweepError(
+                f'batch_size ({b!r}) must be a positive integer or "fitted:PATH" (a batch ladder or its JSON)'
+            )
+        if self.batch_rule is None:
+            from isoflop.laws.ladder import load_batch_rule
+
+            try:
+                object.__setattr__(self, "batch_rule", load_batch_rule(b[len("fitted:") :].strip()))
+            except ConfigError as e:
+                raise SweepError(f"batch_size: {e}") from None
+
+    @property
+    def fixed_batch(self) -> int:
+        """The sweep-wide batch (sequences per step): ``batch_size``, or with a fitted rule the rule's batch at
+        the centre of its ladder (used only where a sweep-wide number is needed; each run has its own)."""
+        if isinstance(self.batch_size, int):
+            return self.batch_size
+        assert self.batch_rule is not None, "a fitted batch_size has its rule"
+        return max(1, int(round(self.batch_rule.value / self.seq_len)))
+
+    @property
+    def batch_sizes(self) -> tuple[int, ...]:
+        """The batch sizes (sequences per step) of a fixed-batch sweep: ``batch_size`` times each multiplier of
+        ``batch_grid``, or ``batch_size`` alone (a fitted batch_size: its batch at the ladder's centre)."""
+        return tuple(int(round(g * self.fixed_batch)) for g in self.batch_grid) or (self.fixed_batch,)
+
+    def run_batches(self, model, flops: float) -> tuple[int, ...]:
+        """The batch sizes (sequences per step) of a size's runs at a budget: with ``batch_size = "fitted:…"`` the
+        rule's B* at the run's N, D and C, rounded to whole sequences (D is what the budget buys at that batch,
+        so it is solved for by fixed point: a few iterations settle it); else :attr:`batch_sizes`."""
+        if self.batch_rule is None:
+            return self.batch_sizes
+        from isoflop.model.flops import param_counts
+        from isoflop.train.plan import steps_for
+
+        n = float(param_counts(model).total)
+        b = self.fixed_batch
+        for _ in range(8):
+            d = steps_for(flops, model, b, self.flops_convention) * b * self.seq_len
+            new = max(1, int(round(self.batch_rule.predict(N=n, D=max(d, 1), C=flops) / self.seq_len)))
+            if new == b:
+                break
+            b = new
+        return (b,)
+
+    def peak_lr(self, tc: TrainConfig, model, n_params: float, tokens: float = 0.0, batch_tokens: float = 0.0) -> float:
+        """A run's peak LR: the fitted rule at its N (and, for a batch ladder's η* law, its tokens D and batch B
+        in tokens per step) times ``lr_scale`` when the sweep has one, else ``tc``'s own (an explicit ``lr`` or
+        the width rule)."""
+        if isinstance(self.lr_rule, PowerRule):
+            eta = self.lr_rule.predict(N=n_params, D=max(tokens, 1.0), B=max(batch_tokens, 1.0))
+            return float(f"{eta * tc.lr_scale:.4g}")
         if self.lr_rule is not None:
             return float(f"{self.lr_rule.lr(n_params) * tc.lr_scale:.4g}")
         return tc.peak_lr(model.d_model)
@@ -249,7 +333,9 @@ class SweepConfig:
 
     @property
     def planned_runs(self) -> int:
-        return self.sizes_per_budget * len(self.budgets) * self.seeds * max(1, len(self.lr_grid))
+        return (
+            self.sizes_per_budget * len(self.budgets) * self.seeds * max(1, len(self.lr_grid)) * len(self.batch_sizes)
+        )
 
     def family(self, vocab_size: int) -> dict:
         """The model family's keyword arguments for :mod:`isoflop.model.shapes`."""
@@ -265,7 +351,7 @@ class SweepConfig:
         """The sweep's training settings (a fitted ``lr`` is resolved per run, by :meth:`peak_lr`)."""
         train = {k: v for k, v in self.train.items() if not (k == "lr" and isinstance(v, str))}
         return TrainConfig(
-            batch_size=self.batch_size,
+            batch_size=self.fixed_batch,
             flops_convention=self.flops_convention,
             threads=self.threads,
             schedule=self.schedule,
@@ -281,9 +367,13 @@ class SweepConfig:
         d["lr_grid"] = list(self.lr_grid)
         if not self.lr_grid:  # as files written before the key existed
             d.pop("lr_grid")
+        d["batch_grid"] = list(self.batch_grid)
+        if not self.batch_grid:
+            d.pop("batch_grid")
         if self.cooldowns == "all":
             d.pop("cooldowns")
         d.pop("lr_rule")  # train.lr = "fitted:PATH" names it
+        d.pop("batch_rule")  # batch_size = "fitted:PATH" names it
         return d
 
     @classmethod
@@ -373,11 +463,12 @@ def _rule_beside(doc: dict, folder: Path) -> None:
     """A relative ``train.lr = "fitted:PATH"`` in a sweep file names PATH relative to the file's folder, so
     that the sweep means the same from any working directory; rewritten here relative to the current one."""
     train = doc.get("train")
-    if not isinstance(train, dict):
-        return
-    lr = train.get("lr")
-    if not (isinstance(lr, str) and lr.startswith("fitted:")):
-        return
-    path = Path(lr[len("fitted:") :].strip())
-    if str(path) != "." and not path.is_absolute():  # "." is an empty PATH, refused where it is read
-        train["lr"] = "fitted:" + os.path.relpath(folder / path)
+    for table, key in ((train, "lr"), (doc, "batch_size")):
+        if not isinstance(table, dict):
+            continue
+        v = table.get(key)
+        if not (isinstance(v, str) and v.startswith("fitted:")):
+            continue
+        path = Path(v[len("fitted:") :].strip())
+        if str(path) != "." and not path.is_absolute():  # "." is an empty PATH, refused where it is read
+            table[key] = "fitted:" + os.path.relpath(folder / path)

@@ -66,10 +66,13 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
     tc = sweep.train_config()
     wsd, matched = sweep.schedule == "wsd", sweep.schedule == "cosine" and sweep.warmup_shared
 
-    def spec(m: ModelConfig, seed: int, mult: float | None) -> RunSpec:
-        train = replace(tc, warmup_steps=trunk_warmup_steps(sweep, m)) if matched else tc
+    def spec(m: ModelConfig, seed: int, mult: float | None, batch: int) -> RunSpec:
+        train = replace(tc, batch_size=batch)
+        if matched:
+            train = replace(train, warmup_steps=trunk_warmup_steps(sweep, m, batch))
         if sweep.lr_rule is not None or mult is not None:  # the run's own peak LR, explicit in its id
-            peak = sweep.peak_lr(tc, m, param_counts(m).total)
+            tokens = steps_for(flops, m, batch, tc.flops_convention) * batch * m.seq_len
+            peak = sweep.peak_lr(tc, m, param_counts(m).total, tokens, batch * m.seq_len)
             train = replace(train, lr=float(f"{peak * (mult or 1.0):.4g}"), lr_scale=1.0)
         return RunSpec(
             m,
@@ -80,13 +83,19 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
             seed,
             sweep.device,
             sweep.checkpoint_every_s,
-            trunk_warmup_steps(sweep, m) if wsd else None,
+            trunk_warmup_steps(sweep, m, batch) if wsd else None,
         )
 
     models = budget_models(sweep, flops, vocab_size, finished)
     if sweep.cooldowns == "law":
         models = [m for m in models if flops in law_budgets(sweep, vocab_size).get(m, ())]
-    return [spec(m, seed, mult) for m in models for mult in (sweep.lr_grid or (None,)) for seed in range(sweep.seeds)]
+    return [
+        spec(m, seed, mult, batch)
+        for m in models
+        for batch in sweep.run_batches(m, flops)
+        for mult in (sweep.lr_grid or (None,))
+        for seed in range(sweep.seeds)
+    ]
 
 
 def law_budgets(sweep: SweepConfig, vocab_size: int) -> dict[ModelConfig, tuple[float, ...]]:
@@ -101,14 +110,15 @@ def law_budgets(sweep: SweepConfig, vocab_size: int) -> dict[ModelConfig, tuple[
     return {m: tuple(sorted({min(cs), max(cs)})) for m, cs in served.items()}
 
 
-def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig) -> int:
+def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig, batch_size: int | None = None) -> int:
     """The warmup of a model's trunk: ``warmup_frac`` of the steps of the sweep's largest budget, so the branch
     of that budget is exactly a WSD run of its own, and smaller budgets warm up as long (a warmup as short as
     the smallest budget's costs the largest models several percent of loss at a high learning rate). Cosine
     runs with ``warmup = "largest-budget"`` warm up as long, for comparisons at matched warmups.
     :class:`~isoflop.sweep.config.SweepConfig` checks that every cooldown starts after it."""
     tc = sweep.train_config()
-    steps = max(1, steps_for(sweep.warmup_reference, model, tc.batch_size, tc.flops_convention))
+    batch = tc.batch_size if batch_size is None else batch_size  # a batch ladder's runs: their own batch's steps
+    steps = max(1, steps_for(sweep.warmup_reference, model, batch, tc.flops_convention))
     return max(1, int(round(tc.warmup_frac * steps))) if tc.warmup_frac > 0 else 1
 
 

@@ -1,0 +1,218 @@
+"""The learning-rate and batch ladder: η*(N, D, B) and B*(D, C, N) recovered from known surfaces, their forms
+chosen by leave-one-cell-out error, batch grids in sweeps, and a real ladder trained and reported."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from isoflop.cli import main
+from isoflop.errors import FitError
+from isoflop.laws.fit.hparams import PowerRule, fit_hparam_ladder
+from isoflop.laws.ladder import fixed_batch_costs, is_batch_ladder, load_hparam_ladder
+from isoflop.runs import runs_frame
+from isoflop.sweep import budget_runs, load_sweep
+
+
+def ladder_runs(eta_star, batch_star, noise=0.0, seed=0, budgets=(1e17, 4e17, 1.6e18), sizes=(1e6, 4e6, 1.6e7)):
+    """Runs of a ladder on a known surface: the loss is quadratic in log10 η and log10 B about the optima that
+    ``eta_star(N, D, B)`` and ``batch_star(N, D, C)`` give, at five LRs and five batches (powers of 2) per cell."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in budgets:
+        for n in sizes:
+            d = c / (6 * n)
+            bstar = batch_star(n, d, c)
+            for bm in (0.25, 0.5, 1, 2, 4):
+                b = float(2 ** np.round(np.log2(bstar * bm)))
+                es = eta_star(n, d, b)
+                for lm in (0.25, 0.5, 1, 2, 4):
+                    loss = 2 + 0.2 * np.log10(lm) ** 2 + 0.1 * np.log10(b / bstar) ** 2 + rng.normal(0, noise)
+                    rows.append((n, c, d, b, es * lm, loss))
+    return np.array(rows).T
+
+
+def test_the_fit_recovers_step_law_forms_and_exponents():
+    """η* = 1.79·N^−0.5·D^0.2 (no batch term) and B* = 0.58·D^0.571 (Step Law's batch law): the forms kept are
+    (N, D) and (D,), with their exponents, and each leaves the others' errors beside it."""
+    a = ladder_runs(lambda n, d, b: 1.79 * n**-0.5 * d**0.2, lambda n, d, c: 0.58 * d**0.571)
+    fit = fit_hparam_ladder(*a, rng=np.random.default_rng(1))
+    assert len(fit.cells) == len(fit.used) == 9
+    lr, bt = fit.lr_rule, fit.batch_rule
+    assert lr.variables == ("N", "D") and lr.exponents == pytest.approx((-0.5, 0.2), abs=0.01)
+    assert bt.variables == ("D",) and bt.exponents == pytest.approx((0.571,), abs=0.01)
+    assert lr.predict(N=4e6, D=1e10) == pytest.approx(1.79 * 4e6**-0.5 * 1e10**0.2, rel=0.03)
+    assert bt.predict(D=1e10) == pytest.approx(0.58 * 1e10**0.571, rel=0.03)
+    cv = dict(bt.forms)
+    assert cv[("D",)] < cv[("N",)] / 10 and cv[("D",)] < cv[("C",)] / 10  # D, not N or C, carries the batch
+    assert bt.extrapolation(D=1e14)["D"] > 1 and not bt.extrapolation(D=float(bt.ref[0]))
+    assert PowerRule.from_dict(json.loads(json.dumps(bt.to_dict()))) == bt
+
+
+def test_a_batch_law_in_compute_is_told_from_one_in_tokens():
+    a = ladder_runs(lambda n, d, b: 3e-3 * (b / 1e5) ** 0.5, lambda n, d, c: 2e-3 * c**0.35)
+    fit = fit_hparam_ladder(*a, rng=np.random.default_rng(2))
+    assert fit.batch_rule.variables == ("C",) and fit.batch_rule.exponents[0] == pytest.approx(0.35, abs=0.02)
+    lr = fit.lr_rule
+    assert "B" in lr.variables and lr.exponents[lr.variables.index("B")] == pytest.approx(0.5, abs=0.02)
+
+
+def test_with_noise_the_intervals_hold_the_exponents():
+    hits = 0
+    for seed in range(10):
+        a = ladder_runs(lambda n, d, b: 1.79 * n**-0.5 * d**0.2, lambda n, d, c: 0.58 * d**0.571, 1e-3, seed)
+        r = fit_hparam_ladder(*a, rng=np.random.default_rng(seed), n_boot=400).batch_rule
+        if r.variables == ("D",):
+            hits += r.exponents_ci[0][0] <= 0.571 <= r.exponents_ci[0][1]
+    assert hits >= 7
+
+
+def test_a_best_batch_at_the_grid_edge_is_left_out_with_the_reason():
+    a = ladder_runs(lambda n, d, b: 1e-3, lambda n, d, c: 0.58 * d**0.571)
+    smallest3 = {
+        (n, c): np.unique(a[3][(a[0] == n) & (a[1] == c)])[:3] for n, c in {(n, c) for n, c in zip(a[0], a[1])}
+    }
+    keep = np.array([b in smallest3[(n, c)] for n, c, b in zip(a[0], a[1], a[3])])
+    cut = a[:, keep]  # each cell keeps its three smallest batches: the best one is the grid's largest
+    fit = fit_hparam_ladder(*cut, rng=np.random.default_rng(0))
+    assert all(c.status == "edge" and "batch size" in c.reason for c in fit.cells)
+    assert fit.batch_rule is None and "needs 2" in fit.messages["batch"]
+
+
+def test_one_batch_size_is_no_batch_ladder():
+    a = ladder_runs(lambda n, d, b: 1e-3, lambda n, d, c: 1e3)
+    a[3] = 1024.0
+    with pytest.raises(FitError, match="two or more batch sizes"):
+        fit_hparam_ladder(*a)
+
+
+LADDER = """
+name = "hp"
+schedule = "cosine"
+corpus = "synthetic"
+seq_len = 32
+batch_size = 4
+budgets = [3e8]
+threads = 1
+lr_grid = [0.3, 1, 3]
+batch_grid = [0.5, 1]
+[sizes]
+shapes = [{ n_layers = 1, d_model = 32, n_heads = 1 }, { n_layers = 2, d_model = 64, n_heads = 2 }]
+"""
+
+
+def test_batch_grid_trains_each_size_at_each_batch_and_lr(tmp_path):
+    (tmp_path / "hp.toml").write_text(LADDER)
+    sw = load_sweep(tmp_path / "hp.toml")
+    runs = budget_runs(sw, 3e8, 256, [])
+    assert sw.batch_sizes == (2, 4) and sw.planned_runs == len(runs) == 12 and len({s.run_id for s in runs}) == 12
+    for s in runs:  # the budget's FLOPs buy half the steps at twice the batch (to a step)
+        small = next(r for r in runs if r.model == s.model and r.train.batch_size == 2)
+        assert abs(s.steps * s.train.batch_size - small.steps * 2) <= s.train.batch_size
+
+
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ("batch_grid = [1]", "two or more"),
+        ("batch_grid = [0.3, 1]", "whole number"),
+        ("batch_grid = [1, 1]", "distinct"),
+    ],
+)
+def test_bad_batch_grids_are_named(tmp_path, bad, msg):
+    (tmp_path / "hp.toml").write_text(LADDER.replace("batch_grid = [0.5, 1]", bad))
+    r = CliRunner().invoke(main, ["sweep", "run", str(tmp_path / "hp.toml"), "--results", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "batch_grid" in r.output and msg in r.output and "Traceback" not in r.output
+
+
+def test_a_real_batch_ladder_trains_and_is_reported(tmp_path, cache_dir):
+    """Real torch runs: two sizes at two batches and three LRs. runs.csv carries each run's batch; the ladder
+    reports every (cell, batch) LR point, says that two batches give no B*, and writes its JSON."""
+    (tmp_path / "hp.toml").write_text(LADDER)
+    res = CliRunner().invoke(
+        main,
+        ["sweep", "run", str(tmp_path / "hp.toml"), "--results", str(tmp_path / "r"), "--cache-dir", str(cache_dir)],
+    )
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "r" / "hp"
+    df = runs_frame(folder)
+    assert len(df) == 12 and sorted(df.batch_size.unique()) == [2, 4]
+    assert is_batch_ladder(folder)
+    fit = load_hparam_ladder(folder)
+    assert len(fit.cells) == 2 and all(c.batches == (64.0, 128.0) for c in fit.cells)
+    assert all(c.status == "too few" and "batch sizes" in c.reason for c in fit.cells)
+    assert all(np.isfinite(c.tokens_per_second).all() for c in fit.cells)
+    assert fixed_batch_costs(fit, 128.0) == []  # no cell has a B* to compare with
+    out = tmp_path / "hp.json"
+    res = CliRunner().invoke(main, ["ladder", str(folder), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "LR and batch ladder" in res.output and res.output.count("no B*") == 2
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "scaling.hparam_rules/1" and len(doc["cells"]) == 2 and doc["fixed_batch"] == 128
+
+
+def _rules_file(tmp_path):
+    """A rules JSON (what ``scaling ladder --out`` writes) of a known ladder at tiny scale: η* = 0.02·N^−0.3·D^0.1
+    and B* = 0.58·D^0.571 tokens per step."""
+    from isoflop.jsonio import finite_json, write_json_atomic
+    from isoflop.laws.ladder import hparam_doc
+
+    a = ladder_runs(
+        lambda n, d, b: 0.02 * n**-0.3 * d**0.1,
+        lambda n, d, c: 0.58 * d**0.571,
+        budgets=(1e10, 4e10, 1.6e11),
+        sizes=(1e4, 4e4, 1.6e5),
+    )
+    fit = fit_hparam_ladder(*a, rng=np.random.default_rng(0), n_boot=100)
+    assert fit.lr_rule.variables == ("N", "D") and fit.batch_rule.variables == ("D",)
+    path = tmp_path / "rules.json"
+    write_json_atomic(path, finite_json(hparam_doc(fit, 128.0)))
+    return path, fit
+
+
+def test_a_sweep_takes_its_batch_and_lr_from_fitted_rules(tmp_path):
+    from isoflop.model.flops import param_counts
+
+    path, fit = _rules_file(tmp_path)
+    text = LADDER.replace("batch_size = 4", 'batch_size = "fitted:rules.json"').replace("lr_grid = [0.3, 1, 3]\n", "")
+    text = text.replace("batch_grid = [0.5, 1]\n", "").replace("budgets = [3e8]", "budgets = [1e10, 1.6e11]")
+    (tmp_path / "sw.toml").write_text(text + '[train]\nlr = "fitted:rules.json"\n')
+    sw = load_sweep(tmp_path / "sw.toml")
+    assert sw.batch_rule == fit.batch_rule and sw.lr_rule == fit.lr_rule
+    batches = {}
+    for c in sw.budgets:
+        for s in budget_runs(sw, c, 256, []):
+            n, d = param_counts(s.model).total, s.tokens
+            # each run's batch is B*(D) in whole sequences at the D its budget buys at that batch
+            assert s.train.batch_size == max(1, round(fit.batch_rule.predict(D=d) / 32))
+            assert s.train.lr == pytest.approx(fit.lr_rule.predict(N=n, D=d), rel=1e-3)
+            batches[(s.model.d_model, c)] = s.train.batch_size
+    for d_model in (32, 64):  # more tokens, a larger batch
+        assert batches[(d_model, 1.6e11)] > batches[(d_model, 1e10)]
+    doc = sw.to_dict()
+    assert doc["batch_size"].startswith("fitted:") and "batch_rule" not in doc
+
+
+@pytest.mark.parametrize(
+    "value, msg",
+    [
+        ('"fitted:missing.json"', "no such batch ladder"),
+        ('"sixteen"', "must be a positive integer or"),
+        ('"fitted:lr.json"', "not a batch rule"),
+    ],
+)
+def test_a_bad_fitted_batch_is_one_line_and_exit_2(tmp_path, value, msg):
+    (tmp_path / "lr.json").write_text('{"rule": {}}')
+    (tmp_path / "sw.toml").write_text(
+        LADDER.replace("batch_size = 4", f"batch_size = {value}").replace("batch_grid = [0.5, 1]\n", "")
+    )
+    r = CliRunner().invoke(main, ["sweep", "run", str(tmp_path / "sw.toml"), "--results", str(tmp_path / "r")])
+    assert r.exit_code == 2 and msg in r.output and "batch_size" in r.output and "Traceback" not in r.output
+
+
+def test_a_batch_grid_needs_a_fixed_batch(tmp_path):
+    path, _ = _rules_file(tmp_path)
+    (tmp_path / "sw.toml").write_text(LADDER.replace("batch_size = 4", 'batch_size = "fitted:rules.json"'))
+    r = CliRunner().invoke(main, ["sweep", "run", str(tmp_path / "sw.toml"), "--results", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "fixed batch_size" in r.output
