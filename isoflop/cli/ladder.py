@@ -115,9 +115,11 @@ def _hparam_report(results, out) -> None:
                 if math.isfinite(r["seconds_fixed"]) and math.isfinite(r["seconds_opt"])
                 else ""
             )
+            against = f"the grid's best batch {r['batch_opt']:.0f}" if r["at_least"] else f"B* = {r['batch_opt']:.0f}"
+            lr_edge = " (its best LR lies beyond the LR grid)" if r["lr_edge"] else ""
             click.echo(
-                f"fixed batch {fixed:.0f} at N = {r['n_params']:.3g}, C = {r['budget']:.2g}: "
-                f"{r['loss_given_up']:+.4f} nats against B* = {r['batch_opt']:.0f}{t}"
+                f"fixed batch {fixed:.0f}{lr_edge} at N = {r['n_params']:.3g}, C = {r['budget']:.2g}: "
+                f"{r['loss_given_up']:+.4f} nats against {against}{t}"
             )
     if out:
         try:

@@ -86,24 +86,33 @@ def load_hparam_ladder(path: str | Path, seed: int = 0) -> HyperLadderFit:
 
 
 def fixed_batch_costs(fit: HyperLadderFit, batch: float) -> list[dict]:
-    """Per cell with a B*: what training at the fixed batch ``batch`` (tokens per step) gave up against B*: the
-    loss (each batch at its best LR) and the time to train the cell's tokens (from the measured throughput)."""
+    """Per cell whose grid holds the fixed batch ``batch`` (tokens per step): what training at it gave up against
+    the cell's best batch, in loss (each batch at its best LR) and in the time to train the cell's tokens (from
+    the measured throughput). The best batch is B* where the cell has one; else the grid's batch with the lowest
+    loss, and ``at_least`` says that a batch beyond the grid may do better still. A batch whose best LR lies
+    beyond the LR grid counts its lowest loss (``lr_edge``), which its best LR may better."""
     import math
 
     out = []
-    for c in fit.used:
+    for c in fit.cells:
         if not any(math.isclose(b, batch, rel_tol=1e-9) for b in c.batches):
             continue
-        fixed, best = c.seconds(batch), c.seconds(c.batch_opt)
+        losses = [c.loss_at(b) for b in c.batches]
+        best_b, best_l = (
+            (c.batch_opt, c.loss_opt) if c.status == "ok" else min(zip(c.batches, losses), key=lambda t: t[1])
+        )
+        fixed = next(p for b, p in zip(c.batches, c.lr_points) if math.isclose(b, batch, rel_tol=1e-9))
         out.append(
             {
                 "n_params": c.n_params,
                 "budget": c.budget,
                 "tokens": c.tokens,
-                "batch_opt": c.batch_opt,
-                "loss_given_up": c.loss_at(batch) - c.loss_opt,
-                "seconds_fixed": fixed,
-                "seconds_opt": best,
+                "batch_opt": best_b,
+                "at_least": c.status != "ok",
+                "lr_edge": fixed.status != "ok",
+                "loss_given_up": c.loss_at(batch) - best_l,
+                "seconds_fixed": c.seconds(batch),
+                "seconds_opt": c.seconds(best_b),
             }
         )
     return out

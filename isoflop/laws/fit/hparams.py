@@ -254,11 +254,10 @@ def _cell(n: float, c: float, d: float, grid: tuple, pts: tuple, speed: tuple) -
     LR's vertex; a batch whose LR ladder has no vertex gives its lowest loss."""
     losses = [p.loss_opt if math.isfinite(p.loss_opt) else min(p.losses) for p in pts]
     best = ladder_point(n, c, grid, losses)
-    base = Cell(n, c, d, grid, pts, tokens_per_second=speed)
     if best.status != "ok":
         reason = best.reason.replace("learning rates", "batch sizes").replace("LR", "batch size")
         return Cell(n, c, d, grid, pts, status=best.status, reason=reason, tokens_per_second=speed)
-    return Cell(base.n_params, base.budget, base.tokens, grid, pts, best.lr_opt, best.loss_opt, tokens_per_second=speed)
+    return Cell(n, c, d, grid, pts, best.lr_opt, best.loss_opt, tokens_per_second=speed)
 
 
 def _design(rows, form) -> tuple[np.ndarray, np.ndarray]:
