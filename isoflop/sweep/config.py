@@ -45,7 +45,6 @@ fitted to them: a grid centred on the optimum keeps Approach 2 unbiased.
 from __future__ import annotations
 
 import math
-import os
 import re
 import sys
 from dataclasses import dataclass, field, fields
@@ -57,6 +56,7 @@ from isoflop.laws.fit.hparams import PowerRule
 from isoflop.laws.lr_rule import LRRule
 from isoflop.model.config import ASPECT_RATIO, HEAD_DIM
 from isoflop.model.flops import CONVENTIONS
+from isoflop.sweep import hparams
 from isoflop.sweep.sizes import AutoSizes, ParamSizes, ShapeSizes, Sizes, check_keys, parse_sizes
 from isoflop.train.config import MAX_THREADS, TrainConfig
 
@@ -162,8 +162,7 @@ class SweepConfig:
             raise SweepError(f"threads ({self.threads}) must be at most {MAX_THREADS} per run")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise SweepError(f"device ({self.device!r}) must be cpu, cuda, cuda:N or mps")
-        self._resolve_lr()
-        self._resolve_batches()
+        hparams.resolve(self)
         try:
             tc = self.train_config()
         except (ConfigError, TypeError) as e:
@@ -208,111 +207,24 @@ class SweepConfig:
         if not isinstance(self.sizes, (AutoSizes, ParamSizes, ShapeSizes)):
             raise SweepError(f"sizes ({self.sizes!r}) must be AutoSizes, ParamSizes or ShapeSizes")
 
-    def _resolve_lr(self) -> None:
-        """Check ``lr_grid`` and load the rule that ``train.lr = "fitted:PATH"`` names (once)."""
-        grid = self.lr_grid
-        if not isinstance(grid, (tuple, list)) or not all(
-            isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid
-        ):
-            raise SweepError(f"lr_grid ({grid!r}) must be a list of positive multipliers of the peak LR")
-        if len(set(grid)) != len(grid) or (grid and len(grid) < 2):
-            raise SweepError(f"lr_grid ({list(grid)!r}) needs two or more distinct multipliers")
-        object.__setattr__(self, "lr_grid", tuple(float(g) for g in grid))
-        lr = self.train.get("lr") if isinstance(self.train, dict) else None
-        if not isinstance(lr, str):
-            return
-        if not lr.startswith("fitted:") or not lr[len("fitted:") :].strip():
-            raise SweepError(f'train: lr ({lr!r}) must be a number or "fitted:PATH" (a ladder folder or lr_rule.json)')
-        if self.lr_rule is None:
-            from isoflop.laws.ladder import load_lr_rule
-
-            try:
-                object.__setattr__(self, "lr_rule", load_lr_rule(lr[len("fitted:") :].strip()))
-            except ConfigError as e:
-                raise SweepError(f"train: lr: {e}") from None
-
-    def _resolve_batches(self) -> None:
-        """Check ``batch_grid``: two or more distinct multipliers of ``batch_size``, each a whole number of
-        sequences."""
-        grid = self.batch_grid
-        if isinstance(self.batch_size, str):
-            self._resolve_batch_rule()
-        if not isinstance(grid, (tuple, list)) or not all(
-            isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g < 1e6 for g in grid
-        ):
-            raise SweepError(f"batch_grid ({grid!r}) must be a list of positive multipliers of batch_size")
-        if len(set(grid)) != len(grid) or (grid and len(grid) < 2):
-            raise SweepError(f"batch_grid ({list(grid)!r}) needs two or more distinct multipliers")
-        if grid and isinstance(self.batch_size, str):
-            raise SweepError("batch_grid multiplies a fixed batch_size, not a fitted one; give batch_size a number")
-        for g in grid:
-            b = g * self.fixed_batch
-            if abs(b - round(b)) > 1e-9 or round(b) < 1:
-                raise SweepError(
-                    f"batch_grid: {g:g} x batch_size ({self.fixed_batch}) = {b:g} sequences; a batch must be a whole "
-                    "number of sequences (1 or more)"
-                )
-        object.__setattr__(self, "batch_grid", tuple(float(g) for g in grid))
-
-    def _resolve_batch_rule(self) -> None:
-        """Load the rule that ``batch_size = "fitted:PATH"`` names (once)."""
-        b = str(self.batch_size)
-        if not b.startswith("fitted:") or not b[len("fitted:") :].strip():
-            raise SweepError(
-                f'batch_size ({b!r}) must be a positive integer or "fitted:PATH" (a batch ladder or its JSON)'
-            )
-        if self.batch_rule is None:
-            from isoflop.laws.ladder import load_batch_rule
-
-            try:
-                object.__setattr__(self, "batch_rule", load_batch_rule(b[len("fitted:") :].strip()))
-            except ConfigError as e:
-                raise SweepError(f"batch_size: {e}") from None
-
     @property
     def fixed_batch(self) -> int:
-        """The sweep-wide batch (sequences per step): ``batch_size``, or with a fitted rule the rule's batch at
-        the centre of its ladder (used only where a sweep-wide number is needed; each run has its own)."""
-        if isinstance(self.batch_size, int):
-            return self.batch_size
-        assert self.batch_rule is not None, "a fitted batch_size has its rule"
-        return max(1, int(round(self.batch_rule.value / self.seq_len)))
+        """The sweep-wide batch in sequences (:func:`isoflop.sweep.hparams.fixed_batch`)."""
+        return hparams.fixed_batch(self)
 
     @property
     def batch_sizes(self) -> tuple[int, ...]:
         """The batch sizes (sequences per step) of a fixed-batch sweep: ``batch_size`` times each multiplier of
-        ``batch_grid``, or ``batch_size`` alone (a fitted batch_size: its batch at the ladder's centre)."""
+        ``batch_grid``, or ``batch_size`` alone."""
         return tuple(int(round(g * self.fixed_batch)) for g in self.batch_grid) or (self.fixed_batch,)
 
     def run_batches(self, model, flops: float) -> tuple[int, ...]:
-        """The batch sizes (sequences per step) of a size's runs at a budget: with ``batch_size = "fitted:…"`` the
-        rule's B* at the run's N, D and C, rounded to whole sequences (D is what the budget buys at that batch,
-        so it is solved for by fixed point: a few iterations settle it); else :attr:`batch_sizes`."""
-        if self.batch_rule is None:
-            return self.batch_sizes
-        from isoflop.model.flops import param_counts
-        from isoflop.train.plan import steps_for
-
-        n = float(param_counts(model).total)
-        b = self.fixed_batch
-        for _ in range(8):
-            d = steps_for(flops, model, b, self.flops_convention) * b * self.seq_len
-            new = max(1, int(round(self.batch_rule.predict(N=n, D=max(d, 1), C=flops) / self.seq_len)))
-            if new == b:
-                break
-            b = new
-        return (b,)
+        """A size's batch sizes at a budget (:func:`isoflop.sweep.hparams.run_batches`)."""
+        return hparams.run_batches(self, model, flops)
 
     def peak_lr(self, tc: TrainConfig, model, n_params: float, tokens: float = 0.0, batch_tokens: float = 0.0) -> float:
-        """A run's peak LR: the fitted rule at its N (and, for a batch ladder's η* law, its tokens D and batch B
-        in tokens per step) times ``lr_scale`` when the sweep has one, else ``tc``'s own (an explicit ``lr`` or
-        the width rule)."""
-        if isinstance(self.lr_rule, PowerRule):
-            eta = self.lr_rule.predict(N=n_params, D=max(tokens, 1.0), B=max(batch_tokens, 1.0))
-            return float(f"{eta * tc.lr_scale:.4g}")
-        if self.lr_rule is not None:
-            return float(f"{self.lr_rule.lr(n_params) * tc.lr_scale:.4g}")
-        return tc.peak_lr(model.d_model)
+        """A run's peak LR (:func:`isoflop.sweep.hparams.peak_lr`)."""
+        return hparams.peak_lr(self, tc, model, n_params, tokens, batch_tokens)
 
     @property
     def warmup_reference(self) -> float:
@@ -453,22 +365,7 @@ def load_sweep(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepConfig
         doc = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as e:
         raise SweepError(f"{p}: invalid TOML ({e})") from None
-    _rule_beside(doc, p.parent)
+    hparams.rule_beside(doc, p.parent)
     for o in overrides:  # an override's own fitted:PATH is the caller's, relative to where they stand
         apply_override(doc, o)
     return sweep_from_dict(doc, f"{p}: ")
-
-
-def _rule_beside(doc: dict, folder: Path) -> None:
-    """A relative ``train.lr = "fitted:PATH"`` in a sweep file names PATH relative to the file's folder, so
-    that the sweep means the same from any working directory; rewritten here relative to the current one."""
-    train = doc.get("train")
-    for table, key in ((train, "lr"), (doc, "batch_size")):
-        if not isinstance(table, dict):
-            continue
-        v = table.get(key)
-        if not (isinstance(v, str) and v.startswith("fitted:")):
-            continue
-        path = Path(v[len("fitted:") :].strip())
-        if str(path) != "." and not path.is_absolute():  # "." is an empty PATH, refused where it is read
-            table[key] = "fitted:" + os.path.relpath(folder / path)
