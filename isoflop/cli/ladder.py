@@ -97,9 +97,9 @@ def _hparam_report(results, out) -> None:
             )
         bo = f"B* = {c.batch_opt:.0f} (loss {c.loss_opt:.4f})" if c.status == "ok" else f"no B*: {c.reason}"
         click.echo(f"{'':>10s} {'':>9s} {'':>9s} {bo}")
-    for name, rule in (("LR", fit.lr_rule), ("batch", fit.batch_rule)):
+    for name, key, rule in (("LR", "lr", fit.lr_rule), ("batch", "batch", fit.batch_rule)):
         if rule is None:
-            click.echo(f"no {name} rule: {fit.messages.get('lr' if name == 'LR' else 'batch')}")
+            click.echo(f"no {name} rule: {fit.messages.get(key)}")
             continue
         click.echo(f"{name} rule: {rule.describe()}")
         forms = ", ".join(

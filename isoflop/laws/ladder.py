@@ -3,8 +3,10 @@
 A ladder is an ordinary sweep whose file sets ``lr_grid`` (each size trained at several multiples of its
 peak LR); its folder is read like any other, and :func:`~isoflop.laws.fit.lr_ladder.fit_lr_ladder` fits the
 rule. A ladder that also sets ``batch_grid`` is a hyperparameter ladder (:func:`load_hparam_ladder`), fitted
-by :func:`~isoflop.laws.fit.hparams.fit_hparam_ladder` to η*(N, D, B) and B*(D, C, N). ``lr = "fitted:PATH"`` in a sweep's ``[train]`` table resolves through :func:`load_lr_rule`: PATH is a
-ladder's folder (fitted as it is read) or an ``lr_rule.json``. Reading writes nothing.
+by :func:`~isoflop.laws.fit.hparams.fit_hparam_ladder` to η*(N, D, B) and B*(D, C, N). ``lr = "fitted:PATH"``
+in a sweep's ``[train]`` table resolves through :func:`load_lr_rule`, and ``batch_size = "fitted:PATH"`` through
+:func:`load_batch_rule`: PATH is a ladder's folder (fitted as it is read) or the JSON ``scaling ladder --out``
+wrote. Reading writes nothing.
 """
 
 from __future__ import annotations
@@ -58,11 +60,7 @@ def load_hparam_ladder(path: str | Path, seed: int = 0) -> HyperLadderFit:
     p = Path(path)
     if not p.exists() or not is_sweep_dir(p):
         raise ConfigError(f"{p}: not a sweep folder, so it holds no hyperparameter ladder")
-    recs = [
-        r
-        for r in finished_records(p)
-        if r.status == "ok" and r.val_loss is not None and r.lr and r.train_config and r.model and not r.simulated
-    ]
+    recs = [r for r in finished_records(p) if r.status == "ok" and r.val_loss is not None and r.lr and not r.simulated]
     cols = [
         (
             r.n_params,
@@ -95,13 +93,14 @@ def fixed_batch_costs(fit: HyperLadderFit, batch: float) -> list[dict]:
 
     out = []
     for c in fit.cells:
-        if not any(math.isclose(b, batch, rel_tol=1e-9) for b in c.batches):
+        fixed = next((p for b, p in zip(c.batches, c.lr_points) if math.isclose(b, batch, rel_tol=1e-9)), None)
+        if fixed is None:
             continue
-        losses = [c.loss_at(b) for b in c.batches]
         best_b, best_l = (
-            (c.batch_opt, c.loss_opt) if c.status == "ok" else min(zip(c.batches, losses), key=lambda t: t[1])
+            (c.batch_opt, c.loss_opt)
+            if c.status == "ok"
+            else min(((b, c.loss_at(b)) for b in c.batches), key=lambda t: t[1])
         )
-        fixed = next(p for b, p in zip(c.batches, c.lr_points) if math.isclose(b, batch, rel_tol=1e-9))
         out.append(
             {
                 "n_params": c.n_params,

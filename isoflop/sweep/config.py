@@ -154,7 +154,7 @@ class SweepConfig:
             raise SweepError(f"flops_convention ({self.flops_convention!r}) must be one of {', '.join(CONVENTIONS)}")
         for key in ("seq_len", "batch_size", "seeds", "threads", "aspect_ratio", "head_dim"):
             v = getattr(self, key)
-            if key == "batch_size" and isinstance(v, str):  # "fitted:PATH", checked by _resolve_batches
+            if key == "batch_size" and isinstance(v, str):  # "fitted:PATH", checked by hparams.resolve
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SweepError(f"{key} ({v!r}) must be a positive integer")

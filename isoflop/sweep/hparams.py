@@ -34,10 +34,16 @@ def check_grid(key: str, grid, of: str) -> tuple[float, ...]:
     return tuple(float(g) for g in grid)
 
 
-def _fitted_path(key: str, value: str, what: str) -> str:
+def _load_rule(sweep: SweepConfig, attr: str, key: str, value: str, what: str, load) -> None:
+    """Load the rule ``key = "fitted:PATH"`` names onto ``sweep.<attr>`` (once); ``what`` is the other form the
+    key may take."""
     if not value.startswith(FITTED) or not value[len(FITTED) :].strip():
         raise SweepError(f'{key} ({value!r}) must be {what} or "fitted:PATH" (a ladder folder or its JSON)')
-    return value[len(FITTED) :].strip()
+    if getattr(sweep, attr) is None:
+        try:
+            object.__setattr__(sweep, attr, load(value[len(FITTED) :].strip()))
+        except ConfigError as e:
+            raise SweepError(f"{key}: {e}") from None
 
 
 def resolve(sweep: SweepConfig) -> None:
@@ -47,19 +53,9 @@ def resolve(sweep: SweepConfig) -> None:
     object.__setattr__(sweep, "lr_grid", check_grid("lr_grid", sweep.lr_grid, "the peak LR"))
     lr = sweep.train.get("lr") if isinstance(sweep.train, dict) else None
     if isinstance(lr, str):
-        path = _fitted_path("train: lr", lr, "a number")
-        if sweep.lr_rule is None:
-            try:
-                object.__setattr__(sweep, "lr_rule", load_lr_rule(path))
-            except ConfigError as e:
-                raise SweepError(f"train: lr: {e}") from None
+        _load_rule(sweep, "lr_rule", "train: lr", lr, "a number", load_lr_rule)
     if isinstance(sweep.batch_size, str):
-        path = _fitted_path("batch_size", sweep.batch_size, "a positive integer")
-        if sweep.batch_rule is None:
-            try:
-                object.__setattr__(sweep, "batch_rule", load_batch_rule(path))
-            except ConfigError as e:
-                raise SweepError(f"batch_size: {e}") from None
+        _load_rule(sweep, "batch_rule", "batch_size", sweep.batch_size, "a positive integer", load_batch_rule)
     grid = check_grid("batch_grid", sweep.batch_grid, "batch_size")
     if grid and isinstance(sweep.batch_size, str):
         raise SweepError("batch_grid multiplies a fixed batch_size, not a fitted one; give batch_size a number")
@@ -85,18 +81,17 @@ def fixed_batch(sweep: SweepConfig) -> int:
 def run_batches(sweep: SweepConfig, model, flops: float) -> tuple[int, ...]:
     """The batch sizes (sequences per step) of a size's runs at a budget: with ``batch_size = "fitted:…"`` the
     rule's B* at the run's N, D and C, rounded to whole sequences (D is what the budget buys at that batch, so it
-    is solved for by fixed point: a few iterations settle it); else ``batch_size`` times each multiple of
-    ``batch_grid``, or ``batch_size`` alone."""
+    is solved for by fixed point: a few iterations settle it); else the sweep's :attr:`batch_sizes`."""
     if sweep.batch_rule is None:
-        return tuple(int(round(g * fixed_batch(sweep))) for g in sweep.batch_grid) or (fixed_batch(sweep),)
+        return sweep.batch_sizes
     from isoflop.model.flops import param_counts
-    from isoflop.train.plan import steps_for
+    from isoflop.train.plan import tokens_for
 
     n = float(param_counts(model).total)
     b = fixed_batch(sweep)
     for _ in range(8):
-        d = steps_for(flops, model, b, sweep.flops_convention) * b * sweep.seq_len
-        new = max(1, int(round(sweep.batch_rule.predict(N=n, D=max(d, 1), C=flops) / sweep.seq_len)))
+        d = tokens_for(flops, model, b, sweep.flops_convention)
+        new = max(1, int(round(sweep.batch_rule.predict(N=n, D=d, C=flops) / sweep.seq_len)))
         if new == b:
             break
         b = new

@@ -9,7 +9,7 @@ import numpy as np
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import param_counts
 from isoflop.sweep.config import AutoSizes, SweepConfig
-from isoflop.train.plan import steps_for
+from isoflop.train.plan import steps_for, tokens_for
 from isoflop.train.record import RunRecord
 from isoflop.train.spec import RunSpec
 
@@ -71,7 +71,7 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
         if matched:
             train = replace(train, warmup_steps=trunk_warmup_steps(sweep, m, batch))
         if sweep.lr_rule is not None or mult is not None:  # the run's own peak LR, explicit in its id
-            tokens = steps_for(flops, m, batch, tc.flops_convention) * batch * m.seq_len
+            tokens = tokens_for(flops, m, batch, tc.flops_convention)
             peak = sweep.peak_lr(tc, m, param_counts(m).total, tokens, batch * m.seq_len)
             train = replace(train, lr=float(f"{peak * (mult or 1.0):.4g}"), lr_scale=1.0)
         return RunSpec(

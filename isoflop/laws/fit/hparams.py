@@ -22,11 +22,12 @@ step (sequences × sequence length), as the papers give them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from isoflop.errors import FitError
+from isoflop.jsonio import dataclass_from_json, finite_json
 from isoflop.laws.fit.lr_ladder import LadderPoint, ladder_point
 
 #: Candidate forms of η*: the variables it is a power law in.
@@ -98,42 +99,18 @@ class PowerRule:
         return f"{sym} = {self.value:.4g} * {' * '.join(terms)} ({self.n_points} points{cv})"
 
     def to_dict(self) -> dict:
-        return {
-            "target": self.target,
-            "variables": list(self.variables),
-            "ref": list(self.ref),
-            "value": self.value,
-            "exponents": list(self.exponents),
-            "exponents_ci": [[_num(a), _num(b)] for a, b in self.exponents_ci],
-            "n_points": self.n_points,
-            "cv_error": _num(self.cv_error),
-            "rms": self.rms,
-            "ranges": [list(r) for r in self.ranges],
-            "forms": [[list(f), _num(e)] for f, e in self.forms],
-            "source": self.source,
-        }
+        return finite_json(asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> PowerRule:
         nan = lambda v: float("nan") if v is None else float(v)  # noqa: E731
-        return cls(
-            str(d["target"]),
-            tuple(d["variables"]),
-            tuple(float(v) for v in d["ref"]),
-            float(d["value"]),
-            tuple(float(v) for v in d["exponents"]),
-            tuple((nan(a), nan(b)) for a, b in d["exponents_ci"]),
-            int(d["n_points"]),
-            nan(d.get("cv_error")),
-            float(d["rms"]),
-            tuple((float(a), float(b)) for a, b in d["ranges"]),
-            tuple((tuple(f), nan(e)) for f, e in d.get("forms") or ()),
-            str(d.get("source", "")),
+        return dataclass_from_json(
+            cls,
+            d,
+            exponents_ci=lambda v: tuple((nan(a), nan(b)) for a, b in v),
+            ranges=lambda v: tuple(tuple(r) for r in v),
+            forms=lambda v: tuple((tuple(f), nan(e)) for f, e in v),
         )
-
-
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -264,6 +241,11 @@ def _design(rows, form) -> tuple[np.ndarray, np.ndarray]:
     return np.array([[math.log10(r[0][v]) for v in form] for r in rows]), np.log10([r[1] for r in rows])
 
 
+def _identified(X: np.ndarray) -> bool:
+    """Whether the centred columns of X and an intercept are linearly independent (the form can be fitted)."""
+    return bool(np.linalg.matrix_rank(np.c_[np.ones(len(X)), X - X.mean(axis=0)]) == X.shape[1] + 1)
+
+
 def _lstsq(X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """(intercept, slopes, centre) of y on the columns of X, centred."""
     centre = X.mean(axis=0)
@@ -283,7 +265,7 @@ def _cv(rows, form) -> tuple[float, float]:
         if len(train) <= len(form) + 1 or len({r[2] for r in train}) <= len(form):
             return math.nan, math.nan
         X, y = _design(train, form)
-        if np.linalg.matrix_rank(np.c_[np.ones(len(y)), X - X.mean(axis=0)]) < len(form) + 1:
+        if not _identified(X):
             return math.nan, math.nan
         a, e, centre = _lstsq(X, y)
         Xt, yt = _design(test, form)
@@ -293,7 +275,8 @@ def _cv(rows, form) -> tuple[float, float]:
 
 
 def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "") -> PowerRule:
-    """The candidate form with the smallest leave-one-cell-out error, fitted to every row.
+    """The simplest candidate form within one standard error of the smallest leave-one-cell-out error, fitted
+    to every row.
 
     Args:
         rows: (variables -> value, y, cell index) per point.
@@ -307,8 +290,7 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
     cv = {}
     for form in forms:
         X, y = _design(rows, form)
-        full = np.linalg.matrix_rank(np.c_[np.ones(len(y)), X - X.mean(axis=0)]) == len(form) + 1
-        if full and len(y) > len(form) + 1:
+        if _identified(X) and len(y) > len(form) + 1:
             cv[form] = _cv(rows, form)
     if not cv:
         raise FitError(f"no form of the {target} law is identified by {len(rows)} points")
@@ -322,12 +304,12 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
     scored = [(f, math.sqrt(v[0]) if math.isfinite(v[0]) else math.nan) for f, v in cv.items()]
     X, y = _design(rows, form)
     a, e, centre = _lstsq(X, y)
-    resid = y - (a + (X - centre) @ e)
+    fitted = a + (X - centre) @ e
+    resid = y - fitted
     dof = len(y) - len(form) - 1
     ci = tuple((math.nan, math.nan) for _ in form)
     if dof > 0 and n_boot > 0:
         r = (resid - resid.mean()) * math.sqrt(len(y) / dof)
-        fitted = a + (X - centre) @ e
         boot = np.array([_lstsq(X, fitted + rng.choice(r, size=r.size))[1] for _ in range(n_boot)])
         ci = tuple((float(lo), float(hi)) for lo, hi in np.percentile(boot, [2.5, 97.5], axis=0).T)
     return PowerRule(
@@ -341,6 +323,6 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
         dict(scored)[form],
         float(np.sqrt(np.mean(resid**2))),
         tuple((float(10 ** X[:, k].min()), float(10 ** X[:, k].max())) for k in range(len(form))),
-        tuple((f, s) for f, s in scored),
+        tuple(scored),
         source,
     )
