@@ -17,6 +17,7 @@ from isoflop.cli.curves import curves_cmd
 from isoflop.cli.fit import audit, fit
 from isoflop.cli.ladder import ladder_cmd
 from isoflop.cli.plan import plan_cmd
+from isoflop.cli.recommend import recommend_cmd
 from isoflop.cli.report import report_cmd
 from isoflop.cli.sweep import sweep
 from isoflop.cli.train import flops, train_cmd
@@ -92,6 +93,7 @@ for _cmd in (
     sweep,
     plan_cmd,
     ladder_cmd,
+    recommend_cmd,
     validate_cmd,
     report_cmd,
     curves_cmd,

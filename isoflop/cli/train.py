@@ -87,8 +87,15 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
 
 
 @click.command("train")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Train the run this file asks for, as it is (what `scaling recommend --out` writes, or a run's "
+    "config.json); the shape, budget and training options are then not given.",
+)
 @shape_options
-@click.option("--budget", type=float, required=True, help="Compute budget C in FLOPs.")
+@click.option("--budget", type=float, help="Compute budget C in FLOPs.")
 @click.option(
     "--data", "corpus", default="shakespeare", show_default=True, help="shakespeare, text:PATH, piglatin or synthetic."
 )
@@ -98,7 +105,7 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
     type=click.Path(file_okay=False),
     help="Write the run folder here (result.json, metrics.jsonl, config.json).",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--device", help="cpu, cuda, cuda:1, ... [default: cpu, or the config's]")
 @click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True)
 @click.option("--compile", "compile_", is_flag=True, help="Use torch.compile.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Sequences per step.")
@@ -141,6 +148,7 @@ def flops(n_params, n_layers, d_model, n_heads, seq_len, pos_encoding, untied, v
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Corpus cache (default ~/.cache/scaling).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as JSON.")
 def train_cmd(
+    config_file,
     n_params,
     n_layers,
     d_model,
@@ -169,29 +177,47 @@ def train_cmd(
     cache_dir,
     as_json,
 ):
-    """Train one model to exactly the steps a FLOP budget buys; write its result record."""
+    """Train one model to exactly the steps a FLOP budget buys (or the run --config names); write its result
+    record."""
+    from dataclasses import replace
+
     from isoflop.data import load_corpus
     from isoflop.jsonio import dumps
     from isoflop.runs import RunFolder
     from isoflop.train import TrainConfig, plan_run, train
-    from isoflop.train.spec import RunSpec
+    from isoflop.train.spec import RunSpec, load_run_spec
 
-    data = load_corpus(corpus, tokenizer, cache_dir)
-    cfg = model_config(n_params, n_layers, d_model, n_heads, seq_len, data.vocab_size, pos_encoding, untied)
-    tcfg = TrainConfig(
-        batch_size=batch_size,
-        lr=lr,
-        flops_convention=flops_convention,
-        dtype=dtype,
-        compile=compile_,
-        threads=threads,
-        schedule=schedule,
-        cooldown_frac=cooldown_frac,
-        cooldown_shape=cooldown_shape,
-        warmup_frac=warmup_frac,
-        warmup_steps=warmup_steps,
-    )
-    plan = plan_run(budget, cfg, batch_size, flops_convention)
+    ctx = click.get_current_context()
+    if config_file:
+        given = [p.opts[0] for p in ctx.command.params if p.name in _RUN_OPTIONS and _given(ctx, p.name)]
+        if given:
+            raise click.UsageError(f"--config sets the run; drop {', '.join(given)}")
+        spec = load_run_spec(config_file)
+        spec = replace(spec, device=device or spec.device, seed=seed if _given(ctx, "seed") else spec.seed)
+        data = load_corpus(spec.corpus, spec.tokenizer, cache_dir)
+        cfg, budget, tcfg = spec.model, spec.budget, spec.train
+        if threads is not None:
+            tcfg = replace(tcfg, threads=threads)
+    else:
+        if budget is None:
+            raise click.UsageError("give --budget C (or --config FILE)")
+        data = load_corpus(corpus, tokenizer, cache_dir)
+        cfg = model_config(n_params, n_layers, d_model, n_heads, seq_len, data.vocab_size, pos_encoding, untied)
+        tcfg = TrainConfig(
+            batch_size=batch_size,
+            lr=lr,
+            flops_convention=flops_convention,
+            dtype=dtype,
+            compile=compile_,
+            threads=threads,
+            schedule=schedule,
+            cooldown_frac=cooldown_frac,
+            cooldown_shape=cooldown_shape,
+            warmup_frac=warmup_frac,
+            warmup_steps=warmup_steps,
+        )
+        spec = RunSpec(cfg, budget, tcfg, corpus, tokenizer, seed, device or "cpu")
+    plan = plan_run(budget, cfg, tcfg.batch_size, tcfg.flops_convention)
     click.echo(
         f"{data.name} ({data.tokenizer}, {data.train.size:,} training tokens); model {cfg.n_layers}x{cfg.d_model}, "
         f"{plan.steps} steps of {plan.tokens_per_step} tokens = {plan.tokens:,} tokens, {plan.flops:.3g} FLOPs",
@@ -200,14 +226,14 @@ def train_cmd(
     folder = RunFolder(Path(out)) if out else None
     if folder is not None:
         folder.remove_run_files()  # a rerun into the same folder starts its curves afresh
-        folder.write_config(RunSpec(cfg, budget, tcfg, corpus, tokenizer, seed, device))
+        folder.write_config(replace(spec, train=tcfg))
     res = train(
         cfg,
         budget,
         data,
         tcfg,
-        device=device,
-        seed=seed,
+        device=spec.device,
+        seed=spec.seed,
         peak_flops=peak_tflops * 1e12 if peak_tflops else None,
         cache_dir=cache_dir or None,
         progress=_progress_printer(err=as_json),
@@ -232,6 +258,37 @@ def train_cmd(
                 click.echo(f"warning: {w}")
     if res.status == "failed":
         sys.exit(1)
+
+
+#: Options that describe the run itself, which --config sets instead.
+_RUN_OPTIONS = frozenset(
+    {
+        "n_params",
+        "n_layers",
+        "d_model",
+        "n_heads",
+        "seq_len",
+        "pos_encoding",
+        "untied",
+        "budget",
+        "corpus",
+        "tokenizer",
+        "dtype",
+        "compile_",
+        "batch_size",
+        "lr",
+        "schedule",
+        "warmup_frac",
+        "warmup_steps",
+        "cooldown_frac",
+        "cooldown_shape",
+        "flops_convention",
+    }
+)
+
+
+def _given(ctx, name: str) -> bool:
+    return ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
 
 
 def _progress_printer(err: bool):

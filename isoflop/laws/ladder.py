@@ -134,6 +134,8 @@ def hparam_doc(fit: HyperLadderFit, batch: float | None = None) -> dict:
                 "loss_opt": [q.loss_opt for q in c.lr_points],
                 "lr_status": [q.status for q in c.lr_points],
                 "batch_opt": c.batch_opt,
+                "batch_curvature": c.batch_curvature,
+                "lr_curvature": [q.curvature for q in c.lr_points],
                 "status": c.status,
                 "reason": c.reason,
                 "tokens_per_second": list(c.tokens_per_second),

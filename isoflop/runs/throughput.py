@@ -110,3 +110,50 @@ DEFAULT_FILE = Path(__file__).resolve().parents[1] / "examples" / "throughput_cp
 def default_throughput() -> Throughput:
     """The shipped cost model of a 2-core CPU (:data:`DEFAULT_FILE`), read once."""
     return Throughput.from_dict(json.loads(DEFAULT_FILE.read_text()))
+
+
+#: The MFU assumed on a GPU when none is given (not measured here: pass one measured on that GPU).
+DEFAULT_MFU = 0.4
+
+
+def hardware_peak(name: str) -> float | None:
+    """A GPU's dense bf16 peak (FLOP/s) by name, case-insensitive (:data:`~isoflop.train.hardware.GPU_PEAK_FLOPS`);
+    None for "cpu".
+
+    Raises:
+        ConfigError: a name that is neither "cpu" nor in the peak table.
+    """
+    from isoflop.train.hardware import GPU_PEAK_FLOPS
+
+    if name.lower() == "cpu":
+        return None
+    for k, v in GPU_PEAK_FLOPS.items():
+        if k.lower() == name.lower():
+            return v
+    raise ConfigError(f"--hardware {name!r} is not in the peak table: give cpu or one of {', '.join(GPU_PEAK_FLOPS)}")
+
+
+def wall_time(
+    flops: float, n_params: float, hardware: str = "cpu", throughput: Throughput | None = None, mfu: float = DEFAULT_MFU
+) -> tuple[float, str, list[str]]:
+    """The wall time of spending ``flops`` on a model of N parameters: on "cpu" by ``throughput`` (default: the
+    shipped 2-core model), on a GPU by its peak times ``mfu``. Returns (seconds, where the rate came from, flags:
+    an N outside the sizes the throughput was measured on).
+
+    Raises:
+        ConfigError: an unknown hardware name, or an MFU outside (0, 1].
+    """
+    peak = hardware_peak(hardware)
+    if not 0 < mfu <= 1:
+        raise ConfigError(f"--mfu ({mfu}) must be in (0, 1]")
+    if peak is not None:
+        return flops / (peak * mfu), f"{hardware} peak {peak:.3g} FLOP/s x MFU {mfu:g} (assumed)", []
+    tp = throughput or default_throughput()
+    flags = []
+    lo, hi = tp.n_range
+    if not lo <= n_params <= hi:
+        far = n_params / hi if n_params > hi else lo / n_params
+        flags.append(
+            f"throughput: N = {n_params:.3g} is {far:.1f}x beyond the sizes it was measured on; its rate is held"
+        )
+    return float(tp.seconds(n_params, flops)), f"throughput of {tp.source} ({tp.runs} runs)", flags

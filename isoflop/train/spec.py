@@ -232,3 +232,35 @@ def _shared(spec: RunSpec | TrunkSpec) -> dict:
 
 def _hash(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_run_spec(path) -> RunSpec:
+    """The run a config file asks for: a run folder's ``config.json``, or what ``scaling recommend --out`` wrote.
+
+    Raises:
+        ConfigError: no such file, not JSON, or not a run's config (the file and the missing or bad key named).
+    """
+    from pathlib import Path
+
+    from isoflop.errors import ConfigError
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{p}: a run config is a JSON object, not {type(doc).__name__}")
+    missing = [k for k in ("model", "budget", "train", "corpus", "tokenizer", "seed", "device") if k not in doc]
+    if missing:
+        raise ConfigError(f"{p}: not a run config (no {', '.join(missing)})")
+    if doc.get("trunk_warmup_steps") is not None:
+        raise ConfigError(f"{p}: a WSD branch's config (it grows from a sweep's trunk); train its sweep instead")
+    try:
+        return RunSpec.from_dict(doc)
+    except ConfigError as e:
+        raise ConfigError(f"{p}: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{p}: not a run config ({type(e).__name__}: {e})") from None

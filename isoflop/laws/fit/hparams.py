@@ -54,6 +54,9 @@ class PowerRule:
         ranges: (lo, hi) of each x_k over the fitted points.
         forms: every candidate form tried and its leave-one-cell-out error.
         source: where the ladder came from.
+        curvature: the median, over the fitted points, of the loss parabola's coefficient of (log10 y)² about
+            its optimum (loss per decade²): the loss a value a factor r off the optimum gives up is about
+            curvature · log10(r)² (:meth:`loss_given_up`). NaN when not measured.
     """
 
     target: str
@@ -68,6 +71,12 @@ class PowerRule:
     ranges: tuple[tuple[float, float], ...]
     forms: tuple[tuple[tuple[str, ...], float], ...] = ()
     source: str = ""
+    curvature: float = math.nan
+
+    def loss_given_up(self, ratio: float) -> float:
+        """The loss a value ``ratio`` times the optimum gives up, by the ladder's median curvature (NaN when
+        not measured)."""
+        return float(self.curvature * math.log10(ratio) ** 2)
 
     def predict(self, **x: float) -> float:
         """y at the given variables (each of :attr:`variables` must be given, positive)."""
@@ -122,6 +131,7 @@ class Cell:
         batches: the batch sizes (tokens per step), ascending.
         lr_points: the LR ladder at each batch (:class:`LadderPoint`; its vertex is η* there).
         batch_opt, loss_opt: B* and the loss at it (NaN unless ``status`` is "ok").
+        batch_curvature: the loss parabola's coefficient of (log10 B)² about B* (loss per decade²; NaN unless "ok").
         status, reason: as an LR ladder point's, over the batches ("edge": the lowest loss at an end of the grid).
         tokens_per_second: measured throughput at each batch (NaN where no run recorded it).
     """
@@ -136,6 +146,7 @@ class Cell:
     status: str = "ok"
     reason: str = ""
     tokens_per_second: tuple[float, ...] = ()
+    batch_curvature: float = math.nan
 
     def loss_at(self, batch: float) -> float:
         """The loss at the best LR of the grid's batch ``batch`` (its LR vertex, else its lowest loss)."""
@@ -205,13 +216,13 @@ def fit_hparam_ladder(
         )
         cells.append(_cell(ni, ci, float(np.mean(d[m])), tuple(map(float, grid)), pts, speed))
     lr_rows = [
-        ({"N": cl.n_params, "D": cl.tokens, "B": bb}, p.lr_opt, i)
+        ({"N": cl.n_params, "D": cl.tokens, "B": bb}, p.lr_opt, i, p.curvature)
         for i, cl in enumerate(cells)
         for bb, p in zip(cl.batches, cl.lr_points)
         if p.status == "ok"
     ]
     batch_rows = [
-        ({"N": cl.n_params, "D": cl.tokens, "C": cl.budget}, cl.batch_opt, i)
+        ({"N": cl.n_params, "D": cl.tokens, "C": cl.budget}, cl.batch_opt, i, cl.batch_curvature)
         for i, cl in enumerate(cells)
         if cl.status == "ok"
     ]
@@ -234,7 +245,7 @@ def _cell(n: float, c: float, d: float, grid: tuple, pts: tuple, speed: tuple) -
     if best.status != "ok":
         reason = best.reason.replace("learning rates", "batch sizes").replace("LR", "batch size")
         return Cell(n, c, d, grid, pts, status=best.status, reason=reason, tokens_per_second=speed)
-    return Cell(n, c, d, grid, pts, best.lr_opt, best.loss_opt, tokens_per_second=speed)
+    return Cell(n, c, d, grid, pts, best.lr_opt, best.loss_opt, tokens_per_second=speed, batch_curvature=best.curvature)
 
 
 def _design(rows, form) -> tuple[np.ndarray, np.ndarray]:
@@ -279,7 +290,7 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
     to every row.
 
     Args:
-        rows: (variables -> value, y, cell index) per point.
+        rows: (variables -> value, y, cell index[, loss curvature about y]) per point.
         forms: candidate variable tuples, in order of preference on ties (the first is the simplest).
 
     Raises:
@@ -325,4 +336,11 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
         tuple((float(10 ** X[:, k].min()), float(10 ** X[:, k].max())) for k in range(len(form))),
         tuple(scored),
         source,
+        _median_curvature(rows),
     )
+
+
+def _median_curvature(rows) -> float:
+    """The median loss curvature the rows carry (their 4th element), NaN without one."""
+    k = [r[3] for r in rows if len(r) > 3 and math.isfinite(r[3]) and r[3] > 0]
+    return float(np.median(k)) if k else math.nan

@@ -28,6 +28,8 @@ class LadderPoint:
         n_params, budget: the size N and the budget C of the runs.
         lrs, losses: the grid's peak LRs (ascending) and the mean final loss at each.
         lr_opt, loss_opt: the vertex (NaN unless ``status`` is "ok").
+        curvature: the vertex parabola's coefficient of (log10 η)², in loss per decade² (NaN unless "ok"): the
+            loss a factor r off the vertex gives up is curvature · log10(r)².
         status: "ok", "edge" (the lowest loss is at an end of the grid) or "too few" (under 3 LRs).
         reason: why a point is left out ("" when ok).
     """
@@ -40,6 +42,7 @@ class LadderPoint:
     loss_opt: float = math.nan
     status: str = "ok"
     reason: str = ""
+    curvature: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,9 @@ def ladder_point(n_params: float, budget: float, lr, loss) -> LadderPoint:
     q = find_optimal_params(grid[lo:hi], mean[lo:hi])
     if not (q.curvature > 0 and grid[lo] <= q.x_opt <= grid[hi - 1]):
         return _out(base, "edge", "the parabola about the lowest loss has no minimum inside the grid")
-    return LadderPoint(base.n_params, base.budget, base.lrs, base.losses, float(q.x_opt), float(q.y_opt))
+    return LadderPoint(
+        base.n_params, base.budget, base.lrs, base.losses, float(q.x_opt), float(q.y_opt), curvature=float(q.curvature)
+    )
 
 
 def _out(p: LadderPoint, status: str, reason: str) -> LadderPoint:
