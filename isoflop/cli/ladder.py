@@ -76,12 +76,10 @@ def _hparam_report(results, out) -> None:
     fixed batch gave up."""
     from isoflop.errors import ConfigError
     from isoflop.jsonio import finite_json, write_json_atomic
-    from isoflop.laws.ladder import fixed_batch_costs, hparam_doc, load_hparam_ladder
-    from isoflop.runs.store import read_manifest
+    from isoflop.laws.ladder import batch_vertices, fixed_batch_costs, fixed_batch_of, hparam_doc, load_hparam_ladder
 
     fit = load_hparam_ladder(results)
-    sweep = read_manifest(results) or {}
-    fixed = float(sweep["batch_size"] * sweep["seq_len"]) if "batch_size" in sweep and "seq_len" in sweep else None
+    fixed = fixed_batch_of(results)
     click.echo(
         f"LR and batch ladder {results}: {len(fit.cells)} (size, budget) cells, {len(fit.used)} with a best batch "
         "inside their grid; batches in tokens per step"
@@ -120,6 +118,17 @@ def _hparam_report(results, out) -> None:
             click.echo(
                 f"fixed batch {fixed:.0f}{lr_edge} at N = {r['n_params']:.3g}, C = {r['budget']:.2g}: "
                 f"{r['loss_given_up']:+.4f} nats against {against}{t}"
+            )
+        moved = batch_vertices(fit, fixed)
+        if moved:
+            for c, v in moved["vertices"].items():
+                click.echo(
+                    f"IsoFLOP vertex at {c} FLOPs: N = {v['fixed']:.3g} at the fixed batch, {v['best']:.3g} at each "
+                    "size's best batch"
+                )
+            click.echo(
+                f"N_opt's exponent a between those budgets: {moved['a']['fixed']:.2f} at the fixed batch, "
+                f"{moved['a']['best']:.2f} at each size's best batch"
             )
     if out:
         try:

@@ -12,6 +12,7 @@ wrote. Reading writes nothing.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from isoflop.errors import ConfigError, FitError
@@ -117,6 +118,39 @@ def fixed_batch_costs(fit: HyperLadderFit, batch: float) -> list[dict]:
     return out
 
 
+def batch_vertices(fit: HyperLadderFit, batch: float) -> dict | None:
+    """How the batch moves the compute-optimal size, as :func:`ladder_vertices` does for the LR: per budget, the
+    IsoFLOP vertex of the sizes' losses at the fixed ``batch`` (tokens per step; each at its best LR) and at each
+    size's best batch (B*'s loss, else the grid's best), and N_opt's exponent a between the lowest and highest
+    budget under each. None without two budgets of three sizes each, or a ``batch`` outside the grid."""
+    import numpy as np
+
+    from isoflop.laws.fit.powerlaw import find_optimal_params
+
+    out = {}
+    for c in sorted({cl.budget for cl in fit.cells}):
+        cells = [cl for cl in fit.cells if cl.budget == c and any(math.isclose(b, batch) for b in cl.batches)]
+        if len({cl.n_params for cl in cells}) < 3:
+            continue
+        n = np.array([cl.n_params for cl in cells])
+        fixed = np.array([cl.loss_at(batch) for cl in cells])
+        best = np.array([cl.loss_opt if cl.status == "ok" else min(map(cl.loss_at, cl.batches)) for cl in cells])
+        out[c] = {"fixed": find_optimal_params(n, fixed).x_opt, "best": find_optimal_params(n, best).x_opt}
+    if len(out) < 2:
+        return None
+    lo, hi = min(out), max(out)
+    a = {k: float(np.log(out[hi][k] / out[lo][k]) / np.log(hi / lo)) for k in ("fixed", "best")}
+    return {"vertices": {f"{c:.3g}": v for c, v in out.items()}, "a": a}
+
+
+def fixed_batch_of(results: str | Path) -> float | None:
+    """The fixed batch (tokens per step) of the sweep that filled a ladder folder: its ``batch_size`` times
+    ``seq_len`` from ``sweep.json`` (None when the folder has no sweep.json or its batch was fitted)."""
+    sweep = read_manifest(results) or {}
+    b, t = sweep.get("batch_size"), sweep.get("seq_len")
+    return float(b * t) if isinstance(b, int) and isinstance(t, int) else None
+
+
 def hparam_doc(fit: HyperLadderFit, batch: float | None = None) -> dict:
     """The hyperparameter ladder as JSON (what ``scaling ladder --out`` writes for a batch ladder)."""
     return {
@@ -144,6 +178,7 @@ def hparam_doc(fit: HyperLadderFit, batch: float | None = None) -> dict:
         ],
         "fixed_batch": batch,
         "fixed_batch_costs": fixed_batch_costs(fit, batch) if batch else [],
+        "isoflop_vertices": batch_vertices(fit, batch) if batch else None,
     }
 
 

@@ -218,3 +218,33 @@ def test_a_batch_grid_needs_a_fixed_batch(tmp_path):
     (tmp_path / "sw.toml").write_text(LADDER.replace("batch_size = 4", 'batch_size = "fitted:rules.json"'))
     r = CliRunner().invoke(main, ["sweep", "run", str(tmp_path / "sw.toml"), "--results", str(tmp_path / "r")])
     assert r.exit_code == 2 and "fixed batch_size" in r.output
+
+
+def test_batch_vertices_say_how_the_fixed_batch_moves_a():
+    """IsoFLOP profiles with N*(C) = 1e6·(C/1e17)^0.5 and a best batch growing with D: at each size's best batch
+    the vertices are N*(C), so a = 0.5; at a fixed batch of 1024 tokens (B* at N* of the lower budget) the higher
+    budget's vertex moves up by 10^(1/6) (the quadratics add exactly), so a = 0.5 + 1/6."""
+    from isoflop.laws.ladder import batch_vertices
+
+    rows = []
+    d_ref = 1e17 / 6e6
+    for c in (1e17, 1e18):
+        n_star = 1e6 * (c / 1e17) ** 0.5
+        for u in (-0.5, 0.0, 0.5):
+            n = n_star * 10**u
+            d = c / (6 * n)
+            b_star = 1024 * (d / d_ref) ** 0.5
+            for b in (256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0):
+                for lm in (0.5, 1.0, 2.0):
+                    loss = 2 + 0.05 * u**2 + 0.1 * np.log10(b / b_star) ** 2 + 0.2 * np.log10(lm) ** 2
+                    rows.append((n, c, d, b, 1e-3 * lm, loss))
+    fit = fit_hparam_ladder(*np.array(rows).T, n_boot=0)
+    moved = batch_vertices(fit, 1024.0)
+    assert moved["a"]["best"] == pytest.approx(0.5, abs=1e-6)
+    assert moved["a"]["fixed"] == pytest.approx(0.5 + 1 / 6, abs=1e-6)
+    assert moved["vertices"]["1e+17"]["fixed"] == pytest.approx(1e6, rel=1e-6)
+    assert moved["vertices"]["1e+18"]["fixed"] == pytest.approx(10**0.5 * 1e6 * 10 ** (1 / 6), rel=1e-6)
+    assert batch_vertices(fit, 3000.0) is None  # a batch outside the grid
+    # the batch ladder's own curvature is kept on the rule: 0.1 loss per decade² of B
+    assert fit.batch_rule.curvature == pytest.approx(0.1, rel=1e-6)
+    assert fit.lr_rule.curvature == pytest.approx(0.2, rel=1e-6)
