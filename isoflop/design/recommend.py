@@ -10,13 +10,9 @@ fitted LR and batch rules into one :class:`~isoflop.train.spec.RunSpec` at the t
 - **peak LR:** the LR rule at the run's N (and D and B where the rule uses them), else the sweep's;
 - **tokens, steps, schedule and warmup:** what C buys at that shape and batch, under the sweep's schedule.
 
-It also says what to expect: the final loss (the answer's predicted minimum loss at C, its interval widened by
-twice the sweep's seed noise, plus the loss the rounding gives up), the wall time on the given hardware (a
-throughput model fitted to the sweep's own runs, or a GPU's peak times an MFU), and the *deadweight* of
-rounding to the ladder's shape and batch (Open-Athena's term: the share of C an optimal run would not need to
-reach the same loss). The loss the shape gives up is the IsoFLOP parabolas' median curvature times the squared
-log-distance from N_opt; the batch's is the batch ladder's median curvature times its own. Every number names
-the rule that supplied it, and every rule used beyond the range it was fitted on is flagged with the factor.
+It also says what to expect (the final loss, the wall time, the *deadweight* of rounding to the family's shape and
+to whole sequences), names the rule behind every number, and flags every rule used beyond its fitted range and
+every rule whose rival forms disagree there by more than the seed noise is worth (docs: the run to train).
 """
 
 from __future__ import annotations
@@ -200,6 +196,14 @@ def recommend(
     flags += _rule_flags(sw.batch_rule, "batch", N=n, D=d, C=target)
     flags += time_flags
     sources = _sources(spec, answer, sw, rules, n, b_opt, given, dead, loss, loss_ci, noise, seconds, time_src)
+    for what, rule, x in (
+        ("peak LR", sw.lr_rule, {"N": n, "D": d, "B": bt}),
+        ("B*", sw.batch_rule, {"N": n, "D": d, "C": target}),
+    ):
+        row, flag = _form_spread(what, rule, x, noise)
+        if row:
+            sources.insert(next(i for i, r in enumerate(sources) if r[0] == "schedule"), row)
+        flags += flag
     return Recommendation(
         spec, answer, loss, loss_ci, given, dead, seconds, hardware, tuple(sources), tuple(flags), b_opt, top, noise
     )
@@ -245,6 +249,24 @@ def _deadweight(result: AnalysisResult, answer: Answer, c: float, lost: float) -
     if not (np.isfinite(f(lo)) and f(lo) > 0 > f(math.log10(c))):
         return math.nan
     return float(1 - 10 ** brentq(f, lo, math.log10(c), xtol=1e-6) / c)
+
+
+def _form_spread(what: str, rule, x: dict, noise: float) -> tuple[tuple | None, list[str]]:
+    """A row giving the range the rule's rival forms (those its ladder cannot tell apart) predict here, and a flag
+    when being off by half that range (in log) would cost more than the seed noise, by the ladder's curvature."""
+    if not (isinstance(rule, PowerRule) and len(rule.rivals) > 1):
+        return None, []
+    lo, hi = rule.spread(**x)
+    cost = rule.loss_given_up(math.sqrt(hi / lo))
+    forms = ", ".join("(" + ", ".join(f[0]) + ")" for f in rule.rivals)
+    row = (f"{what} by rival forms", f"{lo:.4g}-{hi:.4g} ({hi / lo:.2f}x)", f"forms within one SE of the best: {forms}")
+    if not (math.isfinite(cost) and cost > noise):
+        return row, []
+    return row, [
+        f"{what}: the forms the ladder cannot tell apart give {lo:.4g}-{hi:.4g} here ({hi / lo:.1f}x); half that "
+        f"range costs {cost:.3f} nats by the ladder's curvature, more than the seed noise {noise:.4f}: check it "
+        "with --train"
+    ]
 
 
 def _rule_flags(rule, what: str, **x: float) -> list[str]:
@@ -296,7 +318,7 @@ def _sources(spec, answer, sw, rules, n, b_opt, given, dead, loss, loss_ci, nois
             (
                 "final loss",
                 f"{loss:.4f}{lci}",
-                f"{by}'s minimum-loss law at C, + rounding, ± 2 x seed noise {noise:.4f}",
+                f"the minimum-loss law of {by} at C, + rounding, ± 2 x seed noise {noise:.4f}",
             )
         )
     rows.append(

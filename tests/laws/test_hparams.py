@@ -248,3 +248,19 @@ def test_batch_vertices_say_how_the_fixed_batch_moves_a():
     # the batch ladder's own curvature is kept on the rule: 0.1 loss per decade² of B
     assert fit.batch_rule.curvature == pytest.approx(0.1, rel=1e-6)
     assert fit.lr_rule.curvature == pytest.approx(0.2, rel=1e-6)
+
+
+def test_forms_the_ladder_cannot_tell_apart_are_kept_as_rivals_and_their_spread_reported():
+    """With noise, the η* forms within one standard error of the best are kept beside the rule (the rule's own
+    among them); where they agree the spread is narrow, and far outside the ladder a form with a variable more
+    drifts from one without it, so the spread widens."""
+    a = ladder_runs(lambda n, d, b: 1.79 * n**-0.5 * d**0.2, lambda n, d, c: 0.58 * d**0.571, noise=0.01, seed=3)
+    lr = fit_hparam_ladder(*a, rng=np.random.default_rng(3), n_boot=50).lr_rule
+    assert lr.variables in {f for f, *_ in lr.rivals}
+    near = lr.spread(N=4e6, D=1e10, B=1e5)
+    assert near[0] <= lr.predict(N=4e6, D=1e10, B=1e5) <= near[1]
+    assert len(lr.rivals) > 1  # (N, D) and (N, D, B): the ladder cannot rule the batch term out
+    far = lr.spread(N=4e9, D=1e13, B=1e8)
+    assert far[1] / far[0] > near[1] / near[0]
+    again = PowerRule.from_dict(json.loads(json.dumps(lr.to_dict())))
+    assert again == lr and again.spread(N=4e6, D=1e10, B=1e5) == near

@@ -57,6 +57,9 @@ class PowerRule:
         curvature: the median, over the fitted points, of the loss parabola's coefficient of (log10 y)² about
             its optimum (loss per decade²): the loss a value a factor r off the optimum gives up is about
             curvature · log10(r)² (:meth:`loss_given_up`). NaN when not measured.
+        rivals: every form within one standard error of the best held-out error, the kept one among them, each as
+            (variables, ref, value, exponents) fitted to every point: forms the ladder cannot tell apart, whose
+            disagreement where the rule is used is model-form uncertainty (:meth:`spread`).
     """
 
     target: str
@@ -72,6 +75,18 @@ class PowerRule:
     forms: tuple[tuple[tuple[str, ...], float], ...] = ()
     source: str = ""
     curvature: float = math.nan
+    rivals: tuple = ()
+
+    def spread(self, **x: float) -> tuple[float, float]:
+        """The lowest and highest y that the forms the ladder cannot tell apart (:attr:`rivals`) give at ``x``
+        (this rule's own y twice without rivals)."""
+        ys = [self.predict(**x)]
+        for variables, ref, value, exponents in self.rivals:
+            out = math.log10(value)
+            for v, r, e in zip(variables, ref, exponents):
+                out += e * (math.log10(x[v]) - math.log10(r))
+            ys.append(10**out)
+        return float(min(ys)), float(max(ys))
 
     def loss_given_up(self, ratio: float) -> float:
         """The loss a value ``ratio`` times the optimum gives up, by the ladder's median curvature (NaN when
@@ -119,6 +134,7 @@ class PowerRule:
             exponents_ci=lambda v: tuple((nan(a), nan(b)) for a, b in v),
             ranges=lambda v: tuple(tuple(r) for r in v),
             forms=lambda v: tuple((tuple(f), nan(e)) for f, e in v),
+            rivals=lambda v: tuple((tuple(f), tuple(r), float(y), tuple(e)) for f, r, y, e in v),
         )
 
 
@@ -306,12 +322,19 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
     if not cv:
         raise FitError(f"no form of the {target} law is identified by {len(rows)} points")
     finite = {f: v for f, v in cv.items() if math.isfinite(v[0])}
+    close: list[tuple[str, ...]] = []
     if finite:  # the one-standard-error rule: the simplest form within one SE of the best
         best = min(finite, key=lambda f: finite[f][0])
         bar = finite[best][0] + (finite[best][1] if math.isfinite(finite[best][1]) else 0.0)
-        form = min((f for f, v in finite.items() if v[0] <= bar), key=lambda f: (len(f), finite[f][0]))
+        close = [f for f, v in finite.items() if v[0] <= bar]
+        form = min(close, key=lambda f: (len(f), finite[f][0]))
     else:
         form = next(iter(cv))
+    rivals = []
+    for f in close:
+        Xf, yf = _design(rows, f)
+        af, ef, cf = _lstsq(Xf, yf)
+        rivals.append((tuple(f), tuple(float(10**c) for c in cf), float(10**af), tuple(float(e) for e in ef)))
     scored = [(f, math.sqrt(v[0]) if math.isfinite(v[0]) else math.nan) for f, v in cv.items()]
     X, y = _design(rows, form)
     a, e, centre = _lstsq(X, y)
@@ -337,6 +360,7 @@ def fit_rule(target: str, rows: list, forms, rng, n_boot: int, source: str = "")
         tuple(scored),
         source,
         _median_curvature(rows),
+        tuple(rivals),
     )
 
 
