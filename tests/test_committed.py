@@ -94,3 +94,20 @@ def test_the_shipped_cost_model_is_the_fit_of_its_committed_runs():
         (shipped.c0, shipped.c1, *shipped.n_range, shipped.runs), rel=1e-9
     )
     assert "cpu-shakespeare" in shipped.source
+
+
+def test_the_committed_batch_ladder_rules_refit_from_its_runs():
+    """results/answer-hp-ladder/hparam_rules.json is what `scaling ladder` fits to the folder's runs today: the same
+    forms, coefficients, exponents and rival forms."""
+    from isoflop.laws.fit.hparams import PowerRule
+    from isoflop.laws.ladder import load_hparam_ladder
+
+    folder = ROOT / "results" / "answer-hp-ladder"
+    doc = json.loads((folder / "hparam_rules.json").read_text())
+    fit = load_hparam_ladder(folder)
+    for key, rule in (("lr_rule", fit.lr_rule), ("batch_rule", fit.batch_rule)):
+        want = PowerRule.from_dict(doc[key])
+        assert rule.variables == want.variables and [f for f, *_ in rule.rivals] == [f for f, *_ in want.rivals]
+        assert (rule.value, *rule.exponents, rule.curvature) == pytest.approx(
+            (want.value, *want.exponents, want.curvature), rel=1e-9
+        )
