@@ -46,12 +46,18 @@ _EXPORTS = {
     "make_executor": "isoflop.sweep.executors",
     "Simulator": "isoflop.sweep.simulate",
     "Throughput": "isoflop.runs.throughput",
+    "wall_time": "isoflop.runs.throughput",
     # sweep design
     "Design": "isoflop.design.candidates",
     "Prior": "isoflop.design.prior",
     "load_prior": "isoflop.design.prior",
     "plan_sweep": "isoflop.design.planner",
     "run_adaptive": "isoflop.design.adaptive",
+    "recommend": "isoflop.design.recommend",
+    "recommend_source": "isoflop.design.recommend",
+    "Recommendation": "isoflop.design.recommend",
+    "run_recommendation": "isoflop.design.recommend_check",
+    "RecommendVerdict": "isoflop.design.recommend_check",
     # laws
     "RunTable": "isoflop.laws.table",
     "load_runs": "isoflop.laws.table_io",
