@@ -44,16 +44,7 @@ def ladder_cmd(results, out, figure):
     click.echo(f"rule: {fit.rule.describe()}" if fit.rule else f"no rule: {fit.message}")
     grid = tuple((read_manifest(results) or {}).get("lr_grid") or ())
     moved = ladder_vertices(fit, grid)
-    if moved:
-        for c, v in moved["vertices"].items():
-            click.echo(
-                f"IsoFLOP vertex at {c} FLOPs: N = {v['base']:.3g} at the base LR, {v['best']:.3g} at each "
-                "size's best LR"
-            )
-        click.echo(
-            f"N_opt's exponent a between those budgets: {moved['a']['base']:.2f} at the base LR, "
-            f"{moved['a']['best']:.2f} at each size's best LR"
-        )
+    _echo_moved(moved, {"base": "the base LR", "best": "each size's best LR"})
     for path in (out, figure):
         if path and Path(path).parent and not Path(path).parent.exists():
             try:
@@ -119,20 +110,26 @@ def _hparam_report(results, out) -> None:
                 f"fixed batch {fixed:.0f}{lr_edge} at N = {r['n_params']:.3g}, C = {r['budget']:.2g}: "
                 f"{r['loss_given_up']:+.4f} nats against {against}{t}"
             )
-        moved = batch_vertices(fit, fixed)
-        if moved:
-            for c, v in moved["vertices"].items():
-                click.echo(
-                    f"IsoFLOP vertex at {c} FLOPs: N = {v['fixed']:.3g} at the fixed batch, {v['best']:.3g} at each "
-                    "size's best batch"
-                )
-            click.echo(
-                f"N_opt's exponent a between those budgets: {moved['a']['fixed']:.2f} at the fixed batch, "
-                f"{moved['a']['best']:.2f} at each size's best batch"
-            )
+        _echo_moved(batch_vertices(fit, fixed), {"fixed": "the fixed batch", "best": "each size's best batch"})
     if out:
         try:
             write_json_atomic(Path(out), finite_json(hparam_doc(fit, fixed)))
         except OSError as e:
             raise ConfigError(f"{out}: cannot write ({e.strerror})") from None
         click.echo(f"wrote {out}")
+
+
+def _echo_moved(moved: dict | None, labels: dict[str, str]) -> None:
+    """The IsoFLOP vertices under each rule and N_opt's exponent a between the budgets (``labels``: rule -> how
+    the report names it, in the order printed)."""
+    if not moved:
+        return
+    first, second = labels
+    for c, v in moved["vertices"].items():
+        click.echo(
+            f"IsoFLOP vertex at {c} FLOPs: N = {v[first]:.3g} at {labels[first]}, {v[second]:.3g} at {labels[second]}"
+        )
+    click.echo(
+        f"N_opt's exponent a between those budgets: {moved['a'][first]:.2f} at {labels[first]}, "
+        f"{moved['a'][second]:.2f} at {labels[second]}"
+    )

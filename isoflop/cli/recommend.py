@@ -76,7 +76,7 @@ def recommend_cmd(
 
     if train_dir:
         writable_folder(train_dir)
-    rec, sweep = recommend_source(
+    rec = recommend_source(
         source,
         target,
         sweep_file=sweep_file,
@@ -98,8 +98,9 @@ def recommend_cmd(
         from isoflop.design.recommend_check import run_recommendation
         from isoflop.sweep import make_executor
 
-        executor = make_executor("local", threads_per_run=sweep.threads, max_workers=workers)
-        verdict = run_recommendation(rec, sweep, train_dir, executor, rules=rules, cache_dir=cache_dir)
+        assert rec.sweep is not None
+        executor = make_executor("local", threads_per_run=rec.sweep.threads, max_workers=workers)
+        verdict = run_recommendation(rec, train_dir, executor, cache_dir=cache_dir)
         for line in verdict.lines():
             click.echo(line, err=as_json)
         doc["verdict"] = verdict.to_dict()

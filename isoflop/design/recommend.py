@@ -18,7 +18,7 @@ every rule whose rival forms disagree there by more than the seed noise is worth
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,6 @@ from scipy.optimize import brentq
 from isoflop.errors import ConfigError
 from isoflop.laws.answer import AVERAGE, Answer, choose_answer
 from isoflop.laws.fit.hparams import PowerRule
-from isoflop.laws.lr_rule import LRRule
 from isoflop.laws.result import AnalysisResult
 from isoflop.model.flops import param_counts
 from isoflop.runs.throughput import DEFAULT_MFU, Throughput, hardware_peak, wall_time
@@ -52,6 +51,8 @@ class Recommendation:
         batch_opt: the unrounded B* (tokens per step), NaN without a batch rule.
         top_budget: the sweep's largest budget.
         seed_noise: the sweep's seed-to-seed σ of the loss (0 when unmeasured).
+        sweep: the sweep with the rules the run was drawn from (:func:`with_rules`), so that its neighbours
+            (:func:`~isoflop.design.recommend_check.variants`) follow the same rules; not part of :meth:`to_dict`.
     """
 
     spec: RunSpec
@@ -67,6 +68,7 @@ class Recommendation:
     batch_opt: float
     top_budget: float
     seed_noise: float = 0.0
+    sweep: SweepConfig | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_params(self) -> int:
@@ -130,6 +132,15 @@ def with_rules(sweep: SweepConfig, rules: str | Path | None) -> SweepConfig:
     return replace(sweep, **changes)
 
 
+def at_batch(sweep: SweepConfig, spec: RunSpec, batch: int) -> RunSpec:
+    """``spec`` at ``batch`` sequences per step, with the peak LR the sweep's rules give at its N, at the tokens
+    its budget buys at that batch, and at that batch (:meth:`~isoflop.sweep.config.SweepConfig.peak_lr`)."""
+    probe = replace(spec, train=replace(sweep.train_config(), batch_size=batch))
+    n = float(param_counts(spec.model).total)
+    lr = sweep.peak_lr(sweep.train_config(), spec.model, n, float(probe.tokens), float(batch * spec.model.seq_len))
+    return replace(probe, train=replace(probe.train, lr=lr))
+
+
 def recommend(
     result: AnalysisResult,
     sweep: SweepConfig,
@@ -170,11 +181,9 @@ def recommend(
     model = shape_for_params(answer.params, **sw.family(vocab_size))
     n = float(param_counts(model).total)
     (batch,) = sw.run_batches(model, target)
-    tc = sw.train_config()
-    tokens_probe = replace(tc, batch_size=batch)
-    spec = RunSpec(model, float(target), tokens_probe, sw.corpus, sw.tokenizer, 0, sw.device, sw.checkpoint_every_s)
-    lr = sw.peak_lr(tc, model, n, float(spec.tokens), float(batch * sw.seq_len))
-    spec = replace(spec, train=replace(tokens_probe, lr=lr), device="cuda" if peak else sw.device)
+    device = "cuda" if peak else sw.device
+    base = RunSpec(model, float(target), sw.train_config(), sw.corpus, sw.tokenizer, 0, device, sw.checkpoint_every_s)
+    spec = at_batch(sw, base, batch)
     d, bt = float(spec.tokens), float(batch * sw.seq_len)
     # What rounding gives up, and the compute an optimal run would not need to reach the same loss.
     k_n = _isoflop_curvature(result)
@@ -182,7 +191,8 @@ def recommend(
     b_opt = sw.batch_rule.predict(N=n, D=d, C=target) if sw.batch_rule is not None else math.nan
     given["batch"] = sw.batch_rule.loss_given_up(bt / b_opt) if sw.batch_rule is not None else 0.0
     lost = sum(v for v in given.values() if math.isfinite(v))
-    loss, loss_ci = _expected_loss(result, answer, target)
+    loss = answer.loss  # the members' mean predicted minimum loss at C
+    loss_ci = _loss_interval(result, answer, target) if loss is not None else None
     noise = float(result.seed_noise.get("sigma") or 0.0)
     noise = noise if math.isfinite(noise) else 0.0
     if loss is not None:
@@ -205,7 +215,7 @@ def recommend(
             sources.insert(next(i for i, r in enumerate(sources) if r[0] == "schedule"), row)
         flags += flag
     return Recommendation(
-        spec, answer, loss, loss_ci, given, dead, seconds, hardware, tuple(sources), tuple(flags), b_opt, top, noise
+        spec, answer, loss, loss_ci, given, dead, seconds, hardware, tuple(sources), tuple(flags), b_opt, top, noise, sw
     )
 
 
@@ -220,16 +230,11 @@ def _loss_methods(answer: Answer) -> tuple[str, ...]:
     return tuple(answer.members) if answer.method == AVERAGE else (str(answer.method),)
 
 
-def _expected_loss(result: AnalysisResult, answer: Answer, c: float) -> tuple[float | None, tuple | None]:
-    """The answer's predicted minimum loss at C and its interval (the members' mean and the union of their
-    intervals for an average)."""
+def _loss_interval(result: AnalysisResult, answer: Answer, c: float) -> tuple | None:
+    """The interval on the answer's predicted minimum loss at C (the union of the members' for an average)."""
     preds = [result.prediction(m, c) for m in _loss_methods(answer)]
-    vals = [p["loss"] for p in preds if p.get("loss") is not None and math.isfinite(p["loss"])]
-    if not vals:
-        return None, None
     cis = [p["loss_ci"] for p in preds if p.get("loss_ci") and None not in p["loss_ci"]]
-    ci = (min(x[0] for x in cis), max(x[1] for x in cis)) if cis else None
-    return float(np.mean(vals)), ci
+    return (min(x[0] for x in cis), max(x[1] for x in cis)) if cis else None
 
 
 def _deadweight(result: AnalysisResult, answer: Answer, c: float, lost: float) -> float:
@@ -270,17 +275,12 @@ def _form_spread(what: str, rule, x: dict, noise: float) -> tuple[tuple | None, 
 
 
 def _rule_flags(rule, what: str, **x: float) -> list[str]:
-    if isinstance(rule, PowerRule):
-        return [
-            f"{what} rule: {v} = {x[v]:.3g} is {f:.1f}x beyond its fitted range"
-            for v, f in rule.extrapolation(**x).items()
-        ]
-    if isinstance(rule, LRRule) and math.isfinite(rule.lo) and math.isfinite(rule.hi):
-        n = x["N"]
-        if n > rule.hi or n < rule.lo:
-            f = n / rule.hi if n > rule.hi else rule.lo / n
-            return [f"{what} rule: N = {n:.3g} is {f:.1f}x beyond its fitted range"]
-    return []
+    """A flag for each variable the rule (a PowerRule or an LRRule, or None) is used beyond its fitted range."""
+    if rule is None:
+        return []
+    return [
+        f"{what} rule: {v} = {x[v]:.3g} is {f:.1f}x beyond its fitted range" for v, f in rule.extrapolation(**x).items()
+    ]
 
 
 def _sources(spec, answer, sw, rules, n, b_opt, given, dead, loss, loss_ci, noise, seconds, time_src):
@@ -356,7 +356,7 @@ def recommend_source(
     mfu: float = DEFAULT_MFU,
     n_bootstrap: int = 400,
     cache_dir: str | None = None,
-) -> tuple[Recommendation, SweepConfig]:
+) -> Recommendation:
     """What ``scaling recommend`` computes: fit ``source`` (a results folder, a table, or a fit JSON) at
     ``target`` and recommend the run there, for the sweep of the folder's ``sweep.json`` or of ``sweep_file``.
 
@@ -372,10 +372,12 @@ def recommend_source(
 
     p = Path(source)
     hardware_peak(hardware)  # an unknown name fails before the fit
+    folder = p.is_dir() and is_sweep_dir(p)
+    manifest = read_manifest(p) if folder else None
     if sweep_file is not None:
         sweep = load_sweep(sweep_file)
-    elif p.is_dir() and is_sweep_dir(p) and read_manifest(p) is not None:
-        sweep = SweepConfig.from_dict(read_manifest(p) or {}, f"{p / 'sweep.json'}: ")
+    elif manifest is not None:
+        sweep = SweepConfig.from_dict(manifest, f"{p / 'sweep.json'}: ")
     else:
         raise ConfigError(
             f"{p}: a table or fit carries no model family or training settings; give the sweep file they came "
@@ -385,15 +387,13 @@ def recommend_source(
         result = read_fit(p).result  # its bootstrap replicates predict at any budget
     else:
         result = analyze(load_runs(p), targets=[target], n_bootstrap=n_bootstrap, seed=0)
+    tp = None
     if throughput:
         tp = Throughput.from_sweeps(throughput)
-    elif p.is_dir() and is_sweep_dir(p):
+    elif folder:
         try:
             tp = Throughput.from_sweeps([p])
         except ConfigError:
-            tp = None
-    else:
-        tp = None
+            pass  # no finished runs with wall times: the shipped model
     vocab = load_corpus(sweep.corpus, sweep.tokenizer, cache_dir).vocab_size
-    rec = recommend(result, sweep, target, vocab, rules=rules, hardware=hardware, throughput=tp, mfu=mfu)
-    return rec, sweep
+    return recommend(result, sweep, target, vocab, rules=rules, hardware=hardware, throughput=tp, mfu=mfu)

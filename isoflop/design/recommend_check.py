@@ -14,10 +14,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from isoflop.design.recommend import Recommendation, with_rules
+from isoflop.design.recommend import Recommendation, at_batch
 from isoflop.jsonio import write_json_atomic
-from isoflop.model.flops import param_counts
-from isoflop.sweep.config import SweepConfig
 from isoflop.train.spec import RunSpec
 
 
@@ -82,35 +80,26 @@ class RecommendVerdict:
         return asdict(self)
 
 
-def variants(rec: Recommendation, sweep: SweepConfig, rules: str | Path | None = None) -> list[tuple[str, RunSpec]]:
+def variants(rec: Recommendation) -> list[tuple[str, RunSpec]]:
     """The recommended run and the same shape at ×0.5 and ×2 its peak LR and its batch: the LR variants keep the
-    batch; the batch variants take the LR rule's value at their own batch (so each batch is tried at its best
-    predicted LR). A batch that would fall under one sequence is left out."""
-    sw = with_rules(sweep, rules)
+    batch; the batch variants take the LR the recommendation's rules give at their own batch
+    (:func:`~isoflop.design.recommend.at_batch`: each batch is tried at its best predicted LR). A batch that
+    would fall under one sequence is left out."""
+    assert rec.sweep is not None, "a recommendation made by recommend() carries its sweep"
     base = rec.spec
     tc = base.train
     lr = tc.peak_lr(base.model.d_model)
     out = [("recommended", base)]
     out += [(f"lr x{f:g}", replace(base, train=replace(tc, lr=float(f"{lr * f:.4g}")))) for f in (0.5, 2.0)]
-    n = float(param_counts(base.model).total)
     for f in (0.5, 2.0):
         b = int(round(tc.batch_size * f))
-        if b < 1 or b == tc.batch_size:
-            continue
-        probe = replace(base, train=replace(tc, batch_size=b))
-        lr = sw.peak_lr(sw.train_config(), base.model, n, float(probe.tokens), float(b * base.model.seq_len))
-        out.append((f"batch x{f:g}", replace(probe, train=replace(probe.train, lr=lr))))
+        if b >= 1 and b != tc.batch_size:
+            out.append((f"batch x{f:g}", at_batch(rec.sweep, base, b)))
     return out
 
 
 def run_recommendation(
-    rec: Recommendation,
-    sweep: SweepConfig,
-    folder: str | Path,
-    executor,
-    *,
-    rules: str | Path | None = None,
-    cache_dir: str | None = None,
+    rec: Recommendation, folder: str | Path, executor, *, cache_dir: str | None = None
 ) -> RecommendVerdict:
     """Train the recommended run and its ×0.5/×2 LR and batch neighbours into ``folder`` (finished runs are
     kept: a rerun after a kill trains only what is missing), judge them, and write ``verdict.json``."""
@@ -120,7 +109,7 @@ def run_recommendation(
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / "recommendation.json", rec.to_dict())
-    runs = variants(rec, sweep, rules)
+    runs = variants(rec)
     with executor:
         executor.map(execute_run, [(spec.to_dict(), str(root), cache_dir) for _, spec in runs])
     write_runs_csv(root)

@@ -123,23 +123,29 @@ def batch_vertices(fit: HyperLadderFit, batch: float) -> dict | None:
     IsoFLOP vertex of the sizes' losses at the fixed ``batch`` (tokens per step; each at its best LR) and at each
     size's best batch (B*'s loss, else the grid's best), and N_opt's exponent a between the lowest and highest
     budget under each. None without two budgets of three sizes each, or a ``batch`` outside the grid."""
-    import numpy as np
-
-    from isoflop.laws.fit.powerlaw import find_optimal_params
-
-    out = {}
+    profiles = {}
     for c in sorted({cl.budget for cl in fit.cells}):
         cells = [cl for cl in fit.cells if cl.budget == c and any(math.isclose(b, batch) for b in cl.batches)]
         if len({cl.n_params for cl in cells}) < 3:
             continue
-        n = np.array([cl.n_params for cl in cells])
-        fixed = np.array([cl.loss_at(batch) for cl in cells])
-        best = np.array([cl.loss_opt if cl.status == "ok" else min(map(cl.loss_at, cl.batches)) for cl in cells])
-        out[c] = {"fixed": find_optimal_params(n, fixed).x_opt, "best": find_optimal_params(n, best).x_opt}
+        fixed = [cl.loss_at(batch) for cl in cells]
+        best = [cl.loss_opt if cl.status == "ok" else min(map(cl.loss_at, cl.batches)) for cl in cells]
+        profiles[c] = ([cl.n_params for cl in cells], {"fixed": fixed, "best": best})
+    return _vertices_moved(profiles)
+
+
+def _vertices_moved(profiles: dict) -> dict | None:
+    """From {C: (the sizes N, {rule: their losses})}: each budget's IsoFLOP vertex under each rule, and N_opt's
+    exponent a between the lowest and highest budget under each (None with fewer than two budgets)."""
+    import numpy as np
+
+    from isoflop.laws.fit.powerlaw import find_optimal_params
+
+    out = {c: {k: find_optimal_params(n, loss).x_opt for k, loss in by.items()} for c, (n, by) in profiles.items()}
     if len(out) < 2:
         return None
     lo, hi = min(out), max(out)
-    a = {k: float(np.log(out[hi][k] / out[lo][k]) / np.log(hi / lo)) for k in ("fixed", "best")}
+    a = {k: float(np.log(out[hi][k] / out[lo][k]) / np.log(hi / lo)) for k in out[lo]}
     return {"vertices": {f"{c:.3g}": v for c, v in out.items()}, "a": a}
 
 
@@ -253,27 +259,18 @@ def ladder_vertices(fit: LadderFit, grid: tuple[float, ...]) -> dict | None:
     base LR (the grid's multiple 1: the rule the ladder was built on) and at each size's best LR (its fitted
     optimum's loss), and N_opt's exponent a between the lowest and highest budget under each. None without
     a multiple 1 in the grid, two budgets, or three sizes per budget."""
-    import numpy as np
-
-    from isoflop.laws.fit.powerlaw import find_optimal_params
-
     if 1.0 not in grid:
         return None
     k = list(grid).index(1.0)
-    out = {}
+    profiles = {}
     for c in sorted({q.budget for q in fit.points}):
         pts = [q for q in fit.points if q.budget == c and len(q.lrs) == len(grid)]
         if len(pts) < 3:
             continue
-        n = np.array([q.n_params for q in pts])
-        base = np.array([q.losses[k] for q in pts])
-        best = np.array([q.loss_opt if q.status == "ok" else min(q.losses) for q in pts])
-        out[c] = {"base": find_optimal_params(n, base).x_opt, "best": find_optimal_params(n, best).x_opt}
-    if len(out) < 2:
-        return None
-    lo, hi = min(out), max(out)
-    a = {key: float(np.log(out[hi][key] / out[lo][key]) / np.log(hi / lo)) for key in ("base", "best")}
-    return {"vertices": {f"{c:.3g}": v for c, v in out.items()}, "a": a}
+        base = [q.losses[k] for q in pts]
+        best = [q.loss_opt if q.status == "ok" else min(q.losses) for q in pts]
+        profiles[c] = ([q.n_params for q in pts], {"base": base, "best": best})
+    return _vertices_moved(profiles)
 
 
 def ladder_doc(fit: LadderFit) -> dict:

@@ -53,6 +53,18 @@ class LRRule:
         ids do not hinge on rounding noise)."""
         return float(f"{self.eta0 * (n_params / self.n0) ** (-self.gamma):.4g}")
 
+    def extrapolation(self, **x: float) -> dict[str, float]:
+        """{"N": the factor beyond the sizes the rule was fitted on} when ``N`` lies outside them (empty inside,
+        or for a rule without a recorded range), as :meth:`isoflop.laws.fit.hparams.PowerRule.extrapolation`."""
+        n = x.get("N")
+        if n is None or not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            return {}
+        if n > self.hi * (1 + 1e-9):
+            return {"N": n / self.hi}
+        if n < self.lo * (1 - 1e-9):
+            return {"N": self.lo / n}
+        return {}
+
     def describe(self) -> str:
         ci = (
             ""

@@ -59,12 +59,17 @@ def table_result(target, budgets=BUDGETS):
     return analyze(load_runs(df), methods="approach2,approach3", targets=[target], n_bootstrap=100, seed=0)
 
 
-def test_the_recommended_run_follows_the_rules_and_the_answer(tmp_path):
-    target = 4e9
+def recommended(tmp_path, target=4e9):
+    """The fit of the known surface, the tiny sweep, the known rules, and the run they recommend at ``target``."""
     res = table_result(target)
     sw = load_sweep(write(tmp_path, SWEEP))
     path, lr_rule, batch_rule = rules_file(tmp_path)
-    rec = recommend(res, sw, target, VOCAB, rules=path)
+    return res, sw, lr_rule, batch_rule, recommend(res, sw, target, VOCAB, rules=path)
+
+
+def test_the_recommended_run_follows_the_rules_and_the_answer(tmp_path):
+    target = 4e9
+    res, sw, lr_rule, batch_rule, rec = recommended(tmp_path, target)
     spec, tc = rec.spec, rec.spec.train
     n = param_counts(spec.model).total
     # the shape: the family's clean shape nearest N_opt in log space
@@ -99,11 +104,8 @@ def test_the_recommended_run_follows_the_rules_and_the_answer(tmp_path):
 
 def test_variants_halve_and_double_the_lr_and_the_batch(tmp_path):
     target = 4e9
-    res = table_result(target)
-    sw = load_sweep(write(tmp_path, SWEEP))
-    path, lr_rule, _ = rules_file(tmp_path)
-    rec = recommend(res, sw, target, VOCAB, rules=path)
-    runs = dict(variants(rec, sw, path))
+    _, _, lr_rule, _, rec = recommended(tmp_path, target)
+    runs = dict(variants(rec))
     base = rec.spec.train
     assert list(runs) == ["recommended", "lr x0.5", "lr x2", "batch x0.5", "batch x2"]
     assert runs["lr x0.5"].train.lr == pytest.approx(base.lr / 2, rel=1e-3)

@@ -80,12 +80,7 @@ class PowerRule:
     def spread(self, **x: float) -> tuple[float, float]:
         """The lowest and highest y that the forms the ladder cannot tell apart (:attr:`rivals`) give at ``x``
         (this rule's own y twice without rivals)."""
-        ys = [self.predict(**x)]
-        for variables, ref, value, exponents in self.rivals:
-            out = math.log10(value)
-            for v, r, e in zip(variables, ref, exponents):
-                out += e * (math.log10(x[v]) - math.log10(r))
-            ys.append(10**out)
+        ys = [self.predict(**x), *(_power_law(value, v, ref, e, x) for v, ref, value, e in self.rivals)]
         return float(min(ys)), float(max(ys))
 
     def loss_given_up(self, ratio: float) -> float:
@@ -98,10 +93,7 @@ class PowerRule:
         missing = [v for v in self.variables if v not in x]
         if missing:
             raise FitError(f"{self.target} rule needs {', '.join(missing)}")
-        out = math.log10(self.value)
-        for v, r, e in zip(self.variables, self.ref, self.exponents):
-            out += e * (math.log10(x[v]) - math.log10(r))
-        return float(10**out)
+        return _power_law(self.value, self.variables, self.ref, self.exponents, x)
 
     def extrapolation(self, **x: float) -> dict[str, float]:
         """Each variable outside its fitted range -> the factor beyond it (x/hi or lo/x)."""
@@ -136,6 +128,14 @@ class PowerRule:
             forms=lambda v: tuple((tuple(f), nan(e)) for f, e in v),
             rivals=lambda v: tuple((tuple(f), tuple(r), float(y), tuple(e)) for f, r, y, e in v),
         )
+
+
+def _power_law(value: float, variables, ref, exponents, x: dict) -> float:
+    """value · Π_k (x_k / ref_k)^e_k, in log10 (a rule's form, or one of its rivals)."""
+    out = math.log10(value)
+    for v, r, e in zip(variables, ref, exponents):
+        out += e * (math.log10(x[v]) - math.log10(r))
+    return float(10**out)
 
 
 @dataclass(frozen=True)
