@@ -11,6 +11,7 @@ import click
 
 @click.command("ladder")
 @click.argument("results", type=click.Path())
+@click.argument("more", nargs=-1, type=click.Path())
 @click.option(
     "--out",
     "out",
@@ -18,16 +19,47 @@ import click
     help='Write the ladder and its rule as JSON here (a sweep can then say lr = "fitted:FILE").',
 )
 @click.option("--figure", "figure", type=click.Path(dir_okay=False), help="Draw the ladder to this PNG.")
-def ladder_cmd(results, out, figure):
-    """Fit the best peak LR of each size in a ladder sweep (one made with lr_grid), and the law eta*(N)."""
+@click.option(
+    "--before",
+    type=click.Path(),
+    help="With --after: a sweep folder trained under the old rules, to say how a and N_opt move under the new.",
+)
+@click.option("--after", type=click.Path(), help="With --before: the same sweep trained under the ladder's rules.")
+@click.option(
+    "--target", type=float, default=1e15, show_default=True, help="With --before/--after: the budget C of N_opt."
+)
+@click.option("--where", multiple=True, metavar="COL=VALUE", help="With --before/--after: rows kept in both (seed=0).")
+def ladder_cmd(results, more, out, figure, before, after, target, where):
+    """Fit the best peak LR of each size in a ladder sweep (one made with lr_grid), and the law eta*(N).
+
+    A batch ladder (made with batch_grid too) may be followed by MORE folders that extend it (another size or
+    budget on an LR grid): their runs are pooled with its own, and its fixed batch is the first folder's.
+    """
+    from isoflop.errors import ConfigError
+    from isoflop.laws.ladder import is_batch_ladder
+
+    if bool(before) != bool(after):
+        raise ConfigError("--before and --after: give both (the sweep under the old rules and under the new)")
+    if is_batch_ladder(results):
+        _hparam_report((results, *more), out)
+    else:
+        _lr_report(results, more, out, figure)
+    if before:
+        from isoflop.laws.moved import rules_moved
+
+        for line in rules_moved(before, after, target, where).lines():
+            click.echo(line)
+
+
+def _lr_report(results, more, out, figure) -> None:
+    """An LR ladder: each (size, budget) point, the rule eta*(N), and how the LR moves the IsoFLOP vertices."""
     from isoflop.errors import ConfigError
     from isoflop.jsonio import write_json_atomic
-    from isoflop.laws.ladder import is_batch_ladder, ladder_doc, ladder_vertices, load_ladder, plot_ladder
+    from isoflop.laws.ladder import ladder_doc, ladder_vertices, load_ladder, plot_ladder
     from isoflop.runs.store import read_manifest
 
-    if is_batch_ladder(results):
-        _hparam_report(results, out)
-        return
+    if more:
+        raise ConfigError(f"{results}: not a batch ladder, so no other folder can extend it ({', '.join(more)})")
     fit = load_ladder(results)
     click.echo(
         f"LR ladder {results}: {len(fit.points)} (size, budget) points, {len(fit.used)} with an optimum "
@@ -62,17 +94,17 @@ def ladder_cmd(results, out, figure):
         raise ConfigError(f"{out or figure}: cannot write ({e.strerror})") from None
 
 
-def _hparam_report(results, out) -> None:
-    """A ladder over LRs and batch sizes: every cell, the two rules with the forms they beat, and what the sweep's
-    fixed batch gave up."""
+def _hparam_report(folders: tuple, out) -> None:
+    """A ladder over LRs and batch sizes (in ``folders``, pooled): every cell, the two rules with the forms they
+    beat, and what the first folder's fixed batch gave up."""
     from isoflop.errors import ConfigError
     from isoflop.jsonio import finite_json, write_json_atomic
     from isoflop.laws.ladder import batch_vertices, fixed_batch_costs, fixed_batch_of, hparam_doc, load_hparam_ladder
 
-    fit = load_hparam_ladder(results)
-    fixed = fixed_batch_of(results)
+    fit = load_hparam_ladder(folders)
+    fixed = fixed_batch_of(folders[0])
     click.echo(
-        f"LR and batch ladder {results}: {len(fit.cells)} (size, budget) cells, {len(fit.used)} with a best batch "
+        f"LR and batch ladder {', '.join(folders)}: {len(fit.cells)} (size, budget) cells, {len(fit.used)} with a best batch "
         "inside their grid; batches in tokens per step"
     )
     click.echo(f"{'N':>10s} {'budget':>9s} {'D':>9s} {'batch':>7s} {'best LR':>9s} {'loss':>7s}  status")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from isoflop.errors import ConfigError, FitError
@@ -49,39 +50,50 @@ def is_batch_ladder(path: str | Path) -> bool:
     return len((read_manifest(path) or {}).get("batch_grid") or ()) >= 2
 
 
-def load_hparam_ladder(path: str | Path, seed: int = 0) -> HyperLadderFit:
+def load_hparam_ladder(path: str | Path | Sequence[str | Path], seed: int = 0) -> HyperLadderFit:
     """Fit the hyperparameter ladder of a sweep folder made with ``lr_grid`` and ``batch_grid`` (its finished ok
-    runs; failed, diverged and simulated runs left out). Batches are in tokens per step.
+    runs; failed, diverged and simulated runs left out), or of several folders pooled: a ladder extended by a
+    later sweep (another size or budget, its LRs on a grid) adds its cells to the first folder's. Batches are
+    in tokens per step.
 
     Raises:
-        ConfigError: not a sweep folder, or its runs hold no ladder over two or more batch sizes.
+        ConfigError: not a sweep folder, or the runs hold no ladder over two or more batch sizes.
     """
     import numpy as np
 
-    p = Path(path)
-    if not p.exists() or not is_sweep_dir(p):
-        raise ConfigError(f"{p}: not a sweep folder, so it holds no hyperparameter ladder")
-    recs = [r for r in finished_records(p) if r.status == "ok" and r.val_loss is not None and r.lr and not r.simulated]
-    cols = [
-        (
-            r.n_params,
-            r.budget_flops,
-            r.tokens,
-            tc.batch_size * m.seq_len,
-            r.lr,
-            r.val_loss,
-            r.tokens_per_second or np.nan,
-        )
-        for r in recs
-        if (tc := r.train_config) is not None and (m := r.model) is not None
-    ]
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(q) for q in path]
+    if not paths:
+        raise ConfigError("no ladder folder given")
+    cols = []
+    for p in paths:
+        if not p.exists() or not is_sweep_dir(p):
+            raise ConfigError(f"{p}: not a sweep folder, so it holds no hyperparameter ladder")
+        recs = [
+            r for r in finished_records(p) if r.status == "ok" and r.val_loss is not None and r.lr and not r.simulated
+        ]
+        cols += [
+            (
+                r.n_params,
+                r.budget_flops,
+                r.tokens,
+                tc.batch_size * m.seq_len,
+                r.lr,
+                r.val_loss,
+                r.tokens_per_second or np.nan,
+            )
+            for r in recs
+            if (tc := r.train_config) is not None and (m := r.model) is not None
+        ]
+    name = ", ".join(str(p) for p in paths)
     if len({c[3] for c in cols}) < 2:
-        raise ConfigError(f"{p}: holds no batch ladder (its finished runs use {len({c[3] for c in cols})} batch size)")
+        raise ConfigError(
+            f"{name}: holds no batch ladder (its finished runs use {len({c[3] for c in cols})} batch size)"
+        )
     a = np.array(cols, dtype=float).T
     try:
-        return fit_hparam_ladder(*a[:6], tokens_per_second=a[6], source=str(p), rng=np.random.default_rng(seed))
+        return fit_hparam_ladder(*a[:6], tokens_per_second=a[6], source=name, rng=np.random.default_rng(seed))
     except FitError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        raise ConfigError(f"{name}: {e}") from None
 
 
 def fixed_batch_costs(fit: HyperLadderFit, batch: float) -> list[dict]:

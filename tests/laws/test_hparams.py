@@ -152,6 +152,25 @@ def test_a_real_batch_ladder_trains_and_is_reported(tmp_path, cache_dir):
     assert "LR and batch ladder" in res.output and res.output.count("no B*") == 2
     doc = json.loads(out.read_text())
     assert doc["schema"] == "scaling.hparam_rules/1" and len(doc["cells"]) == 2 and doc["fixed_batch"] == 128
+    # A later sweep extends the ladder with a third size on the LR grid at one batch: pooled, its cell joins
+    ext = LADDER.replace('name = "hp"', 'name = "hp-top"').replace("batch_grid = [0.5, 1]\n", "")
+    ext = ext.split("[sizes]")[0] + "[sizes]\nshapes = [{ n_layers = 2, d_model = 96, n_heads = 3 }]\n"
+    (tmp_path / "top.toml").write_text(ext)
+    res = CliRunner().invoke(
+        main,
+        ["sweep", "run", str(tmp_path / "top.toml"), "--results", str(tmp_path / "r"), "--cache-dir", str(cache_dir)],
+    )
+    assert res.exit_code == 0, res.output
+    top = tmp_path / "r" / "hp-top"
+    pooled = load_hparam_ladder([folder, top])
+    assert len(pooled.cells) == 3 and {c.n_params for c in fit.cells} < {c.n_params for c in pooled.cells}
+    new = next(c for c in pooled.cells if c.n_params not in {c.n_params for c in fit.cells})
+    assert new.batches == (128.0,) and len(new.lr_points[0].lrs) == 3
+    res = CliRunner().invoke(main, ["ladder", str(folder), str(top), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{folder}, {top}" in res.output and len(json.loads(out.read_text())["cells"]) == 3
+    res = CliRunner().invoke(main, ["ladder", str(top), str(folder)])  # the first folder must be the batch ladder
+    assert res.exit_code == 2 and "not a batch ladder" in res.output and "Traceback" not in res.output
 
 
 def _rules_file(tmp_path):
