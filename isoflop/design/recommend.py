@@ -367,17 +367,17 @@ def recommend_source(
     from isoflop.laws.analyze import analyze
     from isoflop.laws.document import read_fit
     from isoflop.laws.table_io import load_runs
-    from isoflop.runs.store import is_sweep_dir, read_manifest
-    from isoflop.sweep.config import load_sweep
+    from isoflop.runs.store import is_sweep_dir
+    from isoflop.sweep.config import folder_sweep, load_sweep
 
     p = Path(source)
     hardware_peak(hardware)  # an unknown name fails before the fit
     folder = p.is_dir() and is_sweep_dir(p)
-    manifest = read_manifest(p) if folder else None
+    found = folder_sweep(p) if folder and sweep_file is None else None
     if sweep_file is not None:
         sweep = load_sweep(sweep_file)
-    elif manifest is not None:
-        sweep = SweepConfig.from_dict(manifest, f"{p / 'sweep.json'}: ")
+    elif found is not None:
+        sweep = found
     else:
         raise ConfigError(
             f"{p}: a table or fit carries no model family or training settings; give the sweep file they came "

@@ -369,3 +369,21 @@ def load_sweep(path: str | Path, overrides: tuple[str, ...] = ()) -> SweepConfig
     for o in overrides:  # an override's own fitted:PATH is the caller's, relative to where they stand
         apply_override(doc, o)
     return sweep_from_dict(doc, f"{p}: ")
+
+
+def folder_sweep(folder: str | Path) -> SweepConfig | None:
+    """The sweep that filled a results folder, from its ``sweep.json`` (None when it has none), its ``fitted:PATH``
+    rules found from any working directory (:func:`~isoflop.sweep.hparams.rule_beside`).
+
+    Raises:
+        RecordError: the file is damaged.
+        ConfigError: it holds no valid sweep (named).
+    """
+    from isoflop.runs.store import read_manifest
+
+    p = Path(folder)
+    doc = read_manifest(p)
+    if doc is None:
+        return None
+    hparams.rule_beside(doc, p, written_before=True)
+    return sweep_from_dict(doc, f"{p / 'sweep.json'}: ")

@@ -9,6 +9,7 @@ is read beside the file (:func:`rule_beside`). Every run's resolved LR and batch
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,31 @@ def peak_lr(
     return tc.peak_lr(model.d_model)
 
 
-def rule_beside(doc: dict, folder: Path) -> None:
-    """A relative ``train.lr`` or ``batch_size = "fitted:PATH"`` in a sweep file names PATH relative to the file's
-    folder, so that the sweep means the same from any working directory; rewritten here relative to the current
-    one."""
+def rule_beside(doc: dict, folder: Path, written_before: bool = False) -> None:
+    """A relative ``train.lr`` or ``batch_size = "fitted:PATH"`` in a sweep file, or in a folder's ``sweep.json``
+    (:func:`rules_relative_to`), names PATH relative to the file's folder, so that the sweep means the same from
+    any working directory; rewritten here relative to the current one. With ``written_before``, a PATH that is
+    not there but is where it stands (a sweep.json written before its paths were kept relative to its folder,
+    relative to the working directory then) is kept as it is."""
+    for table, key, path in _fitted_paths(doc):
+        beside = folder / path
+        if not (written_before and not beside.exists() and path.exists()):
+            table[key] = FITTED + os.path.relpath(beside)
+
+
+def rules_relative_to(doc: dict, folder: Path) -> dict:
+    """``doc`` (a resolved sweep, its relative ``fitted:PATH`` values relative to the working directory) with those
+    PATHs relative to ``folder``, where its ``sweep.json`` is written: read back with :func:`rule_beside`, the
+    folder names the same rules from any working directory."""
+    out = json.loads(json.dumps(doc))
+    for table, key, path in _fitted_paths(out):
+        table[key] = FITTED + os.path.relpath(path, folder)
+    return out
+
+
+def _fitted_paths(doc: dict):
+    """(table, key, PATH) for each relative ``fitted:PATH`` value of a sweep document (its ``train.lr`` and
+    ``batch_size``)."""
     for table, key in ((doc.get("train"), "lr"), (doc, "batch_size")):
         if not isinstance(table, dict):
             continue
@@ -124,4 +146,4 @@ def rule_beside(doc: dict, folder: Path) -> None:
             continue
         path = Path(v[len(FITTED) :].strip())
         if str(path) != "." and not path.is_absolute():  # "." is an empty PATH, refused where it is read
-            table[key] = FITTED + os.path.relpath(folder / path)
+            yield table, key, path

@@ -13,14 +13,14 @@ from isoflop.runs.cost import folder_cost
 from isoflop.runs.folder import trunk_folder
 from isoflop.runs.store import (
     finished_records,
-    read_manifest,
     run_folder,
     run_folders,
     trunk_folders,
     write_manifest,
     write_runs_csv,
 )
-from isoflop.sweep.config import AutoSizes, SweepConfig
+from isoflop.sweep.config import AutoSizes, SweepConfig, folder_sweep
+from isoflop.sweep.hparams import rules_relative_to
 from isoflop.sweep.plan import budget_runs, planned_runs, predicted_optimum, shared_trunks
 from isoflop.sweep.schedule import Skipped, run_graph, sweep_tasks
 from isoflop.sweep.worker import examine
@@ -184,7 +184,7 @@ def run_sweep(
     root = sweep_dir_for(sweep, results_root)
     _check_kind(root, simulated=simulate is not None)
     root.mkdir(parents=True, exist_ok=True)
-    write_manifest(root, sweep.to_dict())
+    write_manifest(root, rules_relative_to(sweep.to_dict(), root))
     vocab = load_corpus(sweep.corpus, sweep.tokenizer, cache_dir).vocab_size  # builds the cache once, up front
     if sweep.schedule == "wsd" and len(sweep.budgets) > 1 and shared_trunks(sweep, vocab) == 0 and progress:
         progress(
@@ -361,14 +361,13 @@ def sweep_status(sweep: SweepConfig, results_root: str | Path = "results", plann
 def _changed_keys(sweep: SweepConfig, root: Path) -> tuple[str, ...]:
     """Keys whose values differ between the sweep and the folder's sweep.json."""
     try:
-        doc = read_manifest(root)
+        found = folder_sweep(root)
     except RecordError:
         return ("sweep.json (damaged)",)
-    if doc is None:
-        return ()
-    try:
-        before = SweepConfig.from_dict(doc).to_dict()
     except ConfigError:
         return ("sweep.json (not a sweep config)",)
+    if found is None:
+        return ()
+    before = found.to_dict()
     now = sweep.to_dict()
     return tuple(k for k in now if before.get(k) != now[k])

@@ -283,3 +283,36 @@ def test_forms_the_ladder_cannot_tell_apart_are_kept_as_rivals_and_their_spread_
     assert far[1] / far[0] > near[1] / near[0]
     again = PowerRule.from_dict(json.loads(json.dumps(lr.to_dict())))
     assert again == lr and again.spread(N=4e6, D=1e10, B=1e5) == near
+
+
+def test_a_folder_names_its_rules_from_any_working_directory(tmp_path, monkeypatch):
+    """sweep.json keeps a fitted:PATH relative to its own folder, so the folder's sweep (what scaling recommend
+    reads) finds its rules from anywhere; a sweep.json written before, relative to the working directory then,
+    still reads from there."""
+    import json
+
+    from isoflop.laws.surface import Surface
+    from isoflop.sweep import run_sweep
+    from isoflop.sweep.config import folder_sweep
+    from isoflop.sweep.executors import make_executor
+    from isoflop.sweep.simulate import Simulator
+
+    path, fit = _rules_file(tmp_path)
+    text = LADDER.replace("batch_size = 4", 'batch_size = "fitted:rules.json"').replace("lr_grid = [0.3, 1, 3]\n", "")
+    text = text.replace("batch_grid = [0.5, 1]\n", "").replace("budgets = [3e8]", "budgets = [1e10]")
+    (tmp_path / "sw.toml").write_text(text + '[train]\nlr = "fitted:rules.json"\n')
+    monkeypatch.chdir(tmp_path)
+    sim = Simulator(Surface(E=1.5, A=100.0, B=100.0, alpha=0.35, beta=0.35, name="s"), sigma=0.0)
+    run_sweep(load_sweep("sw.toml"), make_executor("local", threads_per_run=1), results_root="res", simulate=sim)
+    folder = tmp_path / "res" / "hp"
+    doc = json.loads((folder / "sweep.json").read_text())
+    assert doc["batch_size"] == "fitted:../../rules.json" and doc["train"]["lr"] == "fitted:../../rules.json"
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    sw = folder_sweep(folder)
+    assert sw.batch_rule == fit.batch_rule and sw.lr_rule == fit.lr_rule
+    monkeypatch.chdir(tmp_path)  # as written before: relative to the working directory of the run
+    doc["batch_size"] = doc["train"]["lr"] = "fitted:rules.json"
+    (folder / "sweep.json").write_text(json.dumps(doc))
+    assert folder_sweep(folder).batch_rule == fit.batch_rule
+    assert folder_sweep(tmp_path / "elsewhere") is None
