@@ -386,4 +386,4 @@ def folder_sweep(folder: str | Path) -> SweepConfig | None:
     if doc is None:
         return None
     hparams.rule_beside(doc, p, written_before=True)
-    return sweep_from_dict(doc, f"{p / 'sweep.json'}: ")
+    return SweepConfig.from_dict(doc, f"{p / 'sweep.json'}: ")
