@@ -96,15 +96,22 @@ def test_the_shipped_cost_model_is_the_fit_of_its_committed_runs():
     assert "cpu-shakespeare" in shipped.source
 
 
-def test_the_committed_batch_ladder_rules_refit_from_its_runs():
-    """results/answer-hp-ladder/hparam_rules.json is what `scaling ladder` fits to the folder's runs today: the same
-    forms, coefficients, exponents and rival forms."""
+@pytest.mark.parametrize(
+    "rules,folders",
+    [
+        ("answer-hp-ladder", ["answer-hp-ladder"]),
+        ("answer-hp-ladder-top", ["answer-hp-ladder", "answer-hp-ladder-top"]),
+    ],
+)
+def test_the_committed_batch_ladder_rules_refit_from_its_runs(rules, folders):
+    """results/answer-hp-ladder/hparam_rules.json is what `scaling ladder` fits to the folder's runs today, and
+    results/answer-hp-ladder-top/hparam_rules.json what it fits to both folders pooled: the same forms,
+    coefficients, exponents and rival forms."""
     from isoflop.laws.fit.hparams import PowerRule
     from isoflop.laws.ladder import load_hparam_ladder
 
-    folder = ROOT / "results" / "answer-hp-ladder"
-    doc = json.loads((folder / "hparam_rules.json").read_text())
-    fit = load_hparam_ladder(folder)
+    doc = json.loads((ROOT / "results" / rules / "hparam_rules.json").read_text())
+    fit = load_hparam_ladder([ROOT / "results" / f for f in folders])
     for key, rule in (("lr_rule", fit.lr_rule), ("batch_rule", fit.batch_rule)):
         want = PowerRule.from_dict(doc[key])
         assert rule.variables == want.variables and [f for f, *_ in rule.rivals] == [f for f, *_ in want.rivals]
