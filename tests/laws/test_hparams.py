@@ -126,16 +126,29 @@ def test_bad_batch_grids_are_named(tmp_path, bad, msg):
     assert r.exit_code == 2 and "batch_grid" in r.output and msg in r.output and "Traceback" not in r.output
 
 
+def _trained(tmp_path, name, text, cache_dir):
+    """The folder of the sweep ``text`` (named ``name``), trained for real by ``scaling sweep run``."""
+    (tmp_path / f"{name}.toml").write_text(text)
+    res = CliRunner().invoke(
+        main,
+        [
+            "sweep",
+            "run",
+            str(tmp_path / f"{name}.toml"),
+            "--results",
+            str(tmp_path / "r"),
+            "--cache-dir",
+            str(cache_dir),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    return tmp_path / "r" / name
+
+
 def test_a_real_batch_ladder_trains_and_is_reported(tmp_path, cache_dir):
     """Real torch runs: two sizes at two batches and three LRs. runs.csv carries each run's batch; the ladder
     reports every (cell, batch) LR point, says that two batches give no B*, and writes its JSON."""
-    (tmp_path / "hp.toml").write_text(LADDER)
-    res = CliRunner().invoke(
-        main,
-        ["sweep", "run", str(tmp_path / "hp.toml"), "--results", str(tmp_path / "r"), "--cache-dir", str(cache_dir)],
-    )
-    assert res.exit_code == 0, res.output
-    folder = tmp_path / "r" / "hp"
+    folder = _trained(tmp_path, "hp", LADDER, cache_dir)
     df = runs_frame(folder)
     assert len(df) == 12 and sorted(df.batch_size.unique()) == [2, 4]
     assert is_batch_ladder(folder)
@@ -155,13 +168,7 @@ def test_a_real_batch_ladder_trains_and_is_reported(tmp_path, cache_dir):
     # A later sweep extends the ladder with a third size on the LR grid at one batch: pooled, its cell joins
     ext = LADDER.replace('name = "hp"', 'name = "hp-top"').replace("batch_grid = [0.5, 1]\n", "")
     ext = ext.split("[sizes]")[0] + "[sizes]\nshapes = [{ n_layers = 2, d_model = 96, n_heads = 3 }]\n"
-    (tmp_path / "top.toml").write_text(ext)
-    res = CliRunner().invoke(
-        main,
-        ["sweep", "run", str(tmp_path / "top.toml"), "--results", str(tmp_path / "r"), "--cache-dir", str(cache_dir)],
-    )
-    assert res.exit_code == 0, res.output
-    top = tmp_path / "r" / "hp-top"
+    top = _trained(tmp_path, "hp-top", ext, cache_dir)
     pooled = load_hparam_ladder([folder, top])
     assert len(pooled.cells) == 3 and {c.n_params for c in fit.cells} < {c.n_params for c in pooled.cells}
     new = next(c for c in pooled.cells if c.n_params not in {c.n_params for c in fit.cells})
