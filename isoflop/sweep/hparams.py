@@ -9,7 +9,7 @@ is read beside the file (:func:`rule_beside`). Every run's resolved LR and batch
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def rules_relative_to(doc: dict, folder: Path) -> dict:
     """``doc`` (a resolved sweep, its relative ``fitted:PATH`` values relative to the working directory) with those
     PATHs relative to ``folder``, where its ``sweep.json`` is written: read back with :func:`rule_beside`, the
     folder names the same rules from any working directory."""
-    out = json.loads(json.dumps(doc))
+    out = copy.deepcopy(doc)
     for table, key, path in _fitted_paths(out):
         table[key] = FITTED + os.path.relpath(path, folder)
     return out

@@ -96,6 +96,9 @@ def test_the_recommended_run_follows_the_rules_and_the_answer(tmp_path):
     # extrapolation is flagged with its factor: the target is 5x the top budget; D lies beyond the batch rule's
     assert any("5.0x the sweep's top budget" in f for f in rec.flags)
     assert any(f.startswith("batch rule: D =") for f in rec.flags) == (spec.tokens > 1e5)
+    # the loss law is the sweep's, trained at its fixed batch and LR: rules that differ are flagged; none, not
+    assert any(f.startswith("expected loss: the sweep's law") and "batch and peak LR" in f for f in rec.flags)
+    assert not any(f.startswith("expected loss") for f in recommend(res, sw, target, VOCAB).flags)
     # every number names its source; the config round-trips
     text = "\n".join(rec.lines())
     assert "B* =" in text and "eta* =" in text and "deadweight" in text and "wall time" in text
