@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
+from isoflop.design.recommend_flags import form_spread, rule_flags, rules_changed
 from isoflop.errors import ConfigError
 from isoflop.laws.answer import AVERAGE, Answer, choose_answer
-from isoflop.laws.fit.hparams import PowerRule
 from isoflop.laws.result import AnalysisResult
 from isoflop.model.flops import param_counts
 from isoflop.runs.throughput import DEFAULT_MFU, Throughput, hardware_peak, wall_time
@@ -202,52 +202,22 @@ def recommend(
     dead = _deadweight(result, answer, target, lost)
     seconds, time_src, time_flags = wall_time(spec.flops, n, hardware, throughput, mfu)
     flags = [f"the target is {target / top:.1f}x the sweep's top budget ({top:.3g})"] if target > top else []
-    flags += _rule_flags(sw.lr_rule, "LR", N=n, D=d, B=bt)
-    flags += _rule_flags(sw.batch_rule, "batch", N=n, D=d, C=target)
+    flags += rule_flags(sw.lr_rule, "LR", N=n, D=d, B=bt)
+    flags += rule_flags(sw.batch_rule, "batch", N=n, D=d, C=target)
     flags += time_flags
-    flags += _rules_changed(sweep, sw)
+    flags += rules_changed(sweep, sw)
     sources = _sources(spec, answer, sw, rules, n, b_opt, given, dead, loss, loss_ci, noise, seconds, time_src)
     for what, rule, x in (
         ("peak LR", sw.lr_rule, {"N": n, "D": d, "B": bt}),
         ("B*", sw.batch_rule, {"N": n, "D": d, "C": target}),
     ):
-        row, flag = _form_spread(what, rule, x, noise)
+        row, flag = form_spread(what, rule, x, noise)
         if row:
             sources.insert(next(i for i, r in enumerate(sources) if r[0] == "schedule"), row)
         flags += flag
     return Recommendation(
         spec, answer, loss, loss_ci, given, dead, seconds, hardware, tuple(sources), tuple(flags), b_opt, top, noise, sw
     )
-
-
-def _rules_changed(source: SweepConfig, sw: SweepConfig) -> list[str]:
-    """A flag when the run's batch or LR comes from other rules than the sweep's runs were trained under: the
-    expected loss is the sweep's law, so it holds for runs trained as the sweep's were. Measured: at 3.6e13 on the
-    code corpus, the run under the ladder's rules came in 0.12 nats below the point the fixed-batch sweep predicted,
-    and below its interval (docs, LR and batch ladders)."""
-    from isoflop.jsonio import finite_json
-
-    def rule(r, fixed):  # a fixed value, or what the rule predicts with (not its intervals, errors or source)
-        if r is None:
-            return fixed
-        keep = ("target", "variables", "ref", "value", "exponents", "eta0", "n0", "gamma")
-        return {k: v for k, v in finite_json(r.to_dict()).items() if k in keep}
-
-    changed = [
-        what
-        for what, old, new in (
-            ("batch", rule(source.batch_rule, source.batch_size), rule(sw.batch_rule, sw.batch_size)),
-            ("peak LR", rule(source.lr_rule, source.train.get("lr")), rule(sw.lr_rule, sw.train.get("lr"))),
-        )
-        if old != new
-    ]
-    if not changed:
-        return []
-    return [
-        f"expected loss: the sweep's law, fitted to runs trained under its own {' and '.join(changed)} "
-        f"{'rules' if len(changed) > 1 else 'rule'}, not the ones this run takes; under better rules the run can land "
-        "below its interval (train the sweep under these rules, or check with --train)"
-    ]
 
 
 def _isoflop_curvature(result: AnalysisResult) -> float:
@@ -285,33 +255,6 @@ def _deadweight(result: AnalysisResult, answer: Answer, c: float, lost: float) -
     if not (np.isfinite(f(lo)) and f(lo) > 0 > f(math.log10(c))):
         return math.nan
     return float(1 - 10 ** brentq(f, lo, math.log10(c), xtol=1e-6) / c)
-
-
-def _form_spread(what: str, rule, x: dict, noise: float) -> tuple[tuple | None, list[str]]:
-    """A row giving the range the rule's rival forms (those its ladder cannot tell apart) predict here, and a flag
-    when being off by half that range (in log) would cost more than the seed noise, by the ladder's curvature."""
-    if not (isinstance(rule, PowerRule) and len(rule.rivals) > 1):
-        return None, []
-    lo, hi = rule.spread(**x)
-    cost = rule.loss_given_up(math.sqrt(hi / lo))
-    forms = ", ".join("(" + ", ".join(f[0]) + ")" for f in rule.rivals)
-    row = (f"{what} by rival forms", f"{lo:.4g}-{hi:.4g} ({hi / lo:.2f}x)", f"forms within one SE of the best: {forms}")
-    if not (math.isfinite(cost) and cost > noise):
-        return row, []
-    return row, [
-        f"{what}: the forms the ladder cannot tell apart give {lo:.4g}-{hi:.4g} here ({hi / lo:.1f}x); half that "
-        f"range costs {cost:.3f} nats by the ladder's curvature, more than the seed noise {noise:.4f}: check it "
-        "with --train"
-    ]
-
-
-def _rule_flags(rule, what: str, **x: float) -> list[str]:
-    """A flag for each variable the rule (a PowerRule or an LRRule, or None) is used beyond its fitted range."""
-    if rule is None:
-        return []
-    return [
-        f"{what} rule: {v} = {x[v]:.3g} is {f:.1f}x beyond its fitted range" for v, f in rule.extrapolation(**x).items()
-    ]
 
 
 def _sources(spec, answer, sw, rules, n, b_opt, given, dead, loss, loss_ci, noise, seconds, time_src):
