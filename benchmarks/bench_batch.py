@@ -5,8 +5,8 @@ Run:  python benchmarks/bench_batch.py [--threads 1] [--tokens 131072] [--params
 Tiny models run small matrix products, so on a CPU their throughput depends on the batch. For each size (the
 default sweep family's clean shape nearest each --params: head dimension 16, aspect ratio 32, byte tokens,
 128-token sequences) it trains the same number of tokens through the real trainer at batches of 2, 4, 8, 16
-and 32 sequences, after a warm-up run, and prints the median tokens/s of --repeats runs and the ratio to the sweeps' fixed batch of 16
-sequences, all measured in the same run. Time a training run at batch B as tokens / (tokens/s at B).
+and 32 sequences, after a warm-up run, and prints the median tokens/s of --repeats runs and the ratio to the
+sweeps' fixed batch of 16 sequences, all measured in the same run. Time a training run at batch B as tokens / (tokens/s at B).
 Do not run it beside other work: the ratios are only as clean as the machine is quiet.
 """
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from isoflop.laws.answer import Answer, choose_answer
-from isoflop.laws.result import PARAMETRIC, AnalysisResult
 
 
 @dataclass(frozen=True)
@@ -58,19 +57,6 @@ class RulesMoved:
         return out
 
 
-def exponents(result: AnalysisResult) -> dict:
-    """Method -> (a, its bootstrap interval or None), for each fitted method."""
-    out = {}
-    for m in result.fitted:
-        f = result.fit(m)
-        if m in PARAMETRIC:
-            out[m] = (float(f.a), result.interval(m, "a"))
-        else:
-            law = (f.fit if m == "approach2_corrected" else f).params_law
-            out[m] = (float(law.exponent), result.interval(m, "params_exponent"))
-    return out
-
-
 def rules_fit(label: str, source: str, target: float, where: tuple = (), **analysis) -> RulesFit:
     """Fit one folder as ``scaling fit SOURCE --target C`` does (``analysis``: passed to
     :func:`isoflop.analyze`)."""
@@ -79,7 +65,12 @@ def rules_fit(label: str, source: str, target: float, where: tuple = (), **analy
     doc = fit_source(source, table_options={"where": tuple(where)}, targets=(target,), **analysis)
     r = doc.result
     return RulesFit(
-        label, str(source), r.table.n_used, int(r.table.budgets.size), exponents(r), choose_answer(r, target)
+        label,
+        str(source),
+        r.table.n_used,
+        int(r.table.budgets.size),
+        {m: r.params_exponent(m) for m in r.fitted},
+        choose_answer(r, target),
     )
 
 

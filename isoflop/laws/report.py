@@ -233,12 +233,7 @@ def format_groups(by: str, groups) -> str:
             rows.append([g.value, "-", "-", "-", "-", "-", f"not fitted: {g.error}"])
             continue
         for m in a.fitted:
-            f = a.fit(m)
-            if m in PARAMETRIC:
-                e, ci = f.a, a.interval(m, "a")
-            else:
-                law = (f.fit if m == "approach2_corrected" else f).params_law
-                e, ci = law.exponent, a.interval(m, "params_exponent")
+            e, ci = a.params_exponent(m)
             preds = [a.prediction(m, c) for c in a.targets]
             pred = "; ".join(
                 f"{num(p['flops'])}: {num(p['optimal_params'])} {interval_text(p['params_ci'], positive=True)}"

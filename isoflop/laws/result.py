@@ -182,6 +182,14 @@ class AnalysisResult:
             return percentile_interval(derived_quantities(s)[key], self.level)
         return percentile_interval(s[key], self.level)
 
+    def params_exponent(self, method: str) -> tuple[float, tuple[float, float] | None]:
+        """N_opt's exponent a (N_opt ∝ C^a) by a fitted method, and its bootstrap interval (None without one)."""
+        f = self.fit(method)
+        if method in PARAMETRIC:
+            return float(f.a), self.interval(method, "a")
+        law = (f.fit if method == "approach2_corrected" else f).params_law
+        return float(law.exponent), self.interval(method, "params_exponent")
+
     # -- the JSON document ---------------------------------------------------------------------
 
     def to_dict(self, include_samples: bool = True) -> dict:
