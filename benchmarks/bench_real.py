@@ -9,7 +9,8 @@ prints, per method and for the answer line, pooled over the 16 tables:
 
 * covered: held-out budgets whose own IsoFLOP vertex lies inside the 95% interval on N_opt;
 * allowing vertex: the same with the interval's sides widened, in quadrature, by the vertex's own half-width
-  (its parabola refitted to losses redrawn with the budget's own residual scatter, σ² drawn from its posterior);
+  (the wider, each side, of its parabola refitted to losses redrawn with the budget's own residual scatter, σ²
+  drawn from its posterior, and the delete-one-run jackknife);
 * the median and worst |error| of N_opt and D_opt, and the median width (hi/lo) of the interval on N_opt.
 
 ``--before`` switches off what the fits and intervals gained in issue 20 (the screening of runs far up their

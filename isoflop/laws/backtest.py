@@ -7,9 +7,11 @@ the lower half of the budgets and predicts the top two) and summarises, per meth
 coverage, error and width.
 
 The held-out optimum is itself an estimate: the vertex of the held-out budget's own IsoFLOP parabola, fitted
-to a handful of runs. :func:`observed_vertex` bootstraps that parabola (its losses redrawn with the budget's own
-residual scatter, whose variance is itself drawn from its posterior given so few runs), and
-a prediction counts as *covered allowing for the vertex* when its interval, widened on each side in log space
+to a handful of runs. :func:`observed_vertex` gives it an interval that holds two things: the noise of the
+budget's losses (its parabola bootstrapped, the losses redrawn with the budget's own residual scatter, whose
+variance is itself drawn from its posterior given so few runs), and how much the vertex leans on single runs
+(the delete-one-run jackknife, which does not assume the profile is a parabola), each side the wider of the two.
+A prediction counts as *covered allowing for the vertex* when its interval, widened on each side in log space
 by the vertex's own half-width in quadrature (√(w_pred² + w_vertex²)), holds the vertex. Both counts are
 reported: the plain one (is the vertex inside the interval) and this one.
 """
@@ -217,7 +219,9 @@ class BacktestReport:
             "vertex_uncertainty": "a held-out vertex's own 95% interval is the percentile interval of its "
             f"parabola's vertex over {VERTEX_RESAMPLES} redraws of the budget's losses "
             "(its fitted parabola plus normal noise whose variance is drawn from its "
-            "posterior given the parabola's residuals, SS/chi2(n - 3)); "
+            "posterior given the parabola's residuals, SS/chi2(n - 3)), each side widened to the "
+            "delete-one-run jackknife's Student interval (t with m - 1 degrees of freedom over the m "
+            "refits with a vertex) where that is wider; "
             "'covered allowing for the vertex' widens each side of the predicted "
             "log-interval by the vertex's half-width on the facing side, in quadrature",
         }

@@ -100,8 +100,9 @@ def format_backtest_report(r) -> str:
     out.append(
         "covered: the 95% interval on N_opt holds the held-out budget's own IsoFLOP vertex (D covered: the "
         "interval on D_opt, its D vertex). allowing vertex: "
-        "each side of the interval widened by the vertex's own 95% half-width (its parabola refitted to "
-        "losses redrawn with the budget's own residual scatter), in quadrature. in answer: the same counts over "
+        "each side of the interval widened by the vertex's own 95% half-width (the wider of its parabola "
+        "refitted to losses redrawn with the budget's own residual scatter, and the delete-one-run jackknife), "
+        "in quadrature. in answer: the same counts over "
         "the budgets where the answer line stood on the method (after its checks set it aside or not), and the "
         "median |error| of N_opt there."
     )

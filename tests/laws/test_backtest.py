@@ -162,6 +162,19 @@ def test_vpnls_votes_for_the_parametric_form_only_where_approach3_cannot():
     assert set(stand_in.members) == {"approach2", "vpnls"} and "vpnls" not in stand_in.set_aside
 
 
+def test_the_bias_corrected_approach2_votes_only_where_approach2_was_not_asked_for():
+    """A variant of Approach 2's law (its vertices moved by the surface's bias) is set aside beside Approach 2,
+    with its reason, and judged like any method when asked for alone."""
+    res = _fitted_at_1e22("approach2,approach2_corrected,approach3", seed=4, n_bootstrap=60)
+    assert {"approach2", "approach2_corrected", "approach3"} <= set(res.fitted)
+    a = choose_answer(res, 1e22)
+    assert (
+        set(a.members) == {"approach2", "approach3"} and "variant of Approach 2" in a.set_aside["approach2_corrected"]
+    )
+    alone = choose_answer(_fitted_at_1e22("approach2_corrected,approach3", seed=4, n_bootstrap=60), 1e22)
+    assert "approach2_corrected" in alone.members and "approach2_corrected" not in alone.set_aside
+
+
 def test_origins_count_the_off_centre_budgets_below_them():
     # The three smallest budgets sampled only above their optimum: no vertex, but a parametric surface still
     # fits them, so the budgets just above are origins although only 0, 1, 2 budgets with a vertex lie below.
