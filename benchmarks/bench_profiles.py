@@ -1,8 +1,9 @@
 """IsoFLOP grids read from loss-curve laws: how close are their points, vertices and answer to trained ones?
 
 Run:  python benchmarks/bench_profiles.py [--law results/answer-law] [--full results/answer] [--bootstrap 1000]
+      [--parts law lengths identification]
 
-Two measurements, both against trained cooldown ends of the same WSD trunks:
+Three measurements, all against trained cooldown ends of the same WSD trunks:
 
 * **The law design** (``--law``, a ``cooldowns = "law"`` folder: each trunk with its smallest and largest
   budget's cooldowns). Its grid (:func:`isoflop.laws.curves.profiles.profiles`) is compared with ``--full``,
@@ -19,6 +20,12 @@ Two measurements, both against trained cooldown ends of the same WSD trunks:
   then predicts the top budgets' ends (the stable phase continued at its LR, ``extend=True``), up to
   ``top / half`` times longer than any run it was fitted to, and the trained ends judge it; so do the top
   budgets' vertices.
+* **What two cooldowns leave unidentified** (``--full`` alone). The joint law (each trunk its own α) is fitted
+  to every cooldown of ``--full`` and to each trunk's shortest and longest only. Fitted to every one, the law
+  plus a gap line through all of a trunk's ends gives how closely the form can follow the trained ends at all
+  (in sample). Fitted to two, each held-out end's error splits into the law's training loss there moving from
+  the every-cooldown fit's, and the gap line through the two ends missing the gap (validation − the
+  every-cooldown law) there.
 
 The seed noise of ``--full`` (the relative spread of one point's final loss across seeds) is printed for scale.
 """
@@ -35,7 +42,8 @@ import pandas as pd
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
 from isoflop.laws.curves.grid import DRAWS
-from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles
+from isoflop.laws.curves.law import Schedule
+from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles, trained_budgets
 from isoflop.laws.curves.table import curves_from_frame, load_curves
 from isoflop.laws.table_io import load_runs
 from isoflop.runs.cost import folder_cost
@@ -193,6 +201,53 @@ def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None)
         )
 
 
+def identification(full_dir: str) -> None:
+    curves = load_curves(full_dir)
+    budgets = trained_budgets(curves)
+    ends = {
+        t.run: sorted((b for b in curves.branches(t.run) if b.final_val is not None), key=lambda b: b.end)
+        for t in curves.curves
+        if t.parent is None
+    }
+    two = {bs[i].run for bs in ends.values() if bs for i in (0, -1)}
+    t0 = time.perf_counter()
+    every = {t.trunk: t.fit for t in profiles(curves, budgets, own=("alpha",)).trunks}
+    outer = {t.trunk: t.fit for t in profiles(curves, budgets, own=("alpha",), fit_runs=two).trunks}
+    wall = time.perf_counter() - t0
+    inside, held, shift, gap_miss = [], [], [], []
+    for trunk, bs in ends.items():
+        fa, f2 = every.get(trunk), outer.get(trunk)
+        if len(bs) < 2 or fa is None or f2 is None or not (fa.success and f2.success):
+            continue
+        fulls = [curves.full(b.run) for b in bs]
+        at = [Schedule.from_rows(f.step, f.lr, [f.end]) for f in fulls]
+        la = np.array([fa.law.predict(s)[0] for s in at])
+        l2 = np.array([f2.law.predict(s)[0] for s in at])
+        val = np.array([b.final_val for b in bs], dtype=float)
+        x = np.log([f.end for f in fulls])
+        gap = val - la  # the gap under the every-cooldown law
+        inside += list((la + np.polyval(np.polyfit(x, gap, 1), x)) / val - 1)
+        line2 = np.polyfit(x[[0, -1]], (val - l2)[[0, -1]], 1)
+        mid = slice(1, len(bs) - 1)
+        held += list((l2 + np.polyval(line2, x))[mid] / val[mid] - 1)
+        shift += list(((l2 - la) / val)[mid])
+        gap_miss += list(((np.polyval(line2, x) - gap) / val)[mid])
+    a = lambda v: np.abs(np.asarray(v))  # noqa: E731
+    print(
+        f"what two cooldowns leave unidentified: {full_dir}, joint law with alpha per trunk ({wall:.0f} s for both fits)"
+    )
+    print(
+        f"  fitted to every cooldown, law + gap line through every end: mean {a(inside).mean():.2%}, worst {a(inside).max():.2%} (n={len(inside)}, in sample)"
+    )
+    print(
+        f"  fitted to the shortest and longest: held-out ends mean {a(held).mean():.2%}, worst {a(held).max():.2%} (n={len(held)})"
+    )
+    print(
+        f"    of which the law's training loss moving from the every-cooldown fit's: mean {a(shift).mean():.2%}; "
+        f"the gap line missing the gap: mean {a(gap_miss).mean():.2%} (the two partly cancel)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--law", default="results/answer-law")
@@ -205,12 +260,23 @@ def main() -> None:
         default=[4, 3],
         help="held-out lengths: fit on this many of the lowest budgets (each a separate measurement)",
     )
+    ap.add_argument(
+        "--parts",
+        nargs="*",
+        choices=("law", "lengths", "identification"),
+        default=["law", "lengths", "identification"],
+        help="which measurements to run",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     print(f"seed noise of {args.full}: {seed_noise(runs_frame(args.full)):.2%} of the loss (mean relative std)")
-    law_design(args.law, args.full, args.bootstrap)
-    for k in args.lengths_from:
-        held_out_lengths(args.full, args.bootstrap, k)
+    if "law" in args.parts:
+        law_design(args.law, args.full, args.bootstrap)
+    if "lengths" in args.parts:
+        for k in args.lengths_from:
+            held_out_lengths(args.full, args.bootstrap, k)
+    if "identification" in args.parts:
+        identification(args.full)
     print(f"wall time {time.perf_counter() - t0:.0f} s")
 
 
