@@ -1,9 +1,9 @@
 """IsoFLOP grids read from loss-curve laws: how close are their points, vertices and answer to trained ones?
 
 Run:  python benchmarks/bench_profiles.py [--law results/answer-law] [--full results/answer] [--bootstrap 1000]
-      [--parts law lengths identification]
+      [--parts law lengths identification pairs]
 
-Three measurements, all against trained cooldown ends of the same WSD trunks:
+Four measurements, all against trained cooldown ends of the same WSD trunks:
 
 * **The law design** (``--law``, a ``cooldowns = "law"`` folder: each trunk with its smallest and largest
   budget's cooldowns). Its grid (:func:`isoflop.laws.curves.profiles.profiles`) is compared with ``--full``,
@@ -26,6 +26,9 @@ Three measurements, all against trained cooldown ends of the same WSD trunks:
   (in sample). Fitted to two, each held-out end's error splits into the law's training loss there moving from
   the every-cooldown fit's, and the gap line through the two ends missing the gap (validation − the
   every-cooldown law) there.
+* **Which two cooldowns** (``--full`` alone, :data:`PAIRS`). The same law fitted to each trunk's shortest and
+  longest cooldown, shortest and middle, middle and longest, or second and second-longest: the held-out ends'
+  error, between the two fitted and beyond them (the planner chooses where a law sweep's two cooldowns go).
 
 The seed noise of ``--full`` (the relative spread of one point's final loss across seeds) is printed for scale.
 """
@@ -248,6 +251,57 @@ def identification(full_dir: str) -> None:
     )
 
 
+#: Which two cooldowns of a trunk's (shortest first) the law is fitted to, by position.
+PAIRS = {
+    "shortest, longest": (0, -1),
+    "shortest, middle": (0, "mid"),
+    "middle, longest": ("mid", -1),
+    "second, second-longest": (1, -2),
+}
+
+
+def cooldown_pairs(full_dir: str) -> None:
+    curves = load_curves(full_dir)
+    budgets = trained_budgets(curves)
+    ends = {
+        t.run: sorted((b for b in curves.branches(t.run) if b.final_val is not None), key=lambda b: b.end)
+        for t in curves.curves
+        if t.parent is None
+    }
+    ends = {t: bs for t, bs in ends.items() if len(bs) >= 5}
+    print(f"which two cooldowns: {full_dir}, the {len(ends)} trunks with 5 or more, joint law with alpha per trunk")
+    for name, pos in PAIRS.items():
+        at = {t: sorted({len(bs) // 2 if i == "mid" else i % len(bs) for i in pos}) for t, bs in ends.items()}
+        t0 = time.perf_counter()
+        fits = {
+            t.trunk: t.fit
+            for t in profiles(
+                curves, budgets, own=("alpha",), fit_runs={bs[i].run for t, bs in ends.items() for i in at[t]}
+            ).trunks
+        }
+        inner, outer = [], []
+        for t, bs in ends.items():
+            f = fits.get(t)
+            if f is None or not f.success:
+                continue
+            fulls = [curves.full(b.run) for b in bs]
+            law = np.array([f.law.predict(Schedule.from_rows(c.step, c.lr, [c.end]))[0] for c in fulls])
+            val = np.array([b.final_val for b in bs], dtype=float)
+            x = np.log([c.end for c in fulls])
+            i, j = at[t]
+            line = np.polyfit(x[[i, j]], (val - law)[[i, j]], 1)
+            err = (law + np.polyval(line, x)) / val - 1
+            for k in range(len(bs)):
+                if k not in (i, j):
+                    (inner if i < k < j else outer).append(abs(err[k]))
+        both = inner + outer
+        print(
+            f"  {name:24s} held-out ends mean {np.mean(both):.2%}, worst {np.max(both):.2%} (n={len(both)}); between "
+            f"the two {np.mean(inner) if inner else np.nan:.2%} (n={len(inner)}), beyond them "
+            f"{np.mean(outer) if outer else np.nan:.2%} (n={len(outer)}); {time.perf_counter() - t0:.0f} s"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--law", default="results/answer-law")
@@ -263,8 +317,8 @@ def main() -> None:
     ap.add_argument(
         "--parts",
         nargs="*",
-        choices=("law", "lengths", "identification"),
-        default=["law", "lengths", "identification"],
+        choices=("law", "lengths", "identification", "pairs"),
+        default=["law", "lengths", "identification", "pairs"],
         help="which measurements to run",
     )
     args = ap.parse_args()
@@ -277,6 +331,8 @@ def main() -> None:
             held_out_lengths(args.full, args.bootstrap, k)
     if "identification" in args.parts:
         identification(args.full)
+    if "pairs" in args.parts:
+        cooldown_pairs(args.full)
     print(f"wall time {time.perf_counter() - t0:.0f} s")
 
 
