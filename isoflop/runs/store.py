@@ -182,7 +182,8 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
     row, in runs trained since it was logged) with its validation losses at the steps they were measured (a step with a validation
     loss and no training row gets a row of its own). A WSD trunk is the run ``trunk:<id>``; each of its
     branches names it as ``parent``, with the ``branch_step`` its cooldown started at, and holds only its
-    own rows. Damaged, failed and diverged runs are left out, and so are trunks whose config cannot be read.
+    own rows, with the validation loss it measured at each branch point (trunks trained since 2026-12-07).
+    Damaged, failed and diverged runs are left out, and so are trunks whose config cannot be read.
     """
     from isoflop.model.flops import param_counts
 
@@ -232,8 +233,14 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
         if spec is None:
             continue
         n = float(param_counts(spec.model).total)
-        for r in tf.read_metrics():
+        metrics = tf.read_metrics()
+        val = {
+            int(r["step"]): r["val_loss"] for r in metrics if r.get("kind") == "val" and r.get("val_loss") is not None
+        }
+        seen = set()
+        for r in metrics:
             if r.get("kind", "train") == "train":
+                seen.add(int(r["step"]))
                 rows.append(
                     {
                         "run": f"trunk:{tf.trunk_id}",
@@ -245,7 +252,23 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
                         "loss": r.get("train_loss"),
                         "loss_mean": r.get("train_loss_mean"),
                         "loss_steps": r.get("train_loss_steps"),
-                        "val_loss": None,
+                        "val_loss": val.get(int(r["step"])),
+                        "parent": None,
+                        "branch_step": None,
+                    }
+                )
+        for r in metrics:  # a validation loss at a step with no training row (none in trunks trained here)
+            if r.get("kind") == "val" and int(r["step"]) not in seen and r.get("val_loss") is not None:
+                rows.append(
+                    {
+                        "run": f"trunk:{tf.trunk_id}",
+                        "N": n,
+                        "step": int(r["step"]),
+                        "tokens": r.get("tokens"),
+                        "flops": r.get("flops"),
+                        "lr": None,
+                        "loss": None,
+                        "val_loss": r["val_loss"],
                         "parent": None,
                         "branch_step": None,
                     }

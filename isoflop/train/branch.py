@@ -117,6 +117,7 @@ def grow_trunk(
             end=to_step,
             lr=_trunk_lr(warmup_steps, run.lr_peak),
             warmup=warmup_steps,
+            evals=frozenset({to_step}),  # the validation loss at each branch point, at the stable LR
             emit=(lambda rows: on_metrics([r for r in rows if r["step"] > logged_until])) if on_metrics else None,
             checkpoint=(lambda: save(head_path, tr.state(identity, st))) if keep_head else None,
             checkpoint_every_s=checkpoint_every_s,

@@ -77,8 +77,9 @@ def test_every_config_json_is_one_spec_shape(wsd_sweep, tmp_path, cache_dir):
 
 
 def test_a_wsd_sweep_reads_as_a_curve_table_that_counts_every_step_once(wsd_sweep):
-    """Trunks are the parents of their branches; a branch's whole curve (trunk prefix, then its cooldown)
-    holds the mean loss of every one of its steps exactly once, across the snapshot it started from."""
+    """Trunks are the parents of their branches, with a validation loss at each branch point; a branch's whole
+    curve (trunk prefix, then its cooldown) holds the mean loss of every one of its steps exactly once, across the
+    snapshot it started from."""
     from isoflop.laws.curves import load_curves
 
     _, res, _ = wsd_sweep
@@ -87,6 +88,9 @@ def test_a_wsd_sweep_reads_as_a_curve_table_that_counts_every_step_once(wsd_swee
     recs = {r.run_id: r for r in finished_records(res / "w")}
     assert len(trunks) == 3 and len(ct) == 3 + len(recs)
     for t in trunks:
+        # The trunk measured its validation loss at each of its branch points, at the stable LR.
+        assert [s for s, _ in t.val] == sorted({b.branch_step for b in ct.branches(t.run)})
+        assert all(np.isfinite(v) and v > 0 for _, v in t.val)
         for b in ct.branches(t.run):
             full = ct.full(b.run)
             assert full.final_val == pytest.approx(recs[b.run].val_loss)

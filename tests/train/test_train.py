@@ -108,6 +108,33 @@ def test_a_crash_mid_run_is_a_failed_record_for_runs_and_branches(synthetic, tmp
     assert b.steps_done > start and any("Traceback" in w for w in b.warnings)
 
 
+def test_a_trunk_logs_its_validation_loss_at_each_branch_point(synthetic, tmp_path):
+    """Grown to a branch point and then to the next, a WSD trunk measures the validation loss at each (the
+    stable LR's loss, beside which a cooldown's end can be read); resuming from its head logs only the new one."""
+    from isoflop.train.branch import branch_point, grow_trunk
+
+    cfg = ModelConfig(vocab_size=16, **TINY)
+    tc = TrainConfig(batch_size=4, threads=1, schedule="wsd", warmup_steps=2)
+    rows = []
+    points = [branch_point(cfg, c, tc) for c in (2.5e8, 5e8)]
+    for k in points:
+        grow_trunk(
+            cfg,
+            synthetic,
+            tc,
+            warmup_steps=2,
+            to_step=k,
+            head_path=tmp_path / "head.pt",
+            snapshot_path=tmp_path / f"snap{k}.pt",
+            on_metrics=rows.extend,
+            logged_until=max([r["step"] for r in rows], default=0),
+        )
+    val = [r for r in rows if r["kind"] == "val"]
+    assert [r["step"] for r in val] == points and points[0] < points[1]
+    assert all(np.isfinite(r["val_loss"]) and 0 < r["val_loss"] < 2 * np.log(16) for r in val)
+    assert sum(r["kind"] == "train" for r in rows) > 0
+
+
 def test_same_seed_same_losses(synthetic):
     cfg = ModelConfig(vocab_size=16, **TINY)
     tc = TrainConfig(batch_size=4, threads=1)
