@@ -207,11 +207,7 @@ def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None)
 def identification(full_dir: str) -> None:
     curves = load_curves(full_dir)
     budgets = trained_budgets(curves)
-    ends = {
-        t.run: sorted((b for b in curves.branches(t.run) if b.final_val is not None), key=lambda b: b.end)
-        for t in curves.curves
-        if t.parent is None
-    }
+    ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     two = {bs[i].run for bs in ends.values() if bs for i in (0, -1)}
     t0 = time.perf_counter()
     every = {t.trunk: t.fit for t in profiles(curves, budgets, own=("alpha",)).trunks}
@@ -263,11 +259,7 @@ PAIRS = {
 def cooldown_pairs(full_dir: str) -> None:
     curves = load_curves(full_dir)
     budgets = trained_budgets(curves)
-    ends = {
-        t.run: sorted((b for b in curves.branches(t.run) if b.final_val is not None), key=lambda b: b.end)
-        for t in curves.curves
-        if t.parent is None
-    }
+    ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     ends = {t: bs for t, bs in ends.items() if len(bs) >= 5}
     print(f"which two cooldowns: {full_dir}, the {len(ends)} trunks with 5 or more, joint law with alpha per trunk")
     for name, pos in PAIRS.items():

@@ -36,11 +36,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     curves = load_curves(args.folder)
-    ends = {
-        t.run: sorted((b for b in curves.branches(t.run) if b.final_val is not None), key=lambda b: b.end)
-        for t in curves.curves
-        if t.parent is None
-    }
+    ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     two = {bs[i].run for bs in ends.values() if bs for i in (0, -1)}
     fits = {t.trunk: t.fit for t in profiles(curves, trained_budgets(curves), own=("alpha",), fit_runs=two).trunks}
     errors: dict[str, list[float]] = {"gap line": [], "trunk gap": [], "trunk loss": []}

@@ -8,7 +8,7 @@ finished run, in the columns ``scaling fit`` reads), which only the sweep writes
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -193,38 +193,7 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
             continue
         parent = f"trunk:{rec.trunk_id}" if rec.trunk_id else None
         own = {"run": run_id, "N": float(rec.n_params), "parent": parent, "branch_step": rec.branch_step}
-        val = {int(v["step"]): v["val_loss"] for v in rec.val_curve if v.get("val_loss") is not None}
-        seen = set()
-        for r in rec.curve:
-            step = int(r["step"])
-            seen.add(step)
-            loss = r.get("train_loss")
-            rows.append(
-                {
-                    **own,
-                    "step": step,
-                    "tokens": r.get("tokens"),
-                    "flops": r.get("flops"),
-                    "lr": r.get("lr"),
-                    "loss": loss,
-                    "loss_mean": r.get("train_loss_mean"),
-                    "loss_steps": r.get("train_loss_steps"),
-                    "val_loss": val.get(step),
-                }
-            )
-        for v in rec.val_curve:
-            if int(v["step"]) not in seen and v.get("val_loss") is not None:
-                rows.append(
-                    {
-                        **own,
-                        "step": int(v["step"]),
-                        "tokens": v.get("tokens"),
-                        "flops": v.get("flops"),
-                        "lr": None,
-                        "loss": None,
-                        "val_loss": v["val_loss"],
-                    }
-                )
+        rows += _curve_rows(own, rec.curve, rec.val_curve)
     for tf in trunk_folders(sweep_dir):
         try:
             spec = tf.read_spec()
@@ -232,49 +201,55 @@ def curve_frame(sweep_dir: str | Path) -> pd.DataFrame:
             continue
         if spec is None:
             continue
-        n = float(param_counts(spec.model).total)
-        metrics = tf.read_metrics()
-        val = {
-            int(r["step"]): r["val_loss"] for r in metrics if r.get("kind") == "val" and r.get("val_loss") is not None
+        own = {
+            "run": f"trunk:{tf.trunk_id}",
+            "N": float(param_counts(spec.model).total),
+            "parent": None,
+            "branch_step": None,
         }
-        seen = set()
-        for r in metrics:
-            if r.get("kind", "train") == "train":
-                seen.add(int(r["step"]))
-                rows.append(
-                    {
-                        "run": f"trunk:{tf.trunk_id}",
-                        "N": n,
-                        "step": int(r["step"]),
-                        "tokens": r.get("tokens"),
-                        "flops": r.get("flops"),
-                        "lr": r.get("lr"),
-                        "loss": r.get("train_loss"),
-                        "loss_mean": r.get("train_loss_mean"),
-                        "loss_steps": r.get("train_loss_steps"),
-                        "val_loss": val.get(int(r["step"])),
-                        "parent": None,
-                        "branch_step": None,
-                    }
-                )
-        for r in metrics:  # a validation loss at a step with no training row (none in trunks trained here)
-            if r.get("kind") == "val" and int(r["step"]) not in seen and r.get("val_loss") is not None:
-                rows.append(
-                    {
-                        "run": f"trunk:{tf.trunk_id}",
-                        "N": n,
-                        "step": int(r["step"]),
-                        "tokens": r.get("tokens"),
-                        "flops": r.get("flops"),
-                        "lr": None,
-                        "loss": None,
-                        "val_loss": r["val_loss"],
-                        "parent": None,
-                        "branch_step": None,
-                    }
-                )
+        metrics = tf.read_metrics()
+        train = [r for r in metrics if r.get("kind", "train") == "train"]
+        rows += _curve_rows(own, train, [r for r in metrics if r.get("kind") == "val"])
     df = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
     return df.sort_values(["run", "step"], kind="stable").reset_index(drop=True)
+
+
+def _curve_rows(own: dict, train: Sequence[dict], val: Sequence[dict]) -> list[dict]:
+    """One curve's rows of :func:`curve_frame`: a row per training row (``own`` keys, then its step, tokens,
+    FLOPs, LR, losses and the validation loss measured at that step), and a row of its own for a validation
+    loss at a step with no training row."""
+    at = {int(v["step"]): v["val_loss"] for v in val if v.get("val_loss") is not None}
+    rows = [
+        {
+            **own,
+            "step": int(r["step"]),
+            "tokens": r.get("tokens"),
+            "flops": r.get("flops"),
+            "lr": r.get("lr"),
+            "loss": r.get("train_loss"),
+            "loss_mean": r.get("train_loss_mean"),
+            "loss_steps": r.get("train_loss_steps"),
+            "val_loss": at.get(int(r["step"])),
+        }
+        for r in train
+    ]
+    seen = {r["step"] for r in rows}
+    for v in val:
+        step = int(v["step"])
+        if step not in seen and step in at:
+            seen.add(step)
+            rows.append(
+                {
+                    **own,
+                    "step": step,
+                    "tokens": v.get("tokens"),
+                    "flops": v.get("flops"),
+                    "lr": None,
+                    "loss": None,
+                    "val_loss": at[step],
+                }
+            )
+    return rows
 
 
 def write_manifest(sweep_dir: str | Path, doc: dict) -> None:

@@ -219,9 +219,7 @@ def profiles(
     out: dict[str, TrunkLaw] = {}
     todo = []  # (trunk, its fitted branches, its observations)
     for trunk in (c for c in table.curves if c.parent is None and table.branches(c.run)):
-        fitted = [
-            b for b in table.branches(trunk.run) if b.final_val is not None and (fit_runs is None or b.run in fit_runs)
-        ]
+        fitted = [b for b in table.trained_branches(trunk.run) if fit_runs is None or b.run in fit_runs]
         if not fitted:
             out[trunk.run] = TrunkLaw(
                 trunk.run, trunk.n_params, None, 0, (), (), "no trained cooldown with a validation loss"
@@ -307,7 +305,7 @@ def _trunk_points(
     table: CurveTable, trunk: Curve, fitted: list[Curve], fit: CurveFit, budgets, extend: bool = False
 ) -> TrunkLaw:
     """A trunk's points at ``budgets`` from its fitted law."""
-    branches = [b for b in table.branches(trunk.run) if b.final_val is not None]
+    branches = list(table.trained_branches(trunk.run))
     full = {b.run: table.full(b.run) for b in branches}  # each branch's whole curve, once
     fps = _flops_per_step(full[branches[-1].run])
     tokens_per_step = float(trunk.tokens[-1] / trunk.step[-1])

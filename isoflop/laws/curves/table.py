@@ -145,6 +145,10 @@ class CurveTable:
         """The runs that branched off ``parent``, by branch point."""
         return tuple(sorted((c for c in self.curves if c.parent == parent), key=lambda c: c.branch_step or 0))
 
+    def trained_branches(self, parent: str) -> tuple[Curve, ...]:
+        """The branches of ``parent`` with a validation loss at their end (trained cooldowns), by branch point."""
+        return tuple(b for b in self.branches(parent) if b.final_val is not None)
+
 
 def load_curves(source) -> CurveTable:
     """Read a loss-curve table from a sweep folder, a file (CSV, TSV, JSON, JSON Lines, Parquet) or a DataFrame.
