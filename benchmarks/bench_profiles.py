@@ -29,6 +29,9 @@ Four measurements, all against trained cooldown ends of the same WSD trunks:
 * **Which two cooldowns** (``--full`` alone, :data:`PAIRS`). The same law fitted to each trunk's shortest and
   longest cooldown, shortest and middle, middle and longest, or second and second-longest: the held-out ends'
   error, between the two fitted and beyond them (the planner chooses where a law sweep's two cooldowns go).
+  Also three (shortest, middle, longest; the gap then runs on the broken line through the three ends), which a
+  law sweep does not train today, to show what a third cooldown buys; each choice with its FLOPs (the trunks
+  to their last branch point, plus the cooldowns trained) against training every cooldown of those trunks.
 
 The seed noise of ``--full`` (the relative spread of one point's final loss across seeds) is printed for scale.
 """
@@ -253,7 +256,21 @@ PAIRS = {
     "shortest, middle": (0, "mid"),
     "middle, longest": ("mid", -1),
     "second, second-longest": (1, -2),
+    "shortest, middle, longest": (0, "mid", -1),
 }
+
+
+def _gap_line(x: np.ndarray, gap: np.ndarray, fitted: list[int]) -> np.ndarray:
+    """The gap at every end from the fitted ends' gaps: the line through two; through more, the broken line
+    through them (continued past the outer ones along its end segments)."""
+    if len(fitted) == 2:
+        return np.polyval(np.polyfit(x[fitted], gap[fitted], 1), x)
+    xs, gs = x[fitted], gap[fitted]
+    out = np.interp(x, xs, gs)
+    lo, hi = x < xs[0], x > xs[-1]
+    out[lo] = gs[0] + (x[lo] - xs[0]) * (gs[1] - gs[0]) / (xs[1] - xs[0])
+    out[hi] = gs[-1] + (x[hi] - xs[-1]) * (gs[-1] - gs[-2]) / (xs[-1] - xs[-2])
+    return out
 
 
 def cooldown_pairs(full_dir: str) -> None:
@@ -262,6 +279,10 @@ def cooldown_pairs(full_dir: str) -> None:
     ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     ends = {t: bs for t, bs in ends.items() if len(bs) >= 5}
     print(f"which two cooldowns: {full_dir}, the {len(ends)} trunks with 5 or more, joint law with alpha per trunk")
+    runs = runs_frame(full_dir).set_index("run_id")
+    cost = {b.run: float(runs.loc[b.run, "cost_flops"]) for bs in ends.values() for b in bs}
+    trunk = {t: max(float(runs.loc[b.run, "flops"]) - cost[b.run] for b in bs) for t, bs in ends.items()}
+    every = sum(trunk.values()) + sum(cost.values())
     for name, pos in PAIRS.items():
         at = {t: sorted({len(bs) // 2 if i == "mid" else i % len(bs) for i in pos}) for t, bs in ends.items()}
         t0 = time.perf_counter()
@@ -280,17 +301,17 @@ def cooldown_pairs(full_dir: str) -> None:
             law = np.array([f.law.predict(Schedule.from_rows(c.step, c.lr, [c.end]))[0] for c in fulls])
             val = np.array([b.final_val for b in bs], dtype=float)
             x = np.log([c.end for c in fulls])
-            i, j = at[t]
-            line = np.polyfit(x[[i, j]], (val - law)[[i, j]], 1)
-            err = (law + np.polyval(line, x)) / val - 1
+            err = (law + _gap_line(x, val - law, at[t])) / val - 1
             for k in range(len(bs)):
-                if k not in (i, j):
-                    (inner if i < k < j else outer).append(abs(err[k]))
+                if k not in at[t]:
+                    (inner if at[t][0] < k < at[t][-1] else outer).append(abs(err[k]))
         both = inner + outer
+        flops = sum(trunk.values()) + sum(cost[bs[i].run] for t, bs in ends.items() for i in at[t])
         print(
-            f"  {name:24s} held-out ends mean {np.mean(both):.2%}, worst {np.max(both):.2%} (n={len(both)}); between "
-            f"the two {np.mean(inner) if inner else np.nan:.2%} (n={len(inner)}), beyond them "
-            f"{np.mean(outer) if outer else np.nan:.2%} (n={len(outer)}); {time.perf_counter() - t0:.0f} s"
+            f"  {name:26s} held-out ends mean {np.mean(both):.2%}, worst {np.max(both):.2%} (n={len(both)}); between "
+            f"the fitted {np.mean(inner) if inner else np.nan:.2%} (n={len(inner)}), beyond them "
+            f"{np.mean(outer) if outer else np.nan:.2%} (n={len(outer)}); {flops / every:.0%} of the FLOPs of every "
+            f"cooldown; {time.perf_counter() - t0:.0f} s"
         )
 
 

@@ -1,6 +1,6 @@
 """Do the intervals hold on real published IsoFLOP tables?
 
-Run:  python benchmarks/bench_real.py [--bootstrap 200] [--seed 0] [--before]
+Run:  python benchmarks/bench_real.py [--bootstrap 200] [--seed 0] [--before] [--weight-vertices]
 
 Runs ``scaling backtest`` (:func:`isoflop.laws.backtest.backtest_source`) over every real table the package
 ships: the 15 experiments of Porian et al. (2024), each fitted on its own, and Epoch's extraction of Chinchilla's
@@ -16,7 +16,8 @@ prints, per method and for the answer line, pooled over the 16 tables:
 ``--before`` switches off what the fits and intervals gained in issue 20 (the screening of runs far up their
 profiles, and the widening by each method's in-table backtest), to print the methods' rows as they were; the
 calibration factors, the lack-of-fit test, the answer line's rule (today: the average of the usable methods) and
-the held-out vertex's own interval are today's in both.
+the held-out vertex's own interval are today's in both. ``--weight-vertices`` weights Approach 2's budgets by
+their vertices' jackknife variances (``scaling fit --weight-vertices``; off by default, see docs/methods.md).
 """
 
 from __future__ import annotations
@@ -33,8 +34,15 @@ def main():
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--before", action="store_true", help="no screening, no in-table widening")
+    ap.add_argument("--weight-vertices", action="store_true", help="weight Approach 2's budgets by their precision")
     args = ap.parse_args()
-    kw = dict(n_bootstrap=args.bootstrap, seed=args.seed, screen=not args.before, in_table=not args.before)
+    kw = dict(
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        screen=not args.before,
+        in_table=not args.before,
+        weight_vertices=args.weight_vertices,
+    )
     t0 = time.perf_counter()
     porian = backtest_source("example:porian2024", by="experiment", **kw)
     chin = backtest_source("example:chinchilla", **kw)
@@ -48,7 +56,8 @@ def main():
     print(format_backtest_report(pooled))
     print(
         f"\n{time.perf_counter() - t0:.0f} s ({args.bootstrap} bootstrap resamples per fit, seed {args.seed}"
-        f"{', before: no screening, no in-table widening' if args.before else ''})"
+        f"{', before: no screening, no in-table widening' if args.before else ''}"
+        f"{', Approach 2 weighted by the precision of its vertices' if args.weight_vertices else ''})"
     )
 
 

@@ -76,6 +76,23 @@ def test_fit_without_bootstrap_has_null_intervals(runs_csv):
     assert all(p["params_ci"] is None for p in doc["predictions"])
 
 
+def test_weight_vertices_weights_approach2s_budgets_and_round_trips(runs_csv):
+    plain = json.loads(run("fit", runs_csv, "--method", "approach2", "--bootstrap", 0, "--json").output)
+    doc = json.loads(
+        run("fit", runs_csv, "--method", "approach2", "--bootstrap", 0, "--weight-vertices", "--json").output
+    )
+    law, ok = doc["approach2"]["params_law"], [b for b in doc["approach2"]["budgets"] if b["status"] == "ok"]
+    assert law["weighted"] and not plain["approach2"]["params_law"]["weighted"] and law["tau2"] >= 0
+    assert all(b["params_var"] > 0 and b["tokens_var"] > 0 for b in ok)
+    assert law["exponent"] != plain["approach2"]["params_law"]["exponent"]
+    from isoflop.laws.result import AnalysisResult
+
+    back = AnalysisResult.from_dict(doc, "fit.json")
+    assert back.approach2.weights("params") is not None and back.approach2.params_law.tau2 == law["tau2"]
+    r = run("backtest", runs_csv, "--split", "K1", "--bootstrap", 20, "--weight-vertices")
+    assert r.exit_code == 0, r.output
+
+
 def test_fit_tables_holdout_and_plots(runs_csv, tmp_path):
     r = run("fit", runs_csv, "--bootstrap", 50, "--holdout", 2, "--target", 1e22, "--plot-dir", tmp_path / "figs")
     assert r.exit_code == 0, r.output

@@ -57,11 +57,25 @@ from isoflop.laws.table_files import EXAMPLES
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstraps."),
         click.option("--raw-intervals", is_flag=True, help="Plain percentile intervals (no calibration)."),
         click.option("--no-screen", is_flag=True, help="Keep runs far up their IsoFLOP profiles."),
+        click.option(
+            "--weight-vertices", is_flag=True, help="Weight Approach 2's budgets by their vertices' precision."
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of tables."),
     ],
 )
 def backtest_cmd(
-    table, example, by, table_opts: TableOptions, splits, methods, n_bootstrap, seed, raw_intervals, no_screen, as_json
+    table,
+    example,
+    by,
+    table_opts: TableOptions,
+    splits,
+    methods,
+    n_bootstrap,
+    seed,
+    raw_intervals,
+    no_screen,
+    weight_vertices,
+    as_json,
 ):
     """Backtest every method and the answer line on a table: hide its top budgets, predict them, score."""
     from isoflop.cli.console import tables
@@ -85,6 +99,7 @@ def backtest_cmd(
         seed=seed,
         calibrate=not raw_intervals,
         screen=not no_screen,
+        weight_vertices=weight_vertices,
     )
     if as_json:
         click.echo(dumps(report.to_dict()))

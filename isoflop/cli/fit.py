@@ -32,6 +32,7 @@ class FitOptions:
 
     methods: tuple[str, ...]
     allow_edge: bool
+    weight_vertices: bool
     huber_delta: float
     init_grid: str | None
     envelope: str
@@ -90,6 +91,12 @@ _fit = [
     ),
     click.option(
         "--allow-edge", is_flag=True, help="Let Approach 2 use budgets whose vertex is outside the sampled sizes."
+    ),
+    click.option(
+        "--weight-vertices",
+        is_flag=True,
+        help="Weight Approach 2's budgets by how precisely their runs place their vertices (jackknife variance "
+        "plus the scatter between budgets; see Methods).",
     ),
     click.option(
         "--huber-delta",
@@ -273,6 +280,7 @@ def _analysis_options(fit_opts: FitOptions, unc: UncertaintyOptions) -> dict:
         level=unc.level,
         seed=unc.seed,
         allow_edge=fit_opts.allow_edge,
+        weight_vertices=fit_opts.weight_vertices,
         delta=fit_opts.huber_delta,
         calibrate=not unc.raw_intervals,
         init_grid=read_grid(fit_opts.init_grid) if fit_opts.init_grid else None,

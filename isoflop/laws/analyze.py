@@ -70,6 +70,7 @@ def analyze(
     level: float = 0.95,
     seed: int | None = 0,
     allow_edge: bool = False,
+    weight_vertices: bool = False,
     delta: float = 1e-3,
     init_grid: np.ndarray | None = None,
     calibrate: bool = True,
@@ -87,6 +88,9 @@ def analyze(
         level: interval coverage, in (0, 1).
         seed: seed of the bootstrap's random generator.
         allow_edge: let Approach 2 use budgets whose vertex lies outside the sampled sizes.
+        weight_vertices: weight Approach 2's budgets by how precisely their runs place their vertices
+            (:func:`~isoflop.laws.fit.isoflop.fit_isoflops`, ``weighted``); off by default (docs/methods.md
+            gives what it changed on the real tables).
         delta: Huber threshold of Approach 3.
         init_grid: Approach 3 starting points (default: the 4,500-point grid).
         calibrate: intervals on N_opt and D_opt carry each method's measured calibration factor
@@ -119,8 +123,9 @@ def analyze(
             f"{table.n_predicted} of {table.n_used} points are predicted by each trunk's loss-curve law "
             "(cooldowns = \"law\"), not trained; 'scaling curves profile' lists which"
         )
-    fits, errors, a2 = _fit_methods(r, methods, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
-    misfit = _misfits(r, methods, fits, errors, a2, notes, allow_edge)
+    a2_kw = {"allow_edge": allow_edge, "weighted": weight_vertices}
+    fits, errors, a2 = _fit_methods(r, methods, a2_kw=a2_kw, delta=delta, init_grid=init_grid)
+    misfit = _misfits(r, methods, fits, errors, a2, notes, a2_kw)
     samples = bootstrap_methods(r, methods, fits, a2, misfit, notes, n_bootstrap, seed, progress) if n_bootstrap else {}
     f1 = fits["approach1"]
     if f1 is not None and samples.get("approach1"):
@@ -137,7 +142,15 @@ def analyze(
             "both sides: Approach 3 and VPNLS are fitted without them (listed under 'screened')"
         )
     rel = (
-        _reliabilities(table, methods, screen=screen, allow_edge=allow_edge, delta=delta, init_grid=init_grid)
+        _reliabilities(
+            table,
+            methods,
+            screen=screen,
+            allow_edge=allow_edge,
+            weight_vertices=weight_vertices,
+            delta=delta,
+            init_grid=init_grid,
+        )
         if calibrate and in_table and n_bootstrap
         else {}
     )
@@ -226,8 +239,9 @@ def _runs(table: RunTable, screen: bool) -> _Runs:
     return _Runs(table, n, d, l, table.budgets[g], g, points, counting, seed_noise(l, points), screened, ps)
 
 
-def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[dict, dict[str, str], Any]:
-    """Each method's point fit (None where it failed, with the reason in errors), and Approach 2's raw fit."""
+def _fit_methods(r: _Runs, methods, *, a2_kw: dict, delta, init_grid) -> tuple[dict, dict[str, str], Any]:
+    """Each method's point fit (None where it failed, with the reason in errors), and Approach 2's raw fit
+    (:func:`~isoflop.laws.fit.isoflop.fit_isoflops` with ``a2_kw``)."""
     n, d, l, c = r.n, r.d, r.l, r.c
     ns, ds, ls = r.parametric
     fits: dict = {m: None for m in METHODS}
@@ -241,7 +255,7 @@ def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[di
     # Approach 2's fit also serves approach2_corrected, which corrects it, and the parametric methods'
     # lack-of-fit test (and their interval when they fail it).
     a2 = (
-        fit_isoflops(n, d, l, c, allow_edge=allow_edge)
+        fit_isoflops(n, d, l, c, **a2_kw)
         if {"approach2", "approach2_corrected", "approach3", "vpnls"} & set(methods)
         else None
     )
@@ -283,14 +297,14 @@ def _fit_methods(r: _Runs, methods, *, allow_edge, delta, init_grid) -> tuple[di
     return fits, errors, a2
 
 
-def _misfits(r: _Runs, methods, fits: dict, errors: dict, a2, notes: list, allow_edge) -> dict:
+def _misfits(r: _Runs, methods, fits: dict, errors: dict, a2, notes: list, a2_kw: dict) -> dict:
     """A parametric form that the IsoFLOP parabolas show does not describe the table gets Approach 2's interval."""
     ns, ds, ls = r.parametric
     c, ps, screened = r.c, r.ps, r.screened
     misfit = {}
     if a2 is not None:
         # On the runs the forms were fitted to, against the parabolas of those same runs.
-        a2s = a2 if not screened else fit_isoflops(ns, ds, ls, c[ps], allow_edge=allow_edge)
+        a2s = a2 if not screened else fit_isoflops(ns, ds, ls, c[ps], **a2_kw)
         for m in ("approach3", "vpnls"):
             if m in methods and fits[m] is not None and m not in errors:
                 test = lack_of_fit(fits[m], ns, ds, ls, c[ps], a2s)

@@ -40,6 +40,8 @@ def power_law_to_dict(law: PowerLaw) -> dict:
         "n_points": law.n_points,
         "success": law.success,
         "message": law.message,
+        "tau2": law.tau2,
+        "weighted": law.weighted,
     }
 
 
@@ -51,6 +53,8 @@ def power_law_from_dict(d: dict, where: str) -> PowerLaw:
         int(d.get("n_points") or 0),
         bool(d.get("success", True)),
         str(d.get("message", "ok")),
+        float(d.get("tau2") or 0.0),
+        bool(d.get("weighted", False)),
     )
 
 
@@ -93,6 +97,8 @@ def budget_to_dict(b: BudgetFit) -> dict:
         "inside_range": b.inside_range,
         "params_range": [b.params_range[0], b.params_range[1]],
         "coeffs": None if b.coeffs is None else [json_float(c) for c in b.coeffs],
+        "params_var": b.params_var,
+        "tokens_var": b.tokens_var,
     }
 
 
@@ -112,6 +118,8 @@ def budget_from_dict(d: dict, where: str) -> BudgetFit:
         status=str(need(d, "status", where)),
         reason=str(d.get("reason", "")),
         coeffs=None if c is None else cast("tuple[float, float, float]", tuple(num(x) for x in c)),
+        params_var=None if d.get("params_var") is None else float(d["params_var"]),
+        tokens_var=None if d.get("tokens_var") is None else float(d["tokens_var"]),
     )
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from isoflop.laws.fit.bootstrap import percentile_interval
-from isoflop.laws.fit.isoflop import BudgetFit, fit_budget
+from isoflop.laws.fit.isoflop import BudgetFit, fit_budget, jackknife_vertices
 
 #: Redraws of a budget's losses for its vertex's own interval.
 VERTEX_RESAMPLES = 200
@@ -129,15 +129,7 @@ def jackknife_interval(bf: BudgetFit, n, d, l, level: float = 0.95):
     """
     from scipy import stats
 
-    keep = np.ones(n.size, dtype=bool)
-    ln, ld = [], []
-    for i in range(n.size):
-        keep[i] = False
-        b = fit_budget(bf.flops, n[keep], d[keep], l[keep])
-        keep[i] = True
-        if b.status in ("ok", "edge") and np.isfinite(b.optimal_params) and np.isfinite(b.optimal_tokens):
-            ln.append(np.log(np.clip(b.optimal_params, n.min(), n.max())))
-            ld.append(np.log(np.clip(b.optimal_tokens, d.min(), d.max())))
+    ln, ld = jackknife_vertices(bf, n, d, l)
     m = len(ln)
     if m < 3:
         return None, None

@@ -115,6 +115,11 @@ def test_approaches_on_cs336_reproduce_reference_figures():
     assert f2.params_law.exponent == pytest.approx(0.515, abs=5e-4)
     assert f2.params_law.predict(1e23) == pytest.approx(91.1e9, rel=2e-3)
     assert f2.params_law.predict(1e24) == pytest.approx(298e9, rel=2e-3)
+    # Weighting each budget by its vertex's jackknife variance moves the law, but not far on this clean table.
+    fw = fit_isoflops(n, d, l, c, weighted=True)
+    assert fw.params_law.weighted and not f2.params_law.weighted
+    assert fw.params_law.exponent != f2.params_law.exponent
+    assert fw.params_law.exponent == pytest.approx(0.515, abs=0.01)
 
 
 def test_loss_law_recovers_its_asymptote_and_slope():
@@ -151,3 +156,49 @@ def test_approach2_residual_bootstrap_keeps_the_design_and_widens_with_the_noise
     assert lo < f.params_law.exponent < hi
     assert hi - lo > 4 * np.nanstd(s["params_exponent"])
     assert set(res) == set(s) and all(v.shape == (400,) for v in res.values())
+
+
+def test_random_effects_line_recovers_its_slope_and_the_scatter_beyond_the_points_variances():
+    from isoflop.laws.fit.powerlaw import random_effects_line
+
+    rng = np.random.default_rng(0)
+    u = np.linspace(17, 21, 9)
+    var = np.where(np.arange(9) % 3 == 0, 0.05**2, 0.005**2)  # every third point ten times less precise
+    ols, wls, tau2s = [], [], []
+    for _ in range(400):
+        v = 0.5 * u - 2.0 + rng.normal(0, np.sqrt(var + 0.01**2))  # τ = 0.01 beyond the points' own noise
+        ols.append(np.polyfit(u, v, 1)[0])
+        slope, _, tau2 = random_effects_line(u, v, var)
+        wls.append(slope)
+        tau2s.append(tau2)
+    assert abs(np.mean(wls) - 0.5) < 0.002
+    # Weighting the precise points more makes the slope less noisy than ordinary least squares.
+    assert np.std(wls) < 0.8 * np.std(ols)
+    assert np.median(tau2s) == pytest.approx(0.01**2, rel=0.5)
+    # With no scatter beyond the variances, τ² is mostly 0; with two points the line is exact.
+    v = 0.5 * u - 2.0 + rng.normal(0, np.sqrt(var))
+    assert random_effects_line(u, v, var)[2] < 0.005**2
+    assert random_effects_line(u[:2], 0.5 * u[:2], var[:2]) == pytest.approx((0.5, 0.0, 0.0), abs=1e-9)
+
+
+def test_weighted_approach2_gives_a_budget_of_noisy_runs_less_say():
+    """Seven budgets on Hoffmann et al.'s surface; one of them has its losses ten times noisier. Weighted by
+    the vertices' jackknife variances, Approach 2 recovers the true exponent closer than unweighted."""
+    rng = np.random.default_rng(1)
+    budgets = np.logspace(18, 21, 7)
+    a_true = TRUTH["beta"] / (TRUTH["alpha"] + TRUTH["beta"])
+    err_w, err_o, ratio = [], [], []
+    for _ in range(40):
+        rows = []
+        for i, c in enumerate(budgets):
+            ns = true_nopt(c) * np.logspace(-0.6, 0.6, 7)
+            sigma = 0.02 if i == 5 else 0.002
+            rows += [(n, c / (6 * n), c, true_loss(n, c / (6 * n)) + rng.normal(0, sigma)) for n in ns]
+        n, d, c, l = (np.array(v) for v in zip(*rows))
+        w, o = fit_isoflops(n, d, l, c, weighted=True), fit_isoflops(n, d, l, c)
+        ratio.append(w.weights("params")[5] / np.median(w.weights("params")))
+        assert o.weights("params") is None and o.used[5].params_var is None
+        err_w.append(abs(w.params_law.exponent - a_true))
+        err_o.append(abs(o.params_law.exponent - a_true))
+    assert np.median(ratio) < 0.1  # the noisy budget's vertex counts for a tenth of a typical one's, or less
+    assert np.mean(err_w) < 0.5 * np.mean(err_o)

@@ -136,6 +136,11 @@ def test_corrected_approach2_is_within_one_percent_where_raw_errs_by_more_than_t
     assert fixed["optimal_tokens"] == pytest.approx(t_d, rel=0.01)
     flags = {f for b in fix.budgets for f in b.flags} | set(fix.flags)
     assert {"wide": "wide", "asymmetric": "off-centre", "drifting": "drifting"}[kind] in flags
+    # Weighted by the vertices' jackknife variances, the correction lands as close.
+    weighted = correct_isoflops(fit_isoflops(n, d, l, c, allow_edge=True, weighted=True), surface, n, d, c)
+    weighted = weighted.predict(target)
+    assert weighted["optimal_params"] == pytest.approx(t_n, rel=0.01)
+    assert weighted["optimal_tokens"] == pytest.approx(t_d, rel=0.01)
 
 
 def test_corrected_replicates_move_by_the_correction_line():

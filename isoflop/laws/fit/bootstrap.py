@@ -122,19 +122,24 @@ def batched_quadratic(u: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.stack([q2, q1 - 2 * q2 * m, q2 * m * m - q1 * m + q0], axis=1)
 
 
-def batched_line(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batched_line(x: np.ndarray, Y: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares lines Y[r] ≈ slope[r]·x + intercept[r], skipping NaNs.
 
     Args:
         x: shape (G,).
         Y: shape (R, G); NaN entries are left out of their row's fit.
+        weights: each point's weight, shape (G,) (weighted least squares; None: equal).
 
     Returns:
         slope and intercept, shape (R,); NaN where a row has fewer than 2
         distinct x.
     """
     w = np.isfinite(Y).astype(float)
+    count = w.sum(axis=1)
     Yz = np.where(w > 0, Y, 0.0)
+    if weights is not None:
+        w = w * np.asarray(weights, dtype=float)[None, :]
+        Yz = Yz * np.asarray(weights, dtype=float)[None, :]
     n = w.sum(axis=1)
     sx, sy = w @ x, Yz.sum(axis=1)
     sxx, sxy = w @ (x * x), Yz @ x
@@ -142,7 +147,7 @@ def batched_line(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = (n * sxy - sx * sy) / den
         intercept = (sy - slope * sx) / n
-    bad = (n < 2) | (np.abs(den) <= 1e-12 * np.maximum(n * sxx, 1e-300))
+    bad = (count < 2) | (np.abs(den) <= 1e-12 * np.maximum(n * sxx, 1e-300))
     slope[bad] = np.nan
     intercept[bad] = np.nan
     return slope, intercept

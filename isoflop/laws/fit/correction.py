@@ -145,17 +145,30 @@ def correct_isoflops(
         else:  # the surface gives this grid no vertex to compare: keep the raw one
             corrected.append(b)
     c = np.array([b.flops for b in corrected])
+    # Weighted as the raw law was, with its τ², so that the corrected law is the raw one moved by the weighted
+    # line through the corrections (what shift_samples does to its replicates).
+    laws = {
+        key: fit_power_law(
+            c,
+            [getattr(b, f"optimal_{key}") for b in corrected],
+            [getattr(b, f"{key}_var") for b in corrected] if law.weighted else None,
+            law.tau2 if law.weighted else None,
+        )
+        for key, law in (("params", raw.params_law), ("tokens", raw.tokens_law))
+    }
     fit = IsoFLOPFit(
         tuple(corrected),
-        fit_power_law(c, [b.optimal_params for b in corrected]),
-        fit_power_law(c, [b.optimal_tokens for b in corrected]),
+        laws["params"],
+        laws["tokens"],
         fit_loss_law(c, [b.min_loss for b in corrected]) if len(c) else raw.loss_law,
         raw.allow_edge,
     )
     shift: dict[str, tuple[float, float]] = {}
     for key, delta in (("params", dn), ("tokens", dd)):
+        w = raw.weights(key)
         if len(cs) >= 2:
-            slope, intercept = np.polyfit(np.log10(cs), delta, 1)
+            at = [c.tolist().index(f) for f in cs]
+            slope, intercept = np.polyfit(np.log10(cs), delta, 1, w=None if w is None else np.sqrt(w[at]))
         else:
             slope, intercept = 0.0, float(delta[0]) if delta else 0.0
         shift[key] = (float(slope), float(intercept))

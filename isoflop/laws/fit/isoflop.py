@@ -3,18 +3,33 @@
 For each FLOP budget, fit a quadratic in log10 N to the final losses and take
 its vertex as that budget's optimal N; separately, a quadratic in log10 D gives
 the optimal D. Power laws N_opt = k·C^a and D_opt = k·C^b are then fitted in
-log–log space to the budgets whose profile is trustworthy.
+log–log space to the budgets whose profile is trustworthy: by ordinary least
+squares, or weighted by how precisely each budget's runs place its vertex (below).
 
 A profile is trustworthy (status ``ok``) when it has at least 3 distinct sizes,
 opens upward, and has its vertex inside the sampled range. Otherwise it is
 ``too_few``, ``concave`` or ``edge`` and left out of the power laws with that
 reason (``edge`` budgets enter when ``allow_edge=True``). There is no fallback
 to the raw minimum: an untrustworthy vertex is reported as such.
+
+With ``weighted=True`` (``scaling fit --weight-vertices``) each budget is weighted
+by how precisely its own runs place its vertex: over the 156 budgets of Porian et
+al.'s tables, the jackknife's standard deviation of a log10 vertex runs from 0.007
+to 0.18 decades (1.6% to a factor of 1.5; median 10%).
+The weight is 1 / (v + τ²), where v is the delete-one-run jackknife variance of
+the budget's log10 vertex (:func:`vertex_variances`) and τ² the scatter of the
+vertices about the law beyond their own variances, estimated from the table
+(DerSimonian & Laird; :func:`~isoflop.laws.fit.powerlaw.random_effects_line`):
+where the vertices scatter far more than their jackknife says, τ² dominates and
+the fit is close to ordinary least squares. Held out on the real tables of
+``benchmarks/bench_real.py`` it made Approach 2 more accurate and narrower (median
+error at K = 3 15.8% -> 10.4%, width 2.38x -> 1.87x) without making the answer line
+better, so it is not the default (docs/methods.md, "Weighting the vertices").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +38,7 @@ from isoflop.laws.fit.powerlaw import (
     LossLaw,
     PowerLaw,
     batched_loss_law,
+    filled_variances,
     find_optimal_params,
     fit_loss_law,
     fit_power_law,
@@ -49,6 +65,8 @@ class BudgetFit:
         status: one of :data:`STATUSES`.
         reason: why the budget is not ``ok`` (empty when it is).
         coeffs: the N quadratic's (c2, c1, c0) in log10 N, for plotting.
+        params_var, tokens_var: the delete-one-run jackknife variances of log10 of the two vertices
+            (:func:`vertex_variances`; None where not measured: unweighted fits, or a budget of 3 runs).
     """
 
     flops: float
@@ -64,6 +82,35 @@ class BudgetFit:
     status: str
     reason: str
     coeffs: tuple[float, float, float] | None
+    params_var: float | None = None
+    tokens_var: float | None = None
+
+
+def jackknife_vertices(bf: BudgetFit, n, d, l) -> tuple[np.ndarray, np.ndarray]:
+    """The budget's N and D vertices refitted without each run in turn, as natural logs, over the refits that
+    give a vertex (one outside the sampled range counts at its edge)."""
+    n, d, l = (np.asarray(x, dtype=float) for x in (n, d, l))
+    keep = np.ones(n.size, dtype=bool)
+    ln, ld = [], []
+    for i in range(n.size):
+        keep[i] = False
+        b = fit_budget(bf.flops, n[keep], d[keep], l[keep])
+        keep[i] = True
+        if b.status in ("ok", "edge") and np.isfinite(b.optimal_params) and np.isfinite(b.optimal_tokens):
+            ln.append(np.log(np.clip(b.optimal_params, n.min(), n.max())))
+            ld.append(np.log(np.clip(b.optimal_tokens, d.min(), d.max())))
+    return np.array(ln), np.array(ld)
+
+
+def vertex_variances(bf: BudgetFit, n, d, l) -> tuple[float, float] | tuple[None, None]:
+    """The jackknife variances (m − 1)/m · Σ(θ₋ᵢ − θ̄)² of log10 N_opt and log10 D_opt over the m refits of
+    :func:`jackknife_vertices`; None with fewer than 3 refits."""
+    ln, ld = jackknife_vertices(bf, n, d, l)
+    m = ln.size
+    if m < 3:
+        return None, None
+    vn, vd = ((m - 1) / m * np.sum((t - t.mean()) ** 2) / np.log(10) ** 2 for t in (ln, ld))
+    return float(vn), float(vd)
 
 
 def fit_budget(flops: float, n_params, n_tokens, loss) -> BudgetFit:
@@ -152,6 +199,13 @@ class IsoFLOPFit:
         ok = ("ok", "edge") if self.allow_edge else ("ok",)
         return tuple(b for b in self.budgets if b.status in ok)
 
+    def weights(self, key: str) -> np.ndarray | None:
+        """The weights 1 / (v + τ²) of the used budgets in the law of ``key`` ("params" or "tokens"); None when
+        the law was not weighted."""
+        law = self.params_law if key == "params" else self.tokens_law
+        var = filled_variances([getattr(b, f"{key}_var") for b in self.used])
+        return None if not law.weighted or var is None else 1.0 / (var + law.tau2)
+
     def predict(self, flops) -> dict[str, np.ndarray]:
         """N_opt, D_opt and the minimum loss at budgets C (FLOPs)."""
         return {
@@ -167,7 +221,7 @@ def _budget_values(budget) -> tuple[np.ndarray, np.ndarray]:
     return values, inv
 
 
-def fit_isoflops(n_params, n_tokens, loss, budget, *, allow_edge: bool = False) -> IsoFLOPFit:
+def fit_isoflops(n_params, n_tokens, loss, budget, *, allow_edge: bool = False, weighted: bool = False) -> IsoFLOPFit:
     """Approach 2 on a set of runs grouped by budget.
 
     Args:
@@ -177,30 +231,43 @@ def fit_isoflops(n_params, n_tokens, loss, budget, *, allow_edge: bool = False) 
         budget: the nominal budget C of each run, in FLOPs; runs with equal
             values form one IsoFLOP profile.
         allow_edge: also use budgets whose vertex lies outside the sampled range.
+        weighted: weight the budgets by their vertices' jackknife variances (see the module docstring); the
+            default is the ordinary least squares of Hoffmann et al. and of published reproductions.
 
     Returns:
         An :class:`IsoFLOPFit`.
     """
     n, d, l = (np.asarray(v, dtype=float) for v in (n_params, n_tokens, loss))
     values, inv = _budget_values(budget)
-    budgets = tuple(fit_budget(c, n[inv == k], d[inv == k], l[inv == k]) for k, c in enumerate(values))
     ok = ("ok", "edge") if allow_edge else ("ok",)
+    budgets = []
+    for k, c in enumerate(values):
+        m = inv == k
+        b = fit_budget(c, n[m], d[m], l[m])
+        if weighted and b.status in ok:
+            vn, vd = vertex_variances(b, n[m], d[m], l[m])
+            b = replace(b, params_var=vn, tokens_var=vd)
+        budgets.append(b)
     used = [b for b in budgets if b.status in ok]
     c = np.array([b.flops for b in used])
     return IsoFLOPFit(
-        budgets,
-        fit_power_law(c, [b.optimal_params for b in used]),
-        fit_power_law(c, [b.optimal_tokens for b in used]),
+        tuple(budgets),
+        fit_power_law(c, [b.optimal_params for b in used], [b.params_var for b in used]),
+        fit_power_law(c, [b.optimal_tokens for b in used], [b.tokens_var for b in used]),
         fit_loss_law(c, [b.min_loss for b in used]),
         allow_edge,
     )
 
 
-def _leverage_residuals(X: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _leverage_residuals(X: np.ndarray, r: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
     """Residuals divided by √(1 − h_ii) and centred: the residuals a residual bootstrap should draw
-    (Davison & Hinkley 1997, Section 6.2.3), so that resampled errors keep the variance of the true ones."""
-    h = np.einsum("ij,ji->i", X, np.linalg.pinv(X))
-    out = r / np.sqrt(np.clip(1.0 - h, 1e-3, None))
+    (Davison & Hinkley 1997, Section 6.2.3), so that resampled errors keep the variance of the true ones.
+    With weights ``w`` (a weighted fit), the residuals are first standardised by √w and the leverages are the
+    weighted fit's; the caller divides a drawn one by √w of the point it is given to."""
+    s = np.ones(r.size) if w is None else np.sqrt(w)
+    Xs = X * s[:, None]
+    h = np.einsum("ij,ji->i", Xs, np.linalg.pinv(Xs))
+    out = s * r / np.sqrt(np.clip(1.0 - h, 1e-3, None))
     return out - out.mean()
 
 
@@ -248,18 +315,20 @@ def bootstrap_isoflops_residuals(
     c = np.array([b.flops for b in used])
     x = np.log10(c)
     X = np.vander(x - x.mean(), 2)
-    for store, law, attr in ((vn, fit.params_law, "optimal_params"), (vd, fit.tokens_law, "optimal_tokens")):
-        dev = np.log10([getattr(b, attr) for b in used]) - (np.log10(law.coefficient) + law.exponent * x)
+    weights = {key: fit.weights(key) for key in ("params", "tokens")}
+    for store, law, key in ((vn, fit.params_law, "params"), (vd, fit.tokens_law, "tokens")):
+        dev = np.log10([getattr(b, f"optimal_{key}") for b in used]) - (np.log10(law.coefficient) + law.exponent * x)
         if G > 2 and np.all(np.isfinite(dev)):
-            r = _leverage_residuals(X, dev)
-            store += r[rng.integers(0, G, size=(R, G))]
+            w = weights[key]
+            r = _leverage_residuals(X, dev, w)
+            store += r[rng.integers(0, G, size=(R, G))] / (1.0 if w is None else np.sqrt(w))
     if G > 3 and fit.loss_law.success:
         dev = np.array([b.min_loss for b in used]) - fit.loss_law.predict(c)
         if np.all(np.isfinite(dev)):
             vl += (dev - dev.mean())[rng.integers(0, G, size=(R, G))] * np.sqrt(G / (G - 3))
     out = {}
     for key, Y in (("params", vn), ("tokens", vd)):
-        s, i = batched_line(x, Y)
+        s, i = batched_line(x, Y, weights[key])
         out[f"{key}_exponent"], out[f"{key}_log10_coefficient"] = s, i
     out["loss_E"], out["loss_log10_coefficient"], out["loss_exponent"] = batched_loss_law(c, vl)
     return out

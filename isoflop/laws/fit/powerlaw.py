@@ -2,7 +2,8 @@
 
 * :func:`find_optimal_params`: a quadratic in log10 x fitted to (x, y) by least
   squares, with its vertex. Approach 2 applies it to one IsoFLOP profile.
-* :func:`fit_linear_log`: a straight line in log10–log10.
+* :func:`fit_linear_log`: a straight line in log10–log10, by least squares, or weighted by each point's
+  variance plus the scatter between points (:func:`random_effects_line`).
 * :func:`fit_power_law`: y = k·C^exponent through :func:`fit_linear_log`, with
   R² and ``predict``.
 """
@@ -93,23 +94,76 @@ class LogLinear:
         slope, intercept: the line's coefficients.
         r2: coefficient of determination in log space.
         n_points: number of points.
+        tau2: with variances, the scatter τ² of the points about the line beyond them (decades²); 0 without.
+        weighted: whether the points were weighted by their variances.
     """
 
     slope: float
     intercept: float
     r2: float
     n_points: int
+    tau2: float = 0.0
+    weighted: bool = False
 
     def predict(self, x) -> np.ndarray:
         """y at x."""
         return 10.0 ** (self.intercept + self.slope * np.log10(np.asarray(x, dtype=float)))
 
 
-def fit_linear_log(x, y) -> LogLinear:
-    """Least-squares line through (log10 x, log10 y).
+def filled_variances(var) -> np.ndarray | None:
+    """Variances of points for :func:`random_effects_line`: a missing one (None or NaN) counts as the largest
+    known (a point whose precision was not measured gets the least weight), a zero one as 1e-12; None when none
+    is known."""
+    v = np.array([np.nan if x is None else x for x in var], dtype=float)
+    known = np.isfinite(v) & (v >= 0)
+    if not known.any():
+        return None
+    return np.maximum(np.where(known, v, v[known].max()), 1e-12)
+
+
+def random_effects_line(u, v, var, tau2: float | None = None) -> tuple[float, float, float]:
+    """The line v ≈ slope·u + intercept weighted by 1 / (var_i + τ²): each point's own variance, plus the
+    scatter τ² of the points about the line beyond what their variances explain.
+
+    τ² is DerSimonian & Laird's moment estimator for a meta-regression (1986; Raudenbush 2009): from the
+    weighted residual sum of squares Q about the line weighted by 1/var_i alone, τ² = max(0, (Q − (k − 2)) /
+    (Σw − tr((XᵀWX)⁻¹XᵀW²X))). Where the points scatter about the line no more than their variances say, τ² is 0
+    and precise points count for more; where they scatter far more, τ² dominates and the weights even out
+    towards ordinary least squares. With two points the line is exact and τ² is 0.
+
+    Args:
+        u, v: the points (k ≥ 2, at least 2 distinct u).
+        var: each point's variance in v (positive).
+        tau2: τ² to use instead of estimating it.
+
+    Returns:
+        (slope, intercept, τ²).
+    """
+    u, v, var = (np.asarray(a, dtype=float) for a in (u, v, var))
+    X = np.stack([np.ones_like(u), u], axis=1)
+
+    def wls(w: np.ndarray) -> np.ndarray:
+        return np.linalg.solve((X.T * w) @ X, (X.T * w) @ v)
+
+    if tau2 is None:
+        w = 1.0 / var
+        r = v - X @ wls(w)
+        q = float(np.sum(w * r**2))
+        xtwx = (X.T * w) @ X
+        trace = float(w.sum() - np.trace(np.linalg.solve(xtwx, (X.T * w**2) @ X)))
+        tau2 = max(0.0, (q - (u.size - 2)) / trace) if u.size > 2 and trace > 0 else 0.0
+    b = wls(1.0 / (var + tau2))
+    return float(b[1]), float(b[0]), float(tau2)
+
+
+def fit_linear_log(x, y, variances=None, tau2: float | None = None) -> LogLinear:
+    """Line through (log10 x, log10 y): least squares, or with ``variances`` (of log10 y) weighted as in
+    :func:`random_effects_line`.
 
     Args:
         x, y: positive values of equal length, at least 2 distinct x.
+        variances: each point's variance of log10 y (NaN where unknown: see :func:`filled_variances`).
+        tau2: with variances, the scatter τ² beyond them to use instead of estimating it.
 
     Returns:
         A :class:`LogLinear`.
@@ -123,11 +177,18 @@ def fit_linear_log(x, y) -> LogLinear:
     u, v = np.log10(xs), np.log10(ys)
     if np.unique(u).size < 2:
         raise FitError("a line needs at least 2 distinct x")
-    slope, intercept = np.polyfit(u, v, 1)
+    var = None if variances is None else filled_variances(variances)
+    if var is not None and var.shape != u.shape:
+        raise FitError(f"variances must match x, got {var.shape} and {u.shape}")
+    if var is None:
+        slope, intercept = np.polyfit(u, v, 1)
+        t2 = 0.0
+    else:
+        slope, intercept, t2 = random_effects_line(u, v, var, tau2)
     ss_res = float(np.sum((v - (slope * u + intercept)) ** 2))
     ss_tot = float(np.sum((v - v.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
-    return LogLinear(float(slope), float(intercept), r2, int(xs.size))
+    return LogLinear(float(slope), float(intercept), r2, int(xs.size), t2, var is not None)
 
 
 @dataclass(frozen=True)
@@ -141,6 +202,9 @@ class PowerLaw:
         n_points: budgets used.
         success: False when there were too few points to fit.
         message: why the fit failed, or "ok".
+        tau2: the scatter τ² of log10 y about the law beyond the points' own variances, when they were weighted
+            by them (:func:`random_effects_line`); 0 otherwise.
+        weighted: whether the points were weighted.
     """
 
     exponent: float
@@ -149,13 +213,15 @@ class PowerLaw:
     n_points: int
     success: bool = True
     message: str = "ok"
+    tau2: float = 0.0
+    weighted: bool = False
 
     def predict(self, flops) -> np.ndarray:
         """y at compute C (FLOPs)."""
         return self.coefficient * np.asarray(flops, dtype=float) ** self.exponent
 
 
-def fit_power_law(flops, values) -> PowerLaw:
+def fit_power_law(flops, values, variances=None, tau2: float | None = None) -> PowerLaw:
     """Fit values = k · C^exponent through :func:`fit_linear_log`.
 
     Unlike :func:`fit_linear_log` this does not raise when there are too few
@@ -166,6 +232,8 @@ def fit_power_law(flops, values) -> PowerLaw:
         flops: compute budgets C in FLOPs.
         values: the quantity at each budget (N_opt in parameters, D_opt in
             tokens, or a loss in nats per token).
+        variances: the variance of each log10 value, to weight the budgets by (:func:`random_effects_line`).
+        tau2: with variances, the scatter beyond them to use instead of estimating it.
     """
     c = np.asarray(flops, dtype=float)
     v = np.asarray(values, dtype=float)
@@ -173,8 +241,8 @@ def fit_power_law(flops, values) -> PowerLaw:
         return PowerLaw(
             np.nan, np.nan, np.nan, int(c.size), False, f"needs at least 2 budgets, got {np.unique(c).size}"
         )
-    ll = fit_linear_log(c, v)
-    return PowerLaw(ll.slope, float(10.0**ll.intercept), ll.r2, ll.n_points)
+    ll = fit_linear_log(c, v, variances, tau2)
+    return PowerLaw(ll.slope, float(10.0**ll.intercept), ll.r2, ll.n_points, tau2=ll.tau2, weighted=ll.weighted)
 
 
 @dataclass(frozen=True)
