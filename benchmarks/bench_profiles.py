@@ -131,6 +131,22 @@ def seed_noise(runs: pd.DataFrame) -> float:
     return float(rel.mean())
 
 
+def noise_split(runs: pd.DataFrame) -> tuple[float, float, int]:
+    """How much of a point's seed noise its trunk's cooldowns share: each end's relative deviation from the mean of
+    its point's seeds, split into its trunk's mean deviation and the rest (rms of each, over the ends of trunks
+    with 3 or more cooldowns at points with 3 seeds). A law fitted to a trunk's own cooldowns carries the shared
+    part; only the rest bounds how closely it can predict the trunk's other ends."""
+    ok = runs[(runs["status"] == "ok") & runs["loss"].notna()].copy()
+    g = ok.groupby(["params", "budget"])["loss"]
+    ok = ok[g.transform("size") == 3]
+    ok["dev"] = ok["loss"] / ok.groupby(["params", "budget"])["loss"].transform("mean") - 1
+    by_trunk = ok.groupby("trunk_id")["dev"]
+    ok = ok[by_trunk.transform("size") >= 3]
+    shared = ok.groupby("trunk_id")["dev"].transform("mean")
+    rms = lambda v: float(np.sqrt(np.mean(np.square(v))))  # noqa: E731
+    return rms(shared), rms(ok["dev"] - shared), len(ok)
+
+
 def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
     runs = runs_frame(full_dir)
     budgets = tuple(read_manifest(law_dir)["budgets"])
@@ -336,7 +352,13 @@ def main() -> None:
     )
     args = ap.parse_args()
     t0 = time.perf_counter()
-    print(f"seed noise of {args.full}: {seed_noise(runs_frame(args.full)):.2%} of the loss (mean relative std)")
+    full = runs_frame(args.full)
+    shared, own, n = noise_split(full)
+    print(
+        f"seed noise of {args.full}: {seed_noise(full):.2%} of the loss (mean relative std); of an end's deviation "
+        f"from its point's mean over seeds, its trunk's cooldowns share {shared:.2%} rms and {own:.2%} rms is its "
+        f"own (n={n})"
+    )
     if "law" in args.parts:
         law_design(args.law, args.full, args.bootstrap)
     if "lengths" in args.parts:
