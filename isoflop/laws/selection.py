@@ -94,8 +94,8 @@ def refuse_checkpoints(df: pd.DataFrame, n: np.ndarray, group: np.ndarray, used:
                 f"{col} {', '.join(vals[:4])}{', ...' if len(vals) > 4 else ''}); fit final losses only, "
                 f"e.g. --where {col}=VALUE, or drop the checkpoint rows"
                 + (
-                    "; with its 'lr' column it is a loss-curve table: scaling curves fit reads it"
-                    if "lr" in map(_norm, df.columns)
+                    "; with its 'lr' (or 'schedule') column it is a loss-curve table: scaling curves fit reads it"
+                    if {"lr", "schedule"} & set(map(_norm, df.columns))
                     else ""
                 )
             )

@@ -2,7 +2,7 @@
 
 * :mod:`~isoflop.train.config`: :class:`TrainConfig`.
 * :mod:`~isoflop.train.plan`: a budget as optimiser steps.
-* :mod:`~isoflop.train.optim`: AdamW and the learning-rate schedule.
+* :mod:`~isoflop.train.optim`: AdamW and the learning rate at each step of a run.
 * :mod:`~isoflop.train.evaluate`: validation loss.
 * :mod:`~isoflop.train.trainer`: model, optimiser and batch order, seeded, with their saved form.
 * :mod:`~isoflop.train.checkpoint`: resumable state on disk.
@@ -19,7 +19,7 @@ from isoflop.train.plan import Plan, plan_run
 
 __all__ = ["Plan", "TrainConfig", "default_lr", "lr_at", "plan_run", "train"]
 
-_LAZY = {"train": "isoflop.train.loop", "default_lr": "isoflop.train.optim", "lr_at": "isoflop.train.optim"}
+_LAZY = {"train": "isoflop.train.loop", "default_lr": "isoflop.train.optim", "lr_at": "isoflop.schedules"}
 
 
 def __getattr__(name):  # PEP 562: torch is imported only when training is asked for

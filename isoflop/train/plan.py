@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from isoflop.errors import ConfigError
 from isoflop.model.config import ModelConfig
 from isoflop.model.flops import flops_per_token
+from isoflop.schedules import cooldown_start  # noqa: F401 - re-exported: where a run's steps are planned
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,6 @@ def steps_for(budget_flops: float, model_cfg: ModelConfig, batch_size: int, conv
 def tokens_for(budget_flops: float, model_cfg: ModelConfig, batch_size: int, convention: str) -> int:
     """The tokens D a run of this batch trains on at a budget: its steps (at least one) × batch × T."""
     return max(1, steps_for(budget_flops, model_cfg, batch_size, convention)) * batch_size * model_cfg.seq_len
-
-
-def cooldown_start(steps: int, cooldown_frac: float) -> int:
-    """The step at which a WSD run of ``steps`` steps starts its cooldown (at least one cooldown step)."""
-    return steps - max(1, int(round(cooldown_frac * steps)))
 
 
 def plan_run(budget_flops: float, model_cfg: ModelConfig, batch_size: int, convention: str) -> Plan:

@@ -329,3 +329,58 @@ def test_seeds_of_one_size_measure_how_well_the_grid_reproduces():
     assert 5e-4 < got[0.003]["trained"]["sigma"] < 6e-3 and 0 < got[0.003]["predicted"]["sigma"] < 6e-3
     one = profiles(load_curves(seeded(0.0, 0)), mid, skip=0.0).seed_agreement()
     assert "predicted" not in one and "trained" not in one
+
+
+def _cosine_checkpoints(lengths=(1000, 1800, 3000, 4500), n=20):
+    """Checkpoint tables as papers give them: each cosine run's loss at n checkpoints, its peak LR and warmup
+    on every row, and its schedule named instead of its LR at each row; losses from TRUTH under the exact
+    per-step schedule the training loop runs."""
+    import pandas as pd
+
+    from isoflop.schedules import named_lr
+
+    rows = []
+    for T in lengths:
+        eta = np.array([named_lr("cosine", s, T, PEAK, WARM, 0.1) for s in range(T)])
+        at = np.unique(np.linspace(T / n, T, n).round().astype(int))
+        for st, y in zip(at, TRUTH.predict(Schedule(eta, at))):
+            rows.append(
+                {"run": f"cos-{T}", "N": 5e5, "step": st, "loss": y, "schedule": "cosine", "lr": PEAK, "warmup": WARM}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_a_checkpoint_table_that_names_its_schedule_is_a_curve_table_and_fits(tmp_path):
+    """A table of checkpoints with each run's schedule named (no LR per row) reads with each row's LR the
+    schedule's at its step, and the law fitted to three runs predicts the fourth's end; a schedule that is
+    not known, or a peak that changes within a run, is one line naming the run (exit 2 from the CLI)."""
+    from click.testing import CliRunner
+
+    from isoflop.cli import main
+    from isoflop.errors import TableError
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.fits import fit_curves
+    from isoflop.schedules import named_lr
+
+    table = _cosine_checkpoints()
+    curves = load_curves(table)
+    c = curves.curve("cos-3000")
+    assert c.lr == pytest.approx([named_lr("cosine", s - 1, 3000, PEAK, WARM, 0.1) for s in c.step])
+    doc = fit_curves(load_curves(table[table["run"] != "cos-3000"]))
+    (size,) = doc.sizes
+    assert size.status == "ok"
+    eta = np.array([named_lr("cosine", s, 3000, PEAK, WARM, 0.1) for s in range(3000)])
+    end = Schedule(eta, np.array([3000]))
+    assert size.fit.law.predict(end)[0] == pytest.approx(TRUTH.predict(end)[0], rel=5e-3)
+    # Read as the LR at each row (no schedule named), the same peaks make every run constant: 17% off.
+    flat = fit_curves(load_curves(table[table["run"] != "cos-3000"].drop(columns=["schedule"]))).sizes[0]
+    assert abs(flat.fit.law.predict(end)[0] / TRUTH.predict(end)[0] - 1) > 0.05
+    p = tmp_path / "bad.csv"
+    table.assign(schedule=np.where(table["run"] == "cos-1800", "linear", "cosine")).to_csv(p, index=False)
+    r = CliRunner().invoke(main, ["curves", "fit", str(p)])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "run cos-1800: row 20 (line 22): schedule 'linear' is not one of constant, cosine, wsd" in r.output
+    bad = table.copy()
+    bad.loc[3, "lr"] = 2 * PEAK
+    with pytest.raises(TableError, match=r"run cos-1000: column 'lr' changes within the run .*'peak_lr' column"):
+        load_curves(bad)

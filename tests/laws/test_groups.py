@@ -118,3 +118,8 @@ def test_checkpoints_of_one_run_are_refused_not_fitted_as_runs(tmp_path):
         load_runs(p)
     curves = load_curves(p)
     assert len(curves.curves) == 8 and all(len(c.step) == 2 for c in curves.curves)
+    # A named schedule in place of the LR at each row: the same.
+    ck.drop(columns=["lr"]).assign(schedule="cosine", peak_lr=1e-3).to_csv(p, index=False)
+    with pytest.raises(TableError, match=r"with its 'lr' \(or 'schedule'\) column it is a loss-curve table"):
+        load_runs(p)
+    assert all(c.lr[-1] == pytest.approx(1e-4) for c in load_curves(p).curves)  # cosine to 0.1 of its peak

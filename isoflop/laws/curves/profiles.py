@@ -26,6 +26,7 @@ from isoflop.errors import FitError
 from isoflop.laws.curves.fits import observations
 from isoflop.laws.curves.law import CurveFit, Schedule, fit_joint, fit_multipower
 from isoflop.laws.curves.table import Curve, CurveTable
+from isoflop.schedules import cooldown_start
 
 #: Two trained ends within this relative distance in FLOPs are one budget.
 SAME_BUDGET = 0.02
@@ -52,7 +53,7 @@ class Cooldown:
     def schedule(self, trunk: Schedule, steps: int) -> tuple[Schedule, int] | None:
         """The per-step LR of a run of ``steps`` steps that cools down off ``trunk`` (None when the cooldown
         would start past the trunk's schedule), and its branch step."""
-        start = steps - max(1, int(round(self.frac * steps)))  # as train.plan.cooldown_start (laws import no torch)
+        start = cooldown_start(steps, self.frac)
         if start < 1 or start > trunk.eta.size:
             return None
         peak = trunk.eta[start - 1]

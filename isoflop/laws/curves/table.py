@@ -17,7 +17,24 @@ many; the training loop logs them, so every step's loss counts), ``D`` and ``flo
 may hold it alone), and ``parent`` with ``branch_step`` for a run that branched off another (a WSD
 cooldown off its trunk): its curve is the parent's rows up to ``branch_step``, then its own.
 
-A table of checkpoints (several rows per run) that carries the LR at each row is a loss-curve table.
+Instead of the LR at each row, a table may name each run's schedule (a table of checkpoints usually gives a
+run's hyperparameters, not its LR at each checkpoint):
+
+=================  ================================================================================
+``schedule``       ``constant``, ``cosine`` or ``wsd`` (:func:`isoflop.schedules.named_lr`, the code the
+                   training loop runs); one per run
+``peak_lr``        the peak LR (without it, ``lr`` is read as the peak, and must be one value per run)
+``warmup_steps``   linear warmup (default 0)
+``total_steps``    the schedule's length (default the run's last logged step: it ended there)
+``final_lr_frac``  the fraction of the peak it ends at (default 0.1, Chinchilla's and the sweeps')
+``cooldown_frac``  ``wsd``: the fraction of the steps it cools down over (default 0.2, with a 1 − √ shape)
+=================  ================================================================================
+
+Each row's LR is then that schedule's at its step; between rows the law reads the LR on the line between them
+(:meth:`~isoflop.laws.curves.law.Schedule.from_rows`), so checkpoints far apart blur a warmup or a short cooldown.
+
+A table of checkpoints (several rows per run) that carries the LR at each row, or names its schedule, is a
+loss-curve table.
 Bad input is a :class:`~isoflop.errors.TableError` naming the file, the run and the row: a table without an
 LR column, steps out of order, a run whose N changes mid-curve, a parent that is not in the table.
 """
@@ -46,7 +63,15 @@ CURVE_ALIASES: dict[str, tuple[str, ...]] = {
     "flops": ("flops", "compute"),
     "parent": ("parent", "parent_run", "trunk"),
     "branch_step": ("branch_step",),
+    "schedule": ("schedule", "lr_schedule", "scheduler"),
+    "peak_lr": ("peak_lr", "max_lr"),
+    "warmup_steps": ("warmup_steps", "warmup"),
+    "total_steps": ("total_steps", "max_steps", "train_steps"),
+    "final_lr_frac": ("final_lr_frac", "min_lr_ratio"),
+    "cooldown_frac": ("cooldown_frac", "decay_frac"),
 }
+#: The columns that describe a named schedule (read per run, see the module docstring).
+_NAMED_SCHEDULE = ("schedule", "peak_lr", "warmup_steps", "total_steps", "final_lr_frac", "cooldown_frac")
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,22 +203,24 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
             )
     if cols["loss"] is None and cols["val_loss"] is None:
         raise TableError(f"{src}: a loss-curve table needs a 'loss' (or 'val_loss') column")
-    if cols["loss"] is not None and cols["lr"] is None:
+    if cols["loss"] is not None and cols["lr"] is None and cols["schedule"] is None:
         raise TableError(
-            f"{src}: a loss-curve table needs an 'lr' column, the learning rate at each row "
-            "(without it a curve's schedule is unknown)"
+            f"{src}: a loss-curve table needs an 'lr' column, the learning rate at each row, or a 'schedule' "
+            "column (constant, cosine or wsd) with the peak LR (without either a curve's schedule is unknown)"
         )
     label = (lambda i: f"row {i} (line {i + 2})") if csv else (lambda i: f"row {i}")
     num = {
         role: _numbers(df, col, role, src, label)
         for role, col in cols.items()
-        if col is not None and role not in ("run", "parent")
+        if col is not None and role not in ("run", "parent", "schedule")
     }
     run = df[cols["run"]].astype(str).str.strip().to_numpy()
     parent = [_text(v) for v in df[cols["parent"]]] if cols["parent"] is not None else None
     nrows = len(df)
     missing = np.full(nrows, np.nan)
     loss, lr = num.get("loss", missing), num.get("lr", missing)
+    if cols["schedule"] is not None:  # each row's LR is its run's named schedule's at its step
+        lr = np.full(nrows, np.nan)
     val, tokens = num.get("val_loss", missing), num.get("tokens", missing)
     curves = []
     for name in dict.fromkeys(run):
@@ -220,6 +247,8 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
                 "(steps must increase within a run)"
             )
         has_loss = np.isfinite(loss[idx])
+        if cols["schedule"] is not None:
+            lr[idx] = _schedule_lr(df, cols, num, idx, step, str(name), src, label)
         no_lr = has_loss & ~np.isfinite(lr[idx])
         if no_lr.any():
             i = int(idx[np.flatnonzero(no_lr)[0]])
@@ -252,6 +281,45 @@ def curves_from_frame(df: pd.DataFrame, src: str = "<dataframe>", csv: bool = Fa
         if c.parent is not None and c.parent not in names:
             raise TableError(f"{src}: run {c.run}: its parent {c.parent!r} is not in the table")
     return CurveTable(src, tuple(curves))
+
+
+def _schedule_lr(df: pd.DataFrame, cols: dict, num: dict, idx: np.ndarray, step, name: str, src: str, label):
+    """The LR at each of a run's rows (``idx``, at steps ``step``) from the schedule its row names (see the module
+    docstring); a run's schedule columns must hold one value each."""
+    from isoflop.schedules import NAMED, named_lr
+
+    def one(role: str, default=None):
+        """The run's one value of a schedule column (``default`` where the table has none)."""
+        col = cols[role]
+        if role == "peak_lr" and col is None:
+            role, col = "lr", cols["lr"]
+        if col is None:
+            return default
+        seen: list = (
+            list(dict.fromkeys(t for t in (_text(x) for x in df[col].iloc[idx]) if t is not None))
+            if role == "schedule"
+            else list(dict.fromkeys(float(x) for x in num[role][idx] if np.isfinite(x)))
+        )
+        if len(seen) > 1:
+            raise TableError(
+                f"{src}: run {name}: column '{col}' changes within the run ({seen[0]}, {seen[1]}); with a named "
+                "schedule it holds one value per run"
+                + ("; give the peak LR in a 'peak_lr' column" if role == "lr" else "")
+            )
+        return seen[0] if seen else default
+
+    kind = one("schedule")
+    if kind not in NAMED:
+        raise TableError(f"{src}: run {name}: {label(int(idx[0]))}: schedule {kind!r} is not one of {', '.join(NAMED)}")
+    peak = one("peak_lr")
+    if peak is None or not peak > 0:
+        raise TableError(f"{src}: run {name}: a named schedule needs its peak LR ('peak_lr' or 'lr'), got {peak}")
+    total = int(one("total_steps", step.max()))
+    if total < step.max():
+        raise TableError(f"{src}: run {name}: total_steps {total} is before its last step {step.max():g}")
+    args = (int(one("warmup_steps", 0)), float(one("final_lr_frac", 0.1)), float(one("cooldown_frac", 0.2)))
+    # A row logged after step s trained that step at the schedule's LR for step s − 1 (counted from 0).
+    return np.array([named_lr(kind, max(0, int(s) - 1), total, float(peak), *args) for s in step])
 
 
 def _or_nan(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:
