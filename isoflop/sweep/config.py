@@ -17,6 +17,8 @@ A sweep file (see ``sweeps/*.toml``)::
     cooldowns = "all"           # WSD only: all (every (size, budget) point trains its cooldown) | law (each size
                                 #   trains its trunk and two cooldowns, its smallest and largest budget's; the
                                 #   IsoFLOP points come from the loss-curve law, isoflop.laws.curves.profiles)
+    # law_cooldowns = 3        # with cooldowns = "law": also the cooldown nearest the middle of each size's
+                                #   budgets (2, the default: the smallest and largest only)
     # warmup_budget = 1.6e13    # optional: the budget whose steps set that shared warmup (default: the largest)
     threads = 1                 # per run
     aspect_ratio = 32           # the model family: d_model ≈ aspect_ratio × n_layers (within 2x)
@@ -88,6 +90,7 @@ SWEEP_KEYS = {
     "lr_grid",
     "batch_grid",
     "cooldowns",
+    "law_cooldowns",
 }
 WARMUPS = ("per-run", "largest-budget")
 COOLDOWNS = ("all", "law")
@@ -128,6 +131,7 @@ class SweepConfig:
     lr_grid: tuple[float, ...] = ()
     batch_grid: tuple[float, ...] = ()
     cooldowns: str = "all"
+    law_cooldowns: int = 2
     lr_rule: LRRule | PowerRule | None = None
     batch_rule: PowerRule | None = None
 
@@ -199,6 +203,10 @@ class SweepConfig:
             raise SweepError(f"cooldowns ({self.cooldowns!r}) must be one of {', '.join(COOLDOWNS)}")
         if self.cooldowns == "law" and self.schedule != "wsd":
             raise SweepError('cooldowns = "law" needs schedule = "wsd": the law predicts cooldowns off a trunk')
+        if isinstance(self.law_cooldowns, bool) or self.law_cooldowns not in (2, 3):
+            raise SweepError(f"law_cooldowns ({self.law_cooldowns!r}) must be 2 or 3")
+        if self.law_cooldowns != 2 and self.cooldowns != "law":
+            raise SweepError('law_cooldowns needs cooldowns = "law": it is how many cooldowns each size trains there')
         if self.cooldowns == "law" and isinstance(self.sizes, AutoSizes) and self.sizes.refine:
             raise SweepError(
                 'cooldowns = "law" needs its sizes fixed up front (sizes.auto.refine = false): which cooldowns a '
@@ -284,6 +292,8 @@ class SweepConfig:
             d.pop("batch_grid")
         if self.cooldowns == "all":
             d.pop("cooldowns")
+        if self.law_cooldowns == 2:  # as files written before the key existed
+            d.pop("law_cooldowns")
         d.pop("lr_rule")  # train.lr = "fitted:PATH" names it
         d.pop("batch_rule")  # batch_size = "fitted:PATH" names it
         return d

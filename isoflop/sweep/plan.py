@@ -101,13 +101,21 @@ def budget_runs(sweep: SweepConfig, flops: float, vocab_size: int, finished: lis
 def law_budgets(sweep: SweepConfig, vocab_size: int) -> dict[ModelConfig, tuple[float, ...]]:
     """Under ``cooldowns = "law"``: each size -> the budgets whose cooldowns it trains, the smallest and the
     largest it serves (its trunk is grown to the largest; the law fitted to the trunk and the two predicts
-    every budget between, and :func:`isoflop.laws.curves.profiles.profiles` reads them off).
-    ``benchmarks/bench_curves.py --fit ends`` measures this choice against held-out cooldowns."""
+    every budget between, and :func:`isoflop.laws.curves.profiles.profiles` reads them off), and with
+    ``law_cooldowns = 3`` also the one nearest their geometric middle.
+    ``benchmarks/bench_profiles.py --parts pairs`` measures these choices against held-out cooldowns."""
     served: dict[ModelConfig, list[float]] = {}
     for c in sweep.budgets:
         for m in budget_models(sweep, c, vocab_size, []):
             served.setdefault(m, []).append(float(c))
-    return {m: tuple(sorted({min(cs), max(cs)})) for m, cs in served.items()}
+    out = {}
+    for m, cs in served.items():
+        chosen = {min(cs), max(cs)}
+        if sweep.law_cooldowns == 3:
+            mid = np.sqrt(min(cs) * max(cs))
+            chosen.add(min(cs, key=lambda c: abs(np.log(c / mid))))
+        out[m] = tuple(sorted(chosen))
+    return out
 
 
 def trunk_warmup_steps(sweep: SweepConfig, model: ModelConfig, batch_size: int | None = None) -> int:

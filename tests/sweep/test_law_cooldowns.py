@@ -109,3 +109,35 @@ def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, 
     assert (freed["loss"][freed["source"] == "trained"] == grid["loss"][grid["source"] == "trained"]).all()
     r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--own", "alpha", "--per-trunk"])
     assert r.exit_code == 2 and "--per-trunk" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_law_cooldowns_3_adds_the_cooldown_nearest_the_middle_of_each_sizes_budgets(tmp_path):
+    two = load_sweep("sweeps/answer-law.toml")
+    three = load_sweep("sweeps/answer-law.toml", ("law_cooldowns=3",))
+    a, b = law_budgets(two, 256), law_budgets(three, 256)
+    assert a.keys() == b.keys()
+    for m, cs in b.items():
+        assert set(a[m]) <= set(cs) and min(cs) == min(a[m]) and max(cs) == max(a[m])
+        served = [c for c in three.budgets if m in {s.model for s in budget_runs(replace_all(three), c, 256, [])}]
+        if len(served) >= 3:
+            (mid,) = set(cs) - set(a[m])
+            centre = np.sqrt(min(served) * max(served))
+            assert all(abs(np.log(mid / centre)) <= abs(np.log(c / centre)) + 1e-12 for c in served)
+        else:
+            assert cs == a[m]
+    full = load_sweep("sweeps/answer.toml")
+    assert planned_cost(two, 256) < planned_cost(three, 256) < planned_cost(replace_all(three), 256)
+    assert planned_cost(three, 256) < 0.75 * planned_cost(full, 256)
+    assert "law_cooldowns" not in two.to_dict() and three.to_dict()["law_cooldowns"] == 3
+    for bad, why in (("law_cooldowns=4", "must be 2 or 3"), ("law_cooldowns=true", "must be 2 or 3")):
+        with pytest.raises(SweepError, match=why):
+            load_sweep("sweeps/answer-law.toml", (bad,))
+    with pytest.raises(SweepError, match='law_cooldowns needs cooldowns = "law"'):
+        load_sweep("sweeps/answer.toml", ("law_cooldowns=3",))
+
+
+def replace_all(sweep):
+    """The same sweep training every cooldown."""
+    from dataclasses import replace
+
+    return replace(sweep, cooldowns="all", law_cooldowns=2)
