@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import torch
 
-from isoflop.schedules import cooldown_factor, cooldown_start, lr_at, wsd_lr_at  # noqa: F401 - re-exported
+from isoflop.schedules import cooldown_factor, cooldown_start, lr_at, named_lr, wsd_lr_at  # noqa: F401 - re-exported
 from isoflop.train.config import TrainConfig, default_lr  # noqa: F401 - the LR rule, re-exported
 
 
 def schedule_lr(step: int, steps: int, peak: float, cfg: TrainConfig) -> float:
     """The learning rate at ``step`` of a run of ``steps`` steps under ``cfg``'s schedule."""
-    warm = cfg.warmup_for(steps)
-    if cfg.schedule == "wsd":
-        return wsd_lr_at(step, steps, peak, warm, cfg.final_lr_frac, cfg.cooldown_frac, cfg.cooldown_shape)
-    return lr_at(step, steps, peak, warm, cfg.final_lr_frac)
+    return named_lr(
+        cfg.schedule, step, steps, peak, cfg.warmup_for(steps), cfg.final_lr_frac, cfg.cooldown_frac, cfg.cooldown_shape
+    )
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, lr: float, device: torch.device) -> torch.optim.AdamW:

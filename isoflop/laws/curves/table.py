@@ -35,8 +35,8 @@ Each row's LR is then that schedule's at its step; between rows the law reads th
 
 A table of checkpoints (several rows per run) that carries the LR at each row, or names its schedule, is a
 loss-curve table.
-Bad input is a :class:`~isoflop.errors.TableError` naming the file, the run and the row: a table without an
-LR column, steps out of order, a run whose N changes mid-curve, a parent that is not in the table.
+Bad input is a :class:`~isoflop.errors.TableError` naming the file, the run and the row: a table with neither an
+LR nor a schedule column, an unknown schedule or one that changes within a run, steps out of order, a run whose N changes mid-curve, a parent that is not in the table.
 """
 
 from __future__ import annotations
@@ -70,8 +70,6 @@ CURVE_ALIASES: dict[str, tuple[str, ...]] = {
     "final_lr_frac": ("final_lr_frac", "min_lr_ratio"),
     "cooldown_frac": ("cooldown_frac", "decay_frac"),
 }
-#: The columns that describe a named schedule (read per run, see the module docstring).
-_NAMED_SCHEDULE = ("schedule", "peak_lr", "warmup_steps", "total_steps", "final_lr_frac", "cooldown_frac")
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,9 +315,18 @@ def _schedule_lr(df: pd.DataFrame, cols: dict, num: dict, idx: np.ndarray, step,
     total = int(one("total_steps", step.max()))
     if total < step.max():
         raise TableError(f"{src}: run {name}: total_steps {total} is before its last step {step.max():g}")
-    args = (int(one("warmup_steps", 0)), float(one("final_lr_frac", 0.1)), float(one("cooldown_frac", 0.2)))
+    # The columns the table gives; named_lr's defaults stand for the others.
+    given: dict = {}
+    for role, arg, cast in (
+        ("warmup_steps", "warmup_steps", int),
+        ("final_lr_frac", "final_frac", float),
+        ("cooldown_frac", "cooldown_frac", float),
+    ):
+        value = one(role)
+        if value is not None:
+            given[arg] = cast(value)
     # A row logged after step s trained that step at the schedule's LR for step s − 1 (counted from 0).
-    return np.array([named_lr(kind, max(0, int(s) - 1), total, float(peak), *args) for s in step])
+    return np.array([named_lr(kind, max(0, int(s) - 1), total, float(peak), **given) for s in step])
 
 
 def _or_nan(a: np.ndarray | None, like: np.ndarray) -> np.ndarray:

@@ -164,10 +164,10 @@ def correct_isoflops(
         raw.allow_edge,
     )
     shift: dict[str, tuple[float, float]] = {}
+    at = [c.tolist().index(f) for f in cs]  # the corrected budgets' places among the used ones
     for key, delta in (("params", dn), ("tokens", dd)):
         w = raw.weights(key)
         if len(cs) >= 2:
-            at = [c.tolist().index(f) for f in cs]
             slope, intercept = np.polyfit(np.log10(cs), delta, 1, w=None if w is None else np.sqrt(w[at]))
         else:
             slope, intercept = 0.0, float(delta[0]) if delta else 0.0
