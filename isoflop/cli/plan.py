@@ -80,8 +80,8 @@ val_sequences = 256
 @click.option(
     "--law",
     is_flag=True,
-    help='Weigh cooldowns = "law" designs too (each WSD design also with two cooldowns per size and the '
-    "rest of its grid from the loss-curve law, simulated with the law's measured error).",
+    help='Weigh cooldowns = "law" designs too (each WSD design also with two, and with three, cooldowns per '
+    "size and the rest of its grid from the loss-curve law, simulated with the law's measured error).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked designs as JSON.")
 def plan_cmd(

@@ -40,6 +40,8 @@ class Design:
         top: the largest budget, in FLOPs.
         cooldowns: under WSD, "all" (every point trains its cooldown) or "law" (each size trains its trunk
             and two cooldowns, and the loss-curve law gives the rest of the grid; ``cooldowns = "law"``).
+        law_cooldowns: under "law", the cooldowns each size trains: 2 (its smallest and largest budget) or 3
+            (and the one nearest their middle; the sweep's ``law_cooldowns``).
     """
 
     schedule: str
@@ -50,12 +52,15 @@ class Design:
     seeds: int
     top: float
     cooldowns: str = "all"
+    law_cooldowns: int = 2
 
     def __post_init__(self):
         if self.schedule not in ("cosine", "wsd"):
             raise ConfigError(f"design: schedule ({self.schedule!r}) must be cosine or wsd")
         if self.cooldowns not in ("all", "law") or (self.cooldowns == "law" and self.schedule != "wsd"):
             raise ConfigError(f'design: cooldowns ({self.cooldowns!r}) must be "all", or "law" under wsd')
+        if self.law_cooldowns not in (2, 3) or (self.law_cooldowns != 2 and self.cooldowns != "law"):
+            raise ConfigError(f'design: law_cooldowns ({self.law_cooldowns!r}) must be 2, or 3 under cooldowns "law"')
         if self.n_budgets < 3 or self.k < 3 or self.seeds < 1:
             raise ConfigError("design: needs at least 3 budgets, 3 sizes per budget and 1 seed")
         if not (self.spacing > 1 and self.span > 1 and self.top > 0):
@@ -68,7 +73,7 @@ class Design:
     @property
     def label(self) -> str:
         sp = "sqrt2x" if abs(self.spacing - math.sqrt(2)) < 1e-6 else f"{self.spacing:g}x"
-        sch = "wsd-law" if self.cooldowns == "law" else self.schedule
+        sch = ("wsd-law" if self.law_cooldowns == 2 else "wsd-law3") if self.cooldowns == "law" else self.schedule
         return (
             f"{sch} {self.n_budgets}b {sp} {self.budgets[0]:.2g}-{self.top:.2g} "
             f"k={self.k} span={self.span:g} seeds={self.seeds}"
@@ -99,6 +104,7 @@ class Design:
             seeds=self.seeds,
             schedule=self.schedule,
             cooldowns=self.cooldowns,
+            law_cooldowns=self.law_cooldowns,
             warmup=None,
             train=train,
         )
@@ -116,14 +122,15 @@ class Cost:
 
 
 def plan_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec]:
-    """The runs a sweep trains (under ``cooldowns = "law"``, each size's two cooldowns)."""
+    """The runs a sweep trains (under ``cooldowns = "law"``, each size's two or three cooldowns)."""
     return [s for b in sweep.budgets for s in budget_runs(sweep, b, vocab_size, [])]
 
 
 def grid_specs(sweep: SweepConfig, vocab_size: int) -> list[RunSpec] | None:
     """Under ``cooldowns = "law"``, every point of the grid its folder reads as (trained or predicted by the
     loss-curve law); None for a sweep whose grid is the runs it trains."""
-    return plan_specs(replace(sweep, cooldowns="all"), vocab_size) if sweep.cooldowns == "law" else None
+    every = replace(sweep, cooldowns="all", law_cooldowns=2)
+    return plan_specs(every, vocab_size) if sweep.cooldowns == "law" else None
 
 
 def design_cost(specs: list[RunSpec], throughput: Throughput, workers: int) -> Cost:
@@ -199,7 +206,8 @@ def _fill(design, base, vocab_size, surface, throughput, workers, cap_s, cap_flo
 def candidates(top_guess: float, schedules=("cosine", "wsd"), law: bool = False) -> list[Design]:
     """The designs a planner compares (72): schedule × budgets (5 at 2×, 4 at 2.5×, 7 at √2×) × sizes per
     budget and span ((4, 4), (6, 4), (6, 6), (8, 6)) × seeds (1-3); each is then scaled to the cap. With
-    ``law``, every WSD design also comes as a ``cooldowns = "law"`` one (36 more).
+    ``law``, every WSD design also comes as a ``cooldowns = "law"`` one with two cooldowns per size and one
+    with three (72 more).
 
     The grid's edges were widened until the best design under a realistic prior (the seed noise of
     ``results/planned``) sat inside them, not on them (see the planner benchmark in the README)."""
@@ -210,7 +218,7 @@ def candidates(top_guess: float, schedules=("cosine", "wsd"), law: bool = False)
                 for seeds in (1, 2, 3):
                     out.append(Design(sch, nb, sp, k, span, seeds, top_guess))
                     if law and sch == "wsd":
-                        out.append(Design(sch, nb, sp, k, span, seeds, top_guess, "law"))
+                        out += [Design(sch, nb, sp, k, span, seeds, top_guess, "law", c) for c in (2, 3)]
     return out
 
 

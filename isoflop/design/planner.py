@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from isoflop.design.candidates import Cost, Design, candidates, fill
+from isoflop.design.law_error import law_errors, law_noise
 from isoflop.design.prior import Prior
 from isoflop.errors import ConfigError
 from isoflop.model.flops import param_counts
@@ -62,6 +63,7 @@ class DesignScore:
             "span": self.design.span,
             "seeds": self.design.seeds,
             "cooldowns": self.design.cooldowns,
+            "law_cooldowns": self.design.law_cooldowns,
             "cost": {
                 "flops": self.cost.flops,
                 "wall_s": self.cost.wall_s,
@@ -121,47 +123,6 @@ def simulate_table(specs, surface, sigma: float, seed_sigma: float, seed: int) -
             }
         )
     return pd.DataFrame(rows)
-
-
-def _places(grid, trained) -> tuple[dict[str, tuple[float, float]], list[float | None]]:
-    """Each trunk's trained budgets (lo, hi), and each grid point's place p in log C between its trunk's,
-    None where it was trained or lies outside them."""
-    ran = {s.run_id for s in trained}
-    ends: dict[str, tuple[float, float]] = {}
-    for s in trained:
-        lo, hi = ends.get(str(s.trunk_id), (np.inf, -np.inf))
-        ends[str(s.trunk_id)] = (min(lo, float(s.budget)), max(hi, float(s.budget)))
-    places: list[float | None] = []
-    for s in grid:
-        lo, hi = ends.get(str(s.trunk_id), (np.inf, -np.inf))
-        inside = s.run_id not in ran and lo < s.budget < hi
-        places.append(float(np.log(s.budget / lo) / np.log(hi / lo)) if inside else None)
-    return ends, places
-
-
-def law_errors(grid, trained, bump: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """The loss-curve law's error (in log loss) at each point of a ``cooldowns = "law"`` grid: 0 where the
-    point was trained, else its trunk's bump a·ln(hi/lo)²·4p(1 − p), p its place in log C between the trunk's
-    trained budgets lo and hi, and a drawn per trunk from a normal of ``bump`` = (mean, sd)
-    (:data:`~isoflop.design.prior.LAW_BUMP`)."""
-    ends, places = _places(grid, trained)
-    amp = {t: float(rng.normal(*bump)) * np.log(hi / lo) ** 2 for t, (lo, hi) in sorted(ends.items())}
-    return np.array([0.0 if p is None else amp[str(s.trunk_id)] * 4 * p * (1 - p) for s, p in zip(grid, places)])
-
-
-def law_noise(grid, trained, noise: np.ndarray) -> np.ndarray:
-    """The runs' noise (log loss) as a law grid carries it: a trained point its own; a predicted one its
-    trunk's two trained ends' noise, interpolated at its place between them (the law is anchored at those
-    ends and has no noise of its own); any other point its own."""
-    ends, places = _places(grid, trained)
-    at = {(str(s.trunk_id), float(s.budget)): i for i, s in enumerate(grid)}
-    out = np.array(noise, dtype=float)
-    for i, (s, p) in enumerate(zip(grid, places)):
-        lo, hi = ends.get(str(s.trunk_id), (np.nan, np.nan))
-        j, k = at.get((str(s.trunk_id), lo)), at.get((str(s.trunk_id), hi))
-        if p is not None and j is not None and k is not None:
-            out[i] = (1 - p) * noise[j] + p * noise[k]
-    return out
 
 
 def evaluate_design(

@@ -17,16 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from isoflop.design.law_error import LAW_BUMP
 from isoflop.errors import LawError, ScalingError
 from isoflop.laws.surface import Surface
-
-#: The loss-curve law's error at a point it predicts, as a ``cooldowns = "law"`` design is simulated: each
-#: trunk's error is a bump A·4p(1 − p) in log loss, p the point's place (in log C) between the trunk's two
-#: trained budgets, with A = a·ln(hi/lo)² (the bump grows with the gap it bridges) and a drawn per trunk from
-#: a normal of this (mean, sd). Measured on ``results/answer-law`` against the trained cooldowns of the same
-#: 14 trunks in ``results/answer`` (Methods, "The law's uncertainty in the intervals"): trunks bridging 8x
-#: had A of 0.1-3.0%, those bridging 2-3x under 0.4%. One folder, so a planning assumption, not a law.
-LAW_BUMP = (0.0027, 0.0033)
 
 
 @dataclass(frozen=True)
@@ -38,7 +31,8 @@ class Prior:
         sigma: independent log-noise of one run.
         seed_sigma: per-seed shared noise (see :mod:`isoflop.sweep.simulate`).
         source: where it came from, in words.
-        law_bump: the loss-curve law's error at the points it predicts (:data:`LAW_BUMP`).
+        law_bump: the loss-curve law's error at the points it predicts, (mean, sd) of a
+            (:data:`~isoflop.design.law_error.LAW_BUMP`).
     """
 
     surfaces: tuple[Surface, ...]

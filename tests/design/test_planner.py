@@ -182,7 +182,7 @@ def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
     ran = {s.run_id for s in specs}
     err = law_errors(grid, specs, (0.02, 0.0), rng)
     inner = np.array([s.run_id not in ran for s in grid])
-    widest = np.log(max(sweep.budgets) / min(sweep.budgets)) ** 2
+    widest = np.log(max(sweep.budgets) / min(sweep.budgets))
     assert (err[~inner] == 0).all() and (err[inner] > 0).all() and err.max() <= 0.02 * widest + 1e-12
     assert (law_errors(grid, specs, (0.0, 0.0), rng) == 0).all()
     # the runs' noise: a predicted point carries its trunk's trained ends', interpolated; a trained one its own
@@ -205,4 +205,88 @@ def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
     with pytest.raises(ConfigError, match="law"):
         Design("cosine", 5, 2.0, 4, 3.0, 1, 2e10, "law")
     designs = candidates(1e10, law=True)
-    assert len(designs) == 108 and {x.schedule for x in designs if x.cooldowns == "law"} == {"wsd"}
+    assert len(designs) == 144 and {x.schedule for x in designs if x.cooldowns == "law"} == {"wsd"}
+    assert sum(x.law_cooldowns == 3 for x in designs) == 36
+
+
+def test_a_three_cooldown_law_design_bridges_two_gaps(tmp_path):
+    """law_cooldowns = 3: each size trains a third cooldown in the middle of its budgets; the planner costs it
+    between the two-cooldown and the full design, writes it as a sweep that reads back, and simulates the law's
+    error as a bump over each of the two gaps (zero at all three trained budgets, each bump bounded by its own
+    gap, so smaller than one bump over the whole range)."""
+    from dataclasses import replace
+
+    from isoflop.design.candidates import design_cost, grid_specs
+    from isoflop.design.law_error import bracket, law_errors, law_noise
+
+    d2 = Design("wsd", 5, 2.0, 4, 3.0, 1, 2e10, "law")
+    d3 = replace(d2, law_cooldowns=3)
+    assert "wsd-law3" in d3.label and "wsd-law3" not in d2.label
+    with pytest.raises(ConfigError, match="law_cooldowns"):
+        Design("wsd", 5, 2.0, 4, 3.0, 1, 2e10, "all", 3)
+    with pytest.raises(ConfigError, match="law_cooldowns"):
+        Design("wsd", 5, 2.0, 4, 3.0, 1, 2e10, "law", 4)
+    _, sw3, specs3, cost3 = fill(d3, _base(), 64, SURFACE, TP, 2, None, 2e12)  # scaled to spend the cap
+    grid = grid_specs(sw3, 64)
+    assert sw3.law_cooldowns == 3 and grid is not None and cost3.flops <= 2e12 * 1.03
+    two = design_cost(plan_specs(replace(sw3, law_cooldowns=2), 64), TP, 2)  # the same grid, two cooldowns
+    assert two.flops < cost3.flops < design_cost(grid, TP, 2).flops and two.runs < cost3.runs < len(grid)
+    back = load_sweep(write(tmp_path, to_toml(sw3, "a three-cooldown law design")))
+    assert back.law_cooldowns == 3 and plan_specs(back, 64) == specs3
+    trained: dict[str, list[float]] = {}
+    for s in specs3:
+        trained.setdefault(str(s.trunk_id), []).append(s.budget)
+    assert max(len(v) for v in trained.values()) == 3
+
+    rng = np.random.default_rng(1)
+    err = law_errors(grid, specs3, (0.02, 0.0), rng)
+    ran = {s.run_id for s in specs3}
+    for s, e in zip(grid, err):
+        b = bracket(s.budget, trained[str(s.trunk_id)])
+        if s.run_id in ran:
+            assert e == 0 and b is None
+        elif b is not None:
+            lo, hi, p = b
+            assert lo < s.budget < hi and 0 < e <= 0.02 * np.log(hi / lo) + 1e-12
+            assert not any(lo < t < hi for t in trained[str(s.trunk_id)])  # the trained budgets either side
+            assert e == pytest.approx(0.02 * np.log(hi / lo) * 4 * p * (1 - p))
+    # a trunk's noise at a point between its middle and top cooldowns comes from those two, not its smallest
+    noise = np.arange(len(grid), dtype=float)
+    carried = law_noise(grid, specs3, noise)
+    index = {(str(s.trunk_id), s.budget): i for i, s in enumerate(grid)}
+    checked = 0
+    for i, s in enumerate(grid):
+        b = bracket(s.budget, trained[str(s.trunk_id)])
+        if s.run_id not in ran and b is not None:
+            lo, hi, p = b
+            j, k = index[(str(s.trunk_id), lo)], index[(str(s.trunk_id), hi)]
+            assert carried[i] == pytest.approx((1 - p) * noise[j] + p * noise[k])
+            checked += 1
+    assert checked > 0
+
+
+def test_the_bump_is_measured_from_a_check_of_the_law():
+    """measure_bump recovers each trunk's a from a law's errors against trained ends, over one gap or two,
+    and leaves out the fitted ends and a trunk with nothing held out between them."""
+    import pandas as pd
+
+    from isoflop.design.law_error import bracket, bump, measure_bump
+
+    rows = []
+    truth = {"t1": 0.004, "t2": -0.002, "t3": 0.01}
+    fitted = {"t1": (1.0, 8.0), "t2": (1.0, 2.83, 8.0), "t3": (1.0, 2.0)}
+    for t, a in truth.items():
+        for c in (1.0, 1.41, 2.0, 2.83, 4.0, 5.66, 8.0):
+            fit = any(np.isclose(c, fitted[t]))
+            b = None if fit else bracket(c, fitted[t])
+            e = 0.0 if b is None else a * bump(*b)
+            rows.append({"trunk": t, "budget": c, "error": np.expm1(e), "fitted": fit})
+    m = measure_bump(pd.DataFrame(rows))
+    assert set(m.per_trunk) == {"t1", "t2", "t3"}
+    for t, a in truth.items():
+        assert m.per_trunk[t] == pytest.approx(a, rel=1e-9)
+    assert m.mean == pytest.approx(np.mean(list(truth.values()))) and m.sd > 0
+    # beyond the fitted range: no bracket, so nothing measured; a trunk with only that gives none
+    assert bracket(16.0, (1.0, 8.0)) is None and bracket(8.0, (1.0, 8.0)) is None
+    lone = pd.DataFrame([{"trunk": "t4", "budget": 16.0, "error": 0.1, "fitted": False}])
+    assert measure_bump(lone).per_trunk == {}

@@ -359,7 +359,7 @@ def _trunk_points(
 def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
     """The profile's points against trained ends of the same trunks at the same budgets, in another sweep
     folder's runs table (:func:`isoflop.runs.store.runs_frame`: ``trunk_id``, ``budget``, ``loss``, ``status``)
-    or this one's, matched by trunk and nominal budget: one row per point that has a trained end (run, N, budget, predicted, trained, error, and
+    or this one's, matched by trunk and nominal budget: one row per point that has a trained end (run, trunk, N, budget, predicted, trained, error, and
     ``fitted``, whether the law was fitted to that end). Trained points check the law, never the other way round.
     """
     ok = runs[(runs["status"] == "ok") & runs["trunk_id"].fillna("").astype(str).ne("") & runs["loss"].notna()]
@@ -374,6 +374,7 @@ def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
             rows.append(
                 {
                     "run": f"{p.trunk}@{p.budget:.4g}",
+                    "trunk": p.trunk,
                     "N": p.n_params,
                     "budget": p.budget,
                     "predicted": p.predicted,
@@ -382,4 +383,4 @@ def check_against(prof: Profiles, runs: pd.DataFrame) -> pd.DataFrame:
                     "fitted": p.source == "trained",
                 }
             )
-    return pd.DataFrame(rows, columns=["run", "N", "budget", "predicted", "trained", "error", "fitted"])
+    return pd.DataFrame(rows, columns=["run", "trunk", "N", "budget", "predicted", "trained", "error", "fitted"])
