@@ -169,7 +169,7 @@ def plan_cmd(
             + f"; cost {best.cost.flops:.3g} FLOPs, ~{best.cost.wall_s / 60:.0f} min on {workers} workers.\n"
             f"Prior: {prior.describe()}"
         )
-        Path(out).write_text(to_toml(sw, header))
+        Path(out).write_text(to_toml(sw, header, folder=Path(out).parent))
         load_sweep(out)  # what was written reads back
         click.echo(f"wrote {out}", err=True)
 

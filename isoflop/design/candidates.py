@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from isoflop.laws.fit.frontier import Counting
 from isoflop.model.flops import param_counts
 from isoflop.runs.throughput import Throughput
 from isoflop.sweep.config import AutoSizes, SweepConfig
+from isoflop.sweep.hparams import rules_relative_to
 from isoflop.sweep.plan import budget_runs, trunk_tips
 from isoflop.train.spec import RunSpec
 
@@ -240,9 +242,12 @@ def parse_duration(text: str) -> float:
     return secs
 
 
-def to_toml(sweep: SweepConfig, header: str = "") -> str:
-    """A sweep as a TOML file that :func:`~isoflop.sweep.config.load_sweep` reads back."""
-    d = sweep.to_dict()
+def to_toml(sweep: SweepConfig, header: str = "", *, folder: str | Path) -> str:
+    """A sweep as a TOML file that :func:`~isoflop.sweep.config.load_sweep` reads back from ``folder``, the
+    folder it is written in: a relative ``fitted:PATH`` (relative to the working directory, as a loaded sweep
+    holds it) is written relative to that folder, where a sweep file's are read (written as it stood, a sweep
+    planned on ``sweeps/answer.toml`` and written elsewhere named a rule that was not there)."""
+    d = rules_relative_to(sweep.to_dict(), Path(folder))
     lines = [f"# {line}" for line in header.splitlines()]
 
     def val(v):

@@ -58,11 +58,26 @@ def test_a_design_is_scaled_to_spend_its_cap():
 def test_the_written_design_reads_back(tmp_path):
     d = Design("wsd", 3, 2.0, 4, 2.5, 2, 4e10)
     sw = d.sweep(_base(), (0.5, 1e10, 3e4), name="planned")
-    path = write(tmp_path, to_toml(sw, "a header\nof two lines"))
+    path = write(tmp_path, to_toml(sw, "a header\nof two lines", folder=tmp_path))
     back = load_sweep(path)
     assert back.budgets == sw.budgets and back.seeds == 2 and back.schedule == "wsd"
     assert back.sizes == sw.sizes and back.train == sw.train
     assert plan_specs(back, 64) == plan_specs(sw, 64)
+
+
+def test_a_design_written_elsewhere_keeps_its_fitted_rule(tmp_path):
+    """A base sweep whose LR is a fitted rule named relative to its own file (sweeps/answer.toml's
+    "fitted:../results/answer-lr-ladder/lr_rule.json"), planned and written into another folder, names the same
+    rule there: read back, its runs have the same peak LRs."""
+    base = load_sweep("sweeps/answer.toml")
+    d = Design("wsd", 3, 2.0, 4, 2.5, 1, 4e10)
+    sw = d.sweep(base, (0.5, 1e10, 3e4), name="planned")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    back = load_sweep(write(deep, to_toml(sw, "elsewhere", folder=deep)))
+    assert back.lr_rule == sw.lr_rule is not None
+    vocab = 256
+    assert [s.train.lr for s in plan_specs(back, vocab)] == [s.train.lr for s in plan_specs(sw, vocab)]
 
 
 def test_evaluation_recovers_the_truth_when_noise_is_small():
@@ -175,7 +190,7 @@ def test_the_planner_simulates_a_law_design_as_its_whole_grid(tmp_path):
     assert sweep.cooldowns == "law" and grid is not None and grid_specs(replace(sweep, cooldowns="all"), 64) is None
     assert {s.run_id for s in specs} < {s.run_id for s in grid}  # the trained points are some of the grid's
     assert cost.runs == len(specs) < len(grid) and cost.flops < design_cost(grid, TP, 2).flops
-    back = load_sweep(write(tmp_path, to_toml(sweep, "a law design")))
+    back = load_sweep(write(tmp_path, to_toml(sweep, "a law design", folder=tmp_path)))
     assert back.cooldowns == "law" and plan_specs(back, 64) == specs
 
     rng = np.random.default_rng(0)
@@ -231,7 +246,7 @@ def test_a_three_cooldown_law_design_bridges_two_gaps(tmp_path):
     assert sw3.law_cooldowns == 3 and grid is not None and cost3.flops <= 2e12 * 1.03
     two = design_cost(plan_specs(replace(sw3, law_cooldowns=2), 64), TP, 2)  # the same grid, two cooldowns
     assert two.flops < cost3.flops < design_cost(grid, TP, 2).flops and two.runs < cost3.runs < len(grid)
-    back = load_sweep(write(tmp_path, to_toml(sw3, "a three-cooldown law design")))
+    back = load_sweep(write(tmp_path, to_toml(sw3, "a three-cooldown law design", folder=tmp_path)))
     assert back.law_cooldowns == 3 and plan_specs(back, 64) == specs3
     trained: dict[str, list[float]] = {}
     for s in specs3:
