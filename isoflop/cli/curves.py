@@ -81,6 +81,7 @@ def curves_profile(source, budgets, skip, per_trunk, own, out, against, plot):
     cooldown ends as trained and the rest predicted by its loss-curve law (see isoflop.laws.curves.profiles)."""
     from pathlib import Path
 
+    from isoflop.design.law_error import LAW_BUMP, measure_bump
     from isoflop.errors import TableError
     from isoflop.laws.curves import load_curves
     from isoflop.laws.curves.grid import sweep_budgets
@@ -126,6 +127,12 @@ def curves_profile(source, budgets, skip, per_trunk, own, out, against, plot):
                 f"against {against}: {len(held)} held-out trained ends, mean |error| {err.mean():.2%}, "
                 f"worst {err.max():.2%} ({held.loc[err.idxmax(), 'run']})"
             )
+            bump = measure_bump(check)
+            if len(bump.per_trunk) >= 2:
+                click.echo(
+                    f"the law's error as scaling plan --law simulates it: {bump.describe()}, per ln(hi/lo) "
+                    f"(scaling plan --law --law-bump {bump.mean:.4f},{bump.sd:.4f}; its default is {LAW_BUMP})"
+                )
         else:
             click.echo(f"against {against}: no trained end the law was not fitted to")
         if plot:

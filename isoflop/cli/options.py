@@ -74,6 +74,19 @@ def flops_values(ctx, param, values):
     return tuple(out) if isinstance(values, tuple) else (out[0] if out else None)
 
 
+def number_pair(ctx, param, value):
+    """Parse "A,B" into two numbers (None stays None)."""
+    if value is None:
+        return None
+    parts = str(value).split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not two numbers, as MEAN,SD") from None
+
+
 def writable_folder(folder, what: str = "the folder") -> None:
     """Fail with one line, before any work, when ``folder`` cannot be created or written (a file in the way, a
     read-only or full disk)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from isoflop.cli.options import flops_values, writable_folder
+from isoflop.cli.options import flops_values, number_pair, writable_folder
 
 BASE = """# The base every planned design keeps: byte-level Shakespeare, the CPU sweeps' family and training.
 name = "planned"
@@ -83,6 +83,15 @@ val_sequences = 256
     help='Weigh cooldowns = "law" designs too (each WSD design also with two, and with three, cooldowns per '
     "size and the rest of its grid from the loss-curve law, simulated with the law's measured error).",
 )
+@click.option(
+    "--law-bump",
+    callback=number_pair,
+    metavar="MEAN,SD",
+    help="With --law: the loss-curve law's error as (mean, sd) of a, the bump a*ln(hi/lo)*4p(1-p) over each "
+    "gap between a trunk's trained budgets (default: measured on this repository's law folders, "
+    "isoflop.design.law_error.LAW_BUMP; 'scaling curves profile LAW_FOLDER --against FULL_FOLDER' measures "
+    "it on yours).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the ranked designs as JSON.")
 def plan_cmd(
     target,
@@ -102,6 +111,7 @@ def plan_cmd(
     out,
     name,
     law,
+    law_bump,
     as_json,
 ):
     """Simulate sweeps of candidate designs from a prior and rank them by the interval on N_opt at --target."""
@@ -124,8 +134,14 @@ def plan_cmd(
     if out:
         writable_folder(Path(out).parent, "--out's folder")
     tp = Throughput.from_sweeps(throughput_from) if throughput_from else default_throughput()
+    if law_bump is not None and not law:
+        raise click.UsageError("--law-bump is the error of the law designs that --law adds: give --law too")
     prior = load_prior(prior_src, seed=seed)
+    if law_bump is not None:
+        prior = replace(prior, law_bump=law_bump)
     click.echo(f"prior: {prior.describe()}", err=True)
+    if law:
+        click.echo(f"law designs' error: a ~ N{prior.law_bump} per ln(hi/lo) (isoflop.design.law_error)", err=True)
     click.echo(f"cost model: {tp.describe()}", err=True)
     vocab = load_corpus(base.corpus, base.tokenizer).vocab_size
 

@@ -221,20 +221,18 @@ def plan_sweep(
     if not (cap and cap > 0 and np.isfinite(cap)):
         raise ConfigError(f"plan: the cost cap ({cap}) must be positive")
     guess = 10 ** np.floor(np.log10(target)) / 100 if cap_flops is None else cap_flops / 20
+    # A cap below the smallest design any candidate could be is refused before the candidates are scaled
+    # (which takes about a second each); after, a cap that fits none of them is refused the same way.
+    cheapest = _cheapest_cost(Design("wsd", 3, 2.0, 3, 2.0, 1, 1.0), base, vocab_size, prior, throughput, workers)
+    if (cheapest.wall_s if cap_s is not None else cheapest.flops) > cap:
+        _too_small(cheapest, cap_s, cap_flops)
     filled = [
         f
         for d in designs or candidates(guess, law=law)
         if (f := fill(d, base, vocab_size, prior.point, throughput, workers, cap_s, cap_flops)) is not None
     ]
     if not filled:
-        from isoflop.design.candidates import MIN_STEPS
-
-        cheapest = _cheapest_cost(Design("wsd", 3, 2.0, 3, 2.0, 1, 1.0), base, vocab_size, prior, throughput, workers)
-        need = f"{cheapest.wall_s:.0f} s of wall time" if cap_s is not None else f"{cheapest.flops:.3g} FLOPs"
-        raise ConfigError(
-            f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
-            f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})"
-        )
+        _too_small(cheapest, cap_s, cap_flops)
 
     def rank(s: DesignScore):  # narrowest widest interval first, the cheaper on a tie
         return s.score(methods), s.cost.wall_s
@@ -306,6 +304,17 @@ def _cheapest_cost(design: Design, base, vocab_size, prior, throughput, workers)
             return cost
         d = replace(d, top=d.top * 2)
     return cost
+
+
+def _too_small(cheapest: Cost, cap_s, cap_flops) -> None:
+    """Refuse a cap too small for every design, naming what the cheapest one needs."""
+    from isoflop.design.candidates import MIN_STEPS
+
+    need = f"{cheapest.wall_s:.0f} s of wall time" if cap_s is not None else f"{cheapest.flops:.3g} FLOPs"
+    raise ConfigError(
+        f"plan: the cost cap ({_cap_text(cap_s, cap_flops)}) is too small for even the cheapest "
+        f"design (3 budgets x 3 sizes with runs of {MIN_STEPS} steps needs {need})"
+    )
 
 
 def _cap_text(cap_s, cap_flops) -> str:

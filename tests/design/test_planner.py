@@ -146,6 +146,16 @@ def test_priors(tmp_path):
     assert "wide default" in wide.source and len(wide.surfaces) > 100
 
 
+def test_plan_takes_the_law_error_it_is_given(tmp_path):
+    """--law-bump reaches the prior the law designs are simulated with (the plan then stops at its tiny cap)."""
+    base = write(tmp_path, BASE, "base.toml")
+    args = ["plan", "--target", "1e13", "--flops", "1e6", "--base", str(base), "--law", "--law-bump", "0.01,0.02"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2 and "law designs' error: a ~ N(0.01, 0.02)" in r.output, r.output
+    r = CliRunner().invoke(main, [*args[:-2]])
+    assert "law designs' error: a ~ N(0.0042, 0.0067)" in r.output, r.output
+
+
 def test_durations():
     assert parse_duration("1h") == 3600 and parse_duration("40min") == 2400 and parse_duration("90s") == 90
     assert parse_duration("2400") == 2400
@@ -163,6 +173,9 @@ def test_durations():
         (["--flops", "-1"], "must be positive"),
         (["--cost", "1h", "--flops", "1e14"], "one of them"),
         (["--cost", "1h", "--method", "approach2,approach9"], "unknown method 'approach9'"),
+        (["--cost", "1h", "--law", "--law-bump", "0.01"], "not two numbers, as MEAN,SD"),
+        (["--cost", "1h", "--law", "--law-bump", "0.01,-0.02"], "law_bump ((0.01, -0.02)) must be (mean, sd)"),
+        (["--cost", "1h", "--law-bump", "0.01,0.02"], "give --law too"),
     ],
 )
 def test_plan_bad_input_is_one_line(tmp_path, args, says):

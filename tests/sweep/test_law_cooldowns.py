@@ -97,6 +97,11 @@ def test_a_law_sweep_trains_less_and_its_folder_fits_as_the_full_grid(tmp_path, 
     line = next(x for x in r.output.splitlines() if "held-out trained ends" in x)
     worst = float(line.split("worst ")[1].split("%")[0])
     assert "3 held-out" in line and worst < 5.0  # measured 2.4% on these 30-second runs
+    # the law's error per trunk, as the planner models it: each trunk's one held-out end gives its a
+    bump = next(x for x in r.output.splitlines() if "as scaling plan --law simulates it" in x)
+    assert "over 3 trunks (3 points)" in bump and "--law-bump " in bump
+    mean, sd = (float(v) for v in bump.split("--law-bump ")[1].split(";")[0].split(","))
+    assert np.isfinite(mean) and sd > 0
 
     r = CliRunner().invoke(main, ["curves", "profile", str(law_dir), "--plot", str(plot)])
     assert r.exit_code == 2 and "needs --against" in r.output and len(r.output.strip().splitlines()) == 1
