@@ -46,6 +46,7 @@ from isoflop.runs.throughput import default_throughput
 from isoflop.sweep import load_sweep
 
 TARGET = 1e15
+LAW_FOLDERS = ("results/answer-law", "results/answer-law3")
 METHODS = ("approach2", "vpnls")
 
 
@@ -72,9 +73,6 @@ def measured_bumps(full_dir: str = "results/answer") -> None:
         print(
             f"pooled, A = a*ln(hi/lo)^{power:g}: a ~ N({np.mean(a):.4f}, {np.std(a, ddof=1):.4f}) over {len(a)} trunks"
         )
-
-
-LAW_FOLDERS = ("results/answer-law", "results/answer-law3")
 
 
 def main() -> None:

@@ -52,10 +52,10 @@ def _trained_by_trunk(trained) -> dict[str, list[float]]:
     return out
 
 
-def _brackets(grid, trained) -> list[tuple[float, float, float] | None]:
-    """Each grid point's :func:`bracket` among its trunk's trained budgets; None where it was trained."""
+def _brackets(grid, trained, by: dict[str, list[float]]) -> list[tuple[float, float, float] | None]:
+    """Each grid point's :func:`bracket` among its trunk's trained budgets (``by``, from
+    :func:`_trained_by_trunk`); None where it was trained."""
     ran = {s.run_id for s in trained}
-    by = _trained_by_trunk(trained)
     return [None if s.run_id in ran else bracket(float(s.budget), by.get(str(s.trunk_id), ())) for s in grid]
 
 
@@ -67,7 +67,7 @@ def law_errors(grid, trained, law_bump: tuple[float, float], rng: np.random.Gene
     by = _trained_by_trunk(trained)
     a = {t: float(rng.normal(*law_bump)) for t in sorted(by)}
     return np.array(
-        [0.0 if b is None else a[str(s.trunk_id)] * bump(*b) for s, b in zip(grid, _brackets(grid, trained))]
+        [0.0 if b is None else a[str(s.trunk_id)] * bump(*b) for s, b in zip(grid, _brackets(grid, trained, by))]
     )
 
 
@@ -77,7 +77,7 @@ def law_noise(grid, trained, noise: np.ndarray) -> np.ndarray:
     anchored at those ends and has no noise of its own); any other point its own."""
     at = {(str(s.trunk_id), float(s.budget)): i for i, s in enumerate(grid)}
     out = np.array(noise, dtype=float)
-    for i, (s, b) in enumerate(zip(grid, _brackets(grid, trained))):
+    for i, (s, b) in enumerate(zip(grid, _brackets(grid, trained, _trained_by_trunk(trained)))):
         if b is None:
             continue
         j, k = at.get((str(s.trunk_id), b[0])), at.get((str(s.trunk_id), b[1]))
@@ -115,9 +115,10 @@ def measure_bump(check: pd.DataFrame, power: float = 1.0) -> BumpMeasure:
     per: dict[str, float] = {}
     points = 0
     for trunk, g in check.groupby("trunk"):
-        fitted = g.loc[g["fitted"].astype(bool), "budget"].astype(float)
+        is_fitted = g["fitted"].astype(bool)
+        fitted = g.loc[is_fitted, "budget"].astype(float)
         e, f = [], []
-        for c, err, fit in zip(g["budget"].astype(float), g["error"].astype(float), g["fitted"].astype(bool)):
+        for c, err, fit in zip(g["budget"].astype(float), g["error"].astype(float), is_fitted):
             b = None if fit else bracket(c, fitted)
             if b is not None and np.isfinite(err):
                 e.append(np.log1p(err))
