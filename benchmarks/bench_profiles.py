@@ -147,7 +147,7 @@ def noise_split(runs: pd.DataFrame) -> tuple[float, float, int]:
     return rms(shared), rms(ok["dev"] - shared), len(ok)
 
 
-def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
+def law_design(law_dir: str, full_dir: str, n_bootstrap: int, offset: bool = True) -> None:
     runs = runs_frame(full_dir)
     budgets = tuple(read_manifest(law_dir)["budgets"])
     curves = load_curves(law_dir)
@@ -168,7 +168,7 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
     )
     for name, kind in LAWS.items():
         t0 = time.perf_counter()
-        prof = profiles(curves, budgets, **kind, draws=DRAWS)
+        prof = profiles(curves, budgets, **kind, draws=DRAWS, offset=offset)
         wall = time.perf_counter() - t0
         r_law, a_law = _fit(prof.frame(), n_bootstrap)
         _, a_drawn = _fit(prof.frame(), n_bootstrap, prof.loss_draws())
@@ -187,7 +187,7 @@ def law_design(law_dir: str, full_dir: str, n_bootstrap: int) -> None:
         print(f"    answer with the law taken as exact (no draws): {_answer(a_law)}")
 
 
-def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None) -> None:
+def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None, offset: bool = True) -> None:
     doc = read_manifest(full_dir)
     budgets = tuple(sorted(doc["budgets"]))
     half = budgets[: fitted or (len(budgets) + 1) // 2]
@@ -208,7 +208,7 @@ def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None)
         f"{top[0]:.3g}..{top[-1]:.3g} (up to {top[-1] / half[-1]:.1f}x longer)"
     )
     for name, kind in LAWS.items():
-        prof = profiles(table, budgets, **kind, extend=True)
+        prof = profiles(table, budgets, **kind, extend=True, offset=offset)
         check = check_against(prof, runs)
         check = check[check["budget"] >= top[0] * (1 - SAME_BUDGET)]
         r_law, _ = _fit(prof.frame(), n_bootstrap)
@@ -223,14 +223,14 @@ def held_out_lengths(full_dir: str, n_bootstrap: int, fitted: int | None = None)
         )
 
 
-def identification(full_dir: str) -> None:
+def identification(full_dir: str, own=("alpha",), offset: bool = True) -> None:
     curves = load_curves(full_dir)
     budgets = trained_budgets(curves)
     ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     two = {bs[i].run for bs in ends.values() if bs for i in (0, -1)}
     t0 = time.perf_counter()
-    every = {t.trunk: t.fit for t in profiles(curves, budgets, own=("alpha",)).trunks}
-    outer = {t.trunk: t.fit for t in profiles(curves, budgets, own=("alpha",), fit_runs=two).trunks}
+    every = {t.trunk: t.fit for t in profiles(curves, budgets, own=own, offset=offset).trunks}
+    outer = {t.trunk: t.fit for t in profiles(curves, budgets, own=own, fit_runs=two, offset=offset).trunks}
     wall = time.perf_counter() - t0
     inside, held, shift, gap_miss = [], [], [], []
     for trunk, bs in ends.items():
@@ -252,7 +252,7 @@ def identification(full_dir: str) -> None:
         gap_miss += list(((np.polyval(line2, x) - gap) / val)[mid])
     a = lambda v: np.abs(np.asarray(v))  # noqa: E731
     print(
-        f"what two cooldowns leave unidentified: {full_dir}, joint law with alpha per trunk ({wall:.0f} s for both fits)"
+        f"what two cooldowns leave unidentified: {full_dir}, joint law, own={own or 'none'} ({wall:.0f} s for both fits)"
     )
     print(
         f"  fitted to every cooldown, law + gap line through every end: mean {a(inside).mean():.2%}, worst {a(inside).max():.2%} (n={len(inside)}, in sample)"
@@ -289,12 +289,13 @@ def _gap_line(x: np.ndarray, gap: np.ndarray, fitted: list[int]) -> np.ndarray:
     return out
 
 
-def cooldown_pairs(full_dir: str) -> None:
+def cooldown_pairs(full_dir: str, own=("alpha",), offset: bool = True) -> None:
     curves = load_curves(full_dir)
     budgets = trained_budgets(curves)
     ends = {t.run: curves.trained_branches(t.run) for t in curves.curves if t.parent is None}
     ends = {t: bs for t, bs in ends.items() if len(bs) >= 5}
-    print(f"which two cooldowns: {full_dir}, the {len(ends)} trunks with 5 or more, joint law with alpha per trunk")
+    law = f"joint law, {', '.join(own)} per trunk" if own else "joint law"
+    print(f"which cooldowns: {full_dir}, the {len(ends)} trunks with 5 or more, {law}")
     runs = runs_frame(full_dir).set_index("run_id")
     cost = {b.run: float(runs.loc[b.run, "cost_flops"]) for bs in ends.values() for b in bs}
     trunk = {t: max(float(runs.loc[b.run, "flops"]) - cost[b.run] for b in bs) for t, bs in ends.items()}
@@ -305,7 +306,11 @@ def cooldown_pairs(full_dir: str) -> None:
         fits = {
             t.trunk: t.fit
             for t in profiles(
-                curves, budgets, own=("alpha",), fit_runs={bs[i].run for t, bs in ends.items() for i in at[t]}
+                curves,
+                budgets,
+                own=own,
+                fit_runs={bs[i].run for t, bs in ends.items() for i in at[t]},
+                offset=offset,
             ).trunks
         }
         inner, outer = [], []
@@ -350,24 +355,34 @@ def main() -> None:
         default=["law", "lengths", "identification", "pairs"],
         help="which measurements to run",
     )
+    ap.add_argument(
+        "--own",
+        nargs="*",
+        default=["alpha"],
+        help="the nonlinear parameters each trunk fits for itself in the identification and pairs parts (none: "
+        "the joint law, the default of a law folder)",
+    )
+    ap.add_argument("--no-offset", action="store_true", help="fit the paper's law (its offset S0 held at 0)")
     args = ap.parse_args()
+    offset, own = not args.no_offset, tuple(args.own)
+    print(f"law: {'with' if offset else 'without'} the offset S0; pairs and identification own={own or 'none'}")
     t0 = time.perf_counter()
     full = runs_frame(args.full)
-    shared, own, n = noise_split(full)
+    shared, alone, n = noise_split(full)
     print(
         f"seed noise of {args.full}: {seed_noise(full):.2%} of the loss (mean relative std); of an end's deviation "
-        f"from its point's mean over seeds, its trunk's cooldowns share {shared:.2%} rms and {own:.2%} rms is its "
+        f"from its point's mean over seeds, its trunk's cooldowns share {shared:.2%} rms and {alone:.2%} rms is its "
         f"own (n={n})"
     )
     if "law" in args.parts:
-        law_design(args.law, args.full, args.bootstrap)
+        law_design(args.law, args.full, args.bootstrap, offset)
     if "lengths" in args.parts:
         for k in args.lengths_from:
-            held_out_lengths(args.full, args.bootstrap, k)
+            held_out_lengths(args.full, args.bootstrap, k, offset)
     if "identification" in args.parts:
-        identification(args.full)
+        identification(args.full, own, offset)
     if "pairs" in args.parts:
-        cooldown_pairs(args.full)
+        cooldown_pairs(args.full, own, offset)
     print(f"wall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -63,7 +63,7 @@ def curves_fit(source, skip, as_json):
 @click.option("--per-trunk", is_flag=True, help="Fit each trunk's law alone, not all at once with shared exponents.")
 @click.option(
     "--own",
-    type=click.Choice(["alpha", "C", "beta", "gamma"]),
+    type=click.Choice(["alpha", "C", "beta", "gamma", "S0"]),
     multiple=True,
     help="A nonlinear parameter each trunk fits for itself in the joint fit (repeatable; alpha: better points "
     "and lengths, worse vertices, as measured by benchmarks/bench_profiles.py).",

@@ -1,12 +1,14 @@
 """The multi-power law of loss curves: recovers a known law from WSD curves and predicts held-out cooldowns."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from isoflop.laws.curves.law import PARAMS, MultiPowerLaw, Schedule, fit_multipower
+from isoflop.laws.curves.law import PARAMS, MultiPowerLaw, Schedule, fit_joint, fit_multipower
 from isoflop.train.optim import wsd_lr_at
 
-TRUTH = MultiPowerLaw(L0=1.3, A=0.9, alpha=0.4, B=0.6, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3)
+TRUTH = MultiPowerLaw(L0=1.3, A=0.9, alpha=0.4, B=0.6, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3, S0=120.0)
 PEAK, WARM = 3e-3, 50
 
 
@@ -52,10 +54,32 @@ def test_the_law_is_schedule_aware():
     cooled = _wsd(3000)
     assert TRUTH.predict(_end(cooled))[0] < TRUTH.predict(_end(const))[0]
     s1 = np.cumsum(const.eta / TRUTH.eta_ref)
-    assert TRUTH.predict(const) == pytest.approx(TRUTH.L0 + TRUTH.A * s1[const.at - 1] ** -TRUTH.alpha)
+    assert TRUTH.predict(const) == pytest.approx(TRUTH.L0 + TRUTH.A * (s1[const.at - 1] + TRUTH.S0) ** -TRUTH.alpha)
     gain = [TRUTH.predict(_end(_trunk(T)))[0] - TRUTH.predict(_end(_wsd(T)))[0] for T in (1000, 3000)]
     assert 0 < gain[0] < gain[1]
-    assert len(PARAMS) == 7
+    assert len(PARAMS) == 8
+
+
+def test_the_offset_is_what_lets_the_law_follow_the_early_descent_and_old_documents_read_without_it():
+    """Curves whose power term is offset (S0 = 120 steps at the peak LR): the paper's law (offset=False, S0
+    held at 0) cannot follow the early descent and misses the held-out cooldowns by far more than the law with
+    the offset, which recovers S0; a law written before S0 existed reads back as S0 = 0, the same law."""
+    seen = [_trunk(3600), _wsd(1500), _wsd(3200)]
+    obs = [(s, TRUTH.predict(s)) for s in seen]
+    with_s0, without = fit_multipower(obs), fit_multipower(obs, offset=False)
+    assert with_s0.success and without.success and without.law.S0 == 0.0
+    assert with_s0.law.S0 == pytest.approx(120.0, rel=1e-3)
+    held = [_end(_wsd(T)) for T in (1000, 2200, 4500)]
+
+    def worst(fit):
+        return max(abs(fit.law.predict(h)[0] / TRUTH.predict(h)[0] - 1) for h in held)
+
+    assert worst(with_s0) < 1e-6 < 1e-3 < worst(without)
+    old = {k: v for k, v in TRUTH.to_dict().items() if k != "S0"}
+    assert MultiPowerLaw.from_dict(old) == replace(TRUTH, S0=0.0)
+    assert MultiPowerLaw.from_dict(TRUTH.to_dict()) == TRUTH
+    with pytest.raises(ValueError, match="nonlinear"):
+        fit_joint([obs], own=("S0",), offset=False)
 
 
 def test_a_schedule_read_from_logged_rows_interpolates_the_lr():
@@ -225,8 +249,9 @@ def test_profiles_predict_the_held_out_budget_of_every_size(joint):
 
 def test_law_draws_carry_the_curves_noise_and_keep_the_trained_points():
     """The law's wild-bootstrap draws: the predicted points spread about the fit's own prediction, by the
-    fit's misfit on clean curves (the LR read between logged rows leaves a 0.1% rms) and several times more on
-    curves with 1% noise, while a trained point keeps its trained loss in every draw (loss_draws)."""
+    fit's misfit on clean curves (the LR read between logged rows leaves a 0.1% rms) and more than twice that
+    on curves with 1% noise (the offset S0, free in the draws, moves with the clean fit's misfit: 0.014% without
+    it, 0.043% with), while a trained point keeps its trained loss in every draw (loss_draws)."""
     from isoflop.laws.curves import load_curves
     from isoflop.laws.curves.profiles import profiles
 
@@ -246,7 +271,7 @@ def test_law_draws_carry_the_curves_noise_and_keep_the_trained_points():
         d = np.log(np.array([p.draws for p in pred]) / np.array([[p.predicted] for p in pred]))
         spread[noise] = float(np.sqrt(np.mean(d**2)))
         assert np.abs(d.mean(axis=1)).max() < 2 * spread[noise] + 1e-9  # centred on the fit's prediction
-    assert spread[0.0] < 5e-4 and 3 * spread[0.0] < spread[0.01] < 0.02, spread
+    assert spread[0.0] < 5e-4 and 2 * spread[0.0] < spread[0.01] < 0.02, spread
 
 
 def test_a_joint_fit_can_free_alpha_per_group_and_then_recovers_each():
@@ -254,8 +279,6 @@ def test_a_joint_fit_can_free_alpha_per_group_and_then_recovers_each():
     all-shared joint fit cannot follow them, and its held-out cooldowns miss; freeing α per group
     (own=("alpha",)) recovers every α and predicts the held-out cooldowns, as does a refit started from
     those laws (start_laws, as the bootstrap draws refit). A name that is no parameter is refused."""
-    from isoflop.laws.curves.law import fit_joint
-
     laws = [
         MultiPowerLaw(L0=L0, A=A, alpha=a, B=0.6, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3)
         for L0, A, a in ((1.6, 1.1, 0.3), (1.4, 0.9, 0.4), (1.25, 0.8, 0.5))

@@ -191,6 +191,7 @@ def profiles(
     extend: bool = False,
     draws: int = 0,
     seed: int | None = 0,
+    offset: bool = True,
 ) -> Profiles:
     """Each trunk's points at ``budgets`` (default :func:`trained_budgets`).
 
@@ -210,6 +211,8 @@ def profiles(
             at the fit, and gives every point its loss under that law (:attr:`Point.draws`). A draw in which
             a trunk's law fails is left out for every trunk.
         seed: the draws' random seed.
+        offset: fit the law's offset S0 in the LR area (:mod:`isoflop.laws.curves.law`); False fits the
+            paper's law (S0 = 0).
 
     Raises:
         FitError: no budget, or a budget that is not a positive number.
@@ -229,14 +232,15 @@ def profiles(
         data = [observations(table, trunk.run, skip=skip)] + [observations(table, b.run) for b in fitted]
         todo.append((trunk, fitted, [d for d in data if d is not None]))
     if joint and todo:
-        fits = fit_joint([d for _, _, d in todo], own=own)
+        fits = fit_joint([d for _, _, d in todo], own=own, offset=offset)
     else:
-        fits = [fit_multipower(d) for _, _, d in todo]
+        fits = [fit_multipower(d, offset=offset) for _, _, d in todo]
     for (trunk, fitted, _), fit in zip(todo, fits):
         out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
     made = 0
     if draws and todo:
-        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own)
+        searched = offset and any(f.law.S0 > 0 for f in fits)  # not where the fit fell back to S0 = 0
+        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own, searched)
         for (trunk, fitted, _), fit, laws in zip(todo, fits, drawn):
             if fit.success and made:
                 out[trunk.run] = _with_draws(out[trunk.run], table, trunk, fitted, laws, budgets, extend)
@@ -244,7 +248,9 @@ def profiles(
     return Profiles(table.source, budgets, tuple(trunks), made)
 
 
-def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng, own=()) -> tuple[int, list[list[CurveFit]]]:
+def _draws(
+    data, fits: list[CurveFit], joint: bool, n: int, rng, own=(), offset=True
+) -> tuple[int, list[list[CurveFit]]]:
     """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`): per trunk, its law in each
     draw that every trunk's law survived, and how many those are."""
     keep: list[list[CurveFit]] = [[] for _ in fits]
@@ -260,10 +266,17 @@ def _draws(data, fits: list[CurveFit], joint: bool, n: int, rng, own=()) -> tupl
             flipped.append(cur)
         if joint:
             refit = fit_joint(
-                flipped, starts=(fits[0].law.start,), own=own, start_laws=[f.law for f in fits] if own else None
+                flipped,
+                starts=(fits[0].law.start,),
+                own=own,
+                start_laws=[f.law for f in fits] if own else None,
+                offset=offset,
             )
         else:
-            refit = [fit_joint([g], starts=(f.law.start,))[0] if f.success else f for g, f in zip(flipped, fits)]
+            refit = [
+                fit_joint([g], starts=(f.law.start,), offset=offset)[0] if f.success else f
+                for g, f in zip(flipped, fits)
+            ]
         if all(r.success for r, f in zip(refit, fits) if f.success):
             for k, r in zip(keep, refit):
                 k.append(r)
