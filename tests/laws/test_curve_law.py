@@ -325,6 +325,26 @@ def test_profiles_extend_a_trunk_four_times_past_its_fitted_length(own):
     assert not short.trunks[0].points and "past step" in short.trunks[0].skipped[0]
 
 
+def test_profiles_skip_a_run_shorter_than_every_fitted_cooldown_unless_asked_to_extend():
+    """With its 1200-step cooldowns gone, each size's shortest fitted cooldown is 2400 steps: the 1200-step
+    budget is a length the law would extrapolate down to, so by default it gets no point, with the reason
+    (the trained budgets keep theirs); extend=True predicts it, and the dropped trained ends judge it."""
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.profiles import profiles
+
+    df = _sizes_table()
+    table = load_curves(df[~df["run"].str.endswith("-1200")].reset_index(drop=True))
+    N = 1e5
+    cs = tuple(6 * N * 2048 * T for T in (1200, 2400, 4000))
+    (t,) = [t for t in profiles(table, cs, skip=0.0).trunks if t.n_params == N]
+    assert [p.steps for p in t.points] == [2400, 4000] and all(p.source == "trained" for p in t.points)
+    assert len(t.skipped) == 1 and "shorter than any cooldown" in t.skipped[0]
+    (e,) = [t for t in profiles(table, cs[:1], skip=0.0, extend=True).trunks if t.n_params == N]
+    (p,) = e.points
+    want = df[df["run"] == "c100000-1200"]["val_loss"].dropna().iloc[0]
+    assert p.source == "predicted" and abs(p.predicted / want - 1) < 5e-3, (p.predicted, want)
+
+
 def test_seeds_of_one_size_measure_how_well_the_grid_reproduces():
     """Two seeds of every size (the same table drawn twice): identical seeds agree exactly; noisy ones
     differ at their trained ends by about the noise, and the law's predicted points agree too, pair by pair

@@ -18,7 +18,7 @@ from isoflop.errors import FitError
 from isoflop.laws.curves.law import CurveFit, Schedule, fit_multipower
 from isoflop.laws.curves.table import CurveTable
 
-#: Fewer rows than this at one size are not fitted (the law has seven parameters).
+#: Fewer rows than this at one size are not fitted (the law has eight parameters).
 MIN_ROWS = 20
 
 

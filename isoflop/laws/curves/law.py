@@ -183,7 +183,7 @@ def fit_joint(
     (one group per model, or per trunk), each group with its own L0, A and B: the size dependence enters
     through the linear parameters, and the shared ones are fitted once, to every group's rows.
 
-    By variable projection: for each (α, C, β, γ) each group's L0, A and B are the least-squares solution,
+    By variable projection: for each (α, C, β, γ, S0) each group's L0, A and B are the least-squares solution,
     so the search is over five parameters only (from a grid of starts; relative residuals, so every point
     weighs alike). Learning rates are measured against each group's own peak.
 

@@ -8,7 +8,9 @@ shape: the same fraction of T, and the same LR curve in progress through it. The
 training loss; the validation loss is that plus the gap (validation − law) of the trained cooldowns' ends:
 their mean when there is one length, else the line through them in log T (the gap grows with T on a small
 corpus, as the model starts to memorise it). A budget whose cooldown would start past the step the trunk
-was grown to (its last branch point), or before its warmup ends, gets no point and a reason.
+was grown to (its last branch point) or before its warmup ends, or whose run would be shorter than the trunk's
+shortest fitted cooldown (a length the law extrapolates down to, measured worse: Methods), gets no point and a
+reason.
 
 Points the trunk trained keep their trained loss (``source = "trained"``) beside the law's; the rest are
 ``"predicted"``. :meth:`Profiles.frame` is a loss table that ``scaling fit`` and :func:`~isoflop.laws.analyze`
@@ -202,8 +204,8 @@ def profiles(
             ``("alpha",)``: each trunk its own power-law exponent, the annealing shared).
         fit_runs: when given, only these branches are fitted to (the others stay trained points the law
             did not see, which is how ``benchmarks/bench_curves.py`` holds cooldowns out).
-        extend: predict budgets past the step the trunk was grown to as well, its stable phase continued at
-            its last LR (a WSD trunk's constant phase): an extrapolation in length, which
+        extend: predict budgets past the step the trunk was grown to (its stable phase continued at its last
+            LR) and below its shortest fitted cooldown as well: extrapolations in length, which
             ``benchmarks/bench_profiles.py`` measures; by default such budgets are skipped.
         draws: bootstrap draws of the law (0 for none): each refits the law to its curves with every
             curve's residuals flipped in sign at random (a wild bootstrap by curve, which keeps each curve's
@@ -265,13 +267,8 @@ def _draws(
                 cur.append((sched, yhat + rng.choice((-1.0, 1.0)) * (y - yhat)))
             flipped.append(cur)
         if joint:
-            refit = fit_joint(
-                flipped,
-                starts=(fits[0].law.start,),
-                own=own,
-                start_laws=[f.law for f in fits] if own else None,
-                offset=offset,
-            )
+            laws = [f.law for f in fits] if own else None
+            refit = fit_joint(flipped, starts=(fits[0].law.start,), own=own, start_laws=laws, offset=offset)
         else:
             refit = [
                 fit_joint([g], starts=(f.law.start,), offset=offset)[0] if f.success else f
@@ -360,6 +357,9 @@ def _trunk_points(
             skipped.append(f"{c:.3g}: its cooldown would start past step {grown}, as far as the trunk was grown")
             continue
         sched, start = made
+        if hit is None and not extend and steps < ends.min() * (1 - SAME_BUDGET):
+            skipped.append(f"{c:.3g}: its run would be shorter than any cooldown the trunk's law was fitted to")
+            continue
         if sched.eta[start - 1] < 0.99 * stable.eta.max():
             skipped.append(f"{c:.3g}: its cooldown would start before the trunk's warmup ends")
             continue
