@@ -213,7 +213,8 @@ def test_profiles_predict_the_held_out_budget_of_every_size(joint):
     assert len(budgets) == 8  # three sizes x three lengths; 3e5 x 4000 steps and 1e6 x 1200 are one budget
     fit_runs = {c.run for c in table.curves if c.parent and not c.run.endswith("-2400")}
     mid = [6 * N * 2048 * 2400 for N in (1e5, 3e5, 1e6)]
-    prof = profiles(table, tuple(mid) + (6 * 1e5 * 2048 * 4000,), skip=0.0, joint=joint, fit_runs=fit_runs)
+    extra = (6 * 1e5 * 2048 * 4000, 6 * 1e5 * 2048 * 1800)
+    prof = profiles(table, tuple(mid) + extra, skip=0.0, joint=joint, fit_runs=fit_runs)
     assert all(t.fit.success and t.cooldowns == 2 for t in prof.trunks)
     for t, c in zip(prof.trunks, mid):
         (p,) = [p for p in t.points if p.budget == c]
@@ -224,8 +225,10 @@ def test_profiles_predict_the_held_out_budget_of_every_size(joint):
     assert set(frame.columns) >= {"N", "D", "C", "budget", "loss", "source", "predicted"}
     # Every size at every budget it reaches; trained where one of its cooldowns ended there (the middle
     # budgets, the smallest size's longest, and 3e5's shortest, 11% below the 4.9e12 asked: nearer it than
-    # half the budgets' spacing, so it is that budget's point, at its own steps), predicted elsewhere.
+    # half the budgets' spacing, so it is that budget's point, at its own steps), predicted elsewhere (the
+    # smallest size's 1800 steps), and none where the run would be shorter than the fitted cooldowns.
     assert (frame["source"] == "trained").sum() == 5 and len(frame) == len(prof.points) > 5
+    assert any("shorter than any cooldown" in why for why in prof.trunks[1].skipped)  # 3e5 at 800 steps
     pred = frame[frame["source"] == "predicted"]
     assert (pred["loss"] == pred["predicted"]).all()
     assert len(prof.frame("trained")) == 5
