@@ -206,7 +206,8 @@ def fit_joint(
     """
     bad = [k for k in own if k not in NONLINEAR or (k == "S0" and not offset)]
     if bad:
-        raise ValueError(f"own: {bad} are not among the nonlinear parameters {NONLINEAR}")
+        held = "" if offset else " (S0 is held at 0: offset=False)"
+        raise ValueError(f"own: {bad} are not among the nonlinear parameters searched, {NONLINEAR}{held}")
     refs = [max(float(s.eta.max()) for s, _ in g) for g in groups]
     data = [[(s.eta / ref, s.at, np.asarray(y, dtype=float)) for s, y in g] for g, ref in zip(groups, refs)]
     ys = [np.concatenate([d[2] for d in g]) for g in data]
