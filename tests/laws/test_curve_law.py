@@ -80,6 +80,11 @@ def test_the_offset_is_what_lets_the_law_follow_the_early_descent_and_old_docume
     assert MultiPowerLaw.from_dict(TRUTH.to_dict()) == TRUTH
     with pytest.raises(ValueError, match="nonlinear"):
         fit_joint([obs], own=("S0",), offset=False)
+    # A constant-LR curve alone cannot give B > 0: the fit fails with its reason, and with S0 fitted per group
+    # there is no paper's law to fall back to (it is not tried, rather than refused)
+    flat = [(_trunk(2000), TRUTH.predict(_trunk(2000)))]
+    (failed,) = fit_joint([flat], own=("S0",))
+    assert not failed.success and "wrong sign" in failed.message
 
 
 def test_a_schedule_read_from_logged_rows_interpolates_the_lr():

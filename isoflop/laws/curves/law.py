@@ -178,6 +178,7 @@ def fit_joint(
     own: tuple[str, ...] = (),
     start_laws: list[MultiPowerLaw] | None = None,
     offset: bool = True,
+    fall_back: bool = True,
 ) -> list[CurveFit]:
     """Fit multi-power laws that share their exponents, saturation and offset (α, C, β, γ, S0) across groups of curves
     (one group per model, or per trunk), each group with its own L0, A and B: the size dependence enters
@@ -198,8 +199,10 @@ def fit_joint(
         start_laws: per group, a law to start that second search from, instead of the all-shared fit (a
             bootstrap refit of a fit with ``own``).
         offset: search the offset S0; False holds it at 0 (the paper's law), and ``own`` may not name it.
-            Where fewer groups' laws converge (with the right signs) with the offset than without it (short
-            curves that pin neither), the fit without it is returned, and each message says so.
+        fall_back: where fewer groups' laws converge (with the right signs) with the offset than without it
+            (short curves that pin neither), return the fit without it, each message saying so (not when
+            ``own`` names S0, which cannot be held at 0). A refit of a known law (a bootstrap draw) passes
+            False: it refits the same form, and fails where it fails.
 
     Returns:
         One :class:`CurveFit` per group; its ``rms`` is the group's own.
@@ -292,7 +295,7 @@ def fit_joint(
         if ok and edge:
             msg = f"converged, with {', '.join(edge)} at the edge of the searched range (the curves do not pin it)"
         out.append(CurveFit(law, float(np.sqrt(np.mean(r**2))), int(y.size), ok, msg))
-    if offset and start_laws is None and not all(f.success for f in out):
+    if offset and fall_back and "S0" not in own and not all(f.success for f in out):
         plain = fit_joint(groups, starts, own, offset=False)
         if sum(f.success for f in plain) > sum(f.success for f in out):
             why = "; the paper's law (S0 = 0), as with the offset S0 fewer groups' laws converged"

@@ -241,8 +241,7 @@ def profiles(
         out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
     made = 0
     if draws and todo:
-        searched = offset and any(f.law.S0 > 0 for f in fits)  # not where the fit fell back to S0 = 0
-        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own, searched)
+        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own, offset)
         for (trunk, fitted, _), fit, laws in zip(todo, fits, drawn):
             if fit.success and made:
                 out[trunk.run] = _with_draws(out[trunk.run], table, trunk, fitted, laws, budgets, extend)
@@ -253,8 +252,9 @@ def profiles(
 def _draws(
     data, fits: list[CurveFit], joint: bool, n: int, rng, own=(), offset=True
 ) -> tuple[int, list[list[CurveFit]]]:
-    """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`): per trunk, its law in each
-    draw that every trunk's law survived, and how many those are."""
+    """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`), each of its fit's form (with the
+    offset S0 only where the fit has one, not where it fell back to S0 = 0): per trunk, its law in each draw
+    that every trunk's law survived, and how many those are."""
     keep: list[list[CurveFit]] = [[] for _ in fits]
     if not any(f.success for f in fits):
         return 0, keep
@@ -268,10 +268,11 @@ def _draws(
             flipped.append(cur)
         if joint:
             laws = [f.law for f in fits] if own else None
-            refit = fit_joint(flipped, starts=(fits[0].law.start,), own=own, start_laws=laws, offset=offset)
+            s0 = offset and any(f.law.S0 > 0 for f in fits)  # the trunks' laws were fitted at once
+            refit = fit_joint(flipped, (fits[0].law.start,), own, laws, s0, fall_back=False)
         else:
             refit = [
-                fit_joint([g], starts=(f.law.start,), offset=offset)[0] if f.success else f
+                fit_joint([g], (f.law.start,), offset=offset and f.law.S0 > 0, fall_back=False)[0] if f.success else f
                 for g, f in zip(flipped, fits)
             ]
         if all(r.success for r, f in zip(refit, fits) if f.success):
