@@ -147,6 +147,53 @@ def noise_split(runs: pd.DataFrame) -> tuple[float, float, int]:
     return rms(shared), rms(ok["dev"] - shared), len(ok)
 
 
+def _positions(n: int, pos) -> list[int]:
+    """The indices, among a trunk's ``n`` cooldowns (shortest first), of the positions ``pos`` of :data:`PAIRS`."""
+    return sorted({n // 2 if i == "mid" else i % n for i in pos})
+
+
+def _seed_deviations(runs: pd.DataFrame) -> list[pd.DataFrame]:
+    """Per trunk with 5 or more cooldowns at points with 3 or more seeds, its ends (shortest first) with ``dev``:
+    each end's relative deviation from the mean of its point's seeds, scaled by √(k / (k − 1)) for k seeds (the
+    deviation from the true mean)."""
+    ok = runs[(runs["status"] == "ok") & runs["loss"].notna()].copy()
+    k = ok.groupby(["params", "budget"])["loss"].transform("size")
+    ok, k = ok[k >= 3], k[k >= 3]
+    ok["dev"] = (ok["loss"] / ok.groupby(["params", "budget"])["loss"].transform("mean") - 1) * np.sqrt(k / (k - 1))
+    return [t.sort_values("budget") for _, t in ok.groupby("trunk_id") if len(t) >= 5]
+
+
+def noise_floor(runs: pd.DataFrame, pos) -> tuple[float, float, float, float, int]:
+    """What seed noise alone leaves for a prediction through a trunk's cooldowns at positions ``pos``.
+
+    A law exactly right for the seeds' mean, plus the gap line (:func:`_gap_line`, in log budget) through the
+    trunk's fitted ends, would miss each held-out end by its seed deviation (:func:`_seed_deviations`) less that
+    line through the fitted ends' deviations: the first mean and worst. The second pair is the best any linear
+    rule could do from the fitted ends' deviations: each held-out deviation predicted by its regression on them
+    (their covariance over the other trunks, leave-one-trunk-out; trunks with the most common number of
+    cooldowns). Returns (line mean, line worst, best mean, best worst, n held-out ends)."""
+    trunks = _seed_deviations(runs)
+    if not trunks:
+        return (np.nan,) * 4 + (0,)
+    line = []
+    for t in trunks:
+        x, dev = np.log(t["budget"].to_numpy(float)), t["dev"].to_numpy(float)
+        at = _positions(len(t), pos)
+        miss = np.abs(dev - _gap_line(x, dev, at))
+        line += [miss[j] for j in range(len(t)) if j not in at]
+    n = pd.Series([len(t) for t in trunks]).mode()[0]
+    dev = np.array([t["dev"].to_numpy(float) for t in trunks if len(t) == n])
+    at = _positions(n, pos)
+    held = [j for j in range(n) if j not in at]
+    best = []
+    for i in range(len(dev)):
+        rest = np.delete(dev, i, axis=0)
+        cov = rest.T @ rest / len(rest)
+        w = cov[np.ix_(held, at)] @ np.linalg.inv(cov[np.ix_(at, at)])
+        best += list(np.abs(dev[i, held] - w @ dev[i, at]))
+    return float(np.mean(line)), float(np.max(line)), float(np.mean(best)), float(np.max(best)), len(line)
+
+
 def law_design(law_dir: str, full_dir: str, n_bootstrap: int, offset: bool = True) -> None:
     runs = runs_frame(full_dir)
     budgets = tuple(read_manifest(law_dir)["budgets"])
@@ -272,6 +319,8 @@ PAIRS = {
     "shortest, middle": (0, "mid"),
     "middle, longest": ("mid", -1),
     "second, second-longest": (1, -2),
+    "shortest, second-longest": (0, -2),
+    "second, longest": (1, -1),
     "shortest, middle, longest": (0, "mid", -1),
 }
 
@@ -301,7 +350,7 @@ def cooldown_pairs(full_dir: str, own=("alpha",), offset: bool = True) -> None:
     trunk = {t: max(float(runs.loc[b.run, "flops"]) - cost[b.run] for b in bs) for t, bs in ends.items()}
     every = sum(trunk.values()) + sum(cost.values())
     for name, pos in PAIRS.items():
-        at = {t: sorted({len(bs) // 2 if i == "mid" else i % len(bs) for i in pos}) for t, bs in ends.items()}
+        at = {t: _positions(len(bs), pos) for t, bs in ends.items()}
         t0 = time.perf_counter()
         fits = {
             t.trunk: t.fit
@@ -328,11 +377,13 @@ def cooldown_pairs(full_dir: str, own=("alpha",), offset: bool = True) -> None:
                     (inner if at[t][0] < k < at[t][-1] else outer).append(abs(err[k]))
         both = inner + outer
         flops = sum(trunk.values()) + sum(cost[bs[i].run] for t, bs in ends.items() for i in at[t])
+        fm, fw, bm, bw, fn = noise_floor(runs.reset_index(), pos)
+        floor = f"; seed noise alone: the same line {fm:.2%} / {fw:.2%}, at best {bm:.2%} / {bw:.2%}" if fn else ""
         print(
             f"  {name:26s} held-out ends mean {np.mean(both):.2%}, worst {np.max(both):.2%} (n={len(both)}); between "
             f"the fitted {np.mean(inner) if inner else np.nan:.2%} (n={len(inner)}), beyond them "
             f"{np.mean(outer) if outer else np.nan:.2%} (n={len(outer)}); {flops / every:.0%} of the FLOPs of every "
-            f"cooldown; {time.perf_counter() - t0:.0f} s"
+            f"cooldown{floor}; {time.perf_counter() - t0:.0f} s"
         )
 
 
