@@ -40,9 +40,10 @@ def bootstrap_methods(r, methods, fits: dict, a2, misfit: dict, notes: list, n_b
         return _replicates(r, methods, fits, a2, misfit, n_bootstrap, rng, tick)
     m = min(len(draws), n_bootstrap)
     notes.append(
-        f"intervals carry the loss-curve law's fitting uncertainty: the resamples are spread over {m} "
-        "bootstrap draws of the law, each giving the predicted points its losses (its form error, which "
-        "the seeds of a size share, is not in them: Methods, 'The law's uncertainty in the intervals')"
+        f"intervals carry the loss-curve law's uncertainty: the resamples are spread over {m} "
+        "bootstrap draws of the law, each giving the predicted points its losses (its fitting noise, and one "
+        "run's noise where the folder's seeds measure it; a form error the seeds of a size share is not in "
+        "them: Methods, 'The law's uncertainty in the intervals')"
     )
     chunks = [
         _replicates(replace(r, l=draws[k][r.table.used]), methods, fits, a2, misfit, size, rng, tick)
