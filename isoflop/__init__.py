@@ -95,6 +95,8 @@ _EXPORTS = {
     "CurveTable": "isoflop.laws.curves.table",
     "Curve": "isoflop.laws.curves.table",
     "fit_multipower": "isoflop.laws.curves.law",
+    "fit_curves": "isoflop.laws.curves.fits",
+    "CurveLaws": "isoflop.laws.curves.fits",
     "MultiPowerLaw": "isoflop.laws.curves.law",
     "Schedule": "isoflop.laws.curves.law",
     "CurveFit": "isoflop.laws.curves.law",

@@ -22,18 +22,36 @@ def _skip_option(default: float, help: str):
 @curves_cmd.command("fit")
 @click.argument("source", type=click.Path())
 @_skip_option(0.0, "Leave out each trunk's (or independent run's) first fraction of steps, its fast early descent.")
+@click.option(
+    "--per-size", is_flag=True, help="Fit each model size's law alone, not all sizes at once with shared exponents."
+)
+@click.option(
+    "--draws",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Bootstrap refits of the law (a wild bootstrap by curve), kept in the JSON for intervals on predictions.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap draws.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead of a table.")
-def curves_fit(source, skip, as_json):
-    """Fit the multi-power law of each model size to a loss-curve table (CSV, JSON, Parquet) or a sweep folder."""
+def curves_fit(source, skip, per_size, draws, seed, as_json):
+    """Fit the multi-power law of every model size of a loss-curve table (CSV, JSON, Parquet) or a sweep folder:
+    jointly, the exponents, saturation and offset (alpha, C, beta, gamma, S0) shared by every size and each size
+    with its own L0, A and B (isoflop.laws.curves.fits)."""
     from isoflop.jsonio import dumps
     from isoflop.laws.curves import load_curves
     from isoflop.laws.curves.fits import fit_curves
     from isoflop.laws.curves.law import PARAMS
 
-    doc = fit_curves(load_curves(source), skip=skip)
+    doc = fit_curves(load_curves(source), skip=skip, joint=not per_size, draws=draws, seed=seed)
     if as_json:
         click.echo(dumps(doc.to_dict()))
         return
+    click.echo(
+        "one law per size, alpha, C, beta, gamma and S0 shared by every size"
+        if doc.joint
+        else "one law per size, each fitted alone"
+    )
     click.echo(f"{'N':>10s} {'runs':>4s} {'rows':>5s} {'rms':>7s} " + " ".join(f"{k:>8s}" for k in PARAMS) + "  status")
     for s in doc.sizes:
         if s.fit is None:
@@ -46,7 +64,8 @@ def curves_fit(source, skip, as_json):
         f = s.fit
         vals = " ".join(f"{getattr(f.law, k):8.3g}" for k in PARAMS)
         note = f": {s.error}" if not f.success else (f": {f.message}" if "edge" in f.message else "")
-        click.echo(f"{s.n_params:10.3g} {len(s.runs):4d} {f.n_points:5d} {f.rms:7.2%} {vals}  {s.status}{note}")
+        drawn = f"; {len(s.draws)} bootstrap draws" if s.draws else ""
+        click.echo(f"{s.n_params:10.3g} {len(s.runs):4d} {f.n_points:5d} {f.rms:7.2%} {vals}  {s.status}{note}{drawn}")
 
 
 @curves_cmd.command("profile")

@@ -435,3 +435,37 @@ def test_a_checkpoint_table_that_names_its_schedule_is_a_curve_table_and_fits(tm
     bad.loc[3, "lr"] = 2 * PEAK
     with pytest.raises(TableError, match=r"run cos-1000: column 'lr' changes within the run .*'peak_lr' column"):
         load_curves(bad)
+
+
+def test_curves_fit_shares_the_exponents_across_sizes_and_predicts_any_size_with_intervals():
+    """fit_curves fits the three sizes at once (one α, C, β, γ, S0 for all, the truth's α and β), and its
+    bootstrap draws give predict() an interval that holds a held-out cooldown's true loss at a fitted size;
+    between two sizes the prediction lies between theirs; past the fitted sizes it is refused; each size
+    fitted alone gets its own exponents; the document, draws included, reads back from its JSON."""
+    import json
+
+    from isoflop.errors import FitError
+    from isoflop.laws.curves import load_curves
+    from isoflop.laws.curves.fits import CurveLaws, fit_curves
+
+    table = load_curves(_sizes_table(noise=0.003, seed=2))
+    doc = fit_curves(table, draws=6, seed=1)
+    assert doc.joint and [s.status for s in doc.sizes] == ["ok"] * 3 and all(len(s.draws) == 6 for s in doc.sizes)
+    shared = {tuple(round(getattr(s.fit.law, k), 9) for k in ("alpha", "C", "beta", "gamma", "S0")) for s in doc.sizes}
+    assert len(shared) == 1
+    law = doc.sizes[0].fit.law
+    assert law.alpha == pytest.approx(0.4, rel=0.1) and law.beta == pytest.approx(0.6, rel=0.25)
+    held = _end(_wsd(3000, every=2))
+    truth = MultiPowerLaw(L0=1.4, A=0.9, alpha=0.4, B=0.6, C=2.0, beta=0.6, gamma=0.5, eta_ref=3e-3).predict(held)
+    p = doc.predict(3e5, held)
+    assert p["loss"][0] == pytest.approx(truth[0], rel=3e-3)
+    assert p["lo"][0] < truth[0] < p["hi"][0] and p["hi"][0] / p["lo"][0] < 1.02
+    assert p["draws"].shape == (6, 1)
+    lo, mid, hi = (doc.predict(n, held)["loss"][0] for n in (3e5, 5.5e5, 1e6))
+    assert hi < mid < lo
+    with pytest.raises(FitError, match="outside the fitted sizes"):
+        doc.predict(3e6, held)
+    back = CurveLaws.from_dict(json.loads(json.dumps(doc.to_dict())))
+    assert back.joint and back.predict(3e5, held)["hi"][0] == pytest.approx(p["hi"][0])
+    alone = fit_curves(table, joint=False)
+    assert not alone.joint and len({s.fit.law.alpha for s in alone.sizes}) == 3

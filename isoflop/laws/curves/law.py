@@ -102,9 +102,9 @@ class CurveFit:
         return {
             "law": self.law.to_dict(),
             "rms": json_float(self.rms),
-            "n_points": self.n_points,
-            "success": self.success,
-            "message": self.message,
+            "n_points": int(self.n_points),
+            "success": bool(self.success),
+            "message": str(self.message),
         }
 
     @classmethod

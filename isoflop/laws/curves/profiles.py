@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from isoflop.errors import FitError
-from isoflop.laws.curves.fits import observations
+from isoflop.laws.curves.fits import bootstrap_laws, observations
 from isoflop.laws.curves.law import CurveFit, Schedule, fit_joint, fit_multipower
 from isoflop.laws.curves.table import Curve, CurveTable
 from isoflop.schedules import cooldown_start
@@ -241,44 +241,14 @@ def profiles(
         out[trunk.run] = _trunk_points(table, trunk, fitted, fit, budgets, extend)
     made = 0
     if draws and todo:
-        made, drawn = _draws([d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own, offset)
+        made, drawn = bootstrap_laws(
+            [d for _, _, d in todo], fits, joint, draws, np.random.default_rng(seed), own, offset
+        )
         for (trunk, fitted, _), fit, laws in zip(todo, fits, drawn):
             if fit.success and made:
                 out[trunk.run] = _with_draws(out[trunk.run], table, trunk, fitted, laws, budgets, extend)
     trunks = [out[c.run] for c in table.curves if c.run in out]
     return Profiles(table.source, budgets, tuple(trunks), made)
-
-
-def _draws(
-    data, fits: list[CurveFit], joint: bool, n: int, rng, own=(), offset=True
-) -> tuple[int, list[list[CurveFit]]]:
-    """``n`` wild-bootstrap refits of the trunks' laws (see :func:`profiles`), each of its fit's form (with the
-    offset S0 only where the fit has one, not where it fell back to S0 = 0): per trunk, its law in each draw
-    that every trunk's law survived, and how many those are."""
-    keep: list[list[CurveFit]] = [[] for _ in fits]
-    if not any(f.success for f in fits):
-        return 0, keep
-    for _ in range(n):
-        flipped = []
-        for group, fit in zip(data, fits):
-            cur = []
-            for sched, y in group:
-                yhat = fit.law.predict(sched) if fit.success else y
-                cur.append((sched, yhat + rng.choice((-1.0, 1.0)) * (y - yhat)))
-            flipped.append(cur)
-        if joint:
-            laws = [f.law for f in fits] if own else None
-            s0 = offset and any(f.law.S0 > 0 for f in fits)  # the trunks' laws were fitted at once
-            refit = fit_joint(flipped, (fits[0].law.start,), own, laws, s0, fall_back=False)
-        else:
-            refit = [
-                fit_joint([g], (f.law.start,), offset=offset and f.law.S0 > 0, fall_back=False)[0] if f.success else f
-                for g, f in zip(flipped, fits)
-            ]
-        if all(r.success for r, f in zip(refit, fits) if f.success):
-            for k, r in zip(keep, refit):
-                k.append(r)
-    return len(keep[0]), keep
 
 
 def _with_draws(tl: TrunkLaw, table, trunk, fitted, laws: list[CurveFit], budgets, extend) -> TrunkLaw:
