@@ -102,7 +102,8 @@ class CurveLaws:
         At a fitted size (within 1%) it is that size's law. Between two fitted sizes it is their laws' losses
         mixed linearly in log N (the sizes share their nonlinear parameters, so this is their L0, A and B
         interpolated in log N); the law is not extrapolated past the fitted sizes (that is what the IsoFLOP
-        fits are for).
+        fits are for). Each size's law reads the schedule's LR against its own peak (``eta_ref``, the peak of
+        the curves it was fitted to), so a schedule is best given at the peak LR the size was trained at.
 
         Returns:
             ``loss``, and with bootstrap draws ``lo`` and ``hi``: the draws' mean ± z·sd in log loss at
