@@ -99,11 +99,15 @@ def _errors(check: pd.DataFrame) -> str:
 def _draw_band(prof, check: pd.DataFrame) -> str:
     """How often the law's draws hold a held-out trained end within their 95% band, before and after removing
     the held-out ends' common offset (which moves no vertex), and the draws' median relative spread. The band
-    is the draws' mean ± 1.96 sd in log loss: the 2.5th and 97.5th percentiles of 20 draws lie inside their
-    extremes, which hold a fresh draw only 19 times in 21."""
+    is the point's prediction times exp(±1.96 sd), sd the draws' in log loss (the normal bootstrap interval:
+    the 2.5th and 97.5th percentiles of 20 draws lie inside their extremes, which hold a fresh draw only 19
+    times in 21)."""
     held = check[~check["fitted"]]
-    logs = {f"{p.trunk}@{p.budget:.4g}": np.log(p.draws) for p in prof.points if p.draws}
-    band = {r: np.exp(v.mean() + np.array([-1.96, 1.96]) * v.std(ddof=1)) for r, v in logs.items()}
+    band = {
+        f"{p.trunk}@{p.budget:.4g}": p.predicted * np.exp(np.array([-1.96, 1.96]) * np.std(np.log(p.draws), ddof=1))
+        for p in prof.points
+        if p.draws
+    }
     spread = np.median([np.std(p.draws) / p.predicted for p in prof.points if p.draws and p.source == "predicted"])
     if not len(held) or not band:
         return "no draws"

@@ -106,9 +106,10 @@ class CurveLaws:
         the curves it was fitted to), so a schedule is best given at the peak LR the size was trained at.
 
         Returns:
-            ``loss``, and with bootstrap draws ``lo`` and ``hi``: the draws' mean ± z·sd in log loss at
-            ``level`` (20 draws' own percentiles lie inside their extremes, which hold a fresh draw 19 times in
-            21), and ``draws`` (draws × steps).
+            ``loss``, and with bootstrap draws ``lo`` and ``hi``: ``loss`` times exp(∓z·sd), sd the draws'
+            standard deviation in log loss and z the normal quantile of ``level`` (the normal bootstrap interval:
+            20 draws' own percentiles lie inside their extremes, which hold a fresh draw 19 times in 21), and
+            ``draws`` (draws × steps).
 
         Raises:
             FitError: ``n_params`` outside the fitted sizes, or no size fitted.
@@ -139,10 +140,9 @@ class CurveLaws:
         m = min(len(ok[lo].draws), len(ok[hi].draws))
         if m >= 2:
             draws = np.array([mix(ok[lo].draws[k], ok[hi].draws[k]) for k in range(m)])
-            logs = np.log(draws)
             z = float(stats.norm.ppf(0.5 + level / 2))
-            mu, sd = logs.mean(axis=0), logs.std(axis=0, ddof=1)
-            out.update(lo=np.exp(mu - z * sd), hi=np.exp(mu + z * sd), draws=draws)
+            sd = np.log(draws).std(axis=0, ddof=1)
+            out.update(lo=out["loss"] * np.exp(-z * sd), hi=out["loss"] * np.exp(z * sd), draws=draws)
         return out
 
 

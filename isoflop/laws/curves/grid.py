@@ -29,8 +29,8 @@ def with_seed_noise(prof: Profiles, rng: np.random.Generator) -> tuple[Profiles,
     reach"), so a predicted point stands in for a trained one only with that noise added. It is measured in the
     folder: σ, the spread of its trained points between seeds (:meth:`Profiles.seed_agreement`, in log loss), and
     each predicted point's draw m is multiplied by exp(σ·z), z standard normal per draw and point. With the
-    joint law, the draws' 95% band held 40 of the 56 held-out trained ends of the same trunks in
-    ``results/answer`` on ``results/answer-law`` and 52 with σ (0.25%, 14 pairs); on ``results/answer-law3``,
+    joint law, the draws' 95% band held 38 of the 56 held-out trained ends of the same trunks in
+    ``results/answer`` on ``results/answer-law`` and 51 with σ (0.25%, 14 pairs); on ``results/answer-law3``,
     15 of 42 and 41 (0.33%, 21 pairs) (``benchmarks/bench_profiles.py --parts law``).
 
     Returns:
