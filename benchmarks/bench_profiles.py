@@ -47,6 +47,7 @@ import pandas as pd
 
 from isoflop.laws.analyze import analyze
 from isoflop.laws.answer import choose_answer
+from isoflop.laws.curves.fits import normal_band
 from isoflop.laws.curves.grid import DRAWS, with_seed_noise
 from isoflop.laws.curves.law import Schedule
 from isoflop.laws.curves.profiles import SAME_BUDGET, check_against, profiles, trained_budgets
@@ -99,15 +100,9 @@ def _errors(check: pd.DataFrame) -> str:
 def _draw_band(prof, check: pd.DataFrame) -> str:
     """How often the law's draws hold a held-out trained end within their 95% band, before and after removing
     the held-out ends' common offset (which moves no vertex), and the draws' median relative spread. The band
-    is the point's prediction times exp(±1.96 sd), sd the draws' in log loss (the normal bootstrap interval:
-    the 2.5th and 97.5th percentiles of 20 draws lie inside their extremes, which hold a fresh draw only 19
-    times in 21)."""
+    is the normal bootstrap interval about the point's prediction (:func:`~isoflop.laws.curves.fits.normal_band`)."""
     held = check[~check["fitted"]]
-    band = {
-        f"{p.trunk}@{p.budget:.4g}": p.predicted * np.exp(np.array([-1.96, 1.96]) * np.std(np.log(p.draws), ddof=1))
-        for p in prof.points
-        if p.draws
-    }
+    band = {f"{p.trunk}@{p.budget:.4g}": normal_band(p.predicted, p.draws) for p in prof.points if p.draws}
     spread = np.median([np.std(p.draws) / p.predicted for p in prof.points if p.draws and p.source == "predicted"])
     if not len(held) or not band:
         return "no draws"

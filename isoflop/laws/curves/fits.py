@@ -106,16 +106,12 @@ class CurveLaws:
         the curves it was fitted to), so a schedule is best given at the peak LR the size was trained at.
 
         Returns:
-            ``loss``, and with bootstrap draws ``lo`` and ``hi``: ``loss`` times exp(∓z·sd), sd the draws'
-            standard deviation in log loss and z the normal quantile of ``level`` (the normal bootstrap interval:
-            20 draws' own percentiles lie inside their extremes, which hold a fresh draw 19 times in 21), and
-            ``draws`` (draws × steps).
+            ``loss``, and with bootstrap draws ``lo`` and ``hi`` (:func:`normal_band` at ``level``) and ``draws``
+            (draws × steps).
 
         Raises:
             FitError: ``n_params`` outside the fitted sizes, or no size fitted.
         """
-        from scipy import stats
-
         ok = [s for s in self.sizes if s.fit is not None and s.fit.success]
         if not ok:
             raise FitError(f"{self.source}: no size's law was fitted")
@@ -140,10 +136,20 @@ class CurveLaws:
         m = min(len(ok[lo].draws), len(ok[hi].draws))
         if m >= 2:
             draws = np.array([mix(ok[lo].draws[k], ok[hi].draws[k]) for k in range(m)])
-            z = float(stats.norm.ppf(0.5 + level / 2))
-            sd = np.log(draws).std(axis=0, ddof=1)
-            out.update(lo=out["loss"] * np.exp(-z * sd), hi=out["loss"] * np.exp(z * sd), draws=draws)
+            low, high = normal_band(out["loss"], draws, level)
+            out.update(lo=low, hi=high, draws=draws)
         return out
+
+
+def normal_band(estimate, draws, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The normal bootstrap interval of a loss from its draws (draws × points): ``estimate`` times exp(∓z·sd),
+    sd the draws' standard deviation in log loss and z the normal quantile of ``level``. (A few draws' own
+    percentiles lie inside their extremes, and 20 draws' extremes hold a fresh draw only 19 times in 21.)"""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    sd = np.log(np.asarray(draws, dtype=float)).std(axis=0, ddof=1)
+    return estimate * np.exp(-z * sd), estimate * np.exp(z * sd)
 
 
 def observations(table: CurveTable, run: str, *, skip: float = 0.0, mean: bool = True):
@@ -238,5 +244,4 @@ def fit_curves(
     )
     for (n, runs, _), fit, laws in zip(todo, fits, drawn):
         out[n] = SizeFit(float(n), runs, fit, "" if fit.success else fit.message, tuple(laws) if made else ())
-    sizes = tuple(out[n] for n in sorted(out))
-    return CurveLaws(table.source, float(skip), sizes, joint, seed if draws else None)
+    return CurveLaws(table.source, float(skip), tuple(out[n] for n in table.sizes), joint, seed if draws else None)
