@@ -8,7 +8,7 @@ all runs and cancels in any comparison; what does not cancel is how *this* model
 windows. That part is noise in each run's loss, specific to the model, and a law fitted to the losses (or a
 loss-curve law predicting held-out ends) sees it as run-to-run noise.
 
-The benchmark trains ``--seeds`` models of the default sweep's smallest family (WSD, 1−√ cooldown over the
+The benchmark trains ``--seeds`` models of one of the default sweep's sizes (65,728 parameters; WSD, 1−√ cooldown over the
 last 20% of the steps, the sweep's batch of 16 sequences of 128 tokens) and, at the end of each, evaluates
 the model on K disjoint sets of n windows for each n of ``--sizes`` (windows that do not overlap, drawn at
 random from the validation split). For each n it takes the two-way table loss[model, set]: its interaction
@@ -28,30 +28,32 @@ import torch
 from isoflop.data.batches import gather, random_windows
 from isoflop.data.corpus import load_corpus
 from isoflop.model.config import ModelConfig
-from isoflop.model.transformer import Transformer
 from isoflop.train.config import TrainConfig
 from isoflop.train.evaluate import evaluate
 from isoflop.train.hardware import autocast_for
-from isoflop.train.optim import build_optimizer, schedule_lr, set_lr
+from isoflop.train.optim import schedule_lr, set_lr
+from isoflop.train.trainer import Trainer
 
 
 def train_model(data, cfg: ModelConfig, tcfg: TrainConfig, steps: int, seed: int) -> torch.nn.Module:
-    """One WSD run of ``steps`` steps under ``tcfg`` (its schedule, batch, clipping and optimiser)."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model = Transformer(cfg)
-    opt = build_optimizer(model, tcfg, tcfg.peak_lr(cfg.d_model), torch.device("cpu"))
+    """One WSD run of ``steps`` steps under ``tcfg`` (its schedule, batch, clipping and optimiser), from the
+    seeded model, optimiser and batch generator a sweep's run starts from (:class:`Trainer`)."""
+    peak = tcfg.peak_lr(cfg.d_model)
+    tr = Trainer(cfg, tcfg, peak, torch.device("cpu"), seed)
     for step in range(steps):
-        set_lr(opt, schedule_lr(step, steps, tcfg.peak_lr(cfg.d_model), tcfg))
+        set_lr(tr.opt, schedule_lr(step, steps, peak, tcfg))
         x, y, m = gather(
-            data.train, data.train_mask, random_windows(data.train.size, tcfg.batch_size, cfg.seq_len, rng), cfg.seq_len
+            data.train,
+            data.train_mask,
+            random_windows(data.train.size, tcfg.batch_size, cfg.seq_len, tr.rng),
+            cfg.seq_len,
         )
-        _, loss = model(torch.from_numpy(x), torch.from_numpy(y), None if m is None else torch.from_numpy(m))
-        opt.zero_grad(set_to_none=True)
+        _, loss = tr.step_model(torch.from_numpy(x), torch.from_numpy(y), None if m is None else torch.from_numpy(m))
+        tr.opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-        opt.step()
-    return model
+        torch.nn.utils.clip_grad_norm_(tr.model.parameters(), tcfg.grad_clip)
+        tr.opt.step()
+    return tr.model
 
 
 def interaction_sd(loss: np.ndarray) -> float:
